@@ -1,0 +1,179 @@
+"""The backbone shared by every mixer, so that only the mixer differs:
+embedding -> n_layers x [norm -> mixer, norm -> MLP] (pre-norm residual)
+-> final norm -> head (classification or language model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from .base import check_positive
+from .registry import build_mixer
+
+
+@dataclass
+class BackboneConfig:
+    mixer: str
+    d_model: int = 128
+    n_layers: int = 2
+    vocab_size: int = 256
+    head: Literal["classify", "lm"] = "lm"
+    n_classes: int = 2
+    pooling: Literal["mean", "first"] = "mean"
+    mlp_ratio: int = 4
+    mixer_config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("d_model", "n_layers", "vocab_size", "n_classes", "mlp_ratio"):
+            check_positive(name, getattr(self, name))
+        if self.head not in ("classify", "lm"):
+            raise ValueError(f"head must be 'classify' or 'lm', got {self.head!r}")
+        if self.pooling not in ("mean", "first"):
+            raise ValueError(f"pooling must be 'mean' or 'first', got {self.pooling!r}")
+
+
+class MLP(nn.Module):
+    def __init__(self, d_model: int, ratio: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(d_model, ratio * d_model)
+        self.proj = nn.Linear(ratio * d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(nn.functional.gelu(self.fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: BackboneConfig) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(cfg.d_model)
+        self.mixer = build_mixer(cfg.mixer, cfg.d_model, **cfg.mixer_config)
+        self.norm2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = MLP(cfg.d_model, cfg.mlp_ratio)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.mixer(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+    def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        y, state = self.mixer.prefill(self.norm1(x))
+        x = x + y
+        return x + self.mlp(self.norm2(x)), state
+
+    def step(self, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        y, state = self.mixer.step(self.norm1(x_t), state)
+        x_t = x_t + y
+        return x_t + self.mlp(self.norm2(x_t)), state
+
+
+class Backbone(nn.Module):
+    def __init__(self, cfg: BackboneConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = nn.LayerNorm(cfg.d_model)
+        out = cfg.vocab_size if cfg.head == "lm" else cfg.n_classes
+        self.head = nn.Linear(cfg.d_model, out)
+
+    @property
+    def mixers(self) -> list[nn.Module]:
+        return [block.mixer for block in self.blocks]
+
+    def check_tokens(self, tokens: torch.Tensor) -> None:
+        if tokens.dim() != 2 or tokens.dtype not in (torch.long, torch.int32, torch.int64):
+            raise ValueError(
+                f"tokens must be an integer tensor of shape (batch, length), "
+                f"got {tokens.dtype} of shape {tuple(tokens.shape)}"
+            )
+
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Hidden states after the final norm: (batch, length, d_model)."""
+        self.check_tokens(tokens)
+        x = self.embed(tokens)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+    def pool(self, h: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, length, d) -> (batch, d); ``mask`` (batch, length) marks real
+        tokens so that padding does not dilute the mean."""
+        if self.cfg.pooling == "first":
+            return h[:, 0]
+        if mask is None:
+            return h.mean(dim=1)
+        mask = mask.to(h.dtype).unsqueeze(-1)
+        return (h * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """LM head: logits (batch, length, vocab). Classification: (batch, n_classes)."""
+        h = self.features(tokens)
+        if self.cfg.head == "lm":
+            return self.head(h)
+        return self.head(self.pool(h, mask))
+
+    # -- decoding (LM head) -------------------------------------------------
+    def prefill(self, tokens: torch.Tensor) -> tuple[torch.Tensor, list[Any]]:
+        """Run a prompt at once; returns the last position's logits and the states."""
+        self.check_tokens(tokens)
+        x = self.embed(tokens)
+        states = []
+        for block in self.blocks:
+            x, state = block.prefill(x)
+            states.append(state)
+        return self.head(self.norm(x[:, -1])), states
+
+    def step(self, token: torch.Tensor, states: list[Any]) -> tuple[torch.Tensor, list[Any]]:
+        """One new token (batch,) -> logits (batch, vocab) and the new states."""
+        x = self.embed(token)
+        new_states = []
+        for block, state in zip(self.blocks, states, strict=True):
+            x, state = block.step(x, state)
+            new_states.append(state)
+        return self.head(self.norm(x)), new_states
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def mixer_params(name: str, d_model: int, **config) -> int:
+    return count_params(build_mixer(name, d_model, **config))
+
+
+def width_for_params(
+    name: str,
+    target_params: int,
+    *,
+    multiple_of: int = 8,
+    max_d_model: int = 8192,
+    **config,
+) -> int:
+    """The d_model (a multiple of ``multiple_of``) whose mixer has the parameter
+    count closest to ``target_params``; use it to size two mixers alike:
+    ``width_for_params("mamba/scan", mixer_params("attention/sdpa", 256, n_heads=4))``.
+    Raises when the best width is off by more than 5%."""
+    check_positive("target_params", target_params)
+    best_d, best_err = multiple_of, float("inf")
+    lo, hi = 1, max_d_model // multiple_of
+    # parameter counts grow monotonically with width: bisect, then look around
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if mixer_params(name, mid * multiple_of, **config) < target_params:
+            lo = mid + 1
+        else:
+            hi = mid
+    for k in (lo - 1, lo, lo + 1):
+        if 1 <= k <= max_d_model // multiple_of:
+            err = abs(mixer_params(name, k * multiple_of, **config) - target_params)
+            if err < best_err:
+                best_d, best_err = k * multiple_of, err
+    if best_err > 0.05 * target_params:
+        raise ValueError(
+            f"no d_model (multiple of {multiple_of}) gives {name} within 5% of "
+            f"{target_params} parameters (closest: d_model={best_d}, off by {best_err}); "
+            "try a smaller multiple_of"
+        )
+    return best_d

@@ -1,0 +1,136 @@
+"""The mixer contract every registered mixer follows (see DESIGN.md).
+
+A mixer maps ``x: (batch, length, d_model)`` to the same shape, causally, and
+can also run one token at a time from a state. Analytic costs let the suite
+compare mixers where no profiler sees the work (FFT, scans).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def check_positive(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_divisible(name: str, value: int, by_name: str, by: int) -> None:
+    if value % by:
+        raise ValueError(
+            f"{name}={value} must be divisible by {by_name}={by}; "
+            f"choose {name} as a multiple of {by} (e.g. {max(by, value - value % by)})"
+        )
+
+
+def tensor_bytes(obj: Any) -> int:
+    """Bytes held by every tensor inside a (nested) state."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(tensor_bytes(v) for v in obj)
+    if hasattr(obj, "__dict__"):
+        return sum(tensor_bytes(v) for v in vars(obj).values())
+    return 0
+
+
+class Mixer(nn.Module):
+    """Base class: subclasses implement ``forward``, ``init_state``, ``step``,
+    ``flops`` and ``state_bytes``; ``prefill`` defaults to stepping through
+    the prompt, which is exact for every mixer but slow, so fast modes override it.
+    """
+
+    family: ClassVar[str] = ""
+    variant: ClassVar[str] = ""
+    #: the mixer's own mode names, for ``python -m models list``
+    modes: ClassVar[tuple[str, ...]] = ("forward", "step", "prefill")
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        check_positive("d_model", d_model)
+        self.d_model = d_model
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}/{self.variant}"
+
+    # -- validation --------------------------------------------------------
+    def check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 3:
+            raise ValueError(
+                f"x must have rank 3 (batch, length, d_model), got shape {tuple(x.shape)}"
+            )
+        if x.shape[-1] != self.d_model:
+            raise ValueError(
+                f"x's last dimension must be d_model={self.d_model}, got {x.shape[-1]}"
+            )
+        if x.dtype not in FLOAT_DTYPES:
+            raise ValueError(
+                f"x must be floating point (float16, bfloat16, float32 or float64), got {x.dtype}"
+            )
+
+    def check_token(self, x_t: torch.Tensor) -> None:
+        if not isinstance(x_t, torch.Tensor) or x_t.dim() != 2 or x_t.shape[-1] != self.d_model:
+            shape = tuple(x_t.shape) if isinstance(x_t, torch.Tensor) else type(x_t).__name__
+            raise ValueError(f"x_t must have shape (batch, d_model={self.d_model}), got {shape}")
+        if x_t.dtype not in FLOAT_DTYPES:
+            raise ValueError(f"x_t must be floating point, got {x_t.dtype}")
+
+    # -- the contract ------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def init_state(self, batch: int, device=None, dtype=None) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def step(self, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        self.check_input(x)
+        state = self.init_state(x.shape[0], device=x.device, dtype=x.dtype)
+        ys = []
+        for t in range(x.shape[1]):
+            y_t, state = self.step(x[:, t], state)
+            ys.append(y_t)
+        return torch.stack(ys, dim=1), state
+
+    def flops(self, batch: int, seq_len: int, backward: bool = False) -> int:  # pragma: no cover
+        """Analytic FLOPs of ``forward`` (a multiply-add counts 2); with
+        ``backward`` the forward plus backward pass."""
+        raise NotImplementedError
+
+    def step_flops(self, batch: int, context_len: int) -> int:  # pragma: no cover
+        """Analytic FLOPs of one ``step`` after ``context_len`` tokens."""
+        raise NotImplementedError
+
+    def state_bytes(self, batch: int, seq_len: int, dtype: torch.dtype = torch.float32) -> int:
+        """Bytes of the decoding state after ``seq_len`` tokens (a KV cache
+        grows with it; a recurrent state does not)."""
+        state = self.init_state(batch, device="meta", dtype=dtype)
+        return tensor_bytes(state)
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        """None when the variant can run here, else why not (missing package, needs CUDA)."""
+        return None
+
+
+def matmul_flops(m: int, n: int, k: int) -> int:
+    """FLOPs of an (m, k) @ (k, n) product: one multiply and one add per term."""
+    return 2 * m * n * k
+
+
+def train_flops(forward_flops: int) -> int:
+    """Forward + backward: the backward pass costs about twice the forward
+    (gradients for inputs and for weights)."""
+    return 3 * forward_flops
