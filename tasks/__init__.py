@@ -1,0 +1,1 @@
+"""Tasks: Long Range Arena, synthetic recall tasks, and the training loop."""
