@@ -28,12 +28,12 @@ EXTRA_INFO_KEYS = (
     "state_bytes",
     "tokens_per_s",
     "accuracy",
-    "status",  # ok, oom, timeout, unavailable, failed, skipped
+    "status",  # ok, oom, timeout, unavailable, failed, skipped, diverged
     "reason",  # why a status is not ok
 )
 
 WORKLOADS = ("forward", "train_step", "prefill", "decode", "accuracy")
-STATUSES = ("ok", "oom", "timeout", "unavailable", "failed", "skipped")
+STATUSES = ("ok", "oom", "timeout", "unavailable", "failed", "skipped", "diverged")
 
 
 def make_extra_info(**values: Any) -> dict[str, Any]:
