@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job: the benchmark suite on the CPU (default profile), then the report.
+# Extra arguments go to pytest, e.g. --profile smoke or --mixers 'retnet/*'.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+.venv/bin/python -m pytest suite/ --device cpu --benchmark-autosave "$@"
+.venv/bin/python -m reports
