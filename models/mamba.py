@@ -1,1 +1,357 @@
-"""placeholder: being written."""
+"""Mamba's selective state-space block (Gu & Dao, 2023), with mamba-ssm's parameter layout.
+
+    x -> in_proj -> (x_in, z)
+    u = silu(causal depthwise conv1d(x_in))
+    (dt, B, C) = x_proj(u);  delta = softplus(dt_proj(dt))
+    h_t = exp(delta_t * A) * h_{t-1} + delta_t * B_t * u_t      (per channel, per state)
+    y_t = C_t . h_t + D * u_t
+    out = out_proj(y * silu(z))
+
+The variants share every parameter (one ``state_dict``) and differ only in how
+they run the selective scan over time: ``mamba/reference`` loops over positions,
+``mamba/scan`` runs a chunked scan whose sequential depth is about 2*sqrt(L)
+instead of L, ``mamba/mamba-ssm`` calls mamba-ssm's CUDA kernel where installed.
+Decoding keeps a fixed-size state: the conv's last ``d_conv - 1`` inputs and h.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Mixer, check_positive, matmul_flops, train_flops
+from .registry import register_mixer
+
+#: FLOPs per (position, channel, state) of one pass of the recurrence:
+#: delta*A and (delta*u)*B (2 multiplies), h update (a multiply-add), C.h (a multiply-add).
+SCAN_FLOPS_PER_STATE = 6
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """fp32 for half precisions (a state that decays over thousands of steps
+    loses everything in bf16), the input's own dtype for fp32 and fp64."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def inverse_softplus(y: torch.Tensor) -> torch.Tensor:
+    """x with softplus(x) = y, written as y + log(1 - exp(-y)) so small y stay accurate."""
+    return y + torch.log(-torch.expm1(-y))
+
+
+@dataclass
+class MambaState:
+    """What decoding carries from one token to the next; its size does not grow."""
+
+    #: (batch, d_inner, d_conv - 1): the conv's last inputs, oldest first
+    conv: torch.Tensor
+    #: (batch, d_inner, d_state): the SSM state h, in the accumulation dtype
+    ssm: torch.Tensor
+
+
+def ssm_step(
+    h: torch.Tensor,
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One position of the recurrence. h: (..., E, N); u, delta: (..., E); A: (E, N);
+    B, C: (..., N). Returns y (..., E), without the D skip, and the new h."""
+    h = discretized_update(h, u, delta, A, B)
+    return (h @ C.unsqueeze(-1)).squeeze(-1), h
+
+
+def discretized_update(
+    h: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor
+) -> torch.Tensor:
+    """h * exp(delta A) + (delta u) B: zero-order hold on A, Euler on B, as in mamba."""
+    decay = torch.exp(delta.unsqueeze(-1) * A)
+    return torch.addcmul((delta * u).unsqueeze(-1) * B.unsqueeze(-2), decay, h)
+
+
+def sequential_selective_scan(
+    u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The recurrence one position at a time. u, delta: (b, L, E); B, C: (b, L, N).
+    Returns y (b, L, E) without the D skip, and the final h (b, E, N)."""
+    h = u.new_zeros(u.shape[0], u.shape[2], A.shape[1])
+    ys = []
+    for t in range(u.shape[1]):
+        y_t, h = ssm_step(h, u[:, t], delta[:, t], A, B[:, t], C[:, t])
+        ys.append(y_t)
+    return torch.stack(ys, dim=1), h
+
+
+def chunked_selective_scan(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    chunk_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same result as ``sequential_selective_scan`` with sequential depth
+    2*chunk_size + L/chunk_size instead of L.
+
+    The sequence is cut into chunks that are all processed at once:
+    1. every chunk runs the recurrence from h = 0, keeping only its end state;
+    2. a short loop over chunks carries the true state across chunk borders
+       (the chunk's total decay is exp(A * sum of delta) <= 1);
+    3. every chunk reruns the recurrence from its true start state, reading y out.
+    Recomputing the discretisation per step, instead of materialising
+    (L, E, N) tensors, keeps the working set to one (chunks, E, N) slab: it is
+    memory traffic, not arithmetic, that limits this on a CPU. Only products of
+    decays <= 1 appear, so nothing overflows however long the sequence.
+    """
+    batch, length, channels = u.shape
+    size = min(chunk_size, length)
+    # delta = 0 past the end means decay 1 and input 0: the padding leaves h unchanged
+    pad = -length % size
+    u, delta, B, C = (F.pad(z, (0, 0, 0, pad)) for z in (u, delta, B, C))
+    n_chunks = (length + pad) // size
+
+    def by_position(z: torch.Tensor) -> torch.Tensor:
+        """(b, L, k) -> (size, b, chunks, k): position within the chunk first."""
+        return z.view(batch, n_chunks, size, -1).permute(2, 0, 1, 3)
+
+    u, delta, B, C = (by_position(z) for z in (u, delta, B, C))
+
+    local_end = u.new_zeros(batch, n_chunks, channels, A.shape[1])
+    for t in range(size):
+        local_end = discretized_update(local_end, u[t], delta[t], A, B[t])
+
+    chunk_decay = torch.exp(delta.sum(0).unsqueeze(-1) * A)
+    h = u.new_zeros(batch, channels, A.shape[1])
+    starts = []
+    for c in range(n_chunks):
+        starts.append(h)
+        h = torch.addcmul(local_end[:, c], chunk_decay[:, c], h)
+
+    state = torch.stack(starts, dim=1)
+    ys = []
+    for t in range(size):
+        y_t, state = ssm_step(state, u[t], delta[t], A, B[t], C[t])
+        ys.append(y_t)
+    y = torch.stack(ys, dim=2).reshape(batch, length + pad, channels)
+    return y[:, :length], h
+
+
+class Mamba(Mixer):
+    """Shared weights and plumbing; variants differ only in ``selective_scan``
+    (and, for mamba-ssm, ``causal_conv``)."""
+
+    modes = ("forward", "step (fixed-size state)", "prefill")
+    #: FLOPs per (position, channel, state) of ``selective_scan`` in ``forward``
+    scan_flops_per_state: ClassVar[int] = SCAN_FLOPS_PER_STATE
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | str = "auto",
+        dt_min: float = 1e-3,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+    ) -> None:
+        super().__init__(d_model)
+        check_positive("d_state", d_state)
+        check_positive("d_conv", d_conv)
+        check_positive("expand", expand)
+        if dt_rank == "auto":
+            dt_rank = math.ceil(d_model / 16)
+        check_positive("dt_rank ('auto' or a positive integer)", dt_rank)
+        if not 0 < dt_min <= dt_max:
+            raise ValueError(
+                f"dt_min and dt_max must satisfy 0 < dt_min <= dt_max, got {dt_min} and {dt_max}"
+            )
+        self.d_state, self.d_conv, self.expand, self.dt_rank = d_state, d_conv, expand, dt_rank
+        self.d_inner = expand * d_model
+        self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=False)
+        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner)
+        self.x_proj = nn.Linear(self.d_inner, dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(dt_rank, self.d_inner)
+        self._init_dt(dt_min, dt_max, dt_init_floor)
+        # S4D-real: A = -(1, 2, ..., N) for every channel, stored as log(-A) so it stays negative
+        a = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(self.d_inner, 1)
+        self.A_log = nn.Parameter(torch.log(a))
+        self.D = nn.Parameter(torch.ones(self.d_inner))
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
+
+    @torch.no_grad()
+    def _init_dt(self, dt_min: float, dt_max: float, floor: float) -> None:
+        """mamba's dt init: weights uniform in +-dt_rank^-1/2; the bias is chosen so
+        that softplus(bias), the initial step size, is log-uniform in [dt_min, dt_max]."""
+        bound = self.dt_rank**-0.5
+        nn.init.uniform_(self.dt_proj.weight, -bound, bound)
+        log_dt = torch.empty(self.d_inner).uniform_(math.log(dt_min), math.log(dt_max))
+        self.dt_proj.bias.copy_(inverse_softplus(log_dt.exp().clamp(min=floor)))
+
+    # -- the pieces every mode shares -----------------------------------------
+    def causal_conv(self, x_in: torch.Tensor) -> torch.Tensor:
+        """silu(causal depthwise conv): (b, E, L) -> (b, E, L), zero history."""
+        out = F.conv1d(
+            x_in, self.conv1d.weight, self.conv1d.bias, padding=self.d_conv - 1, groups=self.d_inner
+        )
+        return F.silu(out[..., : x_in.shape[-1]])
+
+    def selective_params(self, u: torch.Tensor, acc: torch.dtype):
+        """delta (..., E) and B, C (..., N) from u (..., E), in the accumulation dtype."""
+        dt, B, C = self.x_proj(u).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        # the bias joins in the accumulation dtype, as in mamba-ssm's kernel
+        dt = F.linear(dt, self.dt_proj.weight).to(acc) + self.dt_proj.bias.to(acc)
+        return F.softplus(dt), B.to(acc), C.to(acc)
+
+    def decay_rates(self, acc: torch.dtype) -> torch.Tensor:
+        """A = -exp(A_log): (E, N), negative, so every decay exp(delta A) is < 1."""
+        return -torch.exp(self.A_log.to(acc))
+
+    def gate_and_project(self, y: torch.Tensor, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """out_proj((y + D u) * silu(z)); y is in the accumulation dtype."""
+        y = (y + u.to(y.dtype) * self.D.to(y.dtype)) * F.silu(z.to(y.dtype))
+        return self.out_proj(y.to(z.dtype))
+
+    def selective_scan(
+        self,
+        u: torch.Tensor,
+        delta: torch.Tensor,
+        A: torch.Tensor,
+        B: torch.Tensor,
+        C: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - abstract
+        """u, delta: (b, L, E); A: (E, N); B, C: (b, L, N), all in the accumulation
+        dtype, from h = 0. Returns y (b, L, E) without the D skip and the final h."""
+        raise NotImplementedError
+
+    def _mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The whole sequence from an empty state: (output, conv input (b, E, L), final h)."""
+        self.check_input(x)
+        if x.shape[1] == 0:
+            raise ValueError("x must have at least one position (length >= 1), got length 0")
+        acc = accumulation_dtype(x.dtype)
+        x_in, z = self.in_proj(x).chunk(2, dim=-1)
+        x_in = x_in.transpose(1, 2)
+        u = self.causal_conv(x_in).transpose(1, 2)
+        delta, B, C = self.selective_params(u, acc)
+        y, h = self.selective_scan(u.to(acc), delta, self.decay_rates(acc), B, C)
+        return self.gate_and_project(y, u, z), x_in, h
+
+    # -- the contract -----------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._mix(x)[0]
+
+    def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, MambaState]:
+        out, x_in, h = self._mix(x)
+        # left zero padding stands for the empty history of prompts shorter than the conv
+        conv_state = F.pad(x_in, (self.d_conv - 1, 0))[..., x_in.shape[-1] :]
+        return out, MambaState(conv_state, h)
+
+    def init_state(self, batch: int, device=None, dtype=None) -> MambaState:
+        dtype = dtype or self.in_proj.weight.dtype
+        conv = torch.zeros(batch, self.d_inner, self.d_conv - 1, device=device, dtype=dtype)
+        ssm = torch.zeros(
+            batch, self.d_inner, self.d_state, device=device, dtype=accumulation_dtype(dtype)
+        )
+        return MambaState(conv, ssm)
+
+    def step(self, x_t: torch.Tensor, state: MambaState) -> tuple[torch.Tensor, MambaState]:
+        self.check_token(x_t)
+        if not isinstance(state, MambaState):
+            raise ValueError(
+                f"state must be a MambaState from init_state or prefill, got {type(state).__name__}"
+            )
+        acc = accumulation_dtype(x_t.dtype)
+        x_in, z = self.in_proj(x_t).chunk(2, dim=-1)
+        window = torch.cat([state.conv, x_in.unsqueeze(-1)], dim=-1)
+        conv = (window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias
+        u = F.silu(conv)
+        delta, B, C = self.selective_params(u, acc)
+        y, h = ssm_step(state.ssm, u.to(acc), delta, self.decay_rates(acc), B, C)
+        return self.gate_and_project(y, u, z), MambaState(window[..., 1:], h)
+
+    # -- analytic costs -----------------------------------------------------------
+    def _token_flops(self, flops_per_state: int) -> int:
+        """Matmuls, conv and scan for one token; elementwise activations (silu,
+        softplus, exp, the gate) are not counted, as softmax is not for attention."""
+        e, n = self.d_inner, self.d_state
+        projections = (
+            matmul_flops(1, 2 * e, self.d_model)
+            + matmul_flops(1, self.dt_rank + 2 * n, e)
+            + matmul_flops(1, e, self.dt_rank)
+            + matmul_flops(1, self.d_model, e)
+        )
+        conv = 2 * e * self.d_conv
+        return projections + conv + flops_per_state * e * n
+
+    def flops(self, batch: int, seq_len: int, backward: bool = False) -> int:
+        total = batch * seq_len * self._token_flops(self.scan_flops_per_state)
+        return train_flops(total) if backward else total
+
+    def step_flops(self, batch: int, context_len: int) -> int:
+        return batch * self._token_flops(SCAN_FLOPS_PER_STATE)
+
+
+@register_mixer("mamba/reference", reference=True)
+class ReferenceMamba(Mamba):
+    """The selective scan as a plain loop over positions: the reference."""
+
+    def selective_scan(self, u, delta, A, B, C):
+        return sequential_selective_scan(u, delta, A, B, C)
+
+
+@register_mixer("mamba/scan")
+class ScanMamba(Mamba):
+    """The chunked scan in plain torch (see ``chunked_selective_scan``)."""
+
+    #: the first pass repeats the discretisation and the update (4 FLOPs) without C.h
+    scan_flops_per_state = SCAN_FLOPS_PER_STATE + 4
+
+    def __init__(self, d_model: int, *, chunk_size: int = 64, **config: Any) -> None:
+        super().__init__(d_model, **config)
+        check_positive("chunk_size", chunk_size)
+        self.chunk_size = chunk_size
+
+    def selective_scan(self, u, delta, A, B, C):
+        return chunked_selective_scan(u, delta, A, B, C, self.chunk_size)
+
+
+def _cuda_package_reason(package: str) -> str | None:
+    if importlib.util.find_spec(package) is None:
+        return f"package {package} is not installed (pip install 'mixbench[gpu]' on a CUDA machine)"
+    if not torch.cuda.is_available():
+        return f"{package} needs a CUDA device, none is available"
+    return None
+
+
+@register_mixer("mamba/mamba-ssm")
+class MambaSSM(Mamba):
+    """mamba-ssm's fused selective-scan kernel, and causal-conv1d's kernel when
+    that is installed too (fp32/fp16/bf16 on CUDA; decoding uses the torch step)."""
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        return _cuda_package_reason("mamba_ssm")
+
+    def causal_conv(self, x_in):
+        if importlib.util.find_spec("causal_conv1d") is None:
+            return super().causal_conv(x_in)
+        from causal_conv1d import causal_conv1d_fn
+
+        weight = self.conv1d.weight.squeeze(1)
+        return causal_conv1d_fn(x_in, weight, self.conv1d.bias, activation="silu")
+
+    def selective_scan(self, u, delta, A, B, C):
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+
+        # the kernel wants (b, E, L) and (b, N, L), contiguous along L
+        u, delta, B, C = (z.transpose(1, 2).contiguous() for z in (u, delta, B, C))
+        y, h = selective_scan_fn(u, delta, A, B, C, return_last_state=True)
+        return y.transpose(1, 2), h
