@@ -176,10 +176,8 @@ class Hyena(Mixer):
         self.short_filter_order = short_filter_order
         streams = (order + 1) * d_model
         self.in_proj = nn.Linear(d_model, streams)
-        # depthwise, padded on both sides; forward keeps the first L outputs (causal)
-        self.short_filter = nn.Conv1d(
-            streams, streams, short_filter_order, groups=streams, padding=short_filter_order - 1
-        )
+        # depthwise; forward pads it on the left only, so it is causal
+        self.short_filter = nn.Conv1d(streams, streams, short_filter_order, groups=streams)
         self.filter = ImplicitFilter(
             d_model, order - 1, l_max, filter_order, emb_dim, decay_fast, decay_slow, decay_target
         )
@@ -217,7 +215,8 @@ class Hyena(Mixer):
         n = x.shape[1]
         self.check_length(n)
         u = self.in_proj(x).transpose(1, 2)
-        *gates, v = self.short_filter(u)[..., :n].split(self.d_model, dim=1)
+        short = self.short_filter(F.pad(u, (self.short_filter_order - 1, 0)))
+        *gates, v = short.split(self.d_model, dim=1)
         taps = self.filter(0, n, compute_dtype(x.dtype))
         ws = []
         for o, gate in enumerate(reversed(gates[1:])):
