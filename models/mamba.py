@@ -105,30 +105,38 @@ def chunked_selective_scan(
     2. a short loop over chunks carries the true state across chunk borders
        (the chunk's total decay is exp(A * sum of delta) <= 1);
     3. every chunk reruns the recurrence from its true start state, reading y out.
-    Recomputing the discretisation per step, instead of materialising
-    (L, E, N) tensors, keeps the working set to one (chunks, E, N) slab: it is
-    memory traffic, not arithmetic, that limits this on a CPU. Only products of
-    decays <= 1 appear, so nothing overflows however long the sequence.
+    Recomputing the discretisation in step 3, instead of keeping (L, E, N)
+    tensors from step 1, keeps the working set to one (chunks, N, E) slab, so
+    memory stays O(L E + chunks E N) without autograd. Only products of decays
+    <= 1 appear, so nothing overflows however long the sequence.
     """
     batch, length, channels = u.shape
     size = min(chunk_size, length)
     # delta = 0 past the end means decay 1 and input 0: the padding leaves h unchanged
     pad = -length % size
-    u, delta, B, C = (F.pad(z, (0, 0, 0, pad)) for z in (u, delta, B, C))
+    delta_u, delta, B, C = (F.pad(z, (0, 0, 0, pad)) for z in (delta * u, delta, B, C))
     n_chunks = (length + pad) // size
 
     def by_position(z: torch.Tensor) -> torch.Tensor:
-        """(b, L, k) -> (size, b, chunks, k): position within the chunk first."""
-        return z.view(batch, n_chunks, size, -1).permute(2, 0, 1, 3)
+        """(b, L, k) -> (size, b, chunks, 1, k): position within the chunk first;
+        the 1 broadcasts against the state's N axis."""
+        return z.view(batch, n_chunks, size, 1, -1).permute(2, 0, 1, 3, 4)
 
-    u, delta, B, C = (by_position(z) for z in (u, delta, B, C))
+    delta_u, delta = by_position(delta_u), by_position(delta)
+    B, C = by_position(B).transpose(-1, -2), by_position(C)
+    # the state is laid out (N, E), E contiguous: C.h is then a (1, N) @ (N, E) product.
+    # exp2 of a prescaled A is about twice as fast as exp on CPUs, to the same precision.
+    A2 = A.T * math.log2(math.e)
 
-    local_end = u.new_zeros(batch, n_chunks, channels, A.shape[1])
+    def update(h: torch.Tensor, t: int) -> torch.Tensor:
+        return torch.addcmul(B[t] * delta_u[t], torch.exp2(delta[t] * A2), h)
+
+    local_end = delta.new_zeros(batch, n_chunks, *A2.shape)
     for t in range(size):
-        local_end = discretized_update(local_end, u[t], delta[t], A, B[t])
+        local_end = update(local_end, t)
 
-    chunk_decay = torch.exp(delta.sum(0).unsqueeze(-1) * A)
-    h = u.new_zeros(batch, channels, A.shape[1])
+    chunk_decay = torch.exp2(delta.sum(0) * A2)
+    h = local_end.new_zeros(batch, *A2.shape)
     starts = []
     for c in range(n_chunks):
         starts.append(h)
@@ -137,10 +145,10 @@ def chunked_selective_scan(
     state = torch.stack(starts, dim=1)
     ys = []
     for t in range(size):
-        y_t, state = ssm_step(state, u[t], delta[t], A, B[t], C[t])
-        ys.append(y_t)
+        state = update(state, t)
+        ys.append(C[t] @ state)
     y = torch.stack(ys, dim=2).reshape(batch, length + pad, channels)
-    return y[:, :length], h
+    return y[:, :length], h.transpose(-1, -2)
 
 
 class Mamba(Mixer):
