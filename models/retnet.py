@@ -13,9 +13,10 @@ one formula, so they agree to rounding. Then a per-head RMS norm (no affine),
 a swish gate and the output projection.
 
 ``retnet/parallel`` builds the L x L score matrix; ``retnet/chunkwise`` does
-that inside chunks and carries a (d_k x d_v) state between them;
+that inside chunks and carries a fixed-size state between them;
 ``retnet/recurrent`` steps token by token. The decoding state is per head the
-decayed sum of k v^T, the decayed sum of k (for d_n) and the position.
+decayed sum of k [v, 1]^T (its last column, the decayed key sum, gives d_n)
+and the position.
 """
 
 from __future__ import annotations
@@ -42,19 +43,27 @@ def log_decays(n_heads: int, dtype: torch.dtype, device=None) -> torch.Tensor:
     return torch.log1p(-(2.0 ** (-5.0 - h)))
 
 
-def rotation_angles(positions: torch.Tensor, key_dim: int, dtype: torch.dtype):
-    """cos and sin of shape (len(positions), key_dim // 2): pair i turns by
-    n / 10000^(i / (key_dim/2 - 1)) at position n (torchscale's linspace)."""
+def rotation(positions: torch.Tensor, key_dim: int, dtype: torch.dtype) -> torch.Tensor:
+    """e^(i n theta_j) of shape (len(positions), key_dim // 2), complex: pair j
+    turns by n / 10000^(j / (key_dim/2 - 1)) at position n (torchscale's linspace)."""
     acc = accumulation_dtype(dtype)
     inv_freq = 10000.0 ** -torch.linspace(0, 1, key_dim // 2, device=positions.device, dtype=acc)
     angles = positions.to(acc)[:, None] * inv_freq[None, :]
-    return angles.cos(), angles.sin()
+    return torch.polar(torch.ones_like(angles), angles)
 
 
-def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate interleaved pairs (x[2i], x[2i+1]) of (..., length, key_dim)."""
-    even, odd = x[..., 0::2], x[..., 1::2]
-    return torch.stack((even * cos - odd * sin, odd * cos + even * sin), dim=-1).flatten(-2)
+def rotate_pairs(x: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
+    """Rotate interleaved pairs (x[2j], x[2j+1]) of (..., length, key_dim): as
+    the complex number x[2j] + i x[2j+1] times ``turn`` (torchscale's
+    theta_shift with rotate_every_two), in one product."""
+    pairs = torch.view_as_complex(x.unflatten(-1, (-1, 2)))
+    return torch.view_as_real(pairs * turn).flatten(-2)
+
+
+def with_ones(v: torch.Tensor, front_pad: int = 0) -> torch.Tensor:
+    """v with a column of ones appended: retaining [v, 1] gives the output o in
+    the first d_v columns and the normaliser's row sum d in the last one."""
+    return F.pad(v, (0, 1, front_pad, 0), value=1.0)
 
 
 def decay_matrix(log_decay: torch.Tensor, length: int) -> torch.Tensor:
@@ -67,10 +76,12 @@ def decay_matrix(log_decay: torch.Tensor, length: int) -> torch.Tensor:
     return decay * (distance >= 0)
 
 
-def normalise(o: torch.Tensor, d: torch.Tensor, log_decay: torch.Tensor, start: int):
-    """o / max(|d|, sqrt(S_n)) per row, S_n = (1 - gamma^(n+1)) / (1 - gamma)
-    for absolute positions n = start, start+1, ...; o is (batch, heads, length, d_v)."""
-    n = torch.arange(start, start + o.shape[-2], device=o.device, dtype=log_decay.dtype)
+def normalise(od: torch.Tensor, log_decay: torch.Tensor, start: int) -> torch.Tensor:
+    """Split retained [v, 1] into o and d and return o / max(|d|, sqrt(S_n)),
+    S_n = (1 - gamma^(n+1)) / (1 - gamma) at absolute positions n = start, ...;
+    od is (batch, heads, length, d_v + 1)."""
+    o, d = od[..., :-1], od[..., -1]
+    n = torch.arange(start, start + od.shape[-2], device=od.device, dtype=log_decay.dtype)
     row_mass = torch.expm1((n[None, :] + 1) * log_decay[:, None]) / torch.expm1(log_decay)[:, None]
     divisor = torch.maximum(d.abs(), row_mass.sqrt())
     return o / divisor.detach().unsqueeze(-1)
@@ -79,72 +90,62 @@ def normalise(o: torch.Tensor, d: torch.Tensor, log_decay: torch.Tensor, start: 
 def parallel_retention(q, k, v, log_decay: torch.Tensor) -> torch.Tensor:
     """The O(L^2) form over (batch, heads, length, dim) tensors."""
     scores = (q @ k.transpose(-1, -2)) * decay_matrix(log_decay, q.shape[-2])
-    return normalise(scores @ v, scores.sum(-1), log_decay, start=0)
+    return normalise(scores @ with_ones(v), log_decay, start=0)
 
 
 def chunkwise_retention(q, k, v, log_decay: torch.Tensor, chunk_size: int):
     """The chunkwise form: exact scores inside each chunk, a carried state
-    across chunks. Returns the output and the state after the last token:
-    (sum_m gamma^(L-1-m) k_m v_m^T, sum_m gamma^(L-1-m) k_m)."""
-    batch, heads, length, key_dim = q.shape
+    across chunks. Returns the output and the state after the last token,
+    sum_m gamma^(L-1-m) k_m [v_m, 1]^T of shape (batch, heads, d_k, d_v + 1)."""
+    length = q.shape[2]
     chunk = min(chunk_size, length)
     # zeros in front (not behind) align the last chunk's end with the last
     # token, so the returned state needs no correction; zero keys add nothing
     pad = -length % chunk
-    q, k, v = (F.pad(t, (0, 0, pad, 0)) for t in (q, k, v))
+    q, k = (F.pad(t, (0, 0, pad, 0)) for t in (q, k))
     n_chunks = (length + pad) // chunk
-    q, k, v = (t.unflatten(2, (n_chunks, chunk)) for t in (q, k, v))
+    q, k, v = (t.unflatten(2, (n_chunks, chunk)) for t in (q, k, with_ones(v, pad)))
 
     inner = (q @ k.transpose(-1, -2)) * decay_matrix(log_decay, chunk)[:, None]
-    o, d = inner @ v, inner.sum(-1)
-
     pos = torch.arange(chunk, device=q.device, dtype=log_decay.dtype)
     to_chunk_end = torch.exp((chunk - 1 - pos) * log_decay[:, None])[:, None, :, None]
     from_chunk_start = torch.exp((pos + 1) * log_decay[:, None])[:, None, :, None]
-    k_to_end = k * to_chunk_end
-    chunk_kv = k_to_end.transpose(-1, -2) @ v  # (batch, heads, chunks, d_k, d_v)
-    chunk_k = k_to_end.sum(-2)  # (batch, heads, chunks, d_k)
+    chunk_kv = (k * to_chunk_end).transpose(-1, -2) @ v  # (batch, heads, chunks, d_k, d_v+1)
+    kv_before, kv_last = running_states(chunk_kv, log_decay * chunk)
 
-    kv_before, k_before, final_kv, final_k = running_states(chunk_kv, chunk_k, log_decay * chunk)
-    q_from_start = q * from_chunk_start
-    o = o + q_from_start @ kv_before
-    d = d + (q_from_start * k_before.unsqueeze(-2)).sum(-1)
-
-    o, d = o.flatten(2, 3)[:, :, pad:], d.flatten(2, 3)[:, :, pad:]
-    return normalise(o, d, log_decay, start=0), final_kv, final_k
+    od = inner @ v + (q * from_chunk_start) @ kv_before
+    return normalise(od.flatten(2, 3)[:, :, pad:], log_decay, start=0), kv_last
 
 
-def running_states(chunk_kv: torch.Tensor, chunk_k: torch.Tensor, log_chunk_decay: torch.Tensor):
+def running_states(chunk_kv: torch.Tensor, log_chunk_decay: torch.Tensor):
     """States before each chunk (stacked on dim 2) and after the last one:
     s_0 = 0, s_{c+1} = gamma^C s_c + chunk_c. A loop over chunks: a closed
     form would divide by gamma^(C c), which overflows."""
-    decay = torch.exp(log_chunk_decay)[:, None]
-    kv, k = torch.zeros_like(chunk_kv[:, :, 0]), torch.zeros_like(chunk_k[:, :, 0])
-    kvs, ks = [], []
+    decay = torch.exp(log_chunk_decay)[:, None, None]
+    state = torch.zeros_like(chunk_kv[:, :, 0])
+    before = []
     for c in range(chunk_kv.shape[2]):
-        kvs.append(kv)
-        ks.append(k)
-        kv = kv * decay[..., None] + chunk_kv[:, :, c]
-        k = k * decay + chunk_k[:, :, c]
-    return torch.stack(kvs, dim=2), torch.stack(ks, dim=2), kv, k
+        before.append(state)
+        state = torch.addcmul(chunk_kv[:, :, c], state, decay)
+    return torch.stack(before, dim=2), state
 
 
-def decayed_sums(k: torch.Tensor, v: torch.Tensor, log_decay: torch.Tensor):
-    """The state after a prompt in one product: sum_m gamma^(L-1-m) k_m v_m^T
-    and sum_m gamma^(L-1-m) k_m (old tokens underflow to 0, never overflow)."""
+def decayed_sum(k: torch.Tensor, v: torch.Tensor, log_decay: torch.Tensor) -> torch.Tensor:
+    """The state after a prompt in one product: sum_m gamma^(L-1-m) k_m [v_m, 1]^T
+    (old tokens underflow to 0, never overflow)."""
     length = k.shape[-2]
     age = torch.arange(length - 1, -1, -1, device=k.device, dtype=log_decay.dtype)
     k_aged = k * torch.exp(age * log_decay[:, None])[..., None]
-    return k_aged.transpose(-1, -2) @ v, k_aged.sum(-2)
+    return k_aged.transpose(-1, -2) @ with_ones(v)
 
 
 @dataclass
 class RetentionState:
-    """Per head: the decayed sums of k v^T (d_k x d_v) and of k (d_k), in the
-    accumulation dtype, and how many tokens they hold (the next position)."""
+    """Per head the decayed sum of k [v, 1]^T, a d_k x (d_v + 1) matrix whose
+    last column is the decayed key sum the normaliser needs, in the
+    accumulation dtype; and how many tokens it holds (the next position)."""
 
-    kv: torch.Tensor  # (batch, heads, d_k, d_v)
-    key_sum: torch.Tensor  # (batch, heads, d_k)
+    kv: torch.Tensor  # (batch, heads, d_k, d_v + 1)
     length: int = 0
 
 
@@ -203,10 +204,10 @@ class Retention(Mixer):
         dim) in the accumulation dtype; the gate g stays (batch, length, value_dim)."""
         acc = accumulation_dtype(x.dtype)
         positions = torch.arange(start, start + x.shape[1], device=x.device)
-        cos, sin = rotation_angles(positions, self.key_dim, acc)
-        q = rotate_pairs(self.heads(self.q_proj(x), self.key_dim, acc), cos, sin)
-        k = self.heads(self.k_proj(x), self.key_dim, acc) * self.key_dim**-0.5
-        k = rotate_pairs(k, cos, sin)
+        turn = rotation(positions, self.key_dim, acc)
+        q = rotate_pairs(self.heads(self.q_proj(x), self.key_dim, acc), turn)
+        # torchscale scales k by key_dim^-0.5; a real factor commutes with the turn
+        k = rotate_pairs(self.heads(self.k_proj(x), self.key_dim, acc), turn * self.key_dim**-0.5)
         v = self.heads(self.v_proj(x), self.head_value_dim, acc)
         return q, k, v, self.g_proj(x)
 
@@ -214,15 +215,15 @@ class Retention(Mixer):
         """Per-head RMS norm (no affine; in the accumulation dtype), swish gate,
         output projection."""
         b, _, n, _ = o.shape
-        o = o * torch.rsqrt(o.pow(2).mean(-1, keepdim=True) + self.layernorm_eps)
+        o = F.rms_norm(o, (self.head_value_dim,), eps=self.layernorm_eps)
         o = o.transpose(1, 2).reshape(b, n, self.value_dim).to(g.dtype)
         return self.out_proj(F.silu(g) * o)
 
     def retain(self, q, k, v) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def retain_prompt(self, q, k, v) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Output and final state (kv, key_sum) of a prompt; chunkwise unless overridden."""
+    def retain_prompt(self, q, k, v) -> tuple[torch.Tensor, torch.Tensor]:
+        """Output and final state of a prompt; chunkwise unless overridden."""
         return chunkwise_retention(q, k, v, self.log_decay(q.dtype, q.device), self.chunk_size)
 
     # -- the contract ------------------------------------------------------
@@ -234,28 +235,22 @@ class Retention(Mixer):
     def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, RetentionState]:
         self.check_input(x)
         q, k, v, g = self.project(x)
-        o, kv, key_sum = self.retain_prompt(q, k, v)
-        return self.finish(o, g), RetentionState(kv, key_sum, x.shape[1])
+        o, kv = self.retain_prompt(q, k, v)
+        return self.finish(o, g), RetentionState(kv, x.shape[1])
 
     def init_state(self, batch: int, device=None, dtype=None) -> RetentionState:
         acc = accumulation_dtype(dtype or self.q_proj.weight.dtype)
-        kv = torch.zeros(
-            batch, self.n_heads, self.key_dim, self.head_value_dim, device=device, dtype=acc
-        )
-        key_sum = torch.zeros(batch, self.n_heads, self.key_dim, device=device, dtype=acc)
-        return RetentionState(kv, key_sum)
+        shape = (batch, self.n_heads, self.key_dim, self.head_value_dim + 1)
+        return RetentionState(torch.zeros(shape, device=device, dtype=acc))
 
     def step(self, x_t: torch.Tensor, state: RetentionState) -> tuple[torch.Tensor, RetentionState]:
         self.check_token(x_t)
         q, k, v, g = self.project(x_t[:, None], start=state.length)
         log_decay = self.log_decay(q.dtype, q.device)
-        decay = torch.exp(log_decay)[:, None]
-        kv = state.kv * decay[..., None] + k.transpose(-1, -2) @ v
-        key_sum = state.key_sum * decay + k[:, :, 0]
-        o = q @ kv
-        d = (q * key_sum.unsqueeze(-2)).sum(-1)
-        o = normalise(o, d, log_decay, start=state.length)
-        return self.finish(o, g)[:, 0], RetentionState(kv, key_sum, state.length + 1)
+        decay = torch.exp(log_decay)[:, None, None]
+        kv = torch.addcmul(k.transpose(-1, -2) @ with_ones(v), state.kv, decay)
+        o = normalise(q @ kv, log_decay, start=state.length)
+        return self.finish(o, g)[:, 0], RetentionState(kv, state.length + 1)
 
     # -- analytic costs (matrix products; elementwise work is left out) -------
     def projection_flops(self, tokens: int) -> int:
@@ -266,7 +261,7 @@ class Retention(Mixer):
     def state_update_flops(self, batch: int) -> int:
         """One token against the state, all heads: the rank-1 update of k v^T
         and the read-out q @ kv."""
-        per_head = 2 * matmul_flops(1, self.head_value_dim, self.key_dim)
+        per_head = 2 * matmul_flops(1, self.head_value_dim + 1, self.key_dim)
         return batch * self.n_heads * per_head
 
     def retention_flops(self, batch: int, seq_len: int) -> int:  # pragma: no cover
@@ -292,11 +287,11 @@ class ParallelRetention(Retention):
 
     def retain_prompt(self, q, k, v):
         log_decay = self.log_decay(q.dtype, q.device)
-        return parallel_retention(q, k, v, log_decay), *decayed_sums(k, v, log_decay)
+        return parallel_retention(q, k, v, log_decay), decayed_sum(k, v, log_decay)
 
     def retention_flops(self, batch: int, seq_len: int) -> int:
         scores = matmul_flops(seq_len, seq_len, self.key_dim)
-        weighted = matmul_flops(seq_len, self.head_value_dim, seq_len)
+        weighted = matmul_flops(seq_len, self.head_value_dim + 1, seq_len)
         return batch * self.n_heads * (scores + weighted)
 
 
@@ -311,7 +306,7 @@ class ChunkwiseRetention(Retention):
     def retention_flops(self, batch: int, seq_len: int) -> int:
         chunk = min(self.chunk_size, seq_len)
         n_chunks = -(-seq_len // chunk)
-        dk, dv = self.key_dim, self.head_value_dim
+        dk, dv = self.key_dim, self.head_value_dim + 1  # [v, 1]
         inner = matmul_flops(chunk, chunk, dk) + matmul_flops(chunk, dv, chunk)
         cross = matmul_flops(dk, dv, chunk) + matmul_flops(chunk, dv, dk)
         return batch * self.n_heads * n_chunks * (inner + cross)
