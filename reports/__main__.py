@@ -1,0 +1,225 @@
+"""``python -m reports``: a report from autosaved runs; ``python -m reports
+compare A B``: two runs side by side, regressions flagged.
+
+Exit status: 0 done; 1 ``--fail-on-regression`` and a regression was found;
+2 nothing to report (no runs, a --run that matches nothing, bad options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from .load import (
+    ReportError,
+    RunFile,
+    list_run_files,
+    load_points,
+    no_runs_message,
+    resolve_run,
+    select_run_files,
+)
+from .render import FORMATS, Section, write_report
+from .report import compare_section, report_sections
+
+DESCRIPTION = """\
+Turn pytest-benchmark autosaves into report.md, a self-contained report.html,
+figures (PNG and SVG), CSV tables and points.csv.
+
+  python -m reports                        the latest run
+  python -m reports --run 0003 --run 0005  several runs in one report
+  python -m reports --run all --compare    ... (--compare: exactly two runs)
+  python -m reports compare 0003 0005      ratios per point, regressions flagged
+"""
+
+
+def formats(text: str) -> list[str]:
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = set(chosen) - set(FORMATS)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"--format takes a comma-separated list of {', '.join(FORMATS)}, got {text!r}"
+        )
+    return chosen
+
+
+def fraction(text: str) -> float:
+    value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    if not 0 < value < 10:
+        raise argparse.ArgumentTypeError(f"--threshold must be like 0.1 or 10%, got {text!r}")
+    return value
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage",
+        type=Path,
+        default=Path(".benchmarks"),
+        help="pytest-benchmark storage folder (default: .benchmarks)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports/out"),
+        help="folder the report is written to; nothing is written elsewhere (default: reports/out)",
+    )
+    parser.add_argument(
+        "--format",
+        type=formats,
+        default=list(FORMATS),
+        dest="formats",
+        help="md, html or md,html (default)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=fraction,
+        default=0.1,
+        help="a change beyond this is flagged in comparisons: 0.1 or 10%% (default 10%%)",
+    )
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit with status 1 when a comparison flags a regression (for CI)",
+    )
+
+
+def report_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reports",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_options(parser)
+    parser.add_argument(
+        "--run",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="latest (default), all, an id like 0003 or <machine-folder>/0003, or a path to "
+        "an autosave or a folder of them; repeat for several runs",
+    )
+    parser.add_argument(
+        "--compare", action="store_true", help="add a comparison of the two runs given"
+    )
+    parser.add_argument(
+        "--fit",
+        choices=("half", "all"),
+        default="half",
+        help="fit scaling slopes over the longer half of the lengths (default) or all of them",
+    )
+    return parser
+
+
+def compare_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reports compare",
+        description="Ratios per point between run A and run B (B is the new one); "
+        "without runs, the two newest runs in the storage.",
+    )
+    parser.add_argument("runs", nargs="*", metavar="RUN", help="A and B, as for --run")
+    add_common_options(parser)
+    return parser
+
+
+@contextmanager
+def reported_warnings() -> Iterator[list[str]]:
+    """Print warnings as they come, one line each, and keep them for the report."""
+    messages: list[str] = []
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        messages.append(str(message))
+        print(f"warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield messages
+
+
+def run_labels(points: pd.DataFrame, files: Sequence[RunFile]) -> list[str]:
+    """The runs' labels in the order they were asked for."""
+    by_path = points.drop_duplicates("run_path").set_index("run_path")["run"]
+    return [by_path[str(f.path)] for f in files if str(f.path) in by_path.index]
+
+
+def two_runs(points: pd.DataFrame, files: Sequence[RunFile]) -> tuple[str, str]:
+    labels = run_labels(points, files)
+    if len(labels) != 2:
+        raise ReportError(f"a comparison needs exactly two readable runs, got {len(labels)}")
+    return labels[0], labels[1]
+
+
+def finish(
+    args: argparse.Namespace, title: str, sections: list[Section], points: pd.DataFrame, stem: str
+) -> int:
+    if args.out.exists() and not args.out.is_dir():
+        raise ReportError(f"--out {args.out} is a file; give a folder for the report")
+    written = write_report(args.out, title, sections, args.formats, points, stem=stem)
+    for path in written:
+        if path.suffix in (".md", ".html"):
+            print(f"wrote {path}")
+    print(f"wrote {len(written)} files under {args.out}")
+    regressions = sum(
+        int(table.frame["regression"].sum())
+        for section in sections
+        for table in section.tables
+        if table.name == "compare"
+    )
+    return 1 if args.fail_on_regression and regressions else 0
+
+
+def report(args: argparse.Namespace) -> int:
+    with reported_warnings() as messages:
+        files = select_run_files(args.storage, args.run)
+        points = load_points(files)
+    sections = report_sections(points, args.fit, messages)
+    if args.compare:
+        run_a, run_b = two_runs(points, files)
+        section = compare_section(points, run_a, run_b, args.threshold)
+        print(section.text)
+        sections.insert(1, section)
+    runs = ", ".join(sorted(points["run"].unique()))
+    return finish(args, f"mixbench report: {runs}", sections, points, "report")
+
+
+def compare(args: argparse.Namespace) -> int:
+    available = list_run_files(args.storage)
+    if len(args.runs) not in (0, 2):
+        raise ReportError(f"compare takes two runs, A and B, or none; got {len(args.runs)}")
+    if args.runs:
+        chosen = [resolve_run(selector, available, args.storage) for selector in args.runs]
+        for selector, found in zip(args.runs, chosen, strict=True):
+            if len(found) != 1:
+                raise ReportError(f"{selector!r} names {len(found)} runs; compare needs one each")
+        files = [found[0] for found in chosen]
+    elif len(available) >= 2:
+        files = available[-2:]
+    else:
+        raise ReportError(no_runs_message(args.storage) + " (compare needs two)")
+    with reported_warnings():
+        points = load_points(files)
+    run_a, run_b = two_runs(points, files)
+    section = compare_section(points, run_a, run_b, args.threshold)
+    print(section.text)
+    return finish(args, f"mixbench comparison: {run_a} → {run_b}", [section], points, "compare")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    is_compare = bool(argv) and argv[0] == "compare"
+    args = compare_parser().parse_args(argv[1:]) if is_compare else report_parser().parse_args(argv)
+    try:
+        return compare(args) if is_compare else report(args)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

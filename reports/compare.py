@@ -1,0 +1,112 @@
+"""Two runs side by side (two machines, or two commits): a ratio per point,
+with regressions beyond a threshold flagged.
+
+Points are matched on what was measured (workload, mixer, task, length and
+model size), not on the test's name, so runs from different commits still
+line up; device and dtype may differ, which is how two machines are compared.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .tables import Table
+
+MATCH_KEYS = ["workload", "mixer", "task", "seq_len", "batch", "d_model", "n_layers"]
+MEASURES = {
+    "time_s": "time",
+    "peak_mem_bytes": "peak_mem",
+    "tokens_per_s": "tokens_per_s",
+    "accuracy": "accuracy",
+}
+
+
+def per_point(points: pd.DataFrame) -> pd.DataFrame:
+    """One row per matched point of one run: medians of repeats, the first status."""
+    grouped = points.groupby(MATCH_KEYS, dropna=False, sort=False)
+    summary = grouped[list(MEASURES)].median()
+    summary["status"] = grouped["status"].first()
+    summary["device"] = grouped["device"].first()
+    return summary.reset_index()
+
+
+def relative_change(before: float, after: float) -> float:
+    return after / before - 1 if before and not math.isnan(before) else math.nan
+
+
+def flag_point(row: pd.Series, threshold: float) -> tuple[str, bool]:
+    """What changed from A to B, and whether it is a regression."""
+    status_a, status_b = row["status_a"], row["status_b"]
+    if pd.isna(status_b):
+        return "only in A", False
+    if pd.isna(status_a):
+        return "only in B", False
+    if status_a == "ok" and status_b != "ok":
+        return f"regression: now {status_b}", True
+    if status_a != "ok" and status_b == "ok":
+        return f"fixed: was {status_a}", False
+    if status_a != "ok":
+        return f"still {status_b}", False
+    problems, gains = [], []
+    slower = relative_change(row["time_a_s"], row["time_b_s"])
+    memory = relative_change(row["peak_mem_a_bytes"], row["peak_mem_b_bytes"])
+    accuracy = relative_change(row["accuracy_a"], row["accuracy_b"])
+    if slower > threshold:
+        problems.append(f"{100 * slower:.0f}% slower")
+    elif slower < -threshold / (1 + threshold):
+        gains.append(f"{100 * (row['time_a_s'] / row['time_b_s'] - 1):.0f}% faster")
+    if memory > threshold:
+        problems.append(f"memory +{100 * memory:.0f}%")
+    elif memory < -threshold:
+        gains.append(f"memory {100 * memory:.0f}%")
+    if accuracy < -threshold:
+        problems.append(f"accuracy {100 * accuracy:.0f}%")
+    if problems:
+        return "regression: " + ", ".join(problems), True
+    return (", ".join(gains) if gains else "within threshold"), False
+
+
+def compare_runs(points: pd.DataFrame, run_a: str, run_b: str, threshold: float) -> Table:
+    a = per_point(points[points["run"] == run_a])
+    b = per_point(points[points["run"] == run_b])
+    merged = a.merge(b, on=MATCH_KEYS, how="outer", suffixes=("_a", "_b"))
+    frame = merged[["workload", "mixer", "task", "seq_len", "device_a", "device_b"]].copy()
+    frame["status_a"], frame["status_b"] = merged["status_a"], merged["status_b"]
+    frame["time_a_s"], frame["time_b_s"] = merged["time_s_a"], merged["time_s_b"]
+    frame["speedup_x"] = merged["time_s_a"] / merged["time_s_b"]
+    frame["peak_mem_a_bytes"] = merged["peak_mem_bytes_a"]
+    frame["peak_mem_b_bytes"] = merged["peak_mem_bytes_b"]
+    frame["memory_change_x"] = merged["peak_mem_bytes_b"] / merged["peak_mem_bytes_a"]
+    frame["accuracy_a"], frame["accuracy_b"] = merged["accuracy_a"], merged["accuracy_b"]
+    flags = [flag_point(row, threshold) for _, row in frame.iterrows()]
+    frame["change"] = [text for text, _ in flags]
+    frame["regression"] = [bad for _, bad in flags]
+    frame = frame.sort_values(
+        ["regression", "workload", "mixer", "task", "seq_len"],
+        ascending=[False, True, True, True, True],
+        kind="stable",
+    ).reset_index(drop=True)
+    caption = (
+        f"A = {run_a}, B = {run_b}. speedup_x = time A / time B (above 1: B is faster); "
+        f"memory_change_x = peak memory B / A. Regressions: B slower, using more memory or "
+        f"less accurate by more than {100 * threshold:g}%, or a point that ran in A and broke "
+        "in B. Points are matched on workload, mixer, task, length and model size."
+    )
+    return Table(
+        "compare", f"{run_a} → {run_b}", caption, frame, percent=("accuracy_a", "accuracy_b")
+    )
+
+
+def summary_line(table: Table) -> str:
+    frame = table.frame
+    matched = frame["status_a"].notna() & frame["status_b"].notna()
+    regressions = int(frame["regression"].sum())
+    speedups = frame.loc[matched, "speedup_x"].dropna()
+    typical = f"; median speed-up {speedups.median():.2f}×" if not speedups.empty else ""
+    return (
+        f"{table.title}: {int(matched.sum())} points matched, {regressions} regression"
+        f"{'' if regressions == 1 else 's'}{typical}; "
+        f"{int((~matched).sum())} points in only one run."
+    )

@@ -1,0 +1,405 @@
+"""Seaborn figures: each metric against length, one line per mixer variant,
+one row of panels per run so that machines and devices never blend.
+
+Points that broke (oom, timeout, failed, diverged) are drawn as markers at the
+failed length on the axis edge where the metric is worse, with a legend entry,
+never dropped; points that never ran (unavailable, skipped) are named in the
+caption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display, on any machine
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
+
+from .load import BROKE_STATUSES, NOT_RUN_STATUSES, SPEED_WORKLOADS  # noqa: E402
+from .units import human, length_label  # noqa: E402
+
+STATUS_MARKERS = {"oom": "X", "timeout": "P", "failed": "v", "diverged": "d"}
+PANEL_SIZE = (4.0, 3.0)  # inches
+MARGINS = {"left": 1.0, "right": 2.8, "bottom": 0.6, "top": 0.7}  # inches; right: the legend
+SPACING = {"wspace": 0.4, "hspace": 0.55}  # fractions of a panel
+MIN_DECADE_SPAN = 4.0  # widen flatter y ranges so the log axis keeps labelled ticks
+
+
+@dataclass
+class FigureResult:
+    name: str  # file stem
+    title: str
+    caption: str
+    figure: Figure
+
+
+@dataclass(frozen=True)
+class Metric:
+    column: str
+    label: str
+    higher_is_worse: bool = True
+
+
+def mixer_palette(points: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    """One colour per mixer variant, the same in every figure of a report."""
+    mixers = sorted(points["mixer"].dropna().unique())
+    colors = sns.color_palette("tab10" if len(mixers) <= 10 else "husl", len(mixers))
+    return dict(zip(mixers, colors, strict=True))
+
+
+def not_run_note(points: pd.DataFrame) -> str:
+    missing = points[points["status"].isin(NOT_RUN_STATUSES)]
+    if missing.empty:
+        return ""
+    named = sorted({f"{m} ({s}: {r})" for m, s, r in missing[["mixer", "status", "reason"]].values})
+    return " Not run: " + "; ".join(named) + "."
+
+
+def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
+    """One line per mixer through the median at each length. Plain ax.plot
+    in seaborn's theme and palette: sns.lineplot costs a second a panel here."""
+    ok = panel[panel["ok"] & (panel[metric.column] > 0)]
+    if ok.empty:
+        text = "no successful points" if len(panel) else "not measured"
+        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+        if not len(panel):
+            ax.set_xticks([])
+        return
+    ax.set_yscale("log")
+    for mixer, group in ok.groupby("mixer"):
+        line = group.groupby("seq_len")[metric.column].median()
+        ax.plot(line.index, line.to_numpy(), marker="o", markersize=4, color=palette[mixer])
+
+
+def mark_broken(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
+    """Broken points at their length, on the edge of the axis where the metric is worse."""
+    broke = panel[panel["status"].isin(BROKE_STATUSES) & panel["seq_len"].notna()]
+    edge = 1.0 if metric.higher_is_worse else 0.0
+    for (status, mixer), group in broke.groupby(["status", "mixer"]):
+        ax.scatter(
+            group["seq_len"],
+            np.full(len(group), edge),
+            marker=STATUS_MARKERS[status],
+            s=80,
+            color=palette[mixer],
+            edgecolor="black",
+            linewidth=0.6,
+            transform=ax.get_xaxis_transform(),  # x in data, y in axes fractions
+            clip_on=False,
+            zorder=5,
+        )
+
+
+def frame_lengths(ax: Axes, panel: pd.DataFrame) -> None:
+    """Log-2 length axis spanning every attempted length, broken ones included."""
+    lengths = panel["seq_len"].dropna()
+    ax.set_xscale("log", base=2)
+    if not lengths.empty:
+        ax.set_xlim(lengths.min() / 1.4, lengths.max() * 1.4)
+    ax.set_xlabel("sequence length (tokens)")
+
+
+def style_axes(ax: Axes, column: str) -> None:
+    """Labelled ticks in the metric's units at 1, 2, 5 × 10^k, no minor ticks
+    (they are what makes saving many log panels slow)."""
+    ax.minorticks_off()
+    ax.xaxis.set_major_locator(LogLocator(base=2, numticks=8))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: length_label(v)))
+    if ax.get_yscale() != "log":
+        return
+    low, high = ax.get_ylim()
+    if high / low < MIN_DECADE_SPAN:
+        middle = np.sqrt(low * high)
+        half = np.sqrt(MIN_DECADE_SPAN)
+        ax.set_ylim(min(low, middle / half), max(high, middle * half))
+    if column.endswith("_bytes"):  # powers of two read as 64 KiB, 1 MiB, not 977 KiB
+        ax.yaxis.set_major_locator(LogLocator(base=2, numticks=8))
+    else:
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human(column, v)))
+    ax.minorticks_off()
+
+
+def legend_handles(points: pd.DataFrame, palette: dict) -> list[Line2D]:
+    shown = points[points["ok"] | points["status"].isin(BROKE_STATUSES)]
+    handles = [
+        Line2D([], [], color=palette[m], marker="o", label=m)
+        for m in sorted(shown["mixer"].dropna().unique())
+    ]
+    for status in sorted(set(points["status"]) & set(BROKE_STATUSES)):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="",
+                marker=STATUS_MARKERS[status],
+                markersize=9,
+                color="grey",
+                markeredgecolor="black",
+                label=f"{status} (at the axis edge)",
+            )
+        )
+    return handles
+
+
+def grid(n_rows: int, n_cols: int) -> tuple[Figure, np.ndarray]:
+    """Panels of a fixed size with fixed margins. Not tight_layout or a tight
+    bbox: they measure every tick label of every panel and took most of the time."""
+    width = PANEL_SIZE[0] * n_cols + MARGINS["left"] + MARGINS["right"]
+    height = PANEL_SIZE[1] * n_rows + MARGINS["bottom"] + MARGINS["top"]
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width, height), squeeze=False)
+    fig.subplots_adjust(
+        left=MARGINS["left"] / width,
+        right=1 - MARGINS["right"] / width,
+        bottom=MARGINS["bottom"] / height,
+        top=1 - MARGINS["top"] / height,
+        **SPACING,
+    )
+    return fig, axes
+
+
+def finish(fig: Figure, points: pd.DataFrame, palette: dict, title: str) -> None:
+    fig.suptitle(title, y=1 - 0.2 / fig.get_figheight())
+    fig.legend(
+        handles=legend_handles(points, palette),
+        loc="center left",
+        bbox_to_anchor=(1 - (MARGINS["right"] - 0.2) / fig.get_figwidth(), 0.5),
+        frameon=False,
+    )
+
+
+def panel_title(*parts: str) -> str:
+    return " — ".join(parts)
+
+
+def metric_by_workload(
+    points: pd.DataFrame,
+    metric: Metric,
+    name: str,
+    title: str,
+    references: dict[str, float] | None = None,
+) -> FigureResult | None:
+    """Rows: runs; columns: workloads; the metric against length in each
+    panel, with a dashed reference line per run where one is given."""
+    chosen = points[points["workload"].isin(SPEED_WORKLOADS)]
+    has_data = chosen[chosen["ok"] & (chosen[metric.column] > 0)]
+    if has_data.empty:
+        return None
+    runs = sorted(chosen["run"].unique())
+    present = [w for w in SPEED_WORKLOADS if w in set(has_data["workload"])]
+    palette = mixer_palette(points)
+    fig, axes = grid(len(runs), len(present))
+    for i, run in enumerate(runs):
+        for j, workload in enumerate(present):
+            ax = axes[i, j]
+            panel = chosen[(chosen["run"] == run) & (chosen["workload"] == workload)]
+            frame_lengths(ax, panel)
+            draw_lines(ax, panel, metric, palette)
+            if references and pd.notna(references.get(run)):
+                draw_reference(ax, references[run])
+            mark_broken(ax, panel, metric, palette)
+            style_axes(ax, metric.column)
+            ax.set_title(panel_title(workload, run), fontsize=9)
+            ax.set_ylabel(metric.label)
+    finish(fig, chosen, palette, title)
+    return FigureResult(name, title, title + "." + not_run_note(chosen), fig)
+
+
+def draw_reference(ax: Axes, value: float) -> None:
+    ax.axhline(value, color="black", linestyle="--", linewidth=1)
+    ax.text(0.02, value, "matmul peak", transform=ax.get_yaxis_transform(), fontsize=7, va="bottom")
+
+
+def decode_cost(points: pd.DataFrame) -> FigureResult | None:
+    """The RetNet paper's inference-cost figure: per-token latency, state /
+    KV-cache bytes and peak memory against the context length, per run."""
+    decode = points[points["workload"] == "decode"]
+    metrics = [
+        Metric("latency_per_token_s", "latency per token"),
+        Metric("state_bytes", "state / KV cache"),
+        Metric("peak_mem_bytes", "peak memory"),
+    ]
+    metrics = [m for m in metrics if (decode.loc[decode["ok"], m.column] > 0).any()]
+    if not metrics:
+        return None
+    runs = sorted(decode["run"].unique())
+    palette = mixer_palette(points)
+    fig, axes = grid(len(runs), len(metrics))
+    for i, run in enumerate(runs):
+        panel = decode[decode["run"] == run]
+        for j, metric in enumerate(metrics):
+            ax = axes[i, j]
+            frame_lengths(ax, panel)
+            draw_lines(ax, panel, metric, palette)
+            mark_broken(ax, panel, metric, palette)
+            style_axes(ax, metric.column)
+            ax.set_xlabel("context length (tokens)")
+            ax.set_ylabel(metric.label)
+            ax.set_title(panel_title(metric.label, run), fontsize=9)
+    title = "Decode cost against context length"
+    finish(fig, decode, palette, title)
+    caption = (
+        f"{title}: the shape of the RetNet paper's inference-cost figure; RetNet's recurrent "
+        "state should stay flat while attention's KV cache grows." + not_run_note(decode)
+    )
+    return FigureResult("decode_cost", title, caption, fig)
+
+
+def flops_per_s(points: pd.DataFrame) -> FigureResult | None:
+    """Achieved FLOP/s (analytic FLOPs over the median time) with the run's
+    measured matmul peak as a dashed line where the run recorded one."""
+    peaks = points.groupby("run")["machine_matmul_peak_flops_per_s"].max()
+    metric = Metric("achieved_flops_per_s", "achieved FLOP/s", higher_is_worse=False)
+    title = "Achieved FLOP/s against length"
+    result = metric_by_workload(points, metric, "flops_per_s", title, peaks.to_dict())
+    if result is None:
+        return None
+    with_peak = sorted(run for run, peak in peaks.items() if pd.notna(peak))
+    without = sorted(run for run, peak in peaks.items() if pd.isna(peak))
+    note = ""
+    if with_peak:
+        note += " Dashed: the device's measured matmul peak (" + ", ".join(with_peak) + ")."
+    if without:
+        note += " No matmul peak recorded for " + ", ".join(without) + ", so no peak line there."
+    result.caption = title + " (analytic FLOPs over median time)." + note + not_run_note(points)
+    return result
+
+
+def accuracy_heatmap(points: pd.DataFrame) -> FigureResult | None:
+    """Accuracy per task and mixer, one heatmap per run; cells that did not
+    finish show their status instead of a number."""
+    acc = points[points["workload"] == "accuracy"]
+    if acc.empty:
+        return None
+    runs = sorted(acc["run"].unique())
+    tasks = sorted(acc["task"].dropna().unique())
+    mixers = sorted(acc["mixer"].dropna().unique())
+    fig, axes = plt.subplots(
+        len(runs),
+        1,
+        figsize=(1.3 * len(tasks) + 3, 0.45 * len(mixers) * len(runs) + 1.5),
+        squeeze=False,
+    )
+    for ax, run in zip(axes[:, 0], runs, strict=True):
+        mine = acc[acc["run"] == run]
+        scores = (
+            mine[mine["ok"]]
+            .pivot_table(index="mixer", columns="task", values="accuracy", aggfunc="max")
+            .reindex(index=mixers, columns=tasks)
+        )
+        statuses = mine.pivot_table(
+            index="mixer", columns="task", values="status", aggfunc="first"
+        ).reindex(index=mixers, columns=tasks)
+        sns.heatmap(
+            scores.astype(float),
+            annot=True,
+            fmt=".1%",
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            cbar_kws={"label": "accuracy"},
+            mask=scores.isna(),
+            ax=ax,
+        )
+        label_missing_cells(ax, scores, statuses)
+        ax.set_facecolor("#eeeeee")
+        ax.set_title(run, fontsize=9)
+        ax.set_xlabel("task")
+        ax.set_ylabel("mixer")
+    title = "Accuracy per task and mixer"
+    fig.suptitle(title)
+    fig.tight_layout()
+    caption = f"{title}. Grey cells: N/A where not run, else the status of the run that broke."
+    return FigureResult("accuracy", title, caption, fig)
+
+
+def label_missing_cells(ax: Axes, scores: pd.DataFrame, statuses: pd.DataFrame) -> None:
+    """Seaborn leaves masked cells blank: say why each is empty."""
+    for i, mixer in enumerate(scores.index):
+        for j, task in enumerate(scores.columns):
+            if pd.isna(scores.loc[mixer, task]):
+                status = statuses.loc[mixer, task]
+                text = "N/A" if pd.isna(status) else str(status)
+                ax.text(
+                    j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8, color="dimgrey"
+                )
+
+
+def all_figures(points: pd.DataFrame) -> list[FigureResult]:
+    sns.set_theme(style="whitegrid", context="paper")
+    made = [
+        metric_by_workload(
+            points,
+            Metric("time_s", "median time per call"),
+            "time",
+            "Time against length, per workload",
+        ),
+        metric_by_workload(
+            points,
+            Metric("peak_mem_bytes", "peak memory"),
+            "peak_memory",
+            "Peak memory against length",
+        ),
+        metric_by_workload(
+            points,
+            Metric("tokens_per_s", "tokens/s", higher_is_worse=False),
+            "tokens_per_s",
+            "Throughput against length",
+        ),
+        decode_cost(points),
+        flops_per_s(points),
+        accuracy_heatmap(points),
+    ]
+    return [figure for figure in made if figure is not None]
+
+
+def speedup_figure(frame: pd.DataFrame, title: str, threshold: float) -> FigureResult | None:
+    """Speed-up of B over A against length, per workload; the band is the
+    threshold within which a change is not flagged."""
+    timed = frame[frame["workload"].isin(SPEED_WORKLOADS) & frame["seq_len"].notna()]
+    measured = timed[timed["speedup_x"] > 0]
+    if measured.empty:
+        return None
+    workloads = [w for w in SPEED_WORKLOADS if w in set(measured["workload"])]
+    palette = mixer_palette(timed)
+    fig, axes = grid(1, len(workloads))
+    for ax, workload in zip(axes[0], workloads, strict=True):
+        panel = timed[timed["workload"] == workload]
+        frame_lengths(ax, panel)
+        ax.set_yscale("log")
+        ax.axhspan(1 / (1 + threshold), 1 + threshold, color="grey", alpha=0.15)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        draw_lines(ax, panel.assign(ok=True), Metric("speedup_x", "speed-up"), palette)
+        broke = panel[(panel["status_a"] == "ok") & panel["status_b"].isin(BROKE_STATUSES)]
+        for (status, mixer), group in broke.groupby(["status_b", "mixer"]):
+            ax.scatter(
+                group["seq_len"],
+                np.zeros(len(group)),
+                marker=STATUS_MARKERS[status],
+                s=80,
+                color=palette[mixer],
+                edgecolor="black",
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+                zorder=5,
+            )
+        style_axes(ax, "speedup_x")
+        ax.set_title(workload, fontsize=9)
+        ax.set_ylabel("speed-up of B over A")
+    shown = timed.assign(ok=timed["status_a"] == "ok", status=timed["status_b"])
+    finish(fig, shown, palette, title)
+    caption = (
+        f"{title}: time A / time B; above 1, B is faster. Grey band: within ±{100 * threshold:g}%,"
+        " not flagged. Markers on the bottom edge: ran in A, broke in B."
+    )
+    return FigureResult("compare_speedup", title, caption, fig)

@@ -1,0 +1,257 @@
+"""Tables an architecture decision is made from, as numeric DataFrames.
+
+Values keep their units (in the column names: ``_bytes``, ``_s``, ``_per_s``,
+``_x`` for a ratio); render.py formats them. Every table keeps the points that
+did not run, with their status, rather than dropping them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .load import SPEED_WORKLOADS
+
+FitRange = Literal["half", "all"]
+BASELINE_PREFERENCE = ("attention/sdpa", "attention/math")
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # file stem of the CSV
+    title: str
+    caption: str
+    frame: pd.DataFrame
+    #: fractions shown as percent
+    percent: tuple[str, ...] = ()
+
+
+# -- log-log fits ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogLogFit:
+    """``value ≈ exp(intercept) * length ** slope`` over ``n`` lengths."""
+
+    slope: float
+    intercept: float
+    r2: float
+    n: int
+    first_length: float
+    last_length: float
+
+    @property
+    def lengths(self) -> str:
+        if not self.n:
+            return ""
+        return f"{self.first_length:g}–{self.last_length:g} ({self.n} lengths)"
+
+
+NO_FIT = LogLogFit(math.nan, math.nan, math.nan, 0, math.nan, math.nan)
+
+
+def fit_loglog(lengths: np.ndarray | pd.Series, values: np.ndarray | pd.Series) -> LogLogFit:
+    """Least-squares line through (log length, log value); needs two positive points."""
+    x = np.asarray(lengths, dtype=float)
+    y = np.asarray(values, dtype=float)
+    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    x, y = np.log(x[keep]), np.log(y[keep])
+    if len(np.unique(x)) < 2:
+        return NO_FIT
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = np.sum((y - (slope * x + intercept)) ** 2)
+    total = np.sum((y - y.mean()) ** 2)
+    # A flat series is fitted exactly: its R² is 1, not 0/0.
+    r2 = 1.0 - residual / total if total > 0 else 1.0
+    return LogLogFit(
+        float(slope), float(intercept), float(r2), len(x), math.exp(x.min()), math.exp(x.max())
+    )
+
+
+def fit_window(lengths: pd.Index, fit: FitRange) -> pd.Index:
+    """The lengths a slope is fitted over. The longer half: at short lengths
+    fixed costs (launches, weights in memory) hide the growth; at least three
+    lengths where there are three, so that R² means something."""
+    ordered = lengths.sort_values()
+    if fit == "all" or len(ordered) <= 3:
+        return ordered
+    return ordered[-max(3, math.ceil(len(ordered) / 2)) :]
+
+
+def fit_caption(fit: FitRange) -> str:
+    if fit == "all":
+        return "fitted over all measured lengths"
+    return "fitted over the longer half of the measured lengths (at least three)"
+
+
+def series(points: pd.DataFrame, column: str) -> pd.Series:
+    """One mixer's successful values by length (median where a length repeats)."""
+    ok = points[points["ok"] & points[column].notna() & points["seq_len"].notna()]
+    return ok.groupby("seq_len")[column].median()
+
+
+def fit_series(points: pd.DataFrame, column: str, fit: FitRange) -> LogLogFit:
+    values = series(points, column)
+    values = values[values > 0]
+    window = fit_window(values.index, fit)
+    return fit_loglog(window.to_numpy(), values.loc[window].to_numpy())
+
+
+# -- baselines ------------------------------------------------------------------
+
+
+def attention_baseline(points: pd.DataFrame) -> str | None:
+    """attention/sdpa, else attention/math, else any attention variant that ran."""
+    ran = set(points.loc[points["ok"], "mixer"].dropna())
+    attention = sorted(m for m in ran if str(m).startswith("attention/"))
+    preferred = [m for m in BASELINE_PREFERENCE if m in ran]
+    return (preferred or attention or [None])[0]
+
+
+def ratio_to_baseline(frame: pd.DataFrame, baseline: str | None, column: str) -> pd.Series:
+    """Each row's value over the baseline's at the same run and length."""
+    if baseline is None:
+        return pd.Series(math.nan, index=frame.index)
+    base = frame[(frame["mixer"] == baseline) & frame["ok"]].groupby(["run", "seq_len"])[column]
+    reference = base.median()
+    keys = pd.MultiIndex.from_frame(frame[["run", "seq_len"]])
+    return pd.Series(frame[column].to_numpy() / reference.reindex(keys).to_numpy(), frame.index)
+
+
+def baselines_caption(baselines: dict[str, str | None]) -> str:
+    parts = [f"{run}: {name or 'no attention variant ran'}" for run, name in baselines.items()]
+    return "Ratios are to the attention baseline at the same length (" + "; ".join(parts) + ")."
+
+
+# -- the tables -----------------------------------------------------------------
+
+
+def accuracy_table(points: pd.DataFrame) -> Table:
+    acc = points[points["workload"] == "accuracy"]
+    tasks = sorted(acc["task"].dropna().unique())
+    rows = []
+    for (run, mixer), group in acc.groupby(["run", "mixer"], sort=True):
+        by_task = group[group["ok"]].groupby("task")["accuracy"].max()
+        row = {"run": run, "mixer": mixer}
+        row.update({task: by_task.get(task, math.nan) for task in tasks})
+        scores = [row[task] for task in tasks]
+        row["average"] = float(np.mean(scores)) if not any(map(math.isnan, scores)) else math.nan
+        row["tasks_run"] = f"{sum(not math.isnan(s) for s in scores)}/{len(tasks)}"
+        broke = group[~group["ok"]]
+        row["not_ok"] = "; ".join(
+            f"{t}: {s}" for t, s in zip(broke["task"], broke["status"], strict=True)
+        )
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["run", "mixer", *tasks, "average", "tasks_run", "not_ok"])
+    caption = (
+        "Test accuracy per task (LRA style). N/A: not run or not ok (the status is in the "
+        "last column). The average is over every task of the table, N/A unless all ran."
+    )
+    return Table("accuracy", "Accuracy per task", caption, frame, percent=(*tasks, "average"))
+
+
+def inference_cost_table(points: pd.DataFrame) -> Table:
+    decode = points[points["workload"] == "decode"]
+    baselines = {run: attention_baseline(group) for run, group in decode.groupby("run")}
+    parts = []
+    for run, group in decode.groupby("run"):
+        baseline = baselines[run]
+        part = group[["run", "seq_len", "mixer", "status"]].copy()
+        for column, ratio in (
+            ("peak_mem_bytes", "memory_vs_attention_x"),
+            ("state_bytes", "state_vs_attention_x"),
+            ("tokens_per_s", "tokens_per_s_vs_attention_x"),
+            ("latency_per_token_s", "latency_vs_attention_x"),
+        ):
+            part[column] = group[column]
+            part[ratio] = ratio_to_baseline(group, baseline, column)
+        parts.append(part)
+    frame = concat_sorted(parts, ["run", "seq_len", "mixer"])
+    caption = (
+        "Decoding one token at a time after a context of seq_len tokens: peak memory, "
+        "state/KV-cache bytes, throughput and latency per token. " + baselines_caption(baselines)
+    )
+    return Table("inference_cost", "Inference cost by context length", caption, frame)
+
+
+def training_lengths(group: pd.DataFrame, baseline: str | None) -> list[int]:
+    """The longest length where the baseline ran (every ratio defined) and the
+    longest length anything ran, where these differ."""
+    ran = group[group["ok"]]
+    if ran.empty:
+        return []
+    longest = int(ran["seq_len"].max())
+    base = ran[ran["mixer"] == baseline]["seq_len"]
+    return sorted({int(base.max()), longest}) if not base.empty else [longest]
+
+
+def training_cost_table(points: pd.DataFrame) -> Table:
+    train = points[points["workload"] == "train_step"]
+    baselines = {run: attention_baseline(group) for run, group in train.groupby("run")}
+    parts = []
+    for run, group in train.groupby("run"):
+        at = group[group["seq_len"].isin(training_lengths(group, baselines[run]))]
+        part = at[["run", "seq_len", "mixer", "status", "time_s"]].copy()
+        for column, ratio in (
+            ("peak_mem_bytes", "memory_vs_attention_x"),
+            ("tokens_per_s", "tokens_per_s_vs_attention_x"),
+        ):
+            part[column] = at[column]
+            part[ratio] = ratio_to_baseline(at, baselines[run], column)
+        parts.append(part)
+    frame = concat_sorted(parts, ["run", "seq_len", "mixer"])
+    caption = (
+        "One training step (forward and backward) at the longest length where the attention "
+        "baseline ran, and at the longest length any mixer ran where that is longer. "
+        + baselines_caption(baselines)
+    )
+    return Table("training_cost", "Training cost at the longest lengths", caption, frame)
+
+
+def scaling_table(points: pd.DataFrame, fit: FitRange) -> Table:
+    speed = points[points["workload"].isin(SPEED_WORKLOADS)]
+    rows = []
+    for (run, workload, mixer), group in speed.groupby(["run", "workload", "mixer"]):
+        time_fit = fit_series(group, "time_s", fit)
+        memory_fit = fit_series(group, "peak_mem_bytes", fit)
+        rows.append(
+            {
+                "run": run,
+                "workload": workload,
+                "mixer": mixer,
+                "time_slope": time_fit.slope,
+                "time_r2": time_fit.r2,
+                "memory_slope": memory_fit.slope,
+                "memory_r2": memory_fit.r2,
+                "fit_lengths": time_fit.lengths or memory_fit.lengths,
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "run",
+            "workload",
+            "mixer",
+            "time_slope",
+            "time_r2",
+            "memory_slope",
+            "memory_r2",
+            "fit_lengths",
+        ],
+    )
+    caption = (
+        "Exponent k of time ∝ length^k and of peak memory ∝ length^k (slope in log–log), "
+        f"{fit_caption(fit)}, with the fit's R². 1 is linear, 2 quadratic; N/A: fewer than "
+        "two successful lengths or nothing measured. Decode time is per timed round."
+    )
+    return Table("scaling", "Scaling exponents", caption, frame)
+
+
+def concat_sorted(parts: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts).sort_values(by, kind="stable").reset_index(drop=True)
