@@ -82,7 +82,7 @@ class ImplicitFilter(nn.Module):
         return torch.cat((t[:, None], angles.cos(), angles.sin()), dim=-1)
 
     def decay(self, t: torch.Tensor) -> torch.Tensor:
-        """(len,) -> (len, n_filters·d_model)."""
+        """(len,) -> (n_filters·d_model, len)."""
         rates = torch.linspace(
             self.slow_rate,
             self.fast_rate,
@@ -90,7 +90,7 @@ class ImplicitFilter(nn.Module):
             device=t.device,
             dtype=t.dtype,
         )
-        return torch.exp(-t[:, None] * rates)
+        return torch.exp(-rates[:, None] * t)
 
     def forward(self, start: int, end: int, dtype: torch.dtype) -> torch.Tensor:
         """Taps at positions start..end-1 in ``dtype``: (n_filters, d_model, end - start)."""
@@ -99,8 +99,9 @@ class ImplicitFilter(nn.Module):
         freq = self.freq.to(dtype)
         for layer in self.hidden:
             z = torch.sin(freq * F.linear(z, layer.weight.to(dtype), layer.bias.to(dtype)))
-        h = F.linear(z, self.out.weight.to(dtype)) * self.decay(t)
-        return h.T.reshape(self.n_filters, self.d_model, end - start)
+        # channels first, as the convolutions run along the last dim (W @ z^T: no copy)
+        h = (self.out.weight.to(dtype) @ z.T) * self.decay(t)
+        return h.view(self.n_filters, self.d_model, end - start)
 
     def flops(self, positions: int) -> int:
         width = self.freq.numel()
@@ -176,8 +177,11 @@ class Hyena(Mixer):
         self.short_filter_order = short_filter_order
         streams = (order + 1) * d_model
         self.in_proj = nn.Linear(d_model, streams)
-        # depthwise; forward pads it on the left only, so it is causal
-        self.short_filter = nn.Conv1d(streams, streams, short_filter_order, groups=streams)
+        # depthwise, padded on both sides (cheaper than a left-padded copy of the input):
+        # forward keeps the first L outputs, which see no future input
+        self.short_filter = nn.Conv1d(
+            streams, streams, short_filter_order, groups=streams, padding=short_filter_order - 1
+        )
         self.filter = ImplicitFilter(
             d_model, order - 1, l_max, filter_order, emb_dim, decay_fast, decay_slow, decay_target
         )
@@ -214,9 +218,10 @@ class Hyena(Mixer):
         inputs ws and the taps."""
         n = x.shape[1]
         self.check_length(n)
-        u = self.in_proj(x).transpose(1, 2)
-        short = self.short_filter(F.pad(u, (self.short_filter_order - 1, 0)))
-        *gates, v = short.split(self.d_model, dim=1)
+        # (batch, streams, L) contiguous: oneDNN's depthwise conv is several times slower
+        # on a transposed view
+        u = self.in_proj(x).transpose(1, 2).contiguous()
+        *gates, v = self.short_filter(u)[..., :n].split(self.d_model, dim=1)
         taps = self.filter(0, n, compute_dtype(x.dtype))
         ws = []
         for o, gate in enumerate(reversed(gates[1:])):
@@ -250,7 +255,8 @@ class Hyena(Mixer):
         state = self.init_state(x.shape[0], x.device, x.dtype)
         # the last lags inputs, zero-padded on the left for a prompt shorter than that
         lags = self.short_filter_order - 1
-        state.short = F.pad(u, (lags, 0))[..., x.shape[1] :].contiguous()
+        tail = u[..., max(x.shape[1] - lags, 0) :]
+        state.short = F.pad(tail, (lags - tail.shape[-1], 0))
         state.history, state.taps, state.length = torch.stack(ws), taps, x.shape[1]
         return y, state
 
@@ -294,7 +300,12 @@ class Hyena(Mixer):
         tokens, streams = batch * seq_len, self.in_proj.out_features
         total = (
             matmul_flops(tokens, streams, self.d_model)
-            + 2 * tokens * streams * self.short_filter_order
+            # the short filter also computes the k-1 outputs past the end that forward drops
+            + 2
+            * batch
+            * (seq_len + self.short_filter_order - 1)
+            * streams
+            * self.short_filter_order
             + self.filter.flops(seq_len)
             + (self.order - 1) * self.long_conv_flops(batch, seq_len)
             + self.pointwise_flops(tokens)
