@@ -1,0 +1,392 @@
+"""The training loop every accuracy run uses: AdamW, linear warm-up then cosine
+decay, gradient clipping, bf16 autocast on GPU, checkpoints that resume to the
+same result, and accuracy on the held-out split.
+
+A run that produces a NaN/inf loss or gradient stops and comes back with
+``status="diverged"``: divergence is a finding about a mixer, not a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset, TensorDataset
+from tqdm.auto import tqdm
+
+from models.backbone import count_params
+
+from .base import IGNORE_INDEX, TaskData
+
+Status = Literal["ok", "diverged", "timeout"]
+
+#: the fields of TrainConfig that shape the trajectory: a checkpoint only
+#: resumes a run that agrees on all of them
+TRAJECTORY_FIELDS = (
+    "steps",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "betas",
+    "warmup_steps",
+    "min_lr_ratio",
+    "grad_clip",
+    "seed",
+)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.98)
+    #: None: 10% of the steps
+    warmup_steps: int | None = None
+    #: the cosine decays from lr to lr * min_lr_ratio
+    min_lr_ratio: float = 0.1
+    #: max global gradient norm; None turns clipping off
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    device: str = "cpu"
+    #: "auto": bf16 autocast on CUDA, full precision elsewhere
+    autocast: Literal["auto", "bf16", "off"] = "auto"
+    eval_batch_size: int = 128
+    #: save here every ``checkpoint_every`` steps and at the end; resume from it if it exists
+    checkpoint_path: str | Path | None = None
+    checkpoint_every: int = 100
+    #: stop training after this many seconds (status "timeout"), then evaluate
+    time_budget_s: float | None = None
+    #: None: show a progress bar only when stderr is a terminal
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_batch_size", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.autocast not in ("auto", "bf16", "off"):
+            raise ValueError(
+                f"autocast must be 'auto', 'bf16' or 'off', got {self.autocast!r} "
+                "(fp16 would need loss scaling; bf16 does not)"
+            )
+        if self.warmup_steps is not None and not 0 <= self.warmup_steps <= self.steps:
+            raise ValueError(f"warmup_steps must be in [0, steps={self.steps}]")
+        self.betas = tuple(self.betas)
+
+    @property
+    def warmup(self) -> int:
+        return self.steps // 10 if self.warmup_steps is None else self.warmup_steps
+
+    def trajectory(self) -> dict:
+        fields = asdict(self)
+        return {name: fields[name] for name in TRAJECTORY_FIELDS}
+
+
+@dataclass
+class TrainResult:
+    status: Status
+    #: on the held-out split; None when the run diverged
+    accuracy: float | None
+    train_time_s: float
+    eval_time_s: float
+    tokens_per_s: float | None
+    steps: int
+    final_loss: float | None
+    params: int
+    reason: str | None = None
+    #: the training loss at every step done (across resumes)
+    losses: list[float] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class Progress:
+    """What a checkpoint carries besides the model and optimizer."""
+
+    step: int = 0
+    train_time_s: float = 0.0
+    tokens_seen: int = 0
+    losses: list[float] = field(default_factory=list)
+
+
+# -- the schedule and the optimizer -------------------------------------------
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up from ~0 to 1, then a cosine from 1 to ``min_lr_ratio``."""
+    if step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    decay_steps = max(1, cfg.steps - cfg.warmup)
+    progress = min(1.0, (step - cfg.warmup) / decay_steps)
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    # decaying biases and norm gains only shrinks them towards zero for no gain
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, cfg=cfg))
+
+
+# -- data ----------------------------------------------------------------------
+@functools.lru_cache(maxsize=2)
+def epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
+    # a function of (seed, epoch) alone, so a resumed run sees the same batches
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=gen)
+
+
+def batch_indices(step: int, batch_size: int, n: int, seed: int) -> torch.Tensor:
+    """The examples of ``step``: consecutive slices of per-epoch shuffles, so every
+    example is seen once per epoch."""
+    picked: list[torch.Tensor] = []
+    position, needed = step * batch_size, batch_size
+    while needed:
+        epoch, offset = divmod(position, n)
+        take = epoch_order(n, epoch, seed)[offset : offset + needed]
+        picked.append(take)
+        position, needed = position + len(take), needed - len(take)
+    return torch.cat(picked)
+
+
+def fetch_batch(dataset: Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if isinstance(dataset, TensorDataset):  # fast path: one gather per tensor
+        tokens, target = dataset.tensors
+        return tokens[indices], target[indices]
+    examples = [dataset[i] for i in indices.tolist()]
+    return torch.stack([e[0] for e in examples]), torch.stack(
+        [torch.as_tensor(e[1]) for e in examples]
+    )
+
+
+# -- one step and evaluation ------------------------------------------------------
+def autocast_dtype(cfg: TrainConfig) -> torch.dtype | None:
+    if cfg.autocast == "bf16" or (cfg.autocast == "auto" and cfg.device.startswith("cuda")):
+        return torch.bfloat16
+    return None
+
+
+def autocast(device: str, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+
+
+def task_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the predicted positions: classes on the last axis
+    of ``logits``; ``target`` is IGNORE_INDEX where nothing is predicted."""
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]),
+        target.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+    )
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> float:
+    """Accuracy over every predicted position (per_token) or example (classify, pair)."""
+    model.eval()
+    correct = total = 0
+    dtype = autocast_dtype(cfg)
+    for start in range(0, len(dataset), cfg.eval_batch_size):
+        stop = min(start + cfg.eval_batch_size, len(dataset))
+        tokens, target = fetch_batch(dataset, torch.arange(start, stop))
+        tokens, target = tokens.to(cfg.device), target.to(cfg.device)
+        with autocast(cfg.device, dtype):
+            predicted = model(tokens).argmax(dim=-1)
+        scored = target != IGNORE_INDEX
+        correct += int((predicted == target)[scored].sum())
+        total += int(scored.sum())
+    model.train()
+    if total == 0:
+        raise ValueError("the test split has no predicted positions (all targets are ignored)")
+    return correct / total
+
+
+# -- checkpoints -------------------------------------------------------------------
+def rng_state() -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, progress: Progress, cfg) -> None:
+    payload = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "progress": asdict(progress),
+        "rng": rng_state(),
+        "trajectory": cfg.trajectory(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)  # a run killed while saving leaves the last good checkpoint
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler, cfg) -> Progress:
+    payload = torch.load(path, map_location=cfg.device, weights_only=True)
+    saved = payload["trajectory"]
+    saved["betas"] = tuple(saved["betas"])
+    differing = {k: (saved.get(k), v) for k, v in cfg.trajectory().items() if saved.get(k) != v}
+    if differing:
+        detail = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in differing.items())
+        raise ValueError(
+            f"checkpoint {path} belongs to a different run ({detail}); "
+            "delete it or choose another checkpoint_path"
+        )
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    scheduler.load_state_dict(payload["scheduler"])
+    set_rng_state({k: _to_cpu(v) for k, v in payload["rng"].items()})
+    return Progress(**payload["progress"])
+
+
+def _to_cpu(state):
+    # RNG states must be CPU byte tensors, whatever map_location did
+    return [s.cpu() for s in state] if isinstance(state, list) else state.cpu()
+
+
+# -- the loop ------------------------------------------------------------------------
+def synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def show_progress(cfg: TrainConfig) -> bool:
+    return sys.stderr.isatty() if cfg.progress is None else cfg.progress
+
+
+@dataclass
+class FitOutcome:
+    status: Status
+    reason: str | None
+    progress: Progress
+
+
+def train(model: nn.Module, data: TaskData, cfg: TrainConfig) -> TrainResult:
+    """Train ``model`` (logits with the class axis last) on ``data.train`` for
+    ``cfg.steps`` steps, then measure accuracy on ``data.test``."""
+    return evaluate_fit(model, data, cfg, fit(model, data.train, cfg))
+
+
+def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> FitOutcome:
+    """The training part of ``train``: resumes from ``cfg.checkpoint_path`` when it
+    exists; stops early on divergence or when the time budget runs out."""
+    model.to(cfg.device).train()
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg)
+    checkpoint = Path(cfg.checkpoint_path) if cfg.checkpoint_path else None
+    if checkpoint is not None and checkpoint.exists():
+        progress = load_checkpoint(checkpoint, model, optimizer, scheduler, cfg)
+    else:
+        torch.manual_seed(cfg.seed)
+        progress = Progress()
+    status, reason = run_steps(model, dataset, optimizer, scheduler, progress, cfg, checkpoint)
+    return FitOutcome(status, reason, progress)
+
+
+def evaluate_fit(model: nn.Module, data: TaskData, cfg: TrainConfig, outcome: FitOutcome):
+    """The ``TrainResult`` of a finished ``fit``: accuracy on the test split
+    (None for a diverged run, whose weights mean nothing)."""
+    eval_start = time.perf_counter()
+    accuracy = None if outcome.status == "diverged" else evaluate(model, data.test, cfg)
+    eval_time_s = time.perf_counter() - eval_start
+    progress = outcome.progress
+    train_time_s = progress.train_time_s
+    return TrainResult(
+        status=outcome.status,
+        accuracy=accuracy,
+        train_time_s=train_time_s,
+        eval_time_s=eval_time_s,
+        tokens_per_s=progress.tokens_seen / train_time_s if train_time_s > 0 else None,
+        steps=progress.step,
+        final_loss=progress.losses[-1] if progress.losses else None,
+        params=count_params(model),
+        reason=outcome.reason,
+        losses=progress.losses,
+    )
+
+
+def run_steps(
+    model, dataset, optimizer, scheduler, progress: Progress, cfg, checkpoint: Path | None
+) -> tuple[Status, str | None]:
+    """Steps from ``progress.step`` to ``cfg.steps``; updates ``progress`` in place.
+    Only the steps count towards ``train_time_s``, not checkpointing."""
+    dtype = autocast_dtype(cfg)
+    bar = tqdm(total=cfg.steps, initial=progress.step, disable=not show_progress(cfg), desc="train")
+    with bar:
+        while progress.step < cfg.steps:
+            step_start = time.perf_counter()
+            indices = batch_indices(progress.step, cfg.batch_size, len(dataset), cfg.seed)
+            tokens, target = (t.to(cfg.device) for t in fetch_batch(dataset, indices))
+            with autocast(cfg.device, dtype):
+                logits = model(tokens)
+            loss = task_loss(logits, target)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                return "diverged", f"loss is {loss_value} at step {progress.step}"
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = clip_gradients(model, cfg.grad_clip)
+            if not math.isfinite(grad_norm):
+                return "diverged", f"gradient norm is {grad_norm} at step {progress.step}"
+            optimizer.step()
+            scheduler.step()
+            synchronize(cfg.device)
+
+            progress.step += 1
+            progress.tokens_seen += tokens.numel()
+            progress.losses.append(loss_value)
+            progress.train_time_s += time.perf_counter() - step_start
+            bar.update(1)
+            if progress.step % 10 == 0:
+                bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+            if checkpoint is not None and (
+                progress.step % cfg.checkpoint_every == 0 or progress.step == cfg.steps
+            ):
+                save_checkpoint(checkpoint, model, optimizer, scheduler, progress, cfg)
+            out_of_time = (
+                cfg.time_budget_s is not None and progress.train_time_s > cfg.time_budget_s
+            )
+            if out_of_time and progress.step < cfg.steps:
+                return (
+                    "timeout",
+                    f"time budget {cfg.time_budget_s:g} s ran out at step {progress.step}",
+                )
+    return "ok", None
+
+
+def clip_gradients(model: nn.Module, max_norm: float | None) -> float:
+    """Clip to ``max_norm`` (when set) and return the global norm before clipping."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    if max_norm is None:
+        norms = torch.stack([p.grad.detach().norm() for p in params])
+        return float(norms.norm())
+    return float(torch.nn.utils.clip_grad_norm_(params, max_norm))

@@ -1,0 +1,189 @@
+"""The training loop: resume, divergence, schedule, data order, heads."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from tasks.base import IGNORE_INDEX, TaskData, TaskSpec
+from tasks.model import ModelConfig, TwoTowerClassifier, build_model
+from tasks.synthetic import make_selective_copy
+from tasks.train import TrainConfig, batch_indices, lr_factor, task_loss, train
+
+MIXER = "attention/math"
+
+
+def tiny_data() -> TaskData:
+    return make_selective_copy(48, 16, seed=0, seq_len=12, vocab_size=8, n_copy=3)
+
+
+def tiny_model(spec: TaskSpec, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_model(spec, ModelConfig(MIXER, d_model=16, n_layers=1, mlp_ratio=2))
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    return TrainConfig(**{"steps": 12, "batch_size": 8, "lr": 3e-3, "progress": False, **overrides})
+
+
+class CrashAfter(Dataset):
+    """Serves ``limit`` examples, then fails like a killed job."""
+
+    def __init__(self, inner: TensorDataset, limit: int) -> None:
+        self.inner, self.left = inner, limit
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __getitem__(self, i: int):
+        if self.left == 0:
+            raise KeyboardInterrupt("simulated kill")
+        self.left -= 1
+        return self.inner[i]
+
+
+def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    data = tiny_data()
+    straight = tiny_model(data.spec)
+    expected = train(straight, data, tiny_config())
+
+    checkpoint = tmp_path / "run.pt"
+    cfg = tiny_config(checkpoint_path=checkpoint, checkpoint_every=5)
+    crashing = TaskData(data.spec, CrashAfter(data.train, limit=7 * 8), data.test)
+    with pytest.raises(KeyboardInterrupt):  # dies during step 7, after the step-5 checkpoint
+        train(tiny_model(data.spec), crashing, cfg)
+    assert checkpoint.exists()
+
+    # a fresh process would build a differently initialised model: the checkpoint wins
+    resumed_model = tiny_model(data.spec, seed=123)
+    resumed = train(resumed_model, data, cfg)
+    assert resumed.steps == expected.steps == 12
+    assert resumed.losses == pytest.approx(expected.losses, abs=1e-6)
+    assert resumed.accuracy == expected.accuracy
+    for (name, a), b in zip(
+        straight.state_dict().items(), resumed_model.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=name)
+
+
+def test_finished_checkpoint_only_evaluates(tmp_path):
+    data = tiny_data()
+    cfg = tiny_config(checkpoint_path=tmp_path / "run.pt")
+    first = train(tiny_model(data.spec), data, cfg)
+    again = train(tiny_model(data.spec, seed=5), data, cfg)
+    assert again.steps == first.steps and again.accuracy == first.accuracy
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    data = tiny_data()
+    train(tiny_model(data.spec), data, tiny_config(checkpoint_path=tmp_path / "run.pt"))
+    with pytest.raises(ValueError, match="lr: checkpoint 0.003 vs now 0.001"):
+        train(
+            tiny_model(data.spec), data, tiny_config(checkpoint_path=tmp_path / "run.pt", lr=1e-3)
+        )
+
+
+def test_nan_loss_is_reported_as_diverged():
+    data = tiny_data()
+    model = tiny_model(data.spec)
+    with torch.no_grad():
+        model.backbone.embed.weight[3] = float("nan")
+    result = train(model, data, tiny_config())
+    assert result.status == "diverged"
+    assert result.steps == 0 and result.accuracy is None
+    assert "nan" in result.reason
+
+
+def test_time_budget_stops_with_timeout_and_still_evaluates():
+    data = tiny_data()
+    result = train(tiny_model(data.spec), data, tiny_config(steps=500, time_budget_s=1e-9))
+    assert result.status == "timeout" and result.steps == 1
+    assert 0 <= result.accuracy <= 1
+
+
+def test_result_reports_figures():
+    data = tiny_data()
+    model = tiny_model(data.spec)
+    result = train(model, data, tiny_config())
+    assert result.status == "ok" and result.steps == 12 and len(result.losses) == 12
+    assert result.final_loss == result.losses[-1]
+    assert result.params == sum(p.numel() for p in model.parameters())
+    assert result.train_time_s > 0
+    assert result.tokens_per_s == pytest.approx(12 * 8 * 12 / result.train_time_s)
+
+
+def test_schedule_warms_up_linearly_then_decays_by_cosine():
+    cfg = TrainConfig(steps=100, warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_factor(0, cfg) == pytest.approx(0.1)
+    assert lr_factor(9, cfg) == pytest.approx(1.0)
+    assert lr_factor(55, cfg) == pytest.approx(0.55)  # halfway down the cosine
+    assert lr_factor(100, cfg) == pytest.approx(0.1)
+    factors = [lr_factor(s, cfg) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(factors, factors[1:], strict=False))
+
+
+def test_batches_visit_every_example_once_per_epoch():
+    n, batch = 10, 4
+    order = torch.cat([batch_indices(step, batch, n, seed=0) for step in range(5)])
+    assert sorted(order[:10].tolist()) == list(range(10))
+    assert sorted(order[10:20].tolist()) == list(range(10))
+    assert not torch.equal(order[:10], order[10:20]), "each epoch reshuffles"
+    assert torch.equal(batch_indices(3, batch, n, seed=0), order[12:16])
+
+
+def test_loss_counts_only_predicted_positions():
+    logits = torch.randn(2, 5, 7)
+    target = torch.full((2, 5), IGNORE_INDEX)
+    target[0, 1], target[1, 4] = 3, 6
+    changed = logits.clone()
+    changed[target == IGNORE_INDEX] = 100.0
+    assert task_loss(logits, target) == pytest.approx(task_loss(changed, target).item())
+
+
+# -- heads ---------------------------------------------------------------------------
+def test_two_tower_head_shapes_and_shared_towers():
+    spec = TaskSpec("pair", "pair", vocab_size=20, seq_len=10, n_classes=2)
+    torch.manual_seed(0)
+    model = build_model(spec, ModelConfig(MIXER, d_model=16, n_layers=1))
+    assert isinstance(model, TwoTowerClassifier)
+    tokens = torch.randint(1, 20, (3, 2, 10))
+    assert model(tokens).shape == (3, 2)
+    assert model.encode(tokens[:, 0]).shape == (3, 16)
+    # one backbone encodes both documents
+    swapped = tokens.flip(1)
+    u, v = model.encode(tokens[:, 0]), model.encode(swapped[:, 1])
+    torch.testing.assert_close(u, v)
+    with pytest.raises(ValueError, match=r"\(batch, 2, length\)"):
+        model(tokens[:, 0])
+
+
+def test_two_tower_model_trains():
+    spec = TaskSpec("pair", "pair", vocab_size=20, seq_len=10, n_classes=2)
+    gen = torch.Generator().manual_seed(0)
+    tokens = torch.randint(1, 20, (32, 2, 10), generator=gen)
+    labels = (tokens[:, 0, 0] == tokens[:, 1, 0]).long()
+    data = TaskData(spec, TensorDataset(tokens, labels), TensorDataset(tokens, labels))
+    torch.manual_seed(0)
+    result = train(
+        build_model(spec, ModelConfig(MIXER, d_model=16, n_layers=1)), data, tiny_config(steps=3)
+    )
+    assert result.status == "ok" and result.tokens_per_s > 0
+
+
+@pytest.mark.parametrize("pooling", ["mean", "first"])
+def test_classifier_ignores_padding(pooling):
+    spec = TaskSpec("cls", "classify", vocab_size=20, seq_len=16, n_classes=3, pad_id=0)
+    torch.manual_seed(0)
+    model = build_model(spec, ModelConfig(MIXER, d_model=16, n_layers=1, pooling=pooling))
+    tokens = torch.randint(1, 20, (2, 8))
+    padded = torch.cat([tokens, torch.zeros(2, 8, dtype=torch.long)], dim=1)
+    assert model(padded).shape == (2, 3)
+    # causal mixers: trailing pads change no real token's features, and the mask drops them
+    torch.testing.assert_close(model(tokens), model(padded))
+
+
+def test_per_token_model_predicts_the_vocabulary():
+    data = tiny_data()
+    logits = tiny_model(data.spec)(data.train.tensors[0][:2])
+    assert logits.shape == (2, data.spec.seq_len, data.spec.vocab_size)
