@@ -157,8 +157,12 @@ def width_for_params(
     Raises when the best width is off by more than 5%."""
     check_positive("target_params", target_params)
     best_d, best_err = multiple_of, float("inf")
-    lo, hi = 1, max_d_model // multiple_of
-    # parameter counts grow monotonically with width: bisect, then look around
+    limit = max_d_model // multiple_of
+    # parameter counts grow monotonically with width: double until past the
+    # target (building huge mixers is slow), bisect, then look around
+    lo, hi = 1, 1
+    while hi < limit and mixer_params(name, hi * multiple_of, **config) < target_params:
+        lo, hi = hi + 1, min(2 * hi, limit)
     while lo < hi:
         mid = (lo + hi) // 2
         if mixer_params(name, mid * multiple_of, **config) < target_params:
@@ -166,7 +170,7 @@ def width_for_params(
         else:
             hi = mid
     for k in (lo - 1, lo, lo + 1):
-        if 1 <= k <= max_d_model // multiple_of:
+        if 1 <= k <= limit:
             err = abs(mixer_params(name, k * multiple_of, **config) - target_params)
             if err < best_err:
                 best_d, best_err = k * multiple_of, err
