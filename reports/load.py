@@ -44,6 +44,8 @@ EXTRA_INFO_KEYS = (
     "accuracy",
     "status",
     "reason",
+    "mixer_config",
+    "ref_rel_err",
 )
 NUMERIC_KEYS = (
     "seq_len",
@@ -57,6 +59,7 @@ NUMERIC_KEYS = (
     "state_bytes",
     "tokens_per_s",
     "accuracy",
+    "ref_rel_err",
 )
 SPEED_WORKLOADS = ("forward", "train_step", "prefill", "decode")
 #: points that were attempted and broke: figures mark them at the failed length
@@ -72,14 +75,7 @@ STAT_COLUMNS = {
     "rounds": "rounds",
     "iterations": "iterations",
 }
-# Keys the harness may use for the per-token decode latency and the measured
-# matmul peak; the first one present wins (older runs have none).
-PER_TOKEN_LATENCY_KEYS = (
-    "latency_per_token_s",
-    "per_token_latency_s",
-    "decode_latency_per_token_s",
-)
-DECODE_TOKENS_KEYS = ("decode_tokens", "tokens_per_round", "new_tokens", "decode_steps")
+# machine_info keys of conftest.py, with the names older runs may use after them.
 GPU_NAME_KEYS = ("gpu_name", "gpu", "cuda_device_name", "device_name")
 TORCH_VERSION_KEYS = ("torch_version", "torch")
 CUDA_VERSION_KEYS = ("cuda_version", "cuda")
@@ -226,7 +222,7 @@ def machine_summary(machine_info: Mapping[str, Any]) -> dict[str, Any]:
         "machine": str(cpu_name or machine_info.get("node") or "unknown machine"),
         "machine_node": machine_info.get("node"),
         "machine_cpu": cpu_name,
-        "machine_cpu_count": cpu.get("count"),
+        "machine_cpu_count": machine_info.get("cpu_count") or cpu.get("count"),
         "machine_gpu": gpu,
         "machine_torch": first_present(machine_info, TORCH_VERSION_KEYS),
         "machine_cuda": first_present(machine_info, CUDA_VERSION_KEYS),
@@ -239,8 +235,10 @@ def machine_summary(machine_info: Mapping[str, Any]) -> dict[str, Any]:
 def run_meta(found: RunFile, data: Mapping[str, Any]) -> dict[str, Any]:
     commit = data.get("commit_info") if isinstance(data.get("commit_info"), dict) else {}
     machine_info = data.get("machine_info") if isinstance(data.get("machine_info"), dict) else {}
+    options = data.get("mixbench_options") if isinstance(data.get("mixbench_options"), dict) else {}
     return {
         "run_id": found.run_id,
+        "profile": options.get("profile"),
         "run_ref": found.ref,
         "run_path": str(found.path),
         "run_datetime": data.get("datetime") or found.saved_at,
@@ -313,23 +311,6 @@ def label_runs(points: pd.DataFrame) -> pd.Series:
     return points["run_path"].map(labels)
 
 
-def per_token_latency(points: pd.DataFrame) -> pd.Series:
-    """Decode seconds per generated token (per sequence of the batch).
-
-    A key the harness records wins; otherwise the round time over the tokens
-    it decoded, else batch over tokens/s."""
-    recorded = pd.Series(math.nan, index=points.index)
-    for key in PER_TOKEN_LATENCY_KEYS:
-        if key in points:
-            recorded = recorded.fillna(pd.to_numeric(points[key], errors="coerce"))
-    for key in DECODE_TOKENS_KEYS:
-        if key in points:
-            tokens = pd.to_numeric(points[key], errors="coerce")
-            recorded = recorded.fillna(points["time_median_s"] / tokens)
-    recorded = recorded.fillna(points["batch"] / points["tokens_per_s"])
-    return recorded.where(points["workload"] == "decode")
-
-
 def add_derived_columns(points: pd.DataFrame) -> pd.DataFrame:
     points = points.copy()
     for key in NUMERIC_KEYS:
@@ -338,7 +319,9 @@ def add_derived_columns(points: pd.DataFrame) -> pd.DataFrame:
     points["time_s"] = points["time_median_s"]
     work = points["flops"].fillna(points["flops_counted"])
     points["achieved_flops_per_s"] = work / points["time_s"]
-    points["latency_per_token_s"] = per_token_latency(points)
+    # The harness times decode one token per call (iterations = tokens per
+    # round), so pytest-benchmark's per-call stats are already per token.
+    points["latency_per_token_s"] = points["time_s"].where(points["workload"] == "decode")
     points["ok"] = points["status"] == "ok"
     return points
 

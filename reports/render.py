@@ -132,7 +132,9 @@ def markdown(title: str, sections: Iterable[Section], figure_dir: str) -> str:
         if section.text:
             parts.append(section.text + "\n")
         for table in section.tables:
-            parts.append(f"### {table.title}\n\n{table.caption}\n\n{markdown_table(table)}")
+            if table.title != section.title:
+                parts.append(f"### {table.title}\n")
+            parts.append(f"{table.caption}\n\n{markdown_table(table)}")
         for figure in section.figures:
             parts.append(
                 f"![{figure.title}]({figure_dir}/{figure.name}.png)\n\n"
@@ -171,14 +173,23 @@ def html_figure(figure: RenderedFigure) -> str:
     )
 
 
+def html_text(text: str) -> str:
+    """A paragraph, or a list where every line is a markdown bullet."""
+    lines = text.splitlines()
+    if all(line.startswith("- ") for line in lines):
+        return "<ul>" + "".join(f"<li>{html.escape(line[2:])}</li>" for line in lines) + "</ul>"
+    return f"<p>{html.escape(text)}</p>"
+
+
 def html_page(title: str, sections: Iterable[Section], figures: dict[str, RenderedFigure]) -> str:
     body = [f"<h1>{html.escape(title)}</h1>"]
     for section in sections:
         body.append(f"<h2>{html.escape(section.title)}</h2>")
         if section.text:
-            body.append(f"<p>{html.escape(section.text)}</p>")
+            body.append(html_text(section.text))
         for table in section.tables:
-            body.append(f"<h3>{html.escape(table.title)}</h3>")
+            if table.title != section.title:
+                body.append(f"<h3>{html.escape(table.title)}</h3>")
             body.append(f'<p class="caption">{html.escape(table.caption)}</p>')
             body.append(html_table(table))
         body.extend(html_figure(figures[figure.name]) for figure in section.figures)

@@ -31,6 +31,7 @@ def runs_table(points: pd.DataFrame) -> Table:
     frame = pd.DataFrame(
         {
             "file": grouped["run_ref"].first(),
+            "profile": grouped["profile"].first(),
             "commit": grouped["commit"].first(),
             "dirty": grouped["commit_dirty"].first(),
             "date": grouped["run_datetime"].first(),

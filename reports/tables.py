@@ -65,8 +65,8 @@ def fit_loglog(lengths: np.ndarray | pd.Series, values: np.ndarray | pd.Series) 
     slope, intercept = np.polyfit(x, y, 1)
     residual = np.sum((y - (slope * x + intercept)) ** 2)
     total = np.sum((y - y.mean()) ** 2)
-    # A flat series is fitted exactly: its R² is 1, not 0/0.
-    r2 = 1.0 - residual / total if total > 0 else 1.0
+    # A flat series is fitted exactly: its R² is 1, not rounding noise over 0.
+    r2 = 1.0 - residual / total if np.ptp(y) > 1e-12 else 1.0
     return LogLogFit(
         float(slope), float(intercept), float(r2), len(x), math.exp(x.min()), math.exp(x.max())
     )
@@ -246,7 +246,7 @@ def scaling_table(points: pd.DataFrame, fit: FitRange) -> Table:
     caption = (
         "Exponent k of time ∝ length^k and of peak memory ∝ length^k (slope in log–log), "
         f"{fit_caption(fit)}, with the fit's R². 1 is linear, 2 quadratic; N/A: fewer than "
-        "two successful lengths or nothing measured. Decode time is per timed round."
+        "two successful lengths or nothing measured. Decode time is per token."
     )
     return Table("scaling", "Scaling exponents", caption, frame)
 

@@ -1,0 +1,386 @@
+"""python -m reports on small autosaves shaped like the harness's
+(tests/fixtures/benchmarks, written by tests/fixtures/make_benchmarks.py).
+
+Rendering figures is the slow part, so the whole report is made once per
+module and the other tests look at tables and DataFrames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reports.__main__ import main
+from reports.claims import FAILS, HOLDS, NOT_MEASURED, claims_table
+from reports.compare import compare_runs
+from reports.figures import STATUS_MARKERS, Metric, metric_by_workload
+from reports.load import (
+    EXTRA_INFO_KEYS,
+    ReportError,
+    SkippedFileWarning,
+    load,
+    select_run_files,
+)
+from reports.render import format_value, write_atomic
+from reports.report import missing_key_notes
+from reports.tables import (
+    accuracy_table,
+    fit_loglog,
+    fit_window,
+    inference_cost_table,
+    scaling_table,
+    training_cost_table,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
+CPU_DIR = "Linux-CPython-3.11-64bit"
+CPU_1 = FIXTURES / CPU_DIR / "0001_aaa1111_20260101_120000.json"
+CPU_2 = FIXTURES / CPU_DIR / "0002_bbb2222_20260102_120000.json"
+GPU_1 = FIXTURES / "gpu-box" / "0001_bbb2222_20260103_120000.json"
+FIGURES = ("time", "peak_memory", "tokens_per_s", "decode_cost", "flops_per_s", "accuracy")
+TABLES = ("runs", "claims", "training_cost", "inference_cost", "scaling", "accuracy", "not_ok")
+
+
+def autosave(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def extra_infos(path: Path, **match: object) -> list[dict]:
+    data = autosave(path)
+    entries = data["benchmarks"] + data.get("mixbench_failures", [])
+    return [
+        e["extra_info"]
+        for e in entries
+        if all(e["extra_info"].get(k) == v for k, v in match.items())
+    ]
+
+
+@pytest.fixture(scope="module")
+def points() -> pd.DataFrame:
+    return load(FIXTURES, ["all"])
+
+
+@pytest.fixture(scope="module")
+def report_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One full report over two machines' runs and a corrupt file."""
+    storage = tmp_path_factory.mktemp("storage")
+    for source in (CPU_1, GPU_1):
+        target = storage / source.parent.name / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+    corrupt = storage / CPU_DIR / "0002_ccc_20260105_120000.json"
+    corrupt.write_text('{"benchmarks": [')
+    out = tmp_path_factory.mktemp("out") / "report"
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["--storage", str(storage), "--run", "all", "--out", str(out)])
+    return {"code": code, "out": out, "stderr": stderr.getvalue(), "corrupt": corrupt}
+
+
+# -- loading --------------------------------------------------------------------
+
+
+def test_extra_info_keys_mirror_the_harness_records():
+    records = pytest.importorskip("suite.records")
+    assert EXTRA_INFO_KEYS == records.EXTRA_INFO_KEYS
+
+
+def test_every_point_of_every_run_is_one_row(points):
+    expected = sum(
+        len(d["benchmarks"]) + len(d.get("mixbench_failures", []))
+        for d in map(autosave, FIXTURES.rglob("*.json"))
+    )
+    assert len(points) == expected
+    assert points["run"].nunique() == 4
+    assert set(EXTRA_INFO_KEYS) <= set(points.columns)
+    assert {"machine", "machine_gpu", "machine_torch", "commit", "time_median_s"} <= set(
+        points.columns
+    )
+
+
+def test_failed_points_are_kept_with_status_and_reason(points):
+    timeout = points[(points["status"] == "timeout") & (points["run"] == "0001 AMD EPYC")]
+    assert timeout[["mixer", "workload", "seq_len"]].values.tolist() == [
+        ["attention/math", "forward", 2048]
+    ]
+    assert timeout["reason"].iloc[0] == "over the 10 s budget"
+    assert math.isnan(timeout["time_s"].iloc[0])
+
+
+def test_an_older_run_without_keys_loads_and_is_noted(points):
+    old = points[points["run"] == "0001 Intel Xeon"]
+    assert len(old) == 2 and old["ok"].all()
+    assert old["peak_mem_bytes"].isna().all() and old["device"].isna().all()
+    assert old["family"].tolist() == ["retnet", "retnet"]  # from the mixer name
+    notes = missing_key_notes(points)
+    assert any(n.startswith("0001 Intel Xeon records no device") for n in notes)
+
+
+def test_runs_are_told_apart_by_machine(points):
+    assert set(points["run"]) == {
+        "0001 AMD EPYC",
+        "0002 AMD EPYC",
+        "0001 NVIDIA H200",
+        "0001 Intel Xeon",
+    }
+
+
+def test_run_selection():
+    assert [f.path for f in select_run_files(FIXTURES, ["latest"])] == [GPU_1]
+    assert [f.path for f in select_run_files(FIXTURES, [])] == [GPU_1]
+    assert [f.path for f in select_run_files(FIXTURES, ["0002"])] == [CPU_2]
+    assert [f.path for f in select_run_files(FIXTURES, ["gpu-box/1"])] == [GPU_1]
+    assert [f.path for f in select_run_files(FIXTURES, [str(CPU_1), "0002"])] == [CPU_1, CPU_2]
+    with pytest.raises(ReportError, match="ambiguous.*gpu-box/0001"):
+        select_run_files(FIXTURES, ["0001"])
+    with pytest.raises(ReportError, match="no run '0009'"):
+        select_run_files(FIXTURES, ["0009"])
+    with pytest.raises(ReportError, match="neither"):
+        select_run_files(FIXTURES, ["yesterday"])
+
+
+def test_a_corrupt_file_is_named_in_a_warning_and_skipped(tmp_path):
+    shutil.copy(CPU_1, tmp_path / CPU_1.name)
+    (tmp_path / "0002_x_20990101_000000.json").write_text("not json")
+    (tmp_path / "0003_x_20990102_000000.json").write_text("[1, 2]")
+    with pytest.warns(SkippedFileWarning) as caught:
+        points = load(tmp_path, ["all"])
+    messages = " ".join(str(w.message) for w in caught)
+    assert "0002_x_20990101_000000.json" in messages and "0003_x_20990102_000000.json" in messages
+    assert points["run"].unique().tolist() == ["0001 AMD EPYC"]
+
+
+# -- tables ---------------------------------------------------------------------
+
+
+def test_slope_fit_returns_two_on_quadratic_data():
+    lengths = np.array([128, 256, 512, 1024, 2048, 4096])
+    fit = fit_loglog(lengths, 3e-9 * lengths**2)
+    assert fit.slope == pytest.approx(2.0, abs=1e-9)
+    assert fit.r2 == pytest.approx(1.0)
+    assert fit_loglog([1024, 2048], [5.0, 5.0]).slope == pytest.approx(0.0)
+    assert math.isnan(fit_loglog([1024], [1.0]).slope)
+
+
+def test_fit_window_takes_the_longer_half():
+    assert fit_window(pd.Index([8, 1, 2, 4, 16, 32, 64, 128]), "half").tolist() == [16, 32, 64, 128]
+    assert fit_window(pd.Index([1, 2, 4, 8]), "half").tolist() == [2, 4, 8]
+    assert fit_window(pd.Index([1, 2, 4, 8]), "all").tolist() == [1, 2, 4, 8]
+
+
+def test_scaling_table_recovers_the_fixture_exponents(points):
+    frame = scaling_table(points, "half").frame.set_index(["run", "workload", "mixer"])
+    cpu = frame.loc["0001 AMD EPYC"]
+    assert cpu.loc[("forward", "attention/sdpa"), "time_slope"] == pytest.approx(2.0)
+    assert cpu.loc[("forward", "attention/sdpa"), "memory_slope"] == pytest.approx(2.0)
+    assert cpu.loc[("train_step", "retnet/chunkwise"), "time_slope"] == pytest.approx(1.0)
+    assert cpu.loc[("decode", "retnet/recurrent"), "time_slope"] == pytest.approx(0.0, abs=1e-9)
+    assert cpu.loc[("forward", "retnet/chunkwise"), "time_r2"] == pytest.approx(1.0)
+    assert cpu.loc[("forward", "attention/sdpa"), "fit_lengths"] == "512–2048 (3 lengths)"
+
+
+def test_training_cost_values_equal_the_inputs(points):
+    frame = training_cost_table(points).frame
+    row = frame[(frame["run"] == "0001 AMD EPYC") & (frame["mixer"] == "retnet/chunkwise")]
+    assert row["seq_len"].tolist() == [2048]
+    source = extra_infos(CPU_1, mixer="retnet/chunkwise", workload="train_step", seq_len=2048)[0]
+    attention = extra_infos(CPU_1, mixer="attention/sdpa", workload="train_step", seq_len=2048)[0]
+    assert row["peak_mem_bytes"].item() == source["peak_mem_bytes"]
+    assert row["tokens_per_s"].item() == source["tokens_per_s"]
+    assert row["memory_vs_attention_x"].item() == pytest.approx(
+        source["peak_mem_bytes"] / attention["peak_mem_bytes"]
+    )
+    assert row["tokens_per_s_vs_attention_x"].item() == pytest.approx(
+        source["tokens_per_s"] / attention["tokens_per_s"]
+    )
+
+
+def test_inference_cost_values_equal_the_inputs(points):
+    frame = inference_cost_table(points).frame
+    gpu = frame[frame["run"] == "0001 NVIDIA H200"].set_index(["seq_len", "mixer"])
+    source = extra_infos(GPU_1, mixer="attention/sdpa", workload="decode", seq_len=1024)[0]
+    row = gpu.loc[(1024, "attention/sdpa")]
+    assert row["state_bytes"] == source["state_bytes"]
+    assert row["peak_mem_bytes"] == source["peak_mem_bytes"]
+    timing = next(b["stats"] for b in autosave(GPU_1)["benchmarks"] if b["extra_info"] == source)
+    assert row["latency_per_token_s"] == timing["median"]  # decode stats are per token
+    assert row["memory_vs_attention_x"] == pytest.approx(1.0)
+    recurrent = extra_infos(GPU_1, mixer="retnet/recurrent", workload="decode", seq_len=2048)[0]
+    attention = extra_infos(GPU_1, mixer="attention/sdpa", workload="decode", seq_len=2048)[0]
+    assert gpu.loc[(2048, "retnet/recurrent"), "state_vs_attention_x"] == pytest.approx(
+        recurrent["state_bytes"] / attention["state_bytes"]
+    )
+
+
+def test_accuracy_table_is_lra_shaped_with_na(points):
+    frame = accuracy_table(points).frame
+    cpu = frame[frame["run"] == "0001 AMD EPYC"].set_index("mixer")
+    assert list(cpu.columns[1:4]) == ["listops", "retrieval", "text"]
+    assert cpu.loc["attention/sdpa", "listops"] == 0.37
+    assert cpu.loc["attention/sdpa", "average"] == pytest.approx((0.37 + 0.64 + 0.57) / 3)
+    assert math.isnan(cpu.loc["mamba/scan", "listops"])
+    assert math.isnan(cpu.loc["mamba/scan", "average"])
+    assert cpu.loc["mamba/scan", "not_ok"] == "listops: diverged"
+    assert cpu.loc["mamba/scan", "tasks_run"] == "1/3"
+
+
+def test_claims_hold_fail_or_are_not_measured(points):
+    cpu = points[points["run"] == "0001 AMD EPYC"]
+    frame = claims_table(cpu, "half").frame.set_index(["claim", "mixer"])
+    state = "Decode state (KV-cache) bytes constant in context length"
+    assert frame.loc[(state, "retnet/recurrent"), "verdict"] == HOLDS
+    assert "slope 0.00" in frame.loc[(state, "retnet/recurrent"), "measured"]
+    linear = "Chunkwise time linear in length"
+    assert frame.loc[(linear, "retnet/chunkwise forward"), "verdict"] == HOLDS
+    same = "parallel ≡ chunkwise ≡ recurrent (same outputs)"
+    assert frame.loc[(same, "retnet/chunkwise"), "verdict"] == HOLDS
+    assert "3.00e-06" in frame.loc[(same, "retnet/chunkwise"), "measured"]
+    old = claims_table(points[points["run"] == "0001 Intel Xeon"], "half").frame
+    assert old.loc[old["claim"] == same, "verdict"].tolist() == [NOT_MEASURED]
+
+    growing = cpu.copy()
+    decode = (growing["workload"] == "decode") & (growing["mixer"] == "retnet/recurrent")
+    growing.loc[decode, "state_bytes"] = growing.loc[decode, "seq_len"] * 100.0
+    frame = claims_table(growing, "half").frame.set_index(["claim", "mixer"])
+    assert frame.loc[(state, "retnet/recurrent"), "verdict"] == FAILS
+
+
+def test_a_variant_that_disagrees_with_its_reference_breaks_the_equivalence_claim(points):
+    cpu = points[points["run"] == "0001 AMD EPYC"].copy()
+    recurrent = cpu["mixer"] == "retnet/recurrent"
+    cpu.loc[recurrent, "ref_rel_err"] = np.nan
+    cpu.loc[recurrent, "status"] = "failed"
+    cpu.loc[recurrent, "ok"] = False
+    cpu.loc[recurrent, "reason"] = "disagrees with its family reference: relative error 0.3"
+    frame = claims_table(cpu, "half").frame
+    same = frame[frame["claim"].str.startswith("parallel")].set_index("mixer")["verdict"]
+    assert same.to_dict() == {
+        "retnet/chunkwise": HOLDS,
+        "retnet/parallel": HOLDS,
+        "retnet/recurrent": FAILS,
+    }
+
+
+# -- figures and the report -----------------------------------------------------
+
+
+def test_broken_points_are_marked_at_their_length(points):
+    cpu = points[points["run"] == "0001 AMD EPYC"]
+    result = metric_by_workload(cpu, Metric("time_s", "time"), "time", "Time")
+    forward = next(ax for ax in result.figure.axes if ax.get_title().startswith("forward"))
+    marks = [c.get_offsets()[:, 0].tolist() for c in forward.collections]
+    assert [2048.0] in marks
+    labels = [t.get_text() for t in result.figure.legends[0].get_texts()]
+    assert "timeout (at the axis edge)" in labels and "attention/math" in labels
+    assert "timeout" in STATUS_MARKERS
+
+
+def test_the_report_has_every_table_and_figure(report_run):
+    out = report_run["out"]
+    assert report_run["code"] == 0
+    for name in FIGURES:
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+    for name in TABLES:
+        assert (out / "tables" / f"{name}.csv").exists()
+    markdown = (out / "report.md").read_text()
+    for title in ("## Claims", "## Training cost", "## Inference cost", "## Scaling exponents"):
+        assert title in markdown
+    assert "![Decode cost against context length](figures/decode_cost.png)" in markdown
+
+
+def test_the_html_report_is_self_contained(report_run):
+    page = (report_run["out"] / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == len(FIGURES)
+    assert 'src="figures/' not in page
+
+
+def test_a_corrupt_file_does_not_break_the_report(report_run):
+    assert report_run["code"] == 0
+    assert f"warning: skipping {report_run['corrupt']}" in report_run["stderr"]
+    assert report_run["corrupt"].name in (report_run["out"] / "report.md").read_text()
+
+
+def test_nothing_but_the_report_is_written(report_run):
+    out = report_run["out"]
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert not [p for p in written if p.endswith(".tmp")]
+    assert {"report.md", "report.html", "points.csv"} <= written
+    points = pd.read_csv(out / "points.csv")
+    assert set(points["run"]) == {"0001 AMD EPYC", "0001 NVIDIA H200"}
+
+
+def test_write_atomic_replaces_whole_files(tmp_path):
+    target = tmp_path / "deep" / "file.txt"
+    write_atomic(target, b"first")
+    write_atomic(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
+
+
+def test_values_are_shown_in_units():
+    assert format_value("peak_mem_bytes", 3 * 2**20) == "3 MiB"
+    assert format_value("latency_per_token_s", 0.0025) == "2.5 ms"
+    assert format_value("tokens_per_s", 12_300.0) == "12.3 k/s"
+    assert format_value("memory_vs_attention_x", 0.5) == "0.50×"
+    assert format_value("time_slope", -0.0001) == "0.00"
+    assert format_value("listops", 0.371, percent=True) == "37.1"
+    assert format_value("seq_len", 2048.0) == "2048"
+    assert format_value("tokens_per_s", math.nan) == "N/A"
+
+
+@pytest.mark.parametrize("storage", ["empty", "missing"])
+def test_empty_storage_exits_non_zero_with_a_message(tmp_path, capsys, storage):
+    folder = tmp_path / "benchmarks"
+    if storage == "empty":
+        folder.mkdir()
+    code = main(["--storage", str(folder), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "no autosaved runs in" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+# -- comparing runs -------------------------------------------------------------
+
+
+def test_compare_flags_a_regression(points):
+    table = compare_runs(points, "0001 AMD EPYC", "0002 AMD EPYC", 0.1)
+    flagged = table.frame[table.frame["regression"]]
+    assert set(flagged["mixer"]) == {"retnet/chunkwise"}
+    assert set(flagged["workload"]) == {"forward", "train_step"}
+    assert flagged["change"].str.contains("30% slower").all()
+    assert flagged["speedup_x"].to_numpy() == pytest.approx(1 / 1.3)
+    same = table.frame[~table.frame["regression"] & (table.frame["mixer"] == "attention/sdpa")]
+    assert (same["change"] == "within threshold").all()
+    assert not compare_runs(points, "0001 AMD EPYC", "0002 AMD EPYC", 0.5).frame["regression"].any()
+
+
+def test_compare_flags_a_point_that_broke(points):
+    table = compare_runs(points, "0001 NVIDIA H200", "0001 AMD EPYC", 0.1).frame
+    row = table[(table["mixer"] == "attention/math") & (table["workload"] == "forward")]
+    broke = row[row["seq_len"] == 2048]
+    assert broke["status_a"].item() == "oom" and broke["change"].item() == "still timeout"
+    only_b = table[table["workload"] == "train_step"]
+    assert (only_b["change"] == "only in B").all()
+
+
+def test_compare_command_writes_a_report_and_fails_on_regression(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(
+        [
+            "compare", f"{CPU_DIR}/0001", f"{CPU_DIR}/0002", "--storage", str(FIXTURES),
+            "--out", str(out), "--format", "md", "--fail-on-regression",
+        ]
+    )  # fmt: skip
+    assert code == 1
+    assert "regressions" in capsys.readouterr().out
+    assert "30% slower" in (out / "compare.md").read_text()
+    assert not (out / "compare.html").exists()
