@@ -1,24 +1,76 @@
-"""Command-line options, profiles and shared fixtures for suite/ and tests/."""
+"""Command-line options, profiles, shared fixtures and machine info for suite/ and tests/.
+
+The options and profiles live in suite/options.py; the points that did not
+run are written to the saved JSON here (suite/records.py keeps them).
+"""
 
 from __future__ import annotations
 
-import pytest
+import os
+import platform
+from typing import Any
 
-PROFILES = ("smoke", "default", "paper", "gpu-smoke")
+import pytest
+import torch
+
+from suite.options import add_options, apply_threads, get_options
+from suite.records import FAILURES_JSON_KEY, recorded_failures
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("mixbench")
-    group.addoption(
-        "--profile",
-        default="default",
-        help=f"sizes, lengths and steps of the run: one of {', '.join(PROFILES)}",
-    )
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # resolve the options now, so that a bad value stops the run with a usage error
+    apply_threads(get_options(config))
 
 
 @pytest.fixture(scope="session")
 def profile_name(request: pytest.FixtureRequest) -> str:
-    name = request.config.getoption("--profile")
-    if name not in PROFILES:
-        raise pytest.UsageError(f"unknown --profile {name!r}; choose one of {', '.join(PROFILES)}")
-    return name
+    return get_options(request.config).profile.name
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    machine_info.update(torch_machine_info())
+
+
+def torch_machine_info() -> dict[str, Any]:
+    cuda = torch.cuda.is_available()
+    return {
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda,
+        "cudnn_version": torch.backends.cudnn.version() if cuda else None,
+        "gpu_name": torch.cuda.get_device_name() if cuda else None,
+        "gpu_count": torch.cuda.device_count() if cuda else 0,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: list, output_json: dict
+) -> None:
+    """Points that did not run (oom, timeout, unavailable, failed, ...) go into
+    the saved file beside the benchmarks, with the run's options."""
+    output_json[FAILURES_JSON_KEY] = list(recorded_failures(config))
+    output_json["mixbench_options"] = options_summary(config)
+
+
+def options_summary(config: pytest.Config) -> dict[str, Any]:
+    options = get_options(config)
+    return {
+        "profile": options.profile.name,
+        "device": options.device.type,
+        "dtype": str(options.dtype).removeprefix("torch."),
+        "mixers": options.mixers,
+        "lengths": list(options.lengths),
+        "decode_lengths": list(options.decode_lengths),
+        "decode_tokens": options.profile.decode_tokens,
+        "batch": options.batch,
+        "d_model": options.d_model,
+        "n_layers": options.n_layers,
+        "time_budget_s": options.time_budget_s,
+        "threads": torch.get_num_threads(),
+    }

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 EXTRA_INFO_KEYS = (
     "mixer",  # family/variant
     "family",
@@ -30,6 +32,8 @@ EXTRA_INFO_KEYS = (
     "accuracy",
     "status",  # ok, oom, timeout, unavailable, failed, skipped, diverged
     "reason",  # why a status is not ok
+    "mixer_config",  # the family knobs the mixer was built with (n_heads, chunk_size, l_max)
+    "ref_rel_err",  # max |y - y_ref| / max |y_ref| against the family reference; None: unchecked
 )
 
 WORKLOADS = ("forward", "train_step", "prefill", "decode", "accuracy")
@@ -51,3 +55,43 @@ def make_extra_info(**values: Any) -> dict[str, Any]:
     if "/" in str(info["mixer"]) and info["family"] is None:
         info["family"], info["variant"] = str(info["mixer"]).split("/", 1)
     return info
+
+
+#: top-level key of the autosaved JSON that lists the points that did not run
+FAILURES_JSON_KEY = "mixbench_failures"
+_FAILURES_KEY = pytest.StashKey[list[dict[str, Any]]]()
+
+
+def record_failure(
+    request_or_config: pytest.FixtureRequest | pytest.Config,
+    name: str,
+    extra_info: dict[str, Any],
+    *,
+    group: str | None = None,
+    fullname: str | None = None,
+) -> dict[str, Any]:
+    """Keep a point that did not run (status oom, timeout, failed, diverged,
+    unavailable or skipped, with a reason) so that conftest.py's
+    ``pytest_benchmark_update_json`` writes it to the saved JSON under
+    ``"mixbench_failures"`` as ``{"name", "fullname", "group", "extra_info"}``.
+
+    Pass the test's ``request`` (fullname defaults to its node id) or the
+    config; ``extra_info`` is completed with ``make_extra_info``. Returns the entry.
+    """
+    info = make_extra_info(**extra_info)
+    if info["status"] in (None, "ok"):
+        raise ValueError(f"a failure needs a status other than ok, one of {STATUSES[1:]}")
+    if isinstance(request_or_config, pytest.Config):
+        config = request_or_config
+        fullname = fullname or name
+    else:
+        config = request_or_config.config
+        fullname = fullname or request_or_config.node.nodeid
+    entry = {"name": name, "fullname": fullname, "group": group, "extra_info": info}
+    recorded_failures(config).append(entry)
+    return entry
+
+
+def recorded_failures(config: pytest.Config) -> list[dict[str, Any]]:
+    """The failures recorded so far in this pytest run."""
+    return config.stash.setdefault(_FAILURES_KEY, [])

@@ -1,0 +1,216 @@
+"""Timing, peak memory and FLOP counting of one callable, on CPU and CUDA.
+
+- Timing: a callable is wrapped by ``synchronized`` so that a CUDA kernel
+  launched inside it has finished when the timer stops.
+- Peak memory: on CUDA the caching allocator's peak; on CPU the allocation and
+  free events that torch's profiler records (``profile_memory=True``), summed
+  in time order to a running peak. Either way it is the peak above what was
+  allocated when the call began, measured in a call of its own (the profiler
+  slows the call down, so never inside timed rounds).
+- FLOPs: what ``torch.utils.flop_counter.FlopCounterMode`` sees; None where it
+  sees nothing (FFTs, scans, SDPA on CPU), never a silent zero.
+- Failures: out-of-memory errors are recognised on both devices; a point
+  running past its budget is interrupted with ``PointTimeout``.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
+
+#: lower-cased fragments of the messages allocators raise when memory runs out
+OOM_MESSAGES = ("out of memory", "can't allocate memory", "not enough memory")
+
+
+class PointTimeout(Exception):
+    """A benchmark point ran past its time budget."""
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def synchronized(fn: Callable[[], Any], device: torch.device) -> Callable[[], Any]:
+    """``fn`` that returns only once the device has finished its work, so that
+    a host timer around it measures the kernels and not just their launch."""
+    if device.type != "cuda":
+        return fn
+
+    def call() -> Any:
+        out = fn()
+        torch.cuda.synchronize(device)
+        return out
+
+    return call
+
+
+def time_once(fn: Callable[[], Any]) -> float:
+    """Seconds of one call of an already ``synchronized`` callable."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# -- memory -------------------------------------------------------------------
+def peak_memory_bytes(fn: Callable[[], Any], device: torch.device) -> int:
+    """Peak bytes allocated during one call of ``fn`` above those allocated before it."""
+    gc.collect()
+    if device.type == "cuda":
+        return cuda_peak_memory_bytes(fn, device)
+    return cpu_peak_memory_bytes(fn)
+
+
+def cuda_peak_memory_bytes(fn: Callable[[], Any], device: torch.device) -> int:
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    fn()
+    torch.cuda.synchronize(device)
+    return max(0, torch.cuda.max_memory_allocated(device) - before)
+
+
+def cpu_peak_memory_bytes(fn: Callable[[], Any]) -> int:
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    return running_peak(cpu_allocation_deltas(prof))
+
+
+def cpu_allocation_deltas(prof: profile) -> list[int]:
+    """Signed bytes of every CPU allocation (+) and free (-), in time order.
+    The raw kineto events keep each allocation at the moment it happened; the
+    aggregated ``prof.events()`` fold them into the op that allocated."""
+    events = [
+        event
+        for event in prof.profiler.kineto_results.events()
+        if event.name() == "[memory]" and event.device_type() == torch.autograd.DeviceType.CPU
+    ]
+    events.sort(key=lambda event: event.start_ns())
+    return [event.nbytes() for event in events]
+
+
+def running_peak(deltas: Iterable[int]) -> int:
+    """Highest running sum of allocation deltas, never below 0 (a call that only
+    frees memory allocated before it has a peak of 0)."""
+    running = peak = 0
+    for delta in deltas:
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def available_memory_bytes(device: torch.device) -> int | None:
+    """Bytes a point may still allocate: the GPU's free memory, or the OS's
+    MemAvailable on CPU; None where it cannot be read."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def free_memory(device: torch.device) -> None:
+    """Return what a failed point left behind before the next one starts."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+# -- FLOPs --------------------------------------------------------------------
+def counted_flops(fn: Callable[[], Any]) -> int | None:
+    """FLOPs torch's FLOP counter sees in one call; None where it sees none."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() or None
+
+
+# -- failures -------------------------------------------------------------------
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in OOM_MESSAGES)
+
+
+def can_interrupt() -> bool:
+    """SIGALRM interrupts Python code on POSIX, in the main thread only."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise ``PointTimeout`` in the block once ``seconds`` have passed. A
+    single long native op (one huge matmul) finishes before the signal is
+    handled; a Python loop over tokens is stopped between two of its steps.
+    Where signals are not available the block runs unlimited."""
+    if not can_interrupt():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise PointTimeout(f"ran past its time budget of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# -- scaling ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class PowerLaw:
+    """y = coefficient * x ** exponent."""
+
+    coefficient: float
+    exponent: float
+
+    def __call__(self, x: float) -> float:
+        return self.coefficient * x**self.exponent
+
+
+def extrapolation_law(
+    xs: Sequence[float], ys: Sequence[float], min_exponent: float, max_exponent: float
+) -> PowerLaw:
+    """A power law through the largest measured point, with the slope of the
+    two largest (clamped: at short lengths fixed overheads flatten the slope,
+    so the clamp keeps a prediction from under-shooting what the work needs)."""
+    if not xs or len(xs) != len(ys):
+        raise ValueError("extrapolation needs as many ys as xs, at least one")
+    pairs = sorted(zip(xs, ys, strict=True))
+    x1, y1 = pairs[-1]
+    exponent = min_exponent
+    if len(pairs) > 1:
+        x0, y0 = pairs[-2]
+        if x0 < x1 and y0 > 0 and y1 > 0:
+            exponent = math.log(y1 / y0) / math.log(x1 / x0)
+    exponent = min(max(exponent, min_exponent), max_exponent)
+    return PowerLaw(y1 / x1**exponent, exponent)
+
+
+def log_log_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares slope of log y over log x: ~1 for linear, ~2 for quadratic cost."""
+    if len(xs) < 2 or len(xs) != len(ys):
+        raise ValueError("a slope needs at least two (x, y) pairs of equal count")
+    lx = [math.log(x) for x in xs]
+    ly = [math.log(y) for y in ys]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    sxx = sum((a - mx) ** 2 for a in lx)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sxx

@@ -1,0 +1,47 @@
+"""Speed of every selected mixer as the sequence grows: forward (no grad),
+train_step (forward, backward, AdamW step), prefill (a prompt into a state)
+and decode (latency per token after a context of L), all through the shared
+Backbone with an LM head. One pytest-benchmark test per point, e.g.
+``test_decode[retnet/recurrent-L4096]``, grouped by workload and length.
+
+    pytest suite/test_speed.py --profile smoke --mixers 'retnet/*'
+
+What a point records and how it fails is in suite/sweep.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .options import get_options
+from .sweep import Point, run_point, sweep_points
+
+WORKLOAD_OF_TEST = {
+    "test_forward": "forward",
+    "test_train_step": "train_step",
+    "test_prefill": "prefill",
+    "test_decode": "decode",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    workload = WORKLOAD_OF_TEST.get(metafunc.function.__name__)
+    if workload is not None and "point" in metafunc.fixturenames:
+        points = sweep_points(get_options(metafunc.config), workload)
+        metafunc.parametrize("point", points, ids=[p.id for p in points])
+
+
+def test_forward(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
+    run_point(request, benchmark, "forward", point)
+
+
+def test_train_step(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
+    run_point(request, benchmark, "train_step", point)
+
+
+def test_prefill(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
+    run_point(request, benchmark, "prefill", point)
+
+
+def test_decode(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
+    run_point(request, benchmark, "decode", point)
