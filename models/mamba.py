@@ -204,12 +204,23 @@ class Mamba(Mixer):
         self.dt_proj.bias.copy_(inverse_softplus(log_dt.exp().clamp(min=floor)))
 
     # -- the pieces every mode shares -----------------------------------------
+    def project_in(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """in_proj's two halves, x_in and z, each computed into its own contiguous
+        tensor: the elementwise work after runs slower on strided halves."""
+        x_in, z = (F.linear(x, w) for w in self.in_proj.weight.chunk(2))
+        return x_in, z
+
     def causal_conv(self, x_in: torch.Tensor) -> torch.Tensor:
-        """silu(causal depthwise conv): (b, E, L) -> (b, E, L), zero history."""
-        out = F.conv1d(
-            x_in, self.conv1d.weight, self.conv1d.bias, padding=self.d_conv - 1, groups=self.d_inner
-        )
-        return F.silu(out[..., : x_in.shape[-1]])
+        """silu(causal depthwise conv) over time, (b, L, E) -> (b, L, E), zero history.
+        Written as d_conv shifted multiply-adds: on a CPU that beats conv1d, which
+        would also need x_in transposed to (b, E, L) and back."""
+        length = x_in.shape[1]
+        padded = F.pad(x_in, (0, 0, self.d_conv - 1, 0))
+        weight = self.conv1d.weight.squeeze(1)
+        out = self.conv1d.bias
+        for k in range(self.d_conv):
+            out = torch.addcmul(out, padded[:, k : k + length], weight[:, k])
+        return F.silu(out)
 
     def selective_params(self, u: torch.Tensor, acc: torch.dtype):
         """delta (..., E) and B, C (..., N) from u (..., E), in the accumulation dtype."""
@@ -240,14 +251,13 @@ class Mamba(Mixer):
         raise NotImplementedError
 
     def _mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The whole sequence from an empty state: (output, conv input (b, E, L), final h)."""
+        """The whole sequence from an empty state: (output, conv input (b, L, E), final h)."""
         self.check_input(x)
         if x.shape[1] == 0:
             raise ValueError("x must have at least one position (length >= 1), got length 0")
         acc = accumulation_dtype(x.dtype)
-        x_in, z = self.in_proj(x).chunk(2, dim=-1)
-        x_in = x_in.transpose(1, 2)
-        u = self.causal_conv(x_in).transpose(1, 2)
+        x_in, z = self.project_in(x)
+        u = self.causal_conv(x_in)
         delta, B, C = self.selective_params(u, acc)
         y, h = self.selective_scan(u.to(acc), delta, self.decay_rates(acc), B, C)
         return self.gate_and_project(y, u, z), x_in, h
@@ -259,8 +269,8 @@ class Mamba(Mixer):
     def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, MambaState]:
         out, x_in, h = self._mix(x)
         # left zero padding stands for the empty history of prompts shorter than the conv
-        conv_state = F.pad(x_in, (self.d_conv - 1, 0))[..., x_in.shape[-1] :]
-        return out, MambaState(conv_state, h)
+        conv_state = F.pad(x_in, (0, 0, self.d_conv - 1, 0))[:, x_in.shape[1] :]
+        return out, MambaState(conv_state.transpose(1, 2), h)
 
     def init_state(self, batch: int, device=None, dtype=None) -> MambaState:
         dtype = dtype or self.in_proj.weight.dtype
@@ -277,7 +287,7 @@ class Mamba(Mixer):
                 f"state must be a MambaState from init_state or prefill, got {type(state).__name__}"
             )
         acc = accumulation_dtype(x_t.dtype)
-        x_in, z = self.in_proj(x_t).chunk(2, dim=-1)
+        x_in, z = self.project_in(x_t)
         window = torch.cat([state.conv, x_in.unsqueeze(-1)], dim=-1)
         conv = (window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias
         u = F.silu(conv)
@@ -322,13 +332,17 @@ class ScanMamba(Mamba):
     #: the first pass repeats the discretisation and the update (4 FLOPs) without C.h
     scan_flops_per_state = SCAN_FLOPS_PER_STATE + 4
 
-    def __init__(self, d_model: int, *, chunk_size: int = 64, **config: Any) -> None:
+    def __init__(self, d_model: int, *, chunk_size: int | None = None, **config: Any) -> None:
+        """``chunk_size`` None picks the power of two nearest sqrt(L) per call,
+        which balances the loop over positions against the loop over chunks."""
         super().__init__(d_model, **config)
-        check_positive("chunk_size", chunk_size)
+        if chunk_size is not None:
+            check_positive("chunk_size", chunk_size)
         self.chunk_size = chunk_size
 
     def selective_scan(self, u, delta, A, B, C):
-        return chunked_selective_scan(u, delta, A, B, C, self.chunk_size)
+        chunk_size = self.chunk_size or 2 ** round(math.log2(u.shape[1]) / 2)
+        return chunked_selective_scan(u, delta, A, B, C, chunk_size)
 
 
 def _cuda_package_reason(package: str) -> str | None:
@@ -354,7 +368,9 @@ class MambaSSM(Mamba):
         from causal_conv1d import causal_conv1d_fn
 
         weight = self.conv1d.weight.squeeze(1)
-        return causal_conv1d_fn(x_in, weight, self.conv1d.bias, activation="silu")
+        # a transposed view: the kernel takes (b, E, L) with channels contiguous as it is
+        u = causal_conv1d_fn(x_in.transpose(1, 2), weight, self.conv1d.bias, activation="silu")
+        return u.transpose(1, 2)
 
     def selective_scan(self, u, delta, A, B, C):
         from mamba_ssm.ops.selective_scan_interface import selective_scan_fn

@@ -12,8 +12,8 @@ from models.mamba import Mamba, MambaState
 
 D_MODEL = 16
 LENGTHS = (1, 2, 63, 64, 65, 300)
-#: 16 puts several chunks and a padded tail into the test lengths; 64 is the default
-CHUNK_SIZES = (16, 64)
+#: 16 puts several chunks and a padded tail into the test lengths; None picks ~sqrt(L)
+CHUNK_SIZES = (16, 64, None)
 
 
 def perturbed(mixer: Mamba, seed: int = 0) -> Mamba:
