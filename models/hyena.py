@@ -212,7 +212,9 @@ class Hyena(Mixer):
         out = self.long_conv(w.to(acc), h) + self.bias[o, :, None].to(acc) * w.to(acc)
         return out.to(w.dtype)
 
-    def mix(self, x: torch.Tensor):
+    def mix(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """The whole sequence; also returns what prefill keeps: the short
         convolution's inputs u (batch, streams, L), the long convolutions'
         inputs ws and the taps."""
