@@ -39,6 +39,10 @@ def retnet_mixers(points: pd.DataFrame) -> list[str]:
     return sorted(m for m in points["mixer"].dropna().unique() if str(m).startswith("retnet/"))
 
 
+def too_few(column: str, fit: LogLogFit, what: str) -> str:
+    return f"no ok {what} points" if not fit.n else f"{column} at a single length"
+
+
 def slope_text(fit: LogLogFit) -> str:
     slope, r2 = human("_slope", fit.slope), human("_r2", fit.r2)
     return f"slope {slope} (R² {r2}) over {fit.lengths}"
@@ -50,7 +54,7 @@ def contrast(points: pd.DataFrame, column: str, fit: FitRange) -> str:
     if baseline is None:
         return ""
     other = fit_series(points[points["mixer"] == baseline], column, fit)
-    return f"; {baseline}: slope {human('_slope', other.slope)}" if other.n else ""
+    return f"; {baseline}: slope {human('_slope', other.slope)}" if other.n > 1 else ""
 
 
 def constant_in_context(
@@ -68,7 +72,7 @@ def constant_in_context(
         for mixer in mixers:
             result = fit_series(chosen[chosen["mixer"] == mixer], column, fit)
             if result.n < 2:
-                measured = f"{column} at fewer than two lengths"
+                measured = too_few(column, result, f"{mixer} {workload}")
                 yield Verdict(claim, run, mixer, measured, criterion, NOT_MEASURED)
                 continue
             holds = result.slope < CONSTANT_SLOPE
@@ -89,7 +93,7 @@ def chunkwise_linear(
             result = fit_series(chosen[chosen["mixer"] == "retnet/chunkwise"], column, fit)
             label = f"retnet/chunkwise {workload}"
             if result.n < 2:
-                measured = f"{column} at fewer than two lengths"
+                measured = too_few(column, result, label)
                 yield Verdict(claim, run, label, measured, criterion, NOT_MEASURED)
                 continue
             holds = low <= result.slope <= high

@@ -8,7 +8,7 @@ did not run, with their status, rather than dropping them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -46,7 +46,7 @@ class LogLogFit:
 
     @property
     def lengths(self) -> str:
-        if not self.n:
+        if math.isnan(self.slope):
             return ""
         return f"{self.first_length:g}–{self.last_length:g} ({self.n} lengths)"
 
@@ -61,7 +61,7 @@ def fit_loglog(lengths: np.ndarray | pd.Series, values: np.ndarray | pd.Series) 
     keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
     x, y = np.log(x[keep]), np.log(y[keep])
     if len(np.unique(x)) < 2:
-        return NO_FIT
+        return replace(NO_FIT, n=len(x))
     slope, intercept = np.polyfit(x, y, 1)
     residual = np.sum((y - (slope * x + intercept)) ** 2)
     total = np.sum((y - y.mean()) ** 2)
@@ -123,6 +123,8 @@ def ratio_to_baseline(frame: pd.DataFrame, baseline: str | None, column: str) ->
 
 
 def baselines_caption(baselines: dict[str, str | None]) -> str:
+    if not baselines:
+        return ""
     parts = [f"{run}: {name or 'no attention variant ran'}" for run, name in baselines.items()]
     return "Ratios are to the attention baseline at the same length (" + "; ".join(parts) + ")."
 

@@ -12,6 +12,8 @@ import io
 import json
 import math
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +72,7 @@ def points() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def report_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One full report over two machines' runs and a corrupt file."""
+    """One full report over two machines' runs and a corrupt file, compared."""
     storage = tmp_path_factory.mktemp("storage")
     for source in (CPU_1, GPU_1):
         target = storage / source.parent.name / source.name
@@ -81,7 +83,7 @@ def report_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("out") / "report"
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-        code = main(["--storage", str(storage), "--run", "all", "--out", str(out)])
+        code = main(["--storage", str(storage), "--run", "all", "--compare", "--out", str(out)])
     return {"code": code, "out": out, "stderr": stderr.getvalue(), "corrupt": corrupt}
 
 
@@ -299,8 +301,17 @@ def test_the_report_has_every_table_and_figure(report_run):
 
 def test_the_html_report_is_self_contained(report_run):
     page = (report_run["out"] / "report.html").read_text()
-    assert page.count('src="data:image/png;base64,') == len(FIGURES)
+    assert page.count('src="data:image/png;base64,') == len(FIGURES) + 1  # + the comparison
     assert 'src="figures/' not in page
+
+
+def test_the_report_compares_two_machines(report_run):
+    markdown = (report_run["out"] / "report.md").read_text()
+    assert "## Comparison: 0001 AMD EPYC → 0001 NVIDIA H200" in markdown
+    assert (report_run["out"] / "figures" / "compare_speedup.svg").exists()
+    compared = pd.read_csv(report_run["out"] / "tables" / "compare.csv")
+    forward = compared[(compared["workload"] == "forward") & (compared["status_b"] == "ok")]
+    assert forward["speedup_x"].to_numpy() == pytest.approx(100.0)  # the GPU fixture: 0.01×
 
 
 def test_a_corrupt_file_does_not_break_the_report(report_run):
@@ -384,3 +395,46 @@ def test_compare_command_writes_a_report_and_fails_on_regression(tmp_path, capsy
     assert "regressions" in capsys.readouterr().out
     assert "30% slower" in (out / "compare.md").read_text()
     assert not (out / "compare.html").exists()
+
+
+# -- a real autosave ------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+HARNESS = REPO / "suite" / "options.py"
+
+
+@pytest.mark.skipif(
+    not HARNESS.exists(), reason="the speed harness (suite/options.py) has not landed"
+)
+def test_a_real_smoke_autosave_makes_a_report(tmp_path):
+    storage, out = tmp_path / "benchmarks", tmp_path / "out"
+    suite = [
+        sys.executable, "-m", "pytest", "suite/test_speed.py", "--profile", "smoke",
+        "--mixers", "retnet/chunkwise,attention/sdpa", "-k", "forward or decode",
+        "--benchmark-autosave", f"--benchmark-storage={storage}", "-q", "-p", "no:cacheprovider",
+    ]  # fmt: skip
+    ran = subprocess.run(suite, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    code = main(["--storage", str(storage), "--out", str(out), "--format", "md"])
+    assert code == 0
+    data = autosave(next(storage.rglob("*.json")))
+    points = pd.read_csv(out / "points.csv")
+    assert len(points) == len(data["benchmarks"]) + len(data["mixbench_failures"])
+    assert set(EXTRA_INFO_KEYS) <= set(points.columns)
+    for name in ("time", "decode_cost"):
+        assert (out / "figures" / f"{name}.png").exists()
+    inference = pd.read_csv(out / "tables" / "inference_cost.csv")
+    for bench in data["benchmarks"]:
+        info = bench["extra_info"]
+        if info["workload"] != "decode":
+            continue
+        row = inference[
+            (inference["mixer"] == info["mixer"]) & (inference["seq_len"] == info["seq_len"])
+        ]
+        assert row["state_bytes"].item() == info["state_bytes"]
+        assert row["latency_per_token_s"].item() == pytest.approx(bench["stats"]["median"])
+    claims = pd.read_csv(out / "tables" / "claims.csv")
+    same = claims[
+        claims["claim"].str.startswith("parallel") & (claims["mixer"] == "retnet/chunkwise")
+    ]
+    assert same["verdict"].tolist() == [HOLDS]
