@@ -8,7 +8,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from models.base import tensor_bytes
-from models.hyena import FFTHyena
+from models.hyena import FFTHyena, Hyena
 from models.registry import build_mixer, reference_of
 
 D_MODEL, L_MAX = 16, 512
@@ -25,7 +25,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def pair(dtype: torch.dtype = torch.float32, **config):
+def pair(dtype: torch.dtype = torch.float32, **config) -> tuple[Hyena, Hyena]:
     """Both variants with the same weights."""
     torch.manual_seed(0)
     direct = build_mixer("hyena/direct", D_MODEL, l_max=L_MAX, **config).to(dtype)
@@ -98,7 +98,7 @@ def test_gradients_agree():
         assert (g_direct - g_fft).abs().max() <= 1e-9 * max(1.0, g_direct.abs().max().item())
 
 
-def causal_gap(mixer, length: int = 300, cut: int = 150) -> float:
+def causal_gap(mixer: Hyena, length: int = 300, cut: int = 150) -> float:
     """How much past outputs move when the future changes (0 for a causal mixer)."""
     x = inputs(length, torch.bfloat16)
     future = x.clone()
@@ -107,7 +107,7 @@ def causal_gap(mixer, length: int = 300, cut: int = 150) -> float:
         return (mixer(x)[:, :cut] - mixer(future)[:, :cut]).float().abs().max().item()
 
 
-def bf16_round_off(mixer) -> float:
+def bf16_round_off(mixer: Hyena) -> float:
     """Two bf16 units in the last place of the output's largest entry: what an
     fp32 FFT's round-off can flip when cast back to bf16."""
     with torch.no_grad():
