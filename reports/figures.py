@@ -64,16 +64,19 @@ def not_run_note(points: pd.DataFrame) -> str:
     return " Not run: " + "; ".join(named) + "."
 
 
+def leave_empty(ax: Axes) -> None:
+    ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
     """One line per mixer through the median at each length. Plain ax.plot
     in seaborn's theme and palette: sns.lineplot costs a second a panel here."""
     ok = panel[panel["ok"] & (panel[metric.column] > 0)]
     if ok.empty:
-        text = "no successful points" if len(panel) else "not measured"
-        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no successful points", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
-        if not len(panel):
-            ax.set_xticks([])
         return
     ax.set_yscale("log")
     for mixer, group in ok.groupby("mixer"):
@@ -125,7 +128,9 @@ def style_axes(ax: Axes, column: str) -> None:
     if column.endswith("_bytes"):  # powers of two read as 64 KiB, 1 MiB, not 977 KiB
         ax.yaxis.set_major_locator(LogLocator(base=2, numticks=8))
     else:
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
+        decades = np.log10(ax.get_ylim()[1] / ax.get_ylim()[0])
+        subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0,)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human(column, v)))
     ax.minorticks_off()
 
@@ -203,13 +208,16 @@ def metric_by_workload(
         for j, workload in enumerate(present):
             ax = axes[i, j]
             panel = chosen[(chosen["run"] == run) & (chosen["workload"] == workload)]
+            ax.set_title(panel_title(workload, run), fontsize=9)
+            if panel.empty:
+                leave_empty(ax)
+                continue
             frame_lengths(ax, panel)
             draw_lines(ax, panel, metric, palette)
             if references and pd.notna(references.get(run)):
                 draw_reference(ax, references[run])
             mark_broken(ax, panel, metric, palette)
             style_axes(ax, metric.column)
-            ax.set_title(panel_title(workload, run), fontsize=9)
             ax.set_ylabel(metric.label)
     finish(fig, chosen, palette, title)
     return FigureResult(name, title, title + "." + not_run_note(chosen), fig)
@@ -313,6 +321,7 @@ def accuracy_heatmap(points: pd.DataFrame) -> FigureResult | None:
         )
         label_missing_cells(ax, scores, statuses)
         ax.set_facecolor("#eeeeee")
+        ax.grid(False)
         ax.set_title(run, fontsize=9)
         ax.set_xlabel("task")
         ax.set_ylabel("mixer")
