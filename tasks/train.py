@@ -296,9 +296,27 @@ def train(model: nn.Module, data: TaskData, cfg: TrainConfig) -> TrainResult:
     return evaluate_fit(model, data, cfg, fit(model, data.train, cfg))
 
 
+@dataclass
+class FitState:
+    """A run ready to step: what ``prepare_fit`` builds and ``run_fit`` advances."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    progress: Progress
+    checkpoint: Path | None
+
+
 def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> FitOutcome:
     """The training part of ``train``: resumes from ``cfg.checkpoint_path`` when it
     exists; stops early on divergence or when the time budget runs out."""
+    return run_fit(prepare_fit(model, cfg), dataset, cfg)
+
+
+def prepare_fit(model: nn.Module, cfg: TrainConfig) -> FitState:
+    """Optimizer, schedule and progress (from the checkpoint when there is one).
+    Kept apart from ``run_fit`` so that a timer around the steps does not count
+    the optimizer's one-time set-up (its first construction imports torch._dynamo)."""
     model.to(cfg.device).train()
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg)
@@ -308,8 +326,20 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> FitOutcome:
     else:
         torch.manual_seed(cfg.seed)
         progress = Progress()
-    status, reason = run_steps(model, dataset, optimizer, scheduler, progress, cfg, checkpoint)
-    return FitOutcome(status, reason, progress)
+    return FitState(model, optimizer, scheduler, progress, checkpoint)
+
+
+def run_fit(state: FitState, dataset: Dataset, cfg: TrainConfig) -> FitOutcome:
+    status, reason = run_steps(
+        state.model,
+        dataset,
+        state.optimizer,
+        state.scheduler,
+        state.progress,
+        cfg,
+        state.checkpoint,
+    )
+    return FitOutcome(status, reason, state.progress)
 
 
 def evaluate_fit(model: nn.Module, data: TaskData, cfg: TrainConfig, outcome: FitOutcome):
