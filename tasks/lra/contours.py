@@ -16,14 +16,16 @@ So the answer is always visible in the image: with ``paddle_margin=0`` a flood f
 from one marker reaches the other exactly when the label is 1.
 
 Pixels are drawn anti-aliased: full intensity within half the thickness of a segment,
-fading to 0 over one more pixel, then rounded to 0..255.
+fading to 0 over half a pixel more, then rounded to 0..255. For speed, paddles start
+on a quarter-pixel grid and turn in whole degrees, so that each (heading, sub-pixel
+offset) is rendered once and then stamped.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -31,6 +33,8 @@ import numpy as np
 EDGE = 0.5
 #: Turning angles considered for the next paddle: every 5 degrees.
 N_TURNS = 72
+SIN_DEG = np.sin(np.radians(np.arange(360)))
+COS_DEG = np.cos(np.radians(np.arange(360)))
 DIFFICULTY_CONTOUR_LENGTH = {"easy": 6, "intermediate": 9, "hard": 14}
 
 
@@ -146,215 +150,71 @@ class PathfinderImage:
     markers: tuple[tuple[float, float], tuple[float, float]]
 
 
-@dataclass
-class Patch:
-    """Something drawn in a window of the image: its pixel values and its halo, the
-    pixels other contours must stay out of."""
+@dataclass(frozen=True)
+class Stamp:
+    """A pre-rendered paddle or marker around an anchor pixel: its window starts at
+    (top, left) from the anchor; ``fp_*`` bound the drawn pixels within it."""
 
-    rows: slice
-    cols: slice
+    top: int
+    left: int
     values: np.ndarray  # uint8
-    halo: np.ndarray  # bool
-
-    @property
-    def footprint(self) -> np.ndarray:
-        return self.values > 0
-
-
-class Canvas:
-    """Pixels and occupancy of one image being drawn."""
-
-    def __init__(self, config: PathfinderConfig) -> None:
-        self.config = config
-        size = config.image_size
-        self.pixels = np.zeros((size, size), dtype=np.uint8)
-        #: Halos of every contour finished so far (their pixels plus the separation).
-        self.taken = np.zeros((size, size), dtype=bool)
-        # Turning angles in (-pi, pi] and their continuity weights.
-        turns = np.arange(N_TURNS) * (2 * np.pi / N_TURNS)
-        self.turns = np.where(turns > np.pi, turns - 2 * np.pi, turns)
-        bend = np.minimum(np.abs(self.turns) * config.continuity, np.pi / 2)
-        self.turn_weights = np.cos(bend) ** 2
-
-    def patch(
-        self,
-        distance_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
-        box: tuple[float, float, float, float],
-        radius: float,
-        intensity: float,
-        padding: int,
-    ) -> Patch | None:
-        """Pixels within ``radius + EDGE`` of a shape inside ``box`` (y0, y1, x0, x1);
-        ``distance_of(ys, xs)`` gives the distance of pixel centres to the shape. None
-        when a drawn pixel falls in the ``padding`` border."""
-        size = self.config.image_size
-        y0, y1, x0, x1 = box
-        outer = radius + EDGE + self.config.separation + 1
-        r0, r1 = max(0, math.floor(y0 - outer)), min(size, math.ceil(y1 + outer) + 1)
-        c0, c1 = max(0, math.floor(x0 - outer)), min(size, math.ceil(x1 + outer) + 1)
-        ys = np.arange(r0, r1, dtype=np.float64)[:, None]
-        xs = np.arange(c0, c1, dtype=np.float64)[None, :]
-        ramp = (radius + EDGE - distance_of(ys, xs)) * (1 / EDGE)
-        values = np.rint(np.minimum(np.maximum(ramp, 0.0), 1.0) * (255 * intensity))
-        values = values.astype(np.uint8)
-        footprint = values > 0
-        if padding > 0:
-            top, left = max(0, padding - r0), max(0, padding - c0)
-            bottom, right = max(0, size - padding - r0), max(0, size - padding - c0)
-            if (
-                footprint[:top].any()
-                or footprint[bottom:].any()
-                or footprint[:, :left].any()
-                or footprint[:, right:].any()
-            ):
-                return None
-        halo = _dilate(footprint, self.config.separation)
-        return Patch(slice(r0, r1), slice(c0, c1), values, halo)
-
-    def segment(self, start: np.ndarray, end: np.ndarray) -> Patch | None:
-        """A paddle, or None when it leaves the padded image."""
-        last = self.config.image_size - 1
-        if min(start.min(), end.min()) < 0 or max(start.max(), end.max()) > last:
-            return None
-        step = end - start
-
-        def distance_of(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-            t = ((ys - start[0]) * step[0] + (xs - start[1]) * step[1]) / float(step @ step)
-            t = np.minimum(np.maximum(t, 0.0), 1.0)
-            return np.hypot(ys - (start[0] + t * step[0]), xs - (start[1] + t * step[1]))
-
-        (y0, y1), (x0, x1) = sorted((start[0], end[0])), sorted((start[1], end[1]))
-        half = self.config.paddle_thickness / 2
-        cfg = self.config
-        return self.patch(distance_of, (y0, y1, x0, x1), half, cfg.paddle_intensity, cfg.padding)
-
-    def disc(self, centre: np.ndarray) -> Patch:
-        """A marker; unlike paddles it may be cut by the image border."""
-
-        def distance_of(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-            return np.hypot(ys - centre[0], xs - centre[1])
-
-        box = (centre[0], centre[0], centre[1], centre[1])
-        patch = self.patch(distance_of, box, self.config.marker_radius, 1.0, padding=0)
-        assert patch is not None  # without padding nothing is refused
-        return patch
-
-    def hits(self, patch: Patch, blocked: np.ndarray) -> bool:
-        return bool((patch.footprint & blocked[patch.rows, patch.cols]).any())
-
-    def draw(self, patch: Patch) -> None:
-        window = self.pixels[patch.rows, patch.cols]
-        np.maximum(window, patch.values, out=window)
+    footprint: np.ndarray  # bool: values > 0
+    halo: np.ndarray  # uint8 0/1: footprint grown by the separation
+    fp_rows: tuple[int, int]
+    fp_cols: tuple[int, int]
 
 
-@dataclass
-class Contour:
-    """A chain of paddles being grown, with the halo it reserves on the canvas.
+@lru_cache(maxsize=65536)
+def segment_stamp(
+    heading_deg: int,
+    quarter_y: int,
+    quarter_x: int,
+    length: float,
+    half: float,
+    sep: int,
+    intensity: float,
+) -> Stamp:
+    """A paddle from (quarter_y / 4, quarter_x / 4) past the anchor, ``length`` long."""
+    y0, x0 = quarter_y / 4, quarter_x / 4
+    angle = math.radians(heading_deg)
+    dy, dx = length * math.sin(angle), length * math.cos(angle)
 
-    Halos are kept as counts so that the last paddle can be taken back."""
+    def distance(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        t = ((ys - y0) * dy + (xs - x0) * dx) / (length * length)
+        t = np.minimum(np.maximum(t, 0.0), 1.0)
+        return np.hypot(ys - (y0 + t * dy), xs - (x0 + t * dx))
 
-    canvas: Canvas
-    tip: np.ndarray  # where it starts (y, x)
-    heading: float  # radians
-    margin: float
-    patches: list[Patch] = field(default_factory=list)
-    #: (heading, far end) after each paddle, to step back to.
-    states: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    box = (min(y0, y0 + dy), max(y0, y0 + dy), min(x0, x0 + dx), max(x0, x0 + dx))
+    return _render(distance, box, half, sep, intensity)
 
-    def __post_init__(self) -> None:
-        cfg = self.canvas.config
-        size = cfg.image_size
-        self.halo = np.zeros((size, size), dtype=np.uint8)  # all of it, for others
-        self.old_halo = np.zeros((size, size), dtype=np.uint8)  # its older paddles
-        self.start_heading = self.heading
-        # Paddles this few steps apart along the path lie within each other's halo by
-        # construction, so only older ones count when it must not cross itself.
-        reach = 2 * (cfg.paddle_thickness / 2 + EDGE) + cfg.separation * math.sqrt(2)
-        step = cfg.paddle_length + 2 * self.margin
-        self.neighbours = max(1, int((reach - 2 * self.margin) // step) + 1)
-        # Distances from the pivot of the points _may_fit tests on a paddle.
-        self.along = self.margin + np.linspace(0, cfg.paddle_length, int(cfg.paddle_length) + 2)
 
-    @property
-    def end(self) -> np.ndarray:
-        return self.states[-1][1]
+@lru_cache(maxsize=4096)
+def disc_stamp(quarter_y: int, quarter_x: int, radius: float, sep: int) -> Stamp:
+    y0, x0 = quarter_y / 4, quarter_x / 4
 
-    @property
-    def pivot(self) -> np.ndarray:
-        if not self.states:
-            return self.tip - self.margin * _unit(self.heading)
-        return self.end + self.margin * _unit(self.heading)
+    def distance(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        return np.hypot(ys - y0, xs - x0)
 
-    def grow(self, rng: np.random.Generator, avoid: np.ndarray, last: bool = False) -> bool:
-        """Add one paddle that keeps off ``avoid`` (bool) and off its own older paddles,
-        turning by an angle drawn among those that fit, weighted by continuity. The
-        ``last`` paddle also needs room for a marker at its far end, which it reserves."""
-        canvas, cfg = self.canvas, self.canvas.config
-        avoid = avoid | (self.old_halo > 0)
-        if self.patches:
-            weights = canvas.turn_weights.copy()
-        else:  # the first paddle keeps the sampled heading
-            weights = (canvas.turns == 0).astype(np.float64)
-        headings = self.heading + canvas.turns
-        candidates = np.flatnonzero(weights)
-        weights[candidates[~self._may_fit(headings[candidates], avoid)]] = 0.0
-        while (total := weights.sum()) > 1e-9:
-            cumulative = np.cumsum(weights)
-            choice = int(np.searchsorted(cumulative, rng.random() * total, "right"))
-            choice = min(choice, N_TURNS - 1)
-            direction = _unit(headings[choice])
-            start = self.pivot + self.margin * direction
-            end = start + cfg.paddle_length * direction
-            patch = canvas.segment(start, end)
-            marker = canvas.disc(end) if last else None
-            fits = patch is not None and not canvas.hits(patch, avoid)
-            if fits and (marker is None or not canvas.hits(marker, avoid)):
-                self._add(patch, headings[choice], end)
-                if marker is not None:
-                    self.reserve(marker)
-                return True
-            weights[choice] = 0.0
-        return False
+    return _render(distance, (y0, y0, x0, x0), radius, sep, 1.0)
 
-    def _may_fit(self, headings: np.ndarray, avoid: np.ndarray) -> np.ndarray:
-        """Cheap test of many candidates at once: the pixel nearest each point of a
-        paddle is always drawn, so a paddle whose points fall on ``avoid`` or in the
-        border cannot fit (the converse is checked on the drawn paddle)."""
-        cfg = self.canvas.config
-        pivot = self.pivot
-        ys = np.rint(pivot[0] + np.sin(headings)[:, None] * self.along).astype(np.intp)
-        xs = np.rint(pivot[1] + np.cos(headings)[:, None] * self.along).astype(np.intp)
-        lo, hi = cfg.padding, cfg.image_size - cfg.padding
-        inside = ((ys >= lo) & (ys < hi) & (xs >= lo) & (xs < hi)).all(axis=1)
-        last = cfg.image_size - 1
-        ys, xs = np.minimum(np.maximum(ys, 0), last), np.minimum(np.maximum(xs, 0), last)
-        return inside & ~avoid[ys, xs].any(axis=1)
 
-    def _add(self, patch: Patch, heading: float, end: np.ndarray) -> None:
-        self.patches.append(patch)
-        self.states.append((heading, end))
-        self.heading = heading
-        self.halo[patch.rows, patch.cols] += patch.halo
-        if len(self.patches) > self.neighbours:
-            old = self.patches[-1 - self.neighbours]
-            self.old_halo[old.rows, old.cols] += old.halo
-
-    def step_back(self) -> None:
-        """Take back the last paddle (to leave a dead end)."""
-        if len(self.patches) > self.neighbours:
-            old = self.patches[-1 - self.neighbours]
-            self.old_halo[old.rows, old.cols] -= old.halo
-        patch = self.patches.pop()
-        self.states.pop()
-        self.halo[patch.rows, patch.cols] -= patch.halo
-        self.heading = self.states[-1][0] if self.states else self.start_heading
-
-    def reserve(self, patch: Patch) -> None:
-        self.halo[patch.rows, patch.cols] += patch.halo
-
-    def draw(self) -> None:
-        for patch in self.patches:
-            self.canvas.draw(patch)
+def _render(distance_of, box: tuple[float, ...], radius: float, sep: int, intensity: float):
+    """Pixels within ``radius + EDGE`` of a shape inside ``box`` (y0, y1, x0, x1);
+    ``distance_of(ys, xs)`` gives the distance of pixel centres to it."""
+    reach = radius + EDGE + sep + 1
+    top, left = math.floor(box[0] - reach), math.floor(box[2] - reach)
+    ys = np.arange(top, math.ceil(box[1] + reach) + 1, dtype=np.float64)[:, None]
+    xs = np.arange(left, math.ceil(box[3] + reach) + 1, dtype=np.float64)[None, :]
+    ramp = np.minimum(np.maximum((radius + EDGE - distance_of(ys, xs)) / EDGE, 0.0), 1.0)
+    values = np.rint(ramp * (255 * intensity)).astype(np.uint8)
+    footprint = values > 0
+    rows, cols = np.flatnonzero(footprint.any(axis=1)), np.flatnonzero(footprint.any(axis=0))
+    halo = _dilate(footprint, sep).astype(np.uint8)
+    for array in (values, footprint, halo):
+        array.setflags(write=False)
+    return Stamp(
+        top, left, values, footprint, halo, (rows[0], rows[-1] + 1), (cols[0], cols[-1] + 1)
+    )
 
 
 def _dilate(mask: np.ndarray, steps: int) -> np.ndarray:
@@ -369,8 +229,217 @@ def _dilate(mask: np.ndarray, steps: int) -> np.ndarray:
     return mask
 
 
-def _unit(angle: float) -> np.ndarray:
-    return np.array([math.sin(angle), math.cos(angle)])
+def _quarters(value: float) -> tuple[int, int]:
+    """A coordinate snapped to the quarter-pixel grid: (whole pixel, quarters past it)."""
+    q = round(value * 4)
+    return q // 4, q % 4
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A stamp at an anchor pixel, with the image and stamp windows it covers."""
+
+    stamp: Stamp
+    image: tuple[slice, slice]
+    local: tuple[slice, slice]
+
+    def hits(self, blocked: np.ndarray) -> bool:
+        """Whether any drawn pixel lands on a blocked (True) pixel."""
+        return bool((blocked[self.image] & self.stamp.footprint[self.local]).any())
+
+
+def place(stamp: Stamp, anchor: tuple[int, int], size: int, padding: int | None) -> Placed | None:
+    """The stamp at ``anchor``, or None when a drawn pixel falls outside the image less
+    its ``padding`` (None: markers may be cut by the border)."""
+    ay, ax = anchor
+    if padding is not None:
+        lo, hi = padding, size - padding
+        fy, fx = stamp.fp_rows, stamp.fp_cols
+        if ay + stamp.top + fy[0] < lo or ay + stamp.top + fy[1] > hi:
+            return None
+        if ax + stamp.left + fx[0] < lo or ax + stamp.left + fx[1] > hi:
+            return None
+    top, left = ay + stamp.top, ax + stamp.left
+    height, width = stamp.values.shape
+    r0, r1 = max(0, top), min(size, top + height)
+    c0, c1 = max(0, left), min(size, left + width)
+    if r0 >= r1 or c0 >= c1:
+        return None
+    image = (slice(r0, r1), slice(c0, c1))
+    local = (slice(r0 - top, r1 - top), slice(c0 - left, c1 - left))
+    return Placed(stamp, image, local)
+
+
+class Canvas:
+    """Pixels and occupancy of one image being drawn."""
+
+    def __init__(self, config: PathfinderConfig) -> None:
+        self.config = config
+        size = config.image_size
+        self.pixels = np.zeros((size, size), dtype=np.uint8)
+        #: Halo counts of every contour finished so far.
+        self.taken = np.zeros((size, size), dtype=np.uint8)
+        # Turns of whole multiples of 360 / N_TURNS degrees, in (-180, 180], and their
+        # continuity weights cos(min(|turn| * continuity, 90 degrees))**2.
+        step = 360 // N_TURNS
+        self.turns = [(j * step + 180) % 360 - 180 for j in range(N_TURNS)]
+        self.turns_array = np.array(self.turns)
+        bend = np.minimum(np.abs(np.radians(self.turns)) * config.continuity, np.pi / 2)
+        self.turn_weights = np.cos(bend) ** 2
+        self.straight_on = (self.turns_array == 0).astype(np.float64)
+
+    def paddle(self, start: tuple[float, float], heading_deg: int) -> Placed | None:
+        cfg = self.config
+        (ay, qy), (ax, qx) = _quarters(start[0]), _quarters(start[1])
+        stamp = segment_stamp(
+            heading_deg % 360,
+            qy,
+            qx,
+            cfg.paddle_length,
+            cfg.paddle_thickness / 2,
+            cfg.separation,
+            cfg.paddle_intensity,
+        )
+        return place(stamp, (ay, ax), cfg.image_size, cfg.padding)
+
+    def marker(self, centre: tuple[float, float]) -> Placed | None:
+        cfg = self.config
+        (ay, qy), (ax, qx) = _quarters(centre[0]), _quarters(centre[1])
+        stamp = disc_stamp(qy, qx, cfg.marker_radius, cfg.separation)
+        return place(stamp, (ay, ax), cfg.image_size, padding=None)
+
+    def draw(self, placed: Placed) -> None:
+        window = self.pixels[placed.image]
+        np.maximum(window, placed.stamp.values[placed.local], out=window)
+
+
+def _add(counts: np.ndarray, placed: Placed, sign: int = 1) -> None:
+    window = counts[placed.image]
+    halo = placed.stamp.halo[placed.local]
+    if sign > 0:
+        window += halo
+    else:
+        window -= halo
+
+
+def _snap(point: tuple[float, float]) -> tuple[float, float]:
+    return round(point[0] * 4) / 4, round(point[1] * 4) / 4
+
+
+def _move(point: tuple[float, float], heading_deg: int, distance: float) -> tuple[float, float]:
+    angle = math.radians(heading_deg)
+    return point[0] + distance * math.sin(angle), point[1] + distance * math.cos(angle)
+
+
+class Contour:
+    """A chain of paddles being grown, with the halo it reserves on the canvas. Halos
+    are kept as counts so that the last paddle can be taken back."""
+
+    def __init__(
+        self, canvas: Canvas, tip: tuple[float, float], heading_deg: int, margin: float
+    ) -> None:
+        cfg = canvas.config
+        size = cfg.image_size
+        self.canvas, self.margin = canvas, margin
+        self.tip = _snap(tip)
+        self.start_heading = heading_deg
+        self.halo = np.zeros((size, size), dtype=np.uint8)  # all of it, for others
+        self.old_halo = np.zeros((size, size), dtype=np.uint8)  # its older paddles
+        #: (placed paddle, heading, far end) of each paddle.
+        self.paddles: list[tuple[Placed, int, tuple[float, float]]] = []
+        # Paddles this few steps apart along the path lie within each other's halo by
+        # construction, so only older ones count when it must not cross itself.
+        reach = 2 * (cfg.paddle_thickness / 2 + EDGE) + cfg.separation * math.sqrt(2)
+        step = cfg.paddle_length + 2 * margin
+        self.neighbours = max(1, int((reach - 2 * margin) // step) + 1)
+        # Distances from the pivot of the points _may_fit tests on a paddle.
+        self.along = margin + np.linspace(0, cfg.paddle_length, int(cfg.paddle_length) + 2)
+
+    def __len__(self) -> int:
+        return len(self.paddles)
+
+    @property
+    def heading(self) -> int:
+        return self.paddles[-1][1] if self.paddles else self.start_heading
+
+    @property
+    def end(self) -> tuple[float, float]:
+        return self.paddles[-1][2]
+
+    def grow(self, rng: np.random.Generator, avoid: list[np.ndarray], last: bool = False) -> bool:
+        """Add one paddle whose pixels keep off the non-zero pixels of each ``avoid``
+        array and off its own older paddles, turning by an angle drawn among those that
+        fit, weighted by continuity. The ``last`` paddle also needs room for a marker
+        at its far end, which it then reserves."""
+        canvas, cfg = self.canvas, self.canvas.config
+        blocked = self.old_halo > 0
+        for counts in avoid:
+            blocked |= counts > 0
+        if self.paddles:
+            pivot = _move(self.end, self.heading, self.margin)
+            weights = canvas.turn_weights
+        else:  # the first paddle keeps the sampled heading
+            pivot = _move(self.tip, self.heading, -self.margin)
+            weights = canvas.straight_on
+        weights = weights * self._may_fit(pivot, blocked)
+        for choice in _weighted_order(rng, weights):
+            heading = (self.heading + canvas.turns[choice]) % 360
+            start = _snap(_move(pivot, heading, self.margin))
+            paddle = canvas.paddle(start, heading)
+            if paddle is None or paddle.hits(blocked):
+                continue
+            end = _snap(_move(start, heading, cfg.paddle_length))
+            marker = canvas.marker(end) if last else None
+            if marker is not None and marker.hits(blocked):
+                continue
+            self._add(paddle, heading, end)
+            if marker is not None:
+                self.reserve(marker)
+            return True
+        return False
+
+    def _may_fit(self, pivot: tuple[float, float], blocked: np.ndarray) -> np.ndarray:
+        """A cheap test of every turn at once: the pixel nearest each point of a paddle
+        is always drawn, so a paddle with a point on a blocked pixel or in the border
+        cannot fit (fitting is then checked on the drawn paddle)."""
+        canvas, cfg = self.canvas, self.canvas.config
+        headings = (self.heading + canvas.turns_array) % 360
+        ys = np.rint(pivot[0] + SIN_DEG[headings][:, None] * self.along).astype(np.intp)
+        xs = np.rint(pivot[1] + COS_DEG[headings][:, None] * self.along).astype(np.intp)
+        lo, hi = cfg.padding, cfg.image_size - cfg.padding
+        inside = ((ys >= lo) & (ys < hi) & (xs >= lo) & (xs < hi)).all(axis=1)
+        last = cfg.image_size - 1
+        ys, xs = np.minimum(np.maximum(ys, 0), last), np.minimum(np.maximum(xs, 0), last)
+        return inside & ~blocked[ys, xs].any(axis=1)
+
+    def _add(self, paddle: Placed, heading: int, end: tuple[float, float]) -> None:
+        self.paddles.append((paddle, heading, end))
+        _add(self.halo, paddle)
+        if len(self.paddles) > self.neighbours:
+            _add(self.old_halo, self.paddles[-1 - self.neighbours][0])
+
+    def step_back(self) -> None:
+        """Take back the last paddle (to leave a dead end)."""
+        if len(self.paddles) > self.neighbours:
+            _add(self.old_halo, self.paddles[-1 - self.neighbours][0], -1)
+        paddle = self.paddles.pop()[0]
+        _add(self.halo, paddle, -1)
+
+    def reserve(self, placed: Placed) -> None:
+        _add(self.halo, placed)
+
+    def draw(self) -> None:
+        for paddle, _, _ in self.paddles:
+            self.canvas.draw(paddle)
+
+
+def _weighted_order(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
+    """Indices of positive weights in the order of successive draws without
+    replacement, each proportional to its weight (an exponential race: the first to
+    finish is drawn with probability w_i / sum w)."""
+    positive = np.flatnonzero(weights > 0)
+    finish = rng.exponential(size=positive.size) / weights[positive]
+    return positive[np.argsort(finish, kind="stable")]
 
 
 def generate_image(config: PathfinderConfig, rng: np.random.Generator) -> PathfinderImage:
@@ -389,16 +458,15 @@ def generate_image(config: PathfinderConfig, rng: np.random.Generator) -> Pathfi
         )
     for contour in targets:
         contour.draw()
-        canvas.taken |= contour.halo > 0
+        canvas.taken += contour.halo
     for _ in range(config.num_distractors):
         _add_distractor(canvas, rng, margin)
     first = int(rng.integers(2))
     other = first if label == 1 else 1 - first
     markers = (targets[first].tip, targets[other].end)
     for centre in markers:
-        canvas.draw(canvas.disc(centre))
-    (y0, x0), (y1, x1) = markers
-    return PathfinderImage(canvas.pixels, label, ((float(y0), float(x0)), (float(y1), float(x1))))
+        canvas.draw(canvas.marker(centre))
+    return PathfinderImage(canvas.pixels, label, markers)
 
 
 def _two_targets(
@@ -411,24 +479,24 @@ def _two_targets(
     # As in the original, the first tip keeps 2 * seed_distance from the border where
     # the image allows, and the second lies seed_distance away in a random direction.
     lo = min(2 * cfg.seed_distance, size / 2 - 1)
-    first = rng.uniform(lo, size - 1 - lo, size=2)
-    second = first + cfg.seed_distance * _unit(rng.integers(360) * np.pi / 180)
-    pair = [
-        Contour(canvas, tip, rng.integers(-180, 180) * np.pi / 180, margin)
-        for tip in (first, second)
-    ]
+    first = tuple(rng.uniform(lo, size - 1 - lo, size=2))
+    second = _move(first, int(rng.integers(360)), cfg.seed_distance)
+    pair = [Contour(canvas, tip, int(rng.integers(-180, 180)), margin) for tip in (first, second)]
     # Both tips of both targets keep a marker's room, whichever get the markers.
     for contour in pair:
-        contour.reserve(canvas.disc(contour.tip))
+        marker = canvas.marker(contour.tip)
+        if marker is None:
+            return None
+        contour.reserve(marker)
     backtracks = 0
-    while min(len(c.patches) for c in pair) < cfg.contour_length:
-        me = 0 if len(pair[0].patches) <= len(pair[1].patches) else 1
-        last = len(pair[me].patches) == cfg.contour_length - 1
-        if pair[me].grow(rng, pair[1 - me].halo > 0, last):
+    while min(len(pair[0]), len(pair[1])) < cfg.contour_length:
+        me = 0 if len(pair[0]) <= len(pair[1]) else 1
+        last = len(pair[me]) == cfg.contour_length - 1
+        if pair[me].grow(rng, [pair[1 - me].halo], last):
             continue
         # Step back further the more often we were stuck: one paddle rarely leaves a
         # cul-de-sac.
-        steps = min(1 + backtracks // 4, len(pair[me].patches) - 1)
+        steps = min(1 + backtracks // 4, len(pair[me]) - 1)
         if backtracks == cfg.max_backtracks or steps < 1:
             return None
         for _ in range(steps):
@@ -438,17 +506,16 @@ def _two_targets(
 
 
 def _add_distractor(canvas: Canvas, rng: np.random.Generator, margin: float) -> None:
-    """A short contour in free space; skipped after max_distractor_trials failures, as
+    """A short contour in free space; left out after max_distractor_trials failures, as
     the original allows incomplete distractor sets."""
     cfg = canvas.config
     for _ in range(cfg.max_distractor_trials):
-        free = np.flatnonzero(~canvas.taken)
+        free = np.flatnonzero(canvas.taken.reshape(-1) == 0)
         if free.size == 0:
             return
-        y, x = divmod(int(free[rng.integers(free.size)]), cfg.image_size)
-        heading = rng.integers(-180, 180) * np.pi / 180
-        contour = Contour(canvas, np.array([y, x], dtype=np.float64), heading, margin)
-        if all(contour.grow(rng, canvas.taken) for _ in range(cfg.distractor_length)):
+        tip = divmod(int(free[rng.integers(free.size)]), cfg.image_size)
+        contour = Contour(canvas, tip, int(rng.integers(-180, 180)), margin)
+        if all(contour.grow(rng, [canvas.taken]) for _ in range(cfg.distractor_length)):
             contour.draw()
-            canvas.taken |= contour.halo > 0
+            canvas.taken += contour.halo
             return
