@@ -32,10 +32,11 @@ DESCRIPTION = """\
 Turn pytest-benchmark autosaves into report.md, a self-contained report.html,
 figures (PNG and SVG), CSV tables and points.csv.
 
-  python -m reports                        the latest run
-  python -m reports --run 0003 --run 0005  several runs in one report
-  python -m reports --run all --compare    ... (--compare: exactly two runs)
-  python -m reports compare 0003 0005      ratios per point, regressions flagged
+  python -m reports                          the newest run in the storage
+  python -m reports --run 0003 --run 0005    several runs in one report
+  python -m reports --run 0003 0005 --compare  ... and their comparison
+  python -m reports compare 0003 0005        only the comparison: ratios per
+                                             point, regressions flagged
 """
 
 
@@ -101,8 +102,9 @@ def report_parser() -> argparse.ArgumentParser:
         action="extend",
         nargs="+",
         default=[],
-        help="latest (default), all, an id like 0003 or <machine-folder>/0003, or a path to "
-        "an autosave or a folder of them; repeat for several runs",
+        help="latest (default: the newest autosave of any machine folder, by its save time), "
+        "all, an id like 0003 or <machine-folder>/0003, or a path to an autosave or a folder "
+        "of them; repeat for several runs",
     )
     parser.add_argument(
         "--compare", action="store_true", help="add a comparison of the two runs given"

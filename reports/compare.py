@@ -105,6 +105,11 @@ def summary_line(table: Table) -> str:
     regressions = int(frame["regression"].sum())
     speedups = frame.loc[matched, "speedup_x"].dropna()
     typical = f"; median speed-up {speedups.median():.2f}×" if not speedups.empty else ""
+    if not matched.any():
+        return (
+            f"{table.title}: no point matched; the runs differ in workload, mixer, length or "
+            "model size (batch, d_model, n_layers)."
+        )
     return (
         f"{table.title}: {int(matched.sum())} points matched, {regressions} regression"
         f"{'' if regressions == 1 else 's'}{typical}; "

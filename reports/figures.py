@@ -24,10 +24,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
-from .load import BROKE_STATUSES, NOT_RUN_STATUSES, SPEED_WORKLOADS  # noqa: E402
+from .load import NOT_RUN_STATUSES, SPEED_WORKLOADS  # noqa: E402
 from .units import human, length_label  # noqa: E402
 
 STATUS_MARKERS = {"oom": "X", "timeout": "P", "failed": "v", "diverged": "d"}
+OTHER_MARKER = "s"  # a status this version does not know still gets drawn
 PANEL_SIZE = (4.0, 3.0)  # inches
 MARGINS = {"left": 1.0, "right": 2.8, "bottom": 0.6, "top": 0.7}  # inches; right: the legend
 SPACING = {"wspace": 0.4, "hspace": 0.55}  # fractions of a panel
@@ -64,6 +65,15 @@ def not_run_note(points: pd.DataFrame) -> str:
     return " Not run: " + "; ".join(named) + "."
 
 
+def broke(statuses: pd.Series) -> pd.Series:
+    """Attempted and not ok: drawn at the failed length (never-run points are not)."""
+    return statuses.notna() & (statuses != "ok") & ~statuses.isin(NOT_RUN_STATUSES)
+
+
+def marker(status: str) -> str:
+    return STATUS_MARKERS.get(status, OTHER_MARKER)
+
+
 def leave_empty(ax: Axes) -> None:
     ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
     ax.set_xticks([])
@@ -86,13 +96,13 @@ def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> 
 
 def mark_broken(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
     """Broken points at their length, on the edge of the axis where the metric is worse."""
-    broke = panel[panel["status"].isin(BROKE_STATUSES) & panel["seq_len"].notna()]
+    broken = panel[broke(panel["status"]) & panel["seq_len"].notna()]
     edge = 1.0 if metric.higher_is_worse else 0.0
-    for (status, mixer), group in broke.groupby(["status", "mixer"]):
+    for (status, mixer), group in broken.groupby(["status", "mixer"]):
         ax.scatter(
             group["seq_len"],
             np.full(len(group), edge),
-            marker=STATUS_MARKERS[status],
+            marker=marker(status),
             s=80,
             color=palette[mixer],
             edgecolor="black",
@@ -136,18 +146,18 @@ def style_axes(ax: Axes, column: str) -> None:
 
 
 def legend_handles(points: pd.DataFrame, palette: dict) -> list[Line2D]:
-    shown = points[points["ok"] | points["status"].isin(BROKE_STATUSES)]
+    shown = points[points["ok"] | broke(points["status"])]
     handles = [
         Line2D([], [], color=palette[m], marker="o", label=m)
         for m in sorted(shown["mixer"].dropna().unique())
     ]
-    for status in sorted(set(points["status"]) & set(BROKE_STATUSES)):
+    for status in sorted(set(points.loc[broke(points["status"]), "status"])):
         handles.append(
             Line2D(
                 [],
                 [],
                 linestyle="",
-                marker=STATUS_MARKERS[status],
+                marker=marker(status),
                 markersize=9,
                 color="grey",
                 markeredgecolor="black",
@@ -381,6 +391,7 @@ def speedup_figure(frame: pd.DataFrame, title: str, threshold: float) -> FigureR
         return None
     workloads = [w for w in SPEED_WORKLOADS if w in set(measured["workload"])]
     palette = mixer_palette(timed)
+    speedup = Metric("speedup_x", "speed-up of B over A", higher_is_worse=False)
     fig, axes = grid(1, len(workloads))
     for ax, workload in zip(axes[0], workloads, strict=True):
         panel = timed[timed["workload"] == workload]
@@ -388,24 +399,16 @@ def speedup_figure(frame: pd.DataFrame, title: str, threshold: float) -> FigureR
         ax.set_yscale("log")
         ax.axhspan(1 / (1 + threshold), 1 + threshold, color="grey", alpha=0.15)
         ax.axhline(1.0, color="black", linewidth=0.8)
-        draw_lines(ax, panel.assign(ok=True), Metric("speedup_x", "speed-up"), palette)
-        broke = panel[(panel["status_a"] == "ok") & panel["status_b"].isin(BROKE_STATUSES)]
-        for (status, mixer), group in broke.groupby(["status_b", "mixer"]):
-            ax.scatter(
-                group["seq_len"],
-                np.zeros(len(group)),
-                marker=STATUS_MARKERS[status],
-                s=80,
-                color=palette[mixer],
-                edgecolor="black",
-                transform=ax.get_xaxis_transform(),
-                clip_on=False,
-                zorder=5,
-            )
+        draw_lines(ax, panel.assign(ok=True), speedup, palette)
+        # Only what broke in B after running in A: that is the regression.
+        newly_broken = panel["status_b"].where(panel["status_a"] == "ok")
+        mark_broken(ax, panel.assign(status=newly_broken), speedup, palette)
         style_axes(ax, "speedup_x")
         ax.set_title(workload, fontsize=9)
         ax.set_ylabel("speed-up of B over A")
-    shown = timed.assign(ok=timed["status_a"] == "ok", status=timed["status_b"])
+    shown = timed.assign(
+        ok=timed["speedup_x"] > 0, status=timed["status_b"].where(timed["status_a"] == "ok")
+    )
     finish(fig, shown, palette, title)
     caption = (
         f"{title}: time A / time B; above 1, B is faster. Grey band: within ±{100 * threshold:g}%,"

@@ -13,7 +13,7 @@ import json
 import math
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,8 +62,6 @@ NUMERIC_KEYS = (
     "ref_rel_err",
 )
 SPEED_WORKLOADS = ("forward", "train_step", "prefill", "decode")
-#: points that were attempted and broke: figures mark them at the failed length
-BROKE_STATUSES = ("oom", "timeout", "failed", "diverged")
 #: points that never ran: listed in captions and the failure table, not drawn
 NOT_RUN_STATUSES = ("unavailable", "skipped")
 STAT_COLUMNS = {
@@ -75,11 +73,8 @@ STAT_COLUMNS = {
     "rounds": "rounds",
     "iterations": "iterations",
 }
-# machine_info keys of conftest.py, with the names older runs may use after them.
-GPU_NAME_KEYS = ("gpu_name", "gpu", "cuda_device_name", "device_name")
-TORCH_VERSION_KEYS = ("torch_version", "torch")
-CUDA_VERSION_KEYS = ("cuda_version", "cuda")
-THREAD_KEYS = ("torch_threads", "num_threads", "threads")
+#: machine_info key of the measured matmul peak (FLOP/s) the FLOP/s figure draws
+MATMUL_PEAK_KEY = "matmul_peak_flops_per_s"
 AUTOSAVE_TIME = re.compile(r"(\d{8}_\d{6})")
 RUN_ID = re.compile(r"^(\d+)")
 
@@ -199,24 +194,17 @@ def read_autosave(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def first_present(mapping: Mapping[str, Any], keys: Iterable[str]) -> Any:
-    for key in keys:
-        if mapping.get(key) not in (None, ""):
-            return mapping[key]
-    return None
-
-
 def matmul_peak(machine_info: Mapping[str, Any]) -> float | None:
-    """The measured matmul peak in FLOP/s, under whichever key names it."""
-    for key, value in machine_info.items():
-        if "matmul" in key and "peak" in key and isinstance(value, int | float):
-            return float(value)
-    return None
+    """The device's measured matmul peak in FLOP/s, where the run recorded one."""
+    value = machine_info.get(MATMUL_PEAK_KEY)
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def machine_summary(machine_info: Mapping[str, Any]) -> dict[str, Any]:
+    """The machine in a few columns; the torch/GPU keys are those conftest.py
+    adds (runs without them get None)."""
     cpu = machine_info.get("cpu") if isinstance(machine_info.get("cpu"), dict) else {}
-    gpu = first_present(machine_info, GPU_NAME_KEYS)
+    gpu = machine_info.get("gpu_name")
     cpu_name = cpu.get("brand_raw") or machine_info.get("processor") or machine_info.get("machine")
     return {
         "machine": str(cpu_name or machine_info.get("node") or "unknown machine"),
@@ -224,9 +212,9 @@ def machine_summary(machine_info: Mapping[str, Any]) -> dict[str, Any]:
         "machine_cpu": cpu_name,
         "machine_cpu_count": machine_info.get("cpu_count") or cpu.get("count"),
         "machine_gpu": gpu,
-        "machine_torch": first_present(machine_info, TORCH_VERSION_KEYS),
-        "machine_cuda": first_present(machine_info, CUDA_VERSION_KEYS),
-        "machine_threads": first_present(machine_info, THREAD_KEYS),
+        "machine_torch": machine_info.get("torch_version"),
+        "machine_cuda": machine_info.get("cuda_version"),
+        "machine_threads": machine_info.get("torch_threads"),
         "machine_matmul_peak_flops_per_s": matmul_peak(machine_info),
         "machine_python": machine_info.get("python_version"),
     }

@@ -70,10 +70,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def write_text(path: Path, text: str) -> None:
-    write_atomic(path, text.encode("utf-8"))
-
-
 def render_figure(result: FigureResult) -> RenderedFigure:
     images = {}
     for kind in ("png", "svg"):
