@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from . import figures
-from .claims import claims_table
+from .claims import FAILS, HOLDS, NOT_MEASURED, claims_table
 from .compare import compare_runs, summary_line
 from .render import Section
 from .tables import (
@@ -26,6 +26,10 @@ from .tables import (
 EXPECTED_KEYS = ("device", "dtype", "batch", "peak_mem_bytes", "tokens_per_s", "flops")
 
 
+def joined(values: pd.Series) -> str | None:
+    return ", ".join(sorted(set(values.dropna()))) or None
+
+
 def runs_table(points: pd.DataFrame) -> Table:
     grouped = points.groupby("run", sort=True)
     frame = pd.DataFrame(
@@ -37,8 +41,8 @@ def runs_table(points: pd.DataFrame) -> Table:
             "date": grouped["run_datetime"].first(),
             "cpu": grouped["machine"].first(),
             "gpu": grouped["machine_gpu"].first(),
-            "devices": grouped["device"].agg(lambda d: ", ".join(sorted(set(d.dropna())))),
-            "dtypes": grouped["dtype"].agg(lambda d: ", ".join(sorted(set(d.dropna())))),
+            "devices": grouped["device"].agg(joined),
+            "dtypes": grouped["dtype"].agg(joined),
             "torch": grouped["machine_torch"].first(),
             "cuda": grouped["machine_cuda"].first(),
             "threads": grouped["machine_threads"].first(),
@@ -72,6 +76,12 @@ def notes_text(warnings: Sequence[str], points: pd.DataFrame) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+def claims_section(table: Table) -> Section:
+    counts = table.frame["verdict"].value_counts()
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in (HOLDS, FAILS, NOT_MEASURED))
+    return Section("Claims", text=f"Of {len(table.frame)} checks: {summary}.", tables=[table])
+
+
 def report_sections(points: pd.DataFrame, fit: FitRange, warnings: Sequence[str]) -> list[Section]:
     made = {figure.name: figure for figure in figures.all_figures(points)}
 
@@ -80,7 +90,7 @@ def report_sections(points: pd.DataFrame, fit: FitRange, warnings: Sequence[str]
 
     sections = [
         Section("Runs", tables=[runs_table(points)]),
-        Section("Claims", tables=[claims_table(points, fit)]),
+        claims_section(claims_table(points, fit)),
         Section("Training cost", tables=[training_cost_table(points)]),
         Section(
             "Inference cost", tables=[inference_cost_table(points)], figures=pick("decode_cost")

@@ -234,6 +234,15 @@ def test_accuracy_table_is_lra_shaped_with_na(points):
     assert cpu.loc["mamba/scan", "tasks_run"] == "1/3"
 
 
+def test_lra_release_tasks_get_their_own_average(points):
+    cpu = points[points["run"] == "0001 AMD EPYC"].copy()
+    cpu["task"] = cpu["task"].replace({"listops": "lra-listops", "text": "lra-text"})
+    frame = accuracy_table(cpu).frame.set_index("mixer")
+    assert frame.loc["attention/sdpa", "lra_average"] == pytest.approx((0.37 + 0.64) / 2)
+    assert frame.loc["attention/sdpa", "average"] == pytest.approx((0.37 + 0.64 + 0.57) / 3)
+    assert math.isnan(frame.loc["mamba/scan", "lra_average"])
+
+
 def test_claims_hold_fail_or_are_not_measured(points):
     cpu = points[points["run"] == "0001 AMD EPYC"]
     frame = claims_table(cpu, "half").frame.set_index(["claim", "mixer"])
