@@ -102,7 +102,8 @@ def chunkwise_retention(q, k, v, log_decay: torch.Tensor, chunk_size: int):
     # zeros in front (not behind) align the last chunk's end with the last
     # token, so the returned state needs no correction; zero keys add nothing
     pad = -length % chunk
-    q, k = (F.pad(t, (0, 0, pad, 0)) for t in (q, k))
+    if pad:
+        q, k = (F.pad(t, (0, 0, pad, 0)) for t in (q, k))
     n_chunks = (length + pad) // chunk
     q, k, v = (t.unflatten(2, (n_chunks, chunk)) for t in (q, k, with_ones(v, pad)))
 
