@@ -76,10 +76,6 @@ def release_hint(task: str, generator: bool) -> str:
     return hint
 
 
-def smallest_uint(max_value: int) -> type[np.unsignedinteger]:
-    return np.uint8 if max_value < 256 else np.uint16
-
-
 class TokenArrayDataset(Dataset):
     """Fixed-length token rows (N, L) or pairs (N, 2, L) with one class label each."""
 

@@ -278,7 +278,7 @@ class Canvas:
         size = config.image_size
         self.pixels = np.zeros((size, size), dtype=np.uint8)
         #: Halo counts of every contour finished so far.
-        self.taken = np.zeros((size, size), dtype=np.uint8)
+        self.taken = np.zeros((size, size), dtype=np.uint16)
         # Turns of whole multiples of 360 / N_TURNS degrees, in (-180, 180], and their
         # continuity weights cos(min(|turn| * continuity, 90 degrees))**2.
         step = 360 // N_TURNS
@@ -343,8 +343,8 @@ class Contour:
         self.canvas, self.margin = canvas, margin
         self.tip = _snap(tip)
         self.start_heading = heading_deg
-        self.halo = np.zeros((size, size), dtype=np.uint8)  # all of it, for others
-        self.old_halo = np.zeros((size, size), dtype=np.uint8)  # its older paddles
+        self.halo = np.zeros((size, size), dtype=np.uint16)  # all of it, for others
+        self.old_halo = np.zeros((size, size), dtype=np.uint16)  # its older paddles
         #: (placed paddle, heading, far end) of each paddle.
         self.paddles: list[tuple[Placed, int, tuple[float, float]]] = []
         # Paddles this few steps apart along the path lie within each other's halo by
@@ -496,7 +496,7 @@ def _two_targets(
             continue
         # Step back further the more often we were stuck: one paddle rarely leaves a
         # cul-de-sac.
-        steps = min(1 + backtracks // 4, len(pair[me]) - 1)
+        steps = min(1 + backtracks // 2, len(pair[me]) - 1)
         if backtracks == cfg.max_backtracks or steps < 1:
             return None
         for _ in range(steps):

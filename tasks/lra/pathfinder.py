@@ -94,8 +94,10 @@ def generate_images(
         return [image for part in parts for image in part]
 
 
-def to_dataset(images: list[PathfinderImage]) -> TokenArrayDataset:
-    pixels = np.stack([im.pixels.reshape(-1) for im in images])
+def to_dataset(images: list[PathfinderImage], image_size: int) -> TokenArrayDataset:
+    pixels = np.zeros((len(images), image_size * image_size), dtype=np.uint8)
+    for row, image in zip(pixels, images, strict=True):
+        row[:] = image.pixels.reshape(-1)
     return TokenArrayDataset(pixels, np.array([im.label for im in images], dtype=np.int64))
 
 
@@ -115,7 +117,7 @@ def make_pathfinder(
     train = generate_images(config, n_train, seed, TRAIN_STREAM, workers)
     test = generate_images(config, n_test, seed, TEST_STREAM, workers)
     spec = pixel_spec(f"pathfinder{image_size}-gen", image_size, 2)
-    return TaskData(spec, to_dataset(train), to_dataset(test))
+    return TaskData(spec, to_dataset(train, image_size), to_dataset(test, image_size))
 
 
 # -- the release's files --------------------------------------------------------------
