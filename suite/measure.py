@@ -66,13 +66,13 @@ def time_once(fn: Callable[[], Any]) -> float:
 # -- memory -------------------------------------------------------------------
 def peak_memory_bytes(fn: Callable[[], Any], device: torch.device) -> int:
     """Peak bytes allocated during one call of ``fn`` above those allocated before it."""
-    gc.collect()
     if device.type == "cuda":
         return cuda_peak_memory_bytes(fn, device)
     return cpu_peak_memory_bytes(fn)
 
 
 def cuda_peak_memory_bytes(fn: Callable[[], Any], device: torch.device) -> int:
+    gc.collect()  # tensors in dead reference cycles would count in the baseline
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
     before = torch.cuda.memory_allocated(device)
@@ -140,6 +140,14 @@ def counted_flops(fn: Callable[[], Any]) -> int | None:
     return counter.get_total_flops() or None
 
 
+def warm_up_instruments(device: torch.device) -> None:
+    """Start the profiler and the FLOP counter once: their first use costs
+    seconds, which must not count against the first point's time budget."""
+    x = torch.ones(8, 8, device=device)
+    peak_memory_bytes(lambda: x @ x, device)
+    counted_flops(lambda: x @ x)
+
+
 # -- failures -------------------------------------------------------------------
 def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError | MemoryError):
@@ -190,8 +198,9 @@ def extrapolation_law(
     xs: Sequence[float], ys: Sequence[float], min_exponent: float, max_exponent: float
 ) -> PowerLaw:
     """A power law through the largest measured point, with the slope of the
-    two largest (clamped: at short lengths fixed overheads flatten the slope,
-    so the clamp keeps a prediction from under-shooting what the work needs)."""
+    two largest, clamped to [min_exponent, max_exponent]; with one point the
+    slope is min_exponent. At short lengths fixed overheads flatten the slope,
+    so the extrapolation errs low: it predicts only what is obviously out of reach."""
     if not xs or len(xs) != len(ys):
         raise ValueError("extrapolation needs as many ys as xs, at least one")
     pairs = sorted(zip(xs, ys, strict=True))

@@ -41,6 +41,7 @@ from .measure import (
     peak_memory_bytes,
     time_limit,
     time_once,
+    warm_up_instruments,
 )
 from .options import RunOptions, get_options
 from .records import make_extra_info, record_failure
@@ -99,8 +100,9 @@ class Outcome:
 @dataclass
 class SweepHistory:
     outcomes: dict[tuple[str, str], list[Outcome]] = field(default_factory=dict)
-    #: relative error against the family reference, per variant (None: is the reference)
+    #: relative error against the family reference per variant, or why it could not be checked
     reference_errors: dict[str, float | Exception] = field(default_factory=dict)
+    instruments_ready: bool = False
 
     def add(self, mixer: str, workload: str, outcome: Outcome) -> None:
         self.outcomes.setdefault((mixer, workload), []).append(outcome)
@@ -125,11 +127,6 @@ class PointNotRun(Exception):
 
 
 # -- prediction --------------------------------------------------------------------
-def min_exponent(workload: str) -> float:
-    """Work grows at least linearly with the sequence; a decode step's may not grow."""
-    return 0.0 if workload == "decode" else 1.0
-
-
 def predict(
     history: SweepHistory, options: RunOptions, mixer: str, workload: str, length: int
 ) -> PointNotRun | None:
@@ -142,12 +139,10 @@ def predict(
                 f"predicted: the shorter L={outcome.length} already ended in {outcome.status}",
             )
     measured = [o for o in shorter if o.status == "ok" and o.call_s]
-    if not measured:
+    if len(measured) < 2:  # one point shows no trend: fixed overheads may dominate it
         return None
     calls = calls_per_point(options, workload)
-    law = extrapolation_law(
-        [o.length for o in measured], [o.call_s for o in measured], min_exponent(workload), 3.0
-    )
+    law = extrapolation_law([o.length for o in measured], [o.call_s for o in measured], 0.0, 3.0)
     seconds = law(length) * calls
     if seconds > options.time_budget_s:
         return PointNotRun(
@@ -156,19 +151,15 @@ def predict(
             f"from L={', '.join(str(o.length) for o in measured)}), "
             f"over the {options.time_budget_s:g} s budget",
         )
-    return predict_memory(measured, options, workload, length)
+    return predict_memory(measured, options, length)
 
 
-def predict_memory(
-    measured: list[Outcome], options: RunOptions, workload: str, length: int
-) -> PointNotRun | None:
+def predict_memory(measured: list[Outcome], options: RunOptions, length: int) -> PointNotRun | None:
     sized = [o for o in measured if o.peak_mem_bytes]
     available = available_memory_bytes(options.device)
     if not sized or available is None:
         return None
-    law = extrapolation_law(
-        [o.length for o in sized], [o.peak_mem_bytes for o in sized], min_exponent(workload), 3.0
-    )
+    law = extrapolation_law([o.length for o in sized], [o.peak_mem_bytes for o in sized], 0.0, 3.0)
     need = law(length)
     if need > MEMORY_HEADROOM * available:
         return PointNotRun(
@@ -223,6 +214,9 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, workload: str, poi
     history = session_history(request.config)
     benchmark.group = group_name(workload, point.length)
     base = base_info(options, workload, point)
+    if not history.instruments_ready:
+        warm_up_instruments(options.device)
+        history.instruments_ready = True
     try:
         reason = get_spec(point.mixer).unavailable_reason()
         if reason is not None:
