@@ -28,6 +28,7 @@ from .load import NOT_RUN_STATUSES, SPEED_WORKLOADS  # noqa: E402
 from .units import human, length_label  # noqa: E402
 
 STATUS_MARKERS = {"oom": "X", "timeout": "P", "failed": "v", "diverged": "d"}
+BROKEN_NUDGE = 0.12  # octaves between the broken markers of mixers at one length
 OTHER_MARKER = "s"  # a status this version does not know still gets drawn
 PANEL_SIZE = (4.0, 3.0)  # inches
 MARGINS = {"left": 1.0, "right": 2.8, "bottom": 0.6, "top": 0.7}  # inches; right: the legend
@@ -95,15 +96,19 @@ def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> 
 
 
 def mark_broken(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
-    """Broken points at their length, on the edge of the axis where the metric is worse."""
+    """Broken points on the edge of the axis where the metric is worse, at
+    their length nudged sideways per mixer, so that mixers that broke at the
+    same length do not hide one another."""
     broken = panel[broke(panel["status"]) & panel["seq_len"].notna()]
+    mixers = sorted(broken["mixer"].dropna().unique())
+    nudge = {m: 2 ** ((i - (len(mixers) - 1) / 2) * BROKEN_NUDGE) for i, m in enumerate(mixers)}
     edge = 1.0 if metric.higher_is_worse else 0.0
     for (status, mixer), group in broken.groupby(["status", "mixer"]):
         ax.scatter(
-            group["seq_len"],
+            group["seq_len"] * nudge[mixer],
             np.full(len(group), edge),
             marker=marker(status),
-            s=80,
+            s=60,
             color=palette[mixer],
             edgecolor="black",
             linewidth=0.6,
@@ -218,7 +223,7 @@ def metric_by_workload(
         for j, workload in enumerate(present):
             ax = axes[i, j]
             panel = chosen[(chosen["run"] == run) & (chosen["workload"] == workload)]
-            ax.set_title(panel_title(workload, run), fontsize=9)
+            ax.set_title(panel_title(workload, run), fontsize=9, pad=9)
             if panel.empty:
                 leave_empty(ax)
                 continue
@@ -263,7 +268,7 @@ def decode_cost(points: pd.DataFrame) -> FigureResult | None:
             style_axes(ax, metric.column)
             ax.set_xlabel("context length (tokens)")
             ax.set_ylabel(metric.label)
-            ax.set_title(panel_title(metric.label, run), fontsize=9)
+            ax.set_title(panel_title(metric.label, run), fontsize=9, pad=9)
     title = "Decode cost against context length"
     finish(fig, decode, palette, title)
     caption = (
@@ -332,7 +337,7 @@ def accuracy_heatmap(points: pd.DataFrame) -> FigureResult | None:
         label_missing_cells(ax, scores, statuses)
         ax.set_facecolor("#eeeeee")
         ax.grid(False)
-        ax.set_title(run, fontsize=9)
+        ax.set_title(run, fontsize=9, pad=9)
         ax.set_xlabel("task")
         ax.set_ylabel("mixer")
     title = "Accuracy per task and mixer"
@@ -404,7 +409,7 @@ def speedup_figure(frame: pd.DataFrame, title: str, threshold: float) -> FigureR
         newly_broken = panel["status_b"].where(panel["status_a"] == "ok")
         mark_broken(ax, panel.assign(status=newly_broken), speedup, palette)
         style_axes(ax, "speedup_x")
-        ax.set_title(workload, fontsize=9)
+        ax.set_title(workload, fontsize=9, pad=9)
         ax.set_ylabel("speed-up of B over A")
     shown = timed.assign(
         ok=timed["speedup_x"] > 0, status=timed["status_b"].where(timed["status_a"] == "ok")
