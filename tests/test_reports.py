@@ -368,6 +368,13 @@ def test_empty_storage_exits_non_zero_with_a_message(tmp_path, capsys, storage):
     assert not (tmp_path / "out").exists()
 
 
+def test_the_module_runs_as_a_command(tmp_path):
+    command = [sys.executable, "-m", "reports", "--storage", str(tmp_path / "nothing")]
+    ran = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 2
+    assert ran.stderr.startswith("error: no autosaved runs in")
+
+
 # -- comparing runs -------------------------------------------------------------
 
 
