@@ -14,6 +14,16 @@ from tasks.train import TrainConfig, batch_indices, lr_factor, task_loss, train
 MIXER = "attention/math"
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny shapes: extra intra-op threads only synchronise, and on a busy
+    machine spinning threads slow each small op down many times over."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny_data() -> TaskData:
     return make_selective_copy(48, 16, seed=0, seq_len=12, vocab_size=8, n_copy=3)
 
