@@ -23,6 +23,7 @@ LINEAR_SLOPE = (0.8, 1.2)
 # against its family reference before the harness fails its points.
 EQUIVALENCE_TOLERANCE = 1e-4
 DISAGREES = "family reference"  # in the reason of a point failed by that check
+COST_STATUSES = ("oom", "timeout")  # ran out of memory or time: a cost, measured
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,13 @@ def modes_agree(run: str, points: pd.DataFrame, fit: FitRange) -> Iterator[Verdi
 
 def longest_common(chosen: pd.DataFrame, mixer: str, baseline: str) -> tuple[float, str]:
     """The longest length where both ran, or where the mixer ran and the
-    baseline broke (which is itself the answer)."""
+    baseline ran out of memory or time (which is itself the answer; a baseline
+    that failed for another reason says nothing about cost)."""
     ran = chosen[chosen["ok"]]
     mine = set(ran.loc[ran["mixer"] == mixer, "seq_len"])
     theirs = set(ran.loc[ran["mixer"] == baseline, "seq_len"])
-    broke = set(chosen.loc[(chosen["mixer"] == baseline) & ~chosen["ok"], "seq_len"])
+    out_of_budget = (chosen["mixer"] == baseline) & chosen["status"].isin(COST_STATUSES)
+    broke = set(chosen.loc[out_of_budget, "seq_len"])
     beyond = sorted(mine & broke)
     if beyond:
         return beyond[-1], "baseline broke"

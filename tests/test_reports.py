@@ -264,6 +264,17 @@ def test_claims_hold_fail_or_are_not_measured(points):
     assert frame.loc[(state, "retnet/recurrent"), "verdict"] == FAILS
 
 
+def test_attention_running_out_of_memory_where_retnet_ran_is_the_answer(points):
+    cpu = points[points["run"] == "0001 AMD EPYC"].copy()
+    at = (cpu["mixer"] == "attention/sdpa") & (cpu["workload"] == "train_step")
+    at &= cpu["seq_len"] == 2048
+    cpu.loc[at, ["status", "ok", "peak_mem_bytes"]] = ["oom", False, None]
+    frame = claims_table(cpu, "half").frame.set_index(["claim", "mixer"])
+    row = frame.loc[("Training uses less memory than attention (Table 4)", "retnet/chunkwise")]
+    assert row["verdict"] == HOLDS
+    assert row["measured"] == "at L=2048: retnet/chunkwise ran, attention/sdpa oom"
+
+
 def test_a_variant_that_disagrees_with_its_reference_breaks_the_equivalence_claim(points):
     cpu = points[points["run"] == "0001 AMD EPYC"].copy()
     recurrent = cpu["mixer"] == "retnet/recurrent"
