@@ -74,3 +74,29 @@ def options_summary(config: pytest.Config) -> dict[str, Any]:
         "time_budget_s": options.time_budget_s,
         "threads": torch.get_num_threads(),
     }
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """pytest-benchmark saves nothing when no benchmark ran; save the points
+    that did not run anyway (e.g. a sweep whose every point was unavailable)."""
+    config = session.config
+    bench_session = getattr(config, "_benchmarksession", None)
+    if bench_session is None or bench_session.benchmarks or not recorded_failures(config):
+        return
+    save = bench_session.save or bench_session.autosave
+    if not (save or bench_session.json):
+        return
+    commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
+    output_json = config.hook.pytest_benchmark_generate_json(
+        config=config,
+        benchmarks=[],
+        include_data=False,
+        machine_info=bench_session.get_machine_info(),
+        commit_info=commit_info,
+    )
+    pytest_benchmark_update_json(config, [], output_json)
+    if bench_session.json:
+        bench_session.save_json(output_json)
+    if save:
+        bench_session.storage.save(output_json, save)

@@ -244,7 +244,7 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, workload: str, poi
     history.add(
         point.mixer,
         workload,
-        Outcome(point.length, "ok", benchmark.stats.stats.median, info["peak_mem_bytes"]),
+        Outcome(point.length, "ok", median_seconds(benchmark), info["peak_mem_bytes"]),
     )
 
 
@@ -283,15 +283,20 @@ def measure_point(benchmark: Any, options: RunOptions, workload: str, point: Poi
         benchmark.pedantic(
             work.call, rounds=rounds, warmup_rounds=warmup, iterations=work.iterations
         )
-    seconds = benchmark.stats.stats.median
+    seconds = median_seconds(benchmark)
     return {
         "params": count_params(model),
         "flops": analytic_flops(model, workload, options.batch, point.length),
         "flops_counted": flops_counted,
         "peak_mem_bytes": peak,
         "state_bytes": model_state_bytes(model, options.batch, point.length, options.dtype),
-        "tokens_per_s": work.tokens_per_call / seconds,
+        "tokens_per_s": work.tokens_per_call / seconds if seconds else None,
     }
+
+
+def median_seconds(benchmark: Any) -> float | None:
+    """Median seconds per call; None under --benchmark-disable (one untimed call)."""
+    return benchmark.stats.stats.median if benchmark.stats else None
 
 
 def record(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,11 +246,28 @@ def stepped_output(mixer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.cat(ys, dim=1)
 
 
+@contextmanager
+def full_precision_fp32() -> Iterator[None]:
+    """No TF32 in matmuls and convolutions (cuDNN allows it by default): it
+    alone would put a faithful variant past the check's tolerance on a GPU."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 @torch.no_grad()
 def reference_error(name: str, options: RunOptions) -> float:
     """Largest relative error of the variant's forward and of its prefill+step
     path against the family reference's forward, same weights, at the
     profile's check length."""
+    with full_precision_fp32():
+        return unguarded_reference_error(name, options)
+
+
+def unguarded_reference_error(name: str, options: RunOptions) -> float:
     reference = reference_of(get_spec(name).family)
     dtype, device = check_dtype(options.device), options.device
     torch.manual_seed(SEED)

@@ -170,3 +170,28 @@ def test_rounds_fill_the_target_time_within_the_budget() -> None:
     profile = options.profile
     assert rounds_for(options, round_s=1e-6, elapsed_s=0) == profile.max_rounds
     assert rounds_for(options, round_s=5.0, elapsed_s=0) == profile.min_rounds
+
+
+def test_failures_are_saved_when_no_benchmark_ran(tmp_path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suite/test_speed.py",
+        "--profile",
+        "smoke",
+        "--device",
+        "cpu",
+        "--mixers",
+        "attention/flash-attn",
+        "-k",
+        "forward",
+        "--benchmark-json",
+        str(tmp_path / "run.json"),
+        "-q",
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:]
+    data = json.loads((tmp_path / "run.json").read_text())
+    assert data["benchmarks"] == []
+    assert [f["extra_info"]["status"] for f in data[FAILURES_JSON_KEY]] == ["unavailable"] * 2
