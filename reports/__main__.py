@@ -158,7 +158,11 @@ def two_runs(points: pd.DataFrame, files: Sequence[RunFile]) -> tuple[str, str]:
 
 
 def finish(
-    args: argparse.Namespace, title: str, sections: list[Section], points: pd.DataFrame, stem: str
+    args: argparse.Namespace,
+    title: str,
+    sections: list[Section],
+    points: pd.DataFrame | None,
+    stem: str,
 ) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ReportError(f"--out {args.out} is a file; give a folder for the report")
@@ -209,7 +213,8 @@ def compare(args: argparse.Namespace) -> int:
     run_a, run_b = two_runs(points, files)
     section = compare_section(points, run_a, run_b, args.threshold)
     print(section.text)
-    return finish(args, f"mixbench comparison: {run_a} → {run_b}", [section], points, "compare")
+    # No points.csv: that is the full report's, and a comparison must not replace it.
+    return finish(args, f"mixbench comparison: {run_a} → {run_b}", [section], None, "compare")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

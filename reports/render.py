@@ -228,4 +228,26 @@ def write_report(
         save(out / f"{stem}.md", markdown(title, sections, "figures").encode())
     if "html" in formats:
         save(out / f"{stem}.html", html_page(title, sections, figures).encode())
+    remove_stale(out, stem, written)
     return written
+
+
+def manifest_path(out: Path, stem: str) -> Path:
+    return out / f".{stem}.written"
+
+
+def listed(manifest: Path) -> set[str]:
+    return set(manifest.read_text().splitlines()) if manifest.is_file() else set()
+
+
+def remove_stale(out: Path, stem: str, written: Sequence[Path]) -> None:
+    """Delete what this kind of report wrote last time and not this time (a
+    figure of a workload no longer measured would otherwise sit beside the new
+    ones), then remember what it wrote. Only files named in its own manifest
+    go, and none that another report's manifest still names: never a user's."""
+    now = {path.relative_to(out).as_posix() for path in written}
+    manifest = manifest_path(out, stem)
+    others = set().union(*(listed(m) for m in out.glob(".*.written") if m != manifest))
+    for stale in listed(manifest) - now - others:
+        (out / stale).unlink(missing_ok=True)
+    write_atomic(manifest, "\n".join(sorted(now)).encode())

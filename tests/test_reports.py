@@ -31,9 +31,10 @@ from reports.load import (
     load,
     select_run_files,
 )
-from reports.render import format_value, write_atomic
+from reports.render import Section, format_value, write_atomic, write_report
 from reports.report import missing_key_notes
 from reports.tables import (
+    Table,
     accuracy_table,
     fit_loglog,
     fit_window,
@@ -355,6 +356,19 @@ def test_write_atomic_replaces_whole_files(tmp_path):
     write_atomic(target, b"second")
     assert target.read_bytes() == b"second"
     assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
+
+
+def test_a_new_report_removes_only_its_own_stale_files(tmp_path):
+    kept, dropped = (Table(name, name, "", pd.DataFrame({"x": [1]})) for name in ("kept", "gone"))
+    write_report(tmp_path, "old", [Section("S", tables=[kept, dropped])], ["md"])
+    write_report(tmp_path, "cmp", [Section("S", tables=[dropped])], ["md"], stem="compare")
+    (tmp_path / "tables" / "mine.csv").write_text("a user's file")
+    write_report(tmp_path, "new", [Section("S", tables=[kept])], ["md"])
+    assert (tmp_path / "tables" / "kept.csv").exists()
+    assert (tmp_path / "tables" / "mine.csv").exists()
+    assert (tmp_path / "tables" / "gone.csv").exists()  # compare.md's still
+    write_report(tmp_path, "cmp", [Section("S", tables=[])], ["md"], stem="compare")
+    assert not (tmp_path / "tables" / "gone.csv").exists()
 
 
 def test_values_are_shown_in_units():
