@@ -9,8 +9,9 @@ the held-out split, tokens_per_s and status.
     pytest suite/test_accuracy.py --profile smoke --mixers 'mamba/*'
 
 Budgets (sizes, steps, learning rates) live in tasks/accuracy.py. Runs that
-cannot start (unavailable mixer, LRA files missing) and runs that diverge or
-run out of time are recorded under "mixbench_failures" and skipped.
+cannot start (unavailable mixer, LRA files missing) and runs that diverge are
+recorded under "mixbench_failures" and skipped; a run that ran out of its time
+budget keeps its accuracy, with status "timeout" and the steps it made in reason.
 """
 
 from __future__ import annotations
@@ -147,7 +148,9 @@ def test_accuracy(request: pytest.FixtureRequest, benchmark, task: str, mixer: s
         raise
 
     info.update(run_info(run))
-    if run.result.status != "ok":
+    # a run out of time still measured an accuracy (after fewer steps): it stays a
+    # benchmark with status "timeout"; a diverged run has nothing to show
+    if run.result.status == "diverged":
         not_run(
             request, benchmark, info, f"{mixer} on {task}: {run.result.status}: {run.result.reason}"
         )

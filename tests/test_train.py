@@ -197,3 +197,34 @@ def test_per_token_model_predicts_the_vocabulary():
     data = tiny_data()
     logits = tiny_model(data.spec)(data.train.tensors[0][:2])
     assert logits.shape == (2, data.spec.seq_len, data.spec.vocab_size)
+
+
+# -- accuracy runs -------------------------------------------------------------------------
+def test_every_suite_profile_has_accuracy_budgets():
+    from suite.options import PROFILE_NAMES
+    from tasks.accuracy import PROFILES
+
+    assert set(PROFILE_NAMES) <= set(PROFILES)
+
+
+def test_run_accuracy_times_only_the_training():
+    from tasks.accuracy import run_accuracy
+
+    timed = []
+
+    def timer(run):
+        outcome = run()
+        timed.append(outcome.progress.step)
+        return outcome
+
+    run = run_accuracy(MIXER, "mqar", "smoke", timer=timer)
+    assert timed == [run.result.steps] and run.result.status == "ok"
+    assert run.seq_len == 32 and 0 <= run.result.accuracy <= 1
+    assert run.model.mixer_config == {"n_heads": 2}
+
+
+def test_unknown_accuracy_task_names_the_known_ones():
+    from tasks.accuracy import run_accuracy
+
+    with pytest.raises(ValueError, match="known:.*mqar"):
+        run_accuracy(MIXER, "nope", "smoke")
