@@ -57,6 +57,12 @@ class RenderedFigure:
 # -- writing files --------------------------------------------------------------
 
 
+def current_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write beside the target, then rename over it: all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +70,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
+        # mkstemp makes files only the owner can read; a report is for everyone.
+        os.chmod(temporary, 0o666 & ~current_umask())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -31,7 +31,7 @@ from reports.load import (
     load,
     select_run_files,
 )
-from reports.render import Section, format_value, write_atomic, write_report
+from reports.render import Section, current_umask, format_value, write_atomic, write_report
 from reports.report import missing_key_notes
 from reports.tables import (
     Table,
@@ -355,6 +355,7 @@ def test_write_atomic_replaces_whole_files(tmp_path):
     write_atomic(target, b"first")
     write_atomic(target, b"second")
     assert target.read_bytes() == b"second"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # not mkstemp's 0600
     assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
 
 
