@@ -16,14 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Mixer, check_divisible, check_positive, matmul_flops, train_flops
+from .base import (
+    Mixer,
+    accumulation_dtype,
+    check_divisible,
+    check_positive,
+    matmul_flops,
+    train_flops,
+)
 from .registry import register_mixer
-
-
-def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    """fp32 for half precisions (so long positions and softmax sums keep their
-    precision under bf16), the input's own dtype for fp32 and fp64."""
-    return torch.promote_types(dtype, torch.float32)
 
 
 def rotary_angles(positions: torch.Tensor, head_dim: int, base: float, dtype: torch.dtype):

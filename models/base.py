@@ -28,6 +28,13 @@ def check_divisible(name: str, value: int, by_name: str, by: int) -> None:
         )
 
 
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """fp32 for half precisions, the dtype itself for fp32 and fp64: positions,
+    decays, softmax sums, FFTs and scans lose their precision in bf16 (and the
+    largest RetNet decay rounds to 1), while fp64 inputs must stay fp64."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 def tensor_bytes(obj: Any) -> int:
     """Bytes held by every tensor inside a (nested) state."""
     if isinstance(obj, torch.Tensor):

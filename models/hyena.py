@@ -25,15 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Mixer, check_positive, matmul_flops, train_flops
+from .base import Mixer, accumulation_dtype, check_positive, matmul_flops, train_flops
 from .registry import register_mixer
-
-
-def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """fp32 for half precisions, else the dtype itself: the filter's positional
-    features (t / l_max) and long sums lose their precision in bf16, and torch's
-    half-precision FFT only takes power-of-two sizes."""
-    return torch.promote_types(dtype, torch.float32)
 
 
 def rfft_flops(n: int) -> float:
@@ -224,7 +217,7 @@ class Hyena(Mixer):
         # on a transposed view
         u = self.in_proj(x).transpose(1, 2).contiguous()
         *gates, v = self.short_filter(u)[..., :n].split(self.d_model, dim=1)
-        taps = self.filter(0, n, compute_dtype(x.dtype))
+        taps = self.filter(0, n, accumulation_dtype(x.dtype))
         ws = []
         for o, gate in enumerate(reversed(gates[1:])):
             w = gate * v
@@ -246,7 +239,7 @@ class Hyena(Mixer):
             short=torch.zeros(batch, streams, lags, device=device, dtype=dtype),
             history=torch.zeros(self.order - 1, batch, self.d_model, 0, device=device, dtype=dtype),
             taps=torch.zeros(
-                self.order - 1, self.d_model, 0, device=device, dtype=compute_dtype(dtype)
+                self.order - 1, self.d_model, 0, device=device, dtype=accumulation_dtype(dtype)
             ),
         )
 
@@ -274,7 +267,7 @@ class Hyena(Mixer):
         self.check_token(x_t)
         t = state.length
         self.check_length(t + 1)
-        acc = compute_dtype(x_t.dtype)
+        acc = accumulation_dtype(x_t.dtype)
         window = torch.cat((state.short, self.in_proj(x_t)[..., None]), dim=-1)
         state.short = window[..., 1:]
         # the short filter's kernel runs oldest to newest, like the window
@@ -332,7 +325,7 @@ class Hyena(Mixer):
         """Short-conv window + history of each long convolution's input + taps:
         linear in seq_len (capacity slack from doubling not counted)."""
         itemsize = torch.empty((), dtype=dtype).element_size()
-        acc_itemsize = torch.empty((), dtype=compute_dtype(dtype)).element_size()
+        acc_itemsize = torch.empty((), dtype=accumulation_dtype(dtype)).element_size()
         streams, lags = self.in_proj.out_features, self.short_filter_order - 1
         history = (self.order - 1) * batch * self.d_model * seq_len
         taps = (self.order - 1) * self.d_model * seq_len

@@ -25,18 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Mixer, check_positive, matmul_flops, train_flops
+from .base import Mixer, accumulation_dtype, check_positive, matmul_flops, train_flops
 from .registry import register_mixer
 
 #: FLOPs per (position, channel, state) of one pass of the recurrence:
 #: delta*A and (delta*u)*B (2 multiplies), h update (a multiply-add), C.h (a multiply-add).
 SCAN_FLOPS_PER_STATE = 6
-
-
-def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    """fp32 for half precisions (a state that decays over thousands of steps
-    loses everything in bf16), the input's own dtype for fp32 and fp64."""
-    return torch.promote_types(dtype, torch.float32)
 
 
 def inverse_softplus(y: torch.Tensor) -> torch.Tensor:

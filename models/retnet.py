@@ -27,14 +27,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Mixer, check_divisible, check_positive, matmul_flops, train_flops
+from .base import (
+    Mixer,
+    accumulation_dtype,
+    check_divisible,
+    check_positive,
+    matmul_flops,
+    train_flops,
+)
 from .registry import register_mixer
-
-
-def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
-    """fp32 for half precisions (in bf16 the slowest decays round to 1 and long
-    positions lose their angle), the input's own dtype for fp32 and fp64."""
-    return torch.promote_types(dtype, torch.float32)
 
 
 def log_decays(n_heads: int, dtype: torch.dtype, device=None) -> torch.Tensor:
