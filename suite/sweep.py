@@ -56,9 +56,10 @@ from .workloads import (
     reference_error,
 )
 
-#: plain calls' worth of time a point spends besides its timed rounds: the
-#: warm-up probe, and the memory profiler and FLOP counter, which slow a call
-#: down (up to ~10x for a token-by-token Python loop, far less for big matmuls)
+#: plain calls' worth of time a point spends besides its timed rounds (the
+#: warm-up probe, the memory profiler and the FLOP counter, which slow a call
+#: down up to ~8x on a token-by-token Python loop, far less on big matmuls),
+#: until a shorter point of the sweep has measured it
 UNTIMED_CALL_COST = 8
 #: a point may use this share of the free memory before it is predicted to run out
 MEMORY_HEADROOM = 0.8
@@ -95,6 +96,8 @@ class Outcome:
     #: seconds per call (decode: per token) and peak bytes, when measured
     call_s: float | None = None
     peak_mem_bytes: int | None = None
+    #: time outside the timed rounds (probe, memory, FLOPs), in calls
+    untimed_calls: float = UNTIMED_CALL_COST
 
 
 @dataclass
@@ -141,14 +144,14 @@ def predict(
     measured = [o for o in shorter if o.status == "ok" and o.call_s]
     if len(measured) < 2:  # one point shows no trend: fixed overheads may dominate it
         return None
-    calls = calls_per_point(options, workload)
+    calls = calls_per_point(options, workload, measured[-1].untimed_calls)
     law = extrapolation_law([o.length for o in measured], [o.call_s for o in measured], 0.0, 3.0)
     seconds = law(length) * calls
     if seconds > options.time_budget_s:
         return PointNotRun(
             "timeout",
-            f"predicted {seconds:.3g} s for {calls} calls (time per call ~ L^{law.exponent:.2f} "
-            f"from L={', '.join(str(o.length) for o in measured)}), "
+            f"predicted {seconds:.3g} s for {calls:.3g} calls' worth (time per call "
+            f"~ L^{law.exponent:.2f} from L={', '.join(str(o.length) for o in measured)}), "
             f"over the {options.time_budget_s:g} s budget",
         )
     return predict_memory(measured, options, length)
@@ -170,11 +173,11 @@ def predict_memory(measured: list[Outcome], options: RunOptions, length: int) ->
     return None
 
 
-def calls_per_point(options: RunOptions, workload: str) -> int:
-    """Calls of the timed callable a point makes at the least."""
+def calls_per_point(options: RunOptions, workload: str, untimed_calls: float) -> float:
+    """Calls' worth of time a point takes at the least."""
     profile = options.profile
     iterations = profile.decode_tokens if workload == "decode" else 1
-    return iterations * (profile.warmup_rounds + profile.min_rounds) + UNTIMED_CALL_COST
+    return iterations * (profile.warmup_rounds + profile.min_rounds) + untimed_calls
 
 
 def rounds_for(options: RunOptions, round_s: float, elapsed_s: float) -> int:
@@ -225,7 +228,7 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, workload: str, poi
         predicted = predict(history, options, point.mixer, workload, point.length)
         if predicted is not None:
             raise predicted
-        info = measure_point(benchmark, options, workload, point)
+        info, untimed_s = measure_point(benchmark, options, workload, point)
     except PointNotRun as not_run:
         report_not_run(request, history, options, workload, point, base, not_run)
         return
@@ -241,11 +244,10 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, workload: str, poi
         report_not_run(request, history, options, workload, point, base, not_run)
         return
     benchmark.extra_info.update(make_extra_info(**base, **info, status="ok"))
-    history.add(
-        point.mixer,
-        workload,
-        Outcome(point.length, "ok", median_seconds(benchmark), info["peak_mem_bytes"]),
-    )
+    call_s = median_seconds(benchmark)
+    untimed_calls = untimed_s / call_s if call_s else UNTIMED_CALL_COST
+    outcome = Outcome(point.length, "ok", call_s, info["peak_mem_bytes"], untimed_calls)
+    history.add(point.mixer, workload, outcome)
 
 
 def failure_status(exc: Exception) -> str:
@@ -268,15 +270,20 @@ def base_info(options: RunOptions, workload: str, point: Point) -> dict[str, Any
     }
 
 
-def measure_point(benchmark: Any, options: RunOptions, workload: str, point: Point) -> dict:
-    """Everything a point records besides status; raises on OOM or timeout."""
+def measure_point(
+    benchmark: Any, options: RunOptions, workload: str, point: Point
+) -> tuple[dict[str, Any], float]:
+    """Everything a point records besides status, and the seconds it spent
+    outside the timed rounds; raises on OOM or timeout."""
     started = time.perf_counter()
     with time_limit(options.time_budget_s):
         model = build_backbone(point.mixer, options, options.device)
         work = build_workload(workload, model, options, point.length)
+        untimed_from = time.perf_counter()
         round_s = time_once(work.call) * work.iterations
         peak = peak_memory_bytes(work.call, options.device)
         flops_counted = counted_flops(work.call)
+        untimed_s = time.perf_counter() - untimed_from
         rounds = rounds_for(options, round_s, time.perf_counter() - started)
         warmup = options.profile.warmup_rounds
         work.prepare((rounds + warmup + 1) * work.iterations)
@@ -284,7 +291,7 @@ def measure_point(benchmark: Any, options: RunOptions, workload: str, point: Poi
             work.call, rounds=rounds, warmup_rounds=warmup, iterations=work.iterations
         )
     seconds = median_seconds(benchmark)
-    return {
+    info = {
         "params": count_params(model),
         "flops": analytic_flops(model, workload, options.batch, point.length),
         "flops_counted": flops_counted,
@@ -292,6 +299,7 @@ def measure_point(benchmark: Any, options: RunOptions, workload: str, point: Poi
         "state_bytes": model_state_bytes(model, options.batch, point.length, options.dtype),
         "tokens_per_s": work.tokens_per_call / seconds if seconds else None,
     }
+    return info, untimed_s
 
 
 def median_seconds(benchmark: Any) -> float | None:
