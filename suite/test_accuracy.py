@@ -23,7 +23,13 @@ import pytest
 import torch
 
 from models.registry import MixerUnavailable, get_spec
-from tasks.accuracy import DEFAULT_MIXERS, AccuracyRun, get_profile, run_accuracy
+from tasks.accuracy import (
+    DEFAULT_MIXERS,
+    SANITY_BARS,
+    AccuracyRun,
+    get_profile,
+    run_accuracy,
+)
 
 from .options import RunOptions, get_options
 from .records import make_extra_info, record_failure
@@ -155,3 +161,14 @@ def test_accuracy(request: pytest.FixtureRequest, benchmark, task: str, mixer: s
             request, benchmark, info, f"{mixer} on {task}: {run.result.status}: {run.result.reason}"
         )
     benchmark.extra_info.update(make_extra_info(**info))
+    check_sanity_bar(options.profile.name, task, mixer, run)
+
+
+def check_sanity_bar(profile: str, task: str, mixer: str, run: AccuracyRun) -> None:
+    bar = SANITY_BARS.get((profile, task, mixer.split("/", 1)[0]))
+    if bar is not None and run.result.status == "ok" and run.result.accuracy < bar:
+        pytest.fail(
+            f"{mixer} reached {run.result.accuracy:.3f} on {task} after the full budget; it "
+            f"must reach {bar} (the loop or the budget in tasks/accuracy.py is wrong)",
+            pytrace=False,
+        )

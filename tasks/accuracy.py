@@ -22,6 +22,7 @@ from torch.utils.data import Subset
 from models.registry import get_spec
 
 from .base import TaskData
+from .lra import load_task, make_listops, make_pathfinder
 from .model import ModelConfig, build_model
 from .synthetic import make_mqar, make_selective_copy
 from .train import FitOutcome, TrainConfig, TrainResult, evaluate_fit, prepare_fit, run_fit
@@ -31,6 +32,11 @@ DEFAULT_MIXERS = ("attention/sdpa", "retnet/chunkwise", "hyena/fft", "mamba/scan
 LRA_PREFIX = "lra-"
 #: the six LRA tasks read from disk, by their name in tasks.lra.load_task
 LRA_DISK_TASKS = ("listops", "text", "retrieval", "image", "pathfinder", "pathx")
+
+
+#: (profile, task, family) -> the accuracy a full-budget run must reach; below it
+#: the training loop, not the mixer, is at fault (measured: attention reaches 1.00)
+SANITY_BARS: dict[tuple[str, str, str], float] = {("default", "mqar", "attention"): 0.95}
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,10 @@ class Budget:
     n_layers: int
     n_heads: int = 4
     chunk_size: int = 32
-    #: a run past this many seconds of training stops with status "timeout"
-    time_budget_s: float = 60.0
+    #: a run past this many seconds of training stops with status "timeout" (and
+    #: keeps the accuracy it reached): the default profile's guard against slow
+    #: variants (mamba/scan trains ~5x slower per step than attention on a CPU)
+    time_budget_s: float = 45.0
     weight_decay: float = 0.1
     #: evaluate on at most this many test examples (LRA test splits are large)
     max_test_examples: int = 1000
@@ -75,16 +83,12 @@ class AccuracyProfile:
 
 
 def _listops(n_train: int, n_test: int, max_len: int, max_depth: int):
-    from .lra import make_listops  # lazily: generators and loaders import numpy stacks
-
     return lambda seed: make_listops(
         n_train, n_test, min_len=max_len // 4, max_len=max_len, seed=seed, max_depth=max_depth
     )
 
 
 def _pathfinder(n_train: int, n_test: int, image_size: int):
-    from .lra import make_pathfinder
-
     return lambda seed: make_pathfinder(n_train, n_test, image_size=image_size, seed=seed)
 
 
@@ -219,8 +223,6 @@ def task_data(task: str, profile: str, data_dir: str | None, seed: int) -> TaskD
     lra_name = task.removeprefix(LRA_PREFIX)
     if not task.startswith(LRA_PREFIX) or lra_name in prof.disk_excluded:
         raise ValueError(f"unknown task {task!r} in profile {profile}; known: {prof.task_names()}")
-    from .lra import load_task
-
     data = load_task(lra_name, data_dir, **prof.disk_options.get(lra_name, {}))
     keep = min(len(data.test), prof.disk.max_test_examples)
     return replace(data, test=Subset(data.test, range(keep)))
