@@ -49,12 +49,13 @@ class Comparison:
         return (self.harness_s - self.timer_s) / self.timer_s
 
 
-def silent_fixture(name: str) -> BenchmarkFixture:
-    """A pytest-benchmark fixture outside pytest, with its default options."""
+def silent_fixture(name: str, disable_gc: bool) -> BenchmarkFixture:
+    """A pytest-benchmark fixture outside pytest, with its default options
+    (``disable_gc`` is --benchmark-disable-gc; torch's Timer always disables gc)."""
     quiet = SimpleNamespace(debug=lambda *a, **k: None, warning=lambda *a, **k: None)
     return BenchmarkFixture(
         node=SimpleNamespace(name=name, nodeid=name),
-        disable_gc=False,
+        disable_gc=disable_gc,
         timer=NameWrapper(time.perf_counter),
         min_rounds=5,
         min_time=0.000005,
@@ -74,9 +75,9 @@ def silent_fixture(name: str) -> BenchmarkFixture:
     )
 
 
-def harness_median(work: Workload, rounds: int) -> float:
+def harness_median(work: Workload, rounds: int, disable_gc: bool) -> float:
     """Median seconds per call as a benchmark point measures it."""
-    fixture = silent_fixture("overhead")
+    fixture = silent_fixture("overhead", disable_gc)
     work.prepare((rounds + 2) * work.iterations)
     fixture.pedantic(work.call, rounds=rounds, warmup_rounds=1, iterations=work.iterations)
     return fixture.stats.stats.median
@@ -98,7 +99,9 @@ def timed_call_s(work: Workload) -> float:
     return time.perf_counter() - start
 
 
-def compare(name: str, workload: str, length: int, options, repeats: int) -> Comparison:
+def compare(
+    name: str, workload: str, length: int, options, repeats: int, disable_gc: bool
+) -> Comparison:
     model = build_backbone(name, options, options.device)
     work = build_workload(workload, model, options, length)
     work.call()
@@ -106,7 +109,7 @@ def compare(name: str, workload: str, length: int, options, repeats: int) -> Com
     min_run_time = rounds * work.iterations * timed_call_s(work)
     harness, timer = [], []
     for _ in range(repeats):
-        harness.append(harness_median(work, rounds))
+        harness.append(harness_median(work, rounds, disable_gc))
         timer.append(timer_median(work, min_run_time))
     return Comparison(
         f"{workload}[{name}-L{length}]", statistics.median(harness), statistics.median(timer)
@@ -119,6 +122,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--disable-gc", action="store_true", help="as --benchmark-disable-gc")
+    parser.add_argument("--only", default="", help="run the points whose name contains this")
     args = parser.parse_args()
     names = [spec.name for spec in list_mixers()]
     options = resolve_options(
@@ -132,9 +137,9 @@ def main() -> None:
     print("| point | harness median (ms) | Timer median (ms) | overhead |")
     print("|---|---|---|---|")
     for name, workload, length in POINTS:
-        if name not in names:
+        if name not in names or args.only not in f"{workload}[{name}-L{length}]":
             continue
-        c = compare(name, workload, length, options, args.repeats)
+        c = compare(name, workload, length, options, args.repeats, args.disable_gc)
         print(
             f"| {c.point} | {c.harness_s * 1e3:.3f} | {c.timer_s * 1e3:.3f} | {c.overhead:+.1%} |"
         )

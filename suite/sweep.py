@@ -96,7 +96,7 @@ class Outcome:
     #: seconds per call (decode: per token) and peak bytes, when measured
     call_s: float | None = None
     peak_mem_bytes: int | None = None
-    #: time outside the timed rounds (probe, memory, FLOPs), in calls
+    #: time before the timed rounds (build, probe, memory, FLOPs), in calls
     untimed_calls: float = UNTIMED_CALL_COST
 
 
@@ -274,16 +274,16 @@ def measure_point(
     benchmark: Any, options: RunOptions, workload: str, point: Point
 ) -> tuple[dict[str, Any], float]:
     """Everything a point records besides status, and the seconds it spent
-    outside the timed rounds; raises on OOM or timeout."""
+    before the timed rounds (building, decode's prefill, probe, memory,
+    FLOPs); raises on OOM or timeout."""
     started = time.perf_counter()
     with time_limit(options.time_budget_s):
         model = build_backbone(point.mixer, options, options.device)
         work = build_workload(workload, model, options, point.length)
-        untimed_from = time.perf_counter()
         round_s = time_once(work.call) * work.iterations
         peak = peak_memory_bytes(work.call, options.device)
         flops_counted = counted_flops(work.call)
-        untimed_s = time.perf_counter() - untimed_from
+        untimed_s = time.perf_counter() - started
         rounds = rounds_for(options, round_s, time.perf_counter() - started)
         warmup = options.profile.warmup_rounds
         work.prepare((rounds + warmup + 1) * work.iterations)

@@ -16,6 +16,10 @@ import pytest
 from .options import get_options
 from .sweep import Point, run_point, sweep_points
 
+#: no garbage collection inside timed rounds (as torch's Timer and timeit do):
+#: a collection triggered by a decode loop's small objects costs ~5-10% per token
+pytestmark = pytest.mark.benchmark(disable_gc=True)
+
 WORKLOAD_OF_TEST = {
     "test_forward": "forward",
     "test_train_step": "train_step",
