@@ -105,6 +105,21 @@ def not_run(request: pytest.FixtureRequest, benchmark, info: dict[str, Any], mes
     pytest.skip(message)
 
 
+@pytest.fixture
+def accuracy_threads(request: pytest.FixtureRequest):
+    """One intra-op thread on a CPU unless --threads says otherwise: at these tiny
+    shapes more threads only synchronise, and on a busy machine spinning threads
+    made a 100-step run 30x slower (measured on the 2-core CI box)."""
+    options = get_options(request.config)
+    explicit = request.config.getoption("--threads") is not None
+    before = torch.get_num_threads()
+    if options.device.type == "cpu" and not explicit:
+        torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.usefixtures("accuracy_threads")
 def test_accuracy(request: pytest.FixtureRequest, benchmark, task: str, mixer: str) -> None:
     from tasks.lra import DataMissing, data_dir_from_env
 

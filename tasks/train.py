@@ -21,6 +21,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import Dataset, TensorDataset
 from tqdm.auto import tqdm
 
@@ -142,7 +143,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, cfg=cfg))
 
 
@@ -184,7 +185,7 @@ def autocast_dtype(cfg: TrainConfig) -> torch.dtype | None:
     return None
 
 
-def autocast(device: str, dtype: torch.dtype | None):
+def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
@@ -235,7 +236,14 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, model, optimizer, scheduler, progress: Progress, cfg) -> None:
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LambdaLR,
+    progress: Progress,
+    cfg: TrainConfig,
+) -> None:
     payload = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -250,7 +258,13 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, progress: Progress,
     os.replace(partial, path)  # a run killed while saving leaves the last good checkpoint
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler, cfg) -> Progress:
+def load_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LambdaLR,
+    cfg: TrainConfig,
+) -> Progress:
     payload = torch.load(path, map_location=cfg.device, weights_only=True)
     saved = payload["trajectory"]
     saved["betas"] = tuple(saved["betas"])
@@ -268,7 +282,7 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, cfg) -> Progress:
     return Progress(**payload["progress"])
 
 
-def _to_cpu(state):
+def _to_cpu(state: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
     # RNG states must be CPU byte tensors, whatever map_location did
     return [s.cpu() for s in state] if isinstance(state, list) else state.cpu()
 
@@ -302,7 +316,7 @@ class FitState:
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scheduler: LambdaLR
     progress: Progress
     checkpoint: Path | None
 
@@ -342,7 +356,9 @@ def run_fit(state: FitState, dataset: Dataset, cfg: TrainConfig) -> FitOutcome:
     return FitOutcome(status, reason, state.progress)
 
 
-def evaluate_fit(model: nn.Module, data: TaskData, cfg: TrainConfig, outcome: FitOutcome):
+def evaluate_fit(
+    model: nn.Module, data: TaskData, cfg: TrainConfig, outcome: FitOutcome
+) -> TrainResult:
     """The ``TrainResult`` of a finished ``fit``: accuracy on the test split
     (None for a diverged run, whose weights mean nothing)."""
     eval_start = time.perf_counter()
@@ -365,7 +381,13 @@ def evaluate_fit(model: nn.Module, data: TaskData, cfg: TrainConfig, outcome: Fi
 
 
 def run_steps(
-    model, dataset, optimizer, scheduler, progress: Progress, cfg, checkpoint: Path | None
+    model: nn.Module,
+    dataset: Dataset,
+    optimizer: torch.optim.Optimizer,
+    scheduler: LambdaLR,
+    progress: Progress,
+    cfg: TrainConfig,
+    checkpoint: Path | None,
 ) -> tuple[Status, str | None]:
     """Steps from ``progress.step`` to ``cfg.steps``; updates ``progress`` in place.
     Only the steps count towards ``train_time_s``, not checkpointing."""
