@@ -107,7 +107,7 @@ PROFILES: dict[str, Profile] = {
         min_rounds=3,
         max_rounds=20,
         target_time_s=0.5,
-        time_budget_s=20.0,
+        time_budget_s=15.0,
         check_len=160,
         train_steps=300,
     ),
