@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import torch
 
+from suite.measure import matmul_peak_flops_per_s
 from suite.options import add_options, apply_threads, get_options
 from suite.records import FAILURES_JSON_KEY, recorded_failures
 
@@ -33,6 +34,11 @@ def profile_name(request: pytest.FixtureRequest) -> str:
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     machine_info.update(torch_machine_info())
+    options = get_options(config)
+    machine_info["matmul_peak_flops_per_s"] = matmul_peak_flops_per_s(
+        options.device, options.dtype
+    )
+    machine_info["matmul_peak_dtype"] = str(options.dtype).removeprefix("torch.")
 
 
 def torch_machine_info() -> dict[str, Any]:

@@ -68,6 +68,19 @@ def time_once(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def matmul_peak_flops_per_s(
+    device: torch.device, dtype: torch.dtype, size: int = 1024, repeats: int = 5
+) -> float:
+    """The best FLOP/s of a square matmul on this device and dtype: the
+    ceiling against which reports draw each mixer's achieved FLOP/s."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    product = synchronized(lambda: a @ b, device)
+    product()
+    best = min(time_once(product) for _ in range(repeats))
+    return 2 * size**3 / best
+
+
 # -- memory -------------------------------------------------------------------
 def peak_memory_bytes(fn: Callable[[], Any], device: torch.device) -> int:
     """Peak bytes allocated during one call of ``fn`` above those allocated before it."""

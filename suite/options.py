@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -61,8 +62,6 @@ class Profile:
     time_budget_s: float
     #: length of the agreement check against the family's reference
     check_len: int
-    #: optimizer steps of an accuracy run (suite/test_accuracy.py)
-    train_steps: int
     #: torch's intra-op threads; 0 keeps torch's default (all cores). One thread
     #: for tiny shapes: more only add synchronisation, and on a busy machine
     #: spinning OpenMP threads slow small ops down many times over
@@ -90,7 +89,6 @@ PROFILES: dict[str, Profile] = {
         target_time_s=0.01,
         time_budget_s=10.0,
         check_len=40,
-        train_steps=20,
         threads=1,
     ),
     "default": Profile(
@@ -106,10 +104,9 @@ PROFILES: dict[str, Profile] = {
         warmup_rounds=0,
         min_rounds=3,
         max_rounds=20,
-        target_time_s=0.5,
-        time_budget_s=15.0,
+        target_time_s=0.3,
+        time_budget_s=10.0,
         check_len=160,
-        train_steps=300,
     ),
     "paper": Profile(
         name="paper",
@@ -127,7 +124,6 @@ PROFILES: dict[str, Profile] = {
         target_time_s=2.0,
         time_budget_s=120.0,
         check_len=1100,
-        train_steps=5000,
         device="cuda",
         dtype="bfloat16",
         needs_cuda=True,
@@ -148,7 +144,6 @@ PROFILES: dict[str, Profile] = {
         target_time_s=0.2,
         time_budget_s=15.0,
         check_len=300,
-        train_steps=100,
         device="cuda",
         dtype="bfloat16",
         needs_cuda=True,
@@ -173,6 +168,8 @@ class RunOptions:
     time_budget_s: float
     #: torch's intra-op threads (0: torch's default)
     threads: int = 0
+    #: where LRA data lives (--data-dir, else MIXBENCH_DATA); None: nowhere
+    data_dir: Path | None = None
 
     @property
     def max_len(self) -> int:
@@ -193,6 +190,7 @@ class RawOptions:
     d_model: int | None = None
     time_budget_s: float | None = None
     threads: int | None = None
+    data_dir: str | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -231,6 +229,12 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="torch intra-op threads, 0 for torch's default (default: the profile's)",
     )
+    group.addoption(
+        "--data-dir",
+        default=None,
+        help="folder with the LRA release, IMDB and CIFAR-10 for accuracy runs "
+        "(default: $MIXBENCH_DATA; python -m tasks check tells what is found)",
+    )
 
 
 def raw_options(config: pytest.Config) -> RawOptions:
@@ -244,6 +248,7 @@ def raw_options(config: pytest.Config) -> RawOptions:
         d_model=config.getoption("--d-model"),
         time_budget_s=config.getoption("--time-budget-s"),
         threads=config.getoption("--threads"),
+        data_dir=config.getoption("--data-dir"),
     )
 
 
@@ -279,9 +284,24 @@ def resolve_options(
         n_layers=profile.n_layers,
         time_budget_s=positive("--time-budget-s", raw.time_budget_s, profile.time_budget_s),
         threads=non_negative("--threads", raw.threads, profile.threads),
+        data_dir=resolve_data_dir(raw.data_dir),
     )
     check_heads_fit(options)
     return options
+
+
+def resolve_data_dir(given: str | None) -> Path | None:
+    from tasks.lra import data_dir_from_env
+
+    if given is None:
+        return data_dir_from_env()
+    path = Path(given).expanduser()
+    if not path.is_dir():
+        raise pytest.UsageError(
+            f"--data-dir {given!r} is not a folder; give the folder that holds lra_release/ "
+            "(or leave it out to use $MIXBENCH_DATA)"
+        )
+    return path
 
 
 def resolve_profile(name: str) -> Profile:

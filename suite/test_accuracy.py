@@ -1,6 +1,6 @@
 """Accuracy of one variant per family on the profile's tasks: synthetic recall
 (MQAR, selective copying), small generated LRA tasks (ListOps, Pathfinder) and
-the LRA release's tasks found under MIXBENCH_DATA. One benchmark per
+the LRA release's tasks found under --data-dir (or MIXBENCH_DATA). One benchmark per
 (task, mixer), e.g. ``test_accuracy[mqar-attention/sdpa]``; its time is the
 training run (benchmark.pedantic, one round), its extra_info the accuracy on
 the held-out split, tokens_per_s and status.
@@ -121,7 +121,7 @@ def accuracy_threads(request: pytest.FixtureRequest):
 
 @pytest.mark.usefixtures("accuracy_threads")
 def test_accuracy(request: pytest.FixtureRequest, benchmark, task: str, mixer: str) -> None:
-    from tasks.lra import DataMissing, data_dir_from_env
+    from tasks.lra import DataMissing
 
     options = get_options(request.config)
     benchmark.group = f"{WORKLOAD}-{task}"
@@ -140,7 +140,7 @@ def test_accuracy(request: pytest.FixtureRequest, benchmark, task: str, mixer: s
             task,
             options.profile.name,
             device=str(options.device),
-            data_dir=data_dir_from_env(),
+            data_dir=options.data_dir,
             autocast=autocast_mode(options),
             timer=lambda fit: benchmark.pedantic(fit, rounds=1, iterations=1),
         )

@@ -14,6 +14,7 @@ from suite.measure import (
     extrapolation_law,
     is_out_of_memory,
     log_log_slope,
+    matmul_peak_flops_per_s,
     peak_memory_bytes,
     running_peak,
     synchronized,
@@ -152,3 +153,9 @@ def test_log_log_slope() -> None:
     assert log_log_slope(xs, [5.0] * 4) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="at least two"):
         log_log_slope([1], [1])
+
+
+def test_matmul_peak_is_a_plausible_rate() -> None:
+    peak = matmul_peak_flops_per_s(torch.device("cpu"), torch.float32, size=256, repeats=3)
+    # any CPU of the last decades: between a megaflop and a petaflop per second
+    assert 1e6 < peak < 1e15

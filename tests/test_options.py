@@ -89,3 +89,16 @@ def test_gpu_profile_may_be_forced_onto_the_cpu() -> None:
 
 def test_lengths_accept_a_k_suffix_and_come_back_sorted_without_repeats() -> None:
     assert parse_lengths("4k, 512 ,4096,2K") == (512, 2048, 4096)
+
+
+def test_data_dir_comes_from_the_option_else_the_environment(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MIXBENCH_DATA", str(tmp_path / "from-env"))
+    assert resolve().data_dir == tmp_path / "from-env"
+    assert resolve(data_dir=str(tmp_path)).data_dir == tmp_path
+    monkeypatch.delenv("MIXBENCH_DATA")
+    assert resolve().data_dir is None
+
+
+def test_a_data_dir_that_is_not_a_folder_is_refused(tmp_path) -> None:
+    with pytest.raises(pytest.UsageError, match="--data-dir .* is not a folder.*lra_release"):
+        resolve(data_dir=str(tmp_path / "missing"))
