@@ -35,9 +35,7 @@ def profile_name(request: pytest.FixtureRequest) -> str:
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     machine_info.update(torch_machine_info())
     options = get_options(config)
-    machine_info["matmul_peak_flops_per_s"] = matmul_peak_flops_per_s(
-        options.device, options.dtype
-    )
+    machine_info["matmul_peak_flops_per_s"] = matmul_peak_flops_per_s(options.device, options.dtype)
     machine_info["matmul_peak_dtype"] = str(options.dtype).removeprefix("torch.")
 
 
