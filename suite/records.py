@@ -15,7 +15,7 @@ EXTRA_INFO_KEYS = (
     "mixer",  # family/variant
     "family",
     "variant",
-    "workload",  # forward, train_step, prefill, decode, accuracy
+    "workload",  # forward, train_step, prefill, decode, accuracy, mixer_forward
     "task",  # accuracy: the task's name; None for speed workloads
     "seq_len",
     "batch",
@@ -36,7 +36,8 @@ EXTRA_INFO_KEYS = (
     "ref_rel_err",  # max |y - y_ref| / max |y_ref| against the family reference; None: unchecked
 )
 
-WORKLOADS = ("forward", "train_step", "prefill", "decode", "accuracy")
+#: mixer_forward: one bare mixer, no backbone (the mode-against-mode speed files)
+WORKLOADS = ("forward", "train_step", "prefill", "decode", "accuracy", "mixer_forward")
 STATUSES = ("ok", "oom", "timeout", "unavailable", "failed", "skipped", "diverged")
 
 

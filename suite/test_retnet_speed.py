@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from models import build_mixer
-from models.backbone import count_params
-from suite.records import make_extra_info
+from suite.modes import time_bare_forward
+from suite.options import get_options
 
 D_MODEL = 512
 N_HEADS = 4
@@ -43,12 +43,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "seq_len" in metafunc.fixturenames:
         lengths = SEQ_LENS.get(metafunc.config.getoption("--profile"), SEQ_LENS["smoke"])
         metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
-
-
-def pick_device(profile_name: str) -> torch.device:
-    """The GPU profiles use CUDA when there is one; everything else runs on the CPU."""
-    gpu_profile = profile_name in ("paper", "gpu-smoke")
-    return torch.device("cuda" if gpu_profile and torch.cuda.is_available() else "cpu")
 
 
 def import_torchscale():
@@ -86,8 +80,8 @@ def torchscale_forward(seq_len: int, chunk_size: int, weights: dict, device: tor
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_retnet_chunkwise_forward(benchmark, profile_name, impl, seq_len):
-    device = pick_device(profile_name)
+def test_retnet_chunkwise_forward(benchmark, request, impl, seq_len):
+    device = get_options(request.config).device
     # torchscale needs whole chunks
     chunk_size = min(CHUNK_SIZE, seq_len)
     torch.manual_seed(0)
@@ -97,32 +91,7 @@ def test_retnet_chunkwise_forward(benchmark, profile_name, impl, seq_len):
     if impl == "torchscale":
         module, forward = torchscale_forward(seq_len, chunk_size, ours.state_dict(), device)
     x = torch.randn(BATCH, seq_len, D_MODEL, device=device)
-
-    @torch.no_grad()
-    def run() -> torch.Tensor:
-        y = forward(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return y
-
     benchmark.group = f"retnet-chunkwise-L{seq_len}"
-    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
-    benchmark.extra_info.update(
-        make_extra_info(
-            mixer=MIXER_NAME[impl],
-            workload="forward",
-            seq_len=seq_len,
-            batch=BATCH,
-            d_model=D_MODEL,
-            n_layers=1,
-            dtype="float32",
-            device=device.type,
-            params=count_params(module),
-            flops=ours.flops(BATCH, seq_len),
-            state_bytes=ours.state_bytes(BATCH, seq_len),
-            tokens_per_s=BATCH * seq_len / benchmark.stats.stats.mean,
-            status="ok",
-        )
-    )
+    time_bare_forward(benchmark, forward, x, name=MIXER_NAME[impl], module=module, costs=ours)
     benchmark.extra_info["impl"] = impl
     benchmark.extra_info["chunk_size"] = chunk_size
