@@ -8,7 +8,6 @@ with the context: its bytes are the cost RetNet and Mamba avoid.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from .base import (
     accumulation_dtype,
     check_divisible,
     check_positive,
+    cuda_package_reason,
     matmul_flops,
     train_flops,
 )
@@ -179,21 +179,13 @@ class SDPAttention(Attention):
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
 
-def _cuda_package_reason(package: str) -> str | None:
-    if importlib.util.find_spec(package) is None:
-        return f"package {package} is not installed (pip install 'mixbench[gpu]' on a CUDA machine)"
-    if not torch.cuda.is_available():
-        return f"{package} needs a CUDA device, none is available"
-    return None
-
-
 @register_mixer("attention/flash-attn")
 class FlashAttention(Attention):
     """FlashAttention-2 kernels (fp16/bf16 on CUDA)."""
 
     @staticmethod
     def unavailable_reason() -> str | None:
-        return _cuda_package_reason("flash_attn")
+        return cuda_package_reason("flash_attn")
 
     def attend(self, q, k, v):
         from flash_attn import flash_attn_func
@@ -209,7 +201,7 @@ class XFormersAttention(Attention):
 
     @staticmethod
     def unavailable_reason() -> str | None:
-        return _cuda_package_reason("xformers")
+        return cuda_package_reason("xformers")
 
     def attend(self, q, k, v):
         from xformers.ops import LowerTriangularMask, memory_efficient_attention

@@ -7,6 +7,7 @@ compare mixers where no profiler sees the work (FFT, scans).
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, ClassVar
 
 import torch
@@ -33,6 +34,15 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     decays, softmax sums, FFTs and scans lose their precision in bf16 (and the
     largest RetNet decay rounds to 1), while fp64 inputs must stay fp64."""
     return torch.promote_types(dtype, torch.float32)
+
+
+def cuda_package_reason(package: str) -> str | None:
+    """Why an optional CUDA backend cannot run here, or None when it can."""
+    if importlib.util.find_spec(package) is None:
+        return f"package {package} is not installed (pip install 'mixbench[gpu]' on a CUDA machine)"
+    if not torch.cuda.is_available():
+        return f"{package} needs a CUDA device, none is available"
+    return None
 
 
 def tensor_bytes(obj: Any) -> int:

@@ -25,7 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Mixer, accumulation_dtype, check_positive, matmul_flops, train_flops
+from .base import (
+    Mixer,
+    accumulation_dtype,
+    check_positive,
+    cuda_package_reason,
+    matmul_flops,
+    train_flops,
+)
 from .registry import register_mixer
 
 #: FLOPs per (position, channel, state) of one pass of the recurrence:
@@ -340,14 +347,6 @@ class ScanMamba(Mamba):
         return chunked_selective_scan(u, delta, A, B, C, chunk_size)
 
 
-def _cuda_package_reason(package: str) -> str | None:
-    if importlib.util.find_spec(package) is None:
-        return f"package {package} is not installed (pip install 'mixbench[gpu]' on a CUDA machine)"
-    if not torch.cuda.is_available():
-        return f"{package} needs a CUDA device, none is available"
-    return None
-
-
 @register_mixer("mamba/mamba-ssm")
 class MambaSSM(Mamba):
     """mamba-ssm's fused selective-scan kernel, and causal-conv1d's kernel when
@@ -355,7 +354,7 @@ class MambaSSM(Mamba):
 
     @staticmethod
     def unavailable_reason() -> str | None:
-        return _cuda_package_reason("mamba_ssm")
+        return cuda_package_reason("mamba_ssm")
 
     def causal_conv(self, x_in):
         if importlib.util.find_spec("causal_conv1d") is None:
