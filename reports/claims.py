@@ -19,8 +19,8 @@ from .units import human
 HOLDS, FAILS, NOT_MEASURED = "holds", "does not hold", "not measured"
 CONSTANT_SLOPE = 0.2  # a slope below this over the fitted lengths counts as constant
 LINEAR_SLOPE = (0.8, 1.2)
-# suite/workloads.py's CHECK_TOLERANCE: the relative error a variant may have
-# against its family reference before the harness fails its points.
+# models.base.Mixer.reference_tolerance, which RetNet's variants keep: the relative
+# error a variant may have against its family reference before the harness fails it.
 EQUIVALENCE_TOLERANCE = 1e-4
 DISAGREES = "family reference"  # in the reason of a point failed by that check
 COST_STATUSES = ("oom", "timeout")  # ran out of memory or time: a cost, measured

@@ -46,7 +46,6 @@ from .measure import (
 from .options import RunOptions, get_options
 from .records import make_extra_info, record_failure
 from .workloads import (
-    CHECK_TOLERANCE,
     analytic_figures,
     analytic_flops,
     build_backbone,
@@ -202,11 +201,12 @@ def checked_reference_error(history: SweepHistory, options: RunOptions, mixer: s
     error = history.reference_errors[mixer]
     if isinstance(error, Exception):
         raise PointNotRun("failed", f"reference check raised {type(error).__name__}: {error}")
-    if not error <= CHECK_TOLERANCE:
+    tolerance = get_spec(mixer).cls.reference_tolerance
+    if not error <= tolerance:
         raise PointNotRun(
             "failed",
             f"disagrees with its family reference: relative error {error:.3g} > "
-            f"{CHECK_TOLERANCE:g} at L={options.profile.check_len}",
+            f"{tolerance:g} at L={options.profile.check_len}",
         )
     return error
 
