@@ -235,6 +235,20 @@ def test_accuracy_table_is_lra_shaped_with_na(points):
     assert cpu.loc["mamba/scan", "tasks_run"] == "1/3"
 
 
+def test_accuracy_table_keeps_budget_limited_runs_and_drops_tasks_nobody_ran(points):
+    cpu = points[points["run"] == "0001 AMD EPYC"].copy()
+    diverged = (cpu["mixer"] == "mamba/scan") & (cpu["task"] == "listops")
+    cpu.loc[diverged, ["status", "accuracy", "ok"]] = ["timeout", 0.21, False]
+    skipped = cpu[(cpu["workload"] == "accuracy") & (cpu["task"] == "text")].copy()
+    skipped[["task", "status", "accuracy", "ok"]] = ["lra-image", "skipped", math.nan, False]
+    table = accuracy_table(pd.concat([cpu, skipped]))
+    frame = table.frame.set_index("mixer")
+    assert frame.loc["mamba/scan", "listops"] == 0.21
+    assert frame.loc["mamba/scan", "not_ok"] == "listops: timeout"
+    assert "lra-image" not in frame.columns
+    assert "Not run for any mixer (see 'Points that did not run'): lra-image." in table.caption
+
+
 def test_lra_release_tasks_get_their_own_average(points):
     cpu = points[points["run"] == "0001 AMD EPYC"].copy()
     cpu["task"] = cpu["task"].replace({"listops": "lra-listops", "text": "lra-text"})
