@@ -87,7 +87,7 @@ PROFILES: dict[str, Profile] = {
         min_rounds=2,
         max_rounds=5,
         target_time_s=0.01,
-        time_budget_s=15.0,
+        time_budget_s=10.0,
         check_len=40,
         threads=1,
     ),
@@ -105,7 +105,7 @@ PROFILES: dict[str, Profile] = {
         min_rounds=3,
         max_rounds=20,
         target_time_s=0.3,
-        time_budget_s=10.0,
+        time_budget_s=15.0,
         check_len=160,
     ),
     "paper": Profile(
