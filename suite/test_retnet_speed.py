@@ -10,10 +10,7 @@ ours builds its own inside forward.
 
 from __future__ import annotations
 
-import sys
-import types
 from types import SimpleNamespace
-from unittest import mock
 
 import pytest
 import torch
@@ -21,6 +18,7 @@ import torch
 from models import build_mixer
 from suite.modes import time_bare_forward
 from suite.options import get_options
+from suite.references import import_torchscale
 
 D_MODEL = 512
 N_HEADS = 4
@@ -43,24 +41,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "seq_len" in metafunc.fixturenames:
         lengths = SEQ_LENS.get(metafunc.config.getoption("--profile"), SEQ_LENS["smoke"])
         metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
-
-
-def import_torchscale():
-    """torchscale's MultiScaleRetention and RetNetRelPos, or a skip. Its retnet
-    module imports timm for DropPath, which RetNetRelPos never uses; timm is
-    left out of the install (it pulls a CUDA torch), so a stub stands in for
-    it during the import only."""
-    pytest.importorskip("torchscale", reason="torchscale 0.3.0 is not installed")
-    pytest.importorskip("fairscale", reason="torchscale's RetNet imports fairscale")
-    from torchscale.component.multiscale_retention import MultiScaleRetention
-
-    layers = types.ModuleType("timm.models.layers")
-    layers.drop_path = None
-    stubs = {"timm": types.ModuleType("timm"), "timm.models": types.ModuleType("timm.models")}
-    stubs["timm.models.layers"] = layers
-    with mock.patch.dict(sys.modules, {} if "timm" in sys.modules else stubs):
-        from torchscale.architecture.retnet import RetNetRelPos
-    return MultiScaleRetention, RetNetRelPos
 
 
 def torchscale_forward(seq_len: int, chunk_size: int, weights: dict, device: torch.device):

@@ -5,10 +5,7 @@ shape, and bad arguments are named."""
 
 from __future__ import annotations
 
-import sys
-import types
 from types import SimpleNamespace
-from unittest import mock
 
 import pytest
 import torch
@@ -16,6 +13,7 @@ import torch
 from models import build_mixer, get_spec, reference_of
 from models.base import tensor_bytes
 from models.retnet import Retention, log_decays
+from suite.references import import_torchscale
 
 D_MODEL = 32
 N_HEADS = 4
@@ -132,25 +130,6 @@ def test_one_weight_layout_and_config_for_every_variant():
 
 
 # -- torchscale 0.3.0 --------------------------------------------------------
-def import_torchscale():
-    """MultiScaleRetention and RetNetRelPos. torchscale.architecture.retnet
-    imports timm for DropPath, which RetNetRelPos never uses; timm is left
-    out of the install (it pulls a CUDA torch), so a stub stands in for it
-    during the import only."""
-    pytest.importorskip("torchscale", reason="torchscale 0.3.0 is not installed")
-    pytest.importorskip("fairscale", reason="torchscale's RetNet imports fairscale")
-    from torchscale.component.multiscale_retention import MultiScaleRetention
-
-    layers = types.ModuleType("timm.models.layers")
-    layers.drop_path = None
-    stubs = {"timm": types.ModuleType("timm"), "timm.models": types.ModuleType("timm.models")}
-    stubs["timm.models.layers"] = layers
-    missing = {k: v for k, v in stubs.items() if k not in sys.modules}
-    with mock.patch.dict(sys.modules, missing if "timm" not in sys.modules else {}):
-        from torchscale.architecture.retnet import RetNetRelPos
-    return MultiScaleRetention, RetNetRelPos
-
-
 def official_pair(chunk_size: int = 64, d_model: int = 64):
     """torchscale's module and its rel_pos maker, and our parallel variant
     carrying its weights."""
