@@ -29,9 +29,8 @@ def smoke_options(**raw):
     return resolve_options(RawOptions(profile="smoke", **raw), names, cuda_available=False)
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    storage = tmp_path_factory.mktemp("benchmarks")
+def run_smoke_speed(mixers: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """suite/test_speed.py on the CPU with the smoke profile, in a subprocess."""
     command = [
         sys.executable,
         "-m",
@@ -42,14 +41,24 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
         "--device",
         "cpu",
         "--mixers",
+        mixers,
+        *args,
+        "-q",
+    ]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    storage = tmp_path_factory.mktemp("benchmarks")
+    done = run_smoke_speed(
         SMOKE_MIXERS,
         *SMOKE_ARGS,
         "--benchmark-autosave",
         "--benchmark-storage",
         str(storage),
-        "-q",
-    ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     saved = list(storage.rglob("*.json"))
     assert len(saved) == 1, saved
@@ -173,24 +182,14 @@ def test_rounds_fill_the_target_time_within_the_budget() -> None:
 
 
 def test_failures_are_saved_when_no_benchmark_ran(tmp_path: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "suite/test_speed.py",
-        "--profile",
-        "smoke",
-        "--device",
-        "cpu",
-        "--mixers",
+    done = run_smoke_speed(
         "attention/flash-attn",
         "-k",
         "forward",
         "--benchmark-json",
         str(tmp_path / "run.json"),
-        "-q",
-    ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-4000:]
     data = json.loads((tmp_path / "run.json").read_text())
     assert data["benchmarks"] == []
