@@ -16,13 +16,7 @@ VARIANTS = ("hyena/direct", "hyena/fft")
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: on a shared CPU, waking a second thread costs more than it saves."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def pair(dtype: torch.dtype = torch.float32, **config) -> tuple[Hyena, Hyena]:

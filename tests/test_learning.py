@@ -16,14 +16,7 @@ from tasks.train import TrainConfig, train
 STEPS = 100
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes: extra intra-op threads only synchronise, and on a busy
-    machine spinning threads slow each small op down many times over."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def one_variant_per_family() -> list[str]:

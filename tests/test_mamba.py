@@ -16,14 +16,7 @@ LENGTHS = (1, 2, 63, 64, 65, 300)
 CHUNK_SIZES = (16, 64, None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: a second intra-op thread only adds a wait at every
-    op, and on a busy machine each wait can cost a scheduler tick."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def perturbed(mixer: Mamba, seed: int = 0) -> Mamba:

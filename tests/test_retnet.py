@@ -28,15 +28,7 @@ TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
 INPUT_SCALE = {torch.float32: 1.0, torch.float64: 10.0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tensors here are tiny and the token loops run thousands of small
-    ops: one thread spares OpenMP's synchronisation per op, which on a busy
-    2-core machine makes these tests ~10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def build(name: str, dtype: torch.dtype = torch.float64, **config) -> Retention:

@@ -14,14 +14,7 @@ from tasks.train import TrainConfig, batch_indices, lr_factor, task_loss, train
 MIXER = "attention/math"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes: extra intra-op threads only synchronise, and on a busy
-    machine spinning threads slow each small op down many times over."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_data() -> TaskData:

@@ -1,0 +1,17 @@
+"""Fixtures shared by the correctness tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny shapes: extra intra-op threads only synchronise, and on a busy
+    machine spinning threads slow each small op down many times over. A module
+    opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
