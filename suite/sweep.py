@@ -144,7 +144,8 @@ def predict(
     if len(measured) < 2:  # one point shows no trend: fixed overheads may dominate it
         return None
     calls = calls_per_point(options, workload, measured[-1].untimed_calls)
-    law = extrapolation_law([o.length for o in measured], [o.call_s for o in measured], 0.0, 3.0)
+    lengths, times = [o.length for o in measured], [o.call_s for o in measured]
+    law = extrapolation_law(lengths, times, min_time_exponent(workload), 3.0)
     seconds = law(length) * calls
     if seconds > options.time_budget_s:
         return PointNotRun(
@@ -154,6 +155,14 @@ def predict(
             f"over the {options.time_budget_s:g} s budget",
         )
     return predict_memory(measured, options, length)
+
+
+def min_time_exponent(workload: str) -> float:
+    """A call that touches each of L tokens cannot grow slower than L, however
+    flat fixed overheads make the short points look (two overhead-bound points
+    of a token loop once predicted L=4096 to fit and burnt the budget); a
+    decode step after a context of L may honestly cost the same at any L."""
+    return 0.0 if workload == "decode" else 1.0
 
 
 def predict_memory(measured: list[Outcome], options: RunOptions, length: int) -> PointNotRun | None:
