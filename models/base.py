@@ -8,12 +8,16 @@ compare mixers where no profiler sees the work (FFT, scans).
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+#: the family knobs that the suite and the tasks offer every mixer; a variant
+#: gets those its constructor names (heads, chunk size, Hyena's l_max)
+FAMILY_KNOBS = ("n_heads", "chunk_size", "l_max")
 
 
 def check_positive(name: str, value: int) -> None:
@@ -76,6 +80,28 @@ class Mixer(nn.Module):
         super().__init__()
         check_positive("d_model", d_model)
         self.d_model = d_model
+
+    @classmethod
+    def knobs_from(cls, **offered: Any) -> dict[str, Any]:
+        """The offered family knobs this variant's constructor takes, e.g.
+        ``{"n_heads": 4}`` for attention out of n_heads, chunk_size and l_max."""
+        unknown = set(offered) - set(FAMILY_KNOBS)
+        if unknown:
+            raise ValueError(f"unknown family knobs {sorted(unknown)}; known: {FAMILY_KNOBS}")
+        named = inspect.signature(cls).parameters
+        return {knob: offered[knob] for knob in FAMILY_KNOBS if knob in named and knob in offered}
+
+    @classmethod
+    def config_problem(cls, d_model: int, **config: Any) -> str | None:
+        """Why ``cls(d_model, **config)`` cannot be built (the constructor's own
+        ValueError, e.g. heads of odd size), or None; builds on the meta device,
+        so it costs no memory and no compute."""
+        try:
+            with torch.device("meta"):
+                cls(d_model=d_model, **config)
+        except ValueError as error:
+            return str(error)
+        return None
 
     @property
     def name(self) -> str:
