@@ -3,19 +3,23 @@
 from .base import Mixer
 from .registry import (
     MixerUnavailable,
+    PluginError,
     build_mixer,
     get_spec,
     list_mixers,
     reference_of,
     register_mixer,
+    reload_plugins,
 )
 
 __all__ = [
     "Mixer",
     "MixerUnavailable",
+    "PluginError",
     "build_mixer",
     "get_spec",
     "list_mixers",
     "reference_of",
     "register_mixer",
+    "reload_plugins",
 ]

@@ -2,7 +2,15 @@
 
 Mixers register with ``@register_mixer``; third-party mixers are found through
 the ``mixbench.mixers`` entry-point group and the ``MIXBENCH_PLUGINS``
-environment variable (comma-separated module paths), imported on first use.
+environment variable (comma-separated module paths).
+
+Plugins load on first use and stay loaded: ``list_mixers``/``get_spec`` scan
+the entry points and import the plugin modules again only when
+``MIXBENCH_PLUGINS`` changed or a source failed the last time (a failed
+source is retried, so its error is raised again until it is fixed);
+``reload_plugins`` forces a scan, e.g. after ``sys.path`` changed. A plugin
+that cannot be imported, or whose name is taken by another class, raises
+``PluginError`` naming the source and the fix.
 """
 
 from __future__ import annotations
@@ -10,8 +18,10 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from .base import Mixer
 
@@ -22,6 +32,22 @@ BUILTIN_MODULES = ("models.retnet", "models.attention", "models.hyena", "models.
 
 class MixerUnavailable(RuntimeError):
     """A registered variant that cannot run here (missing package, needs CUDA)."""
+
+
+class PluginError(ValueError):
+    """A plugin mixer that cannot be loaded or registered: a ``MIXBENCH_PLUGINS``
+    module that is missing or fails at import, an entry point that fails at
+    import, or a name already taken by another class. The message is one line
+    that names the source and the fix; ``source`` names the source alone."""
+
+    def __init__(self, message: str, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+def class_path(cls: type) -> str:
+    """``package.module:QualName``, which tells two classes of one name apart."""
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 @dataclass(frozen=True)
@@ -39,16 +65,31 @@ class MixerSpec:
     def variant(self) -> str:
         return self.name.split("/", 1)[1]
 
+    @property
+    def class_path(self) -> str:
+        """The registered class as ``package.module:QualName``."""
+        return class_path(self.cls)
+
     def unavailable_reason(self) -> str | None:
         return self.cls.unavailable_reason()
 
 
 _REGISTRY: dict[str, MixerSpec] = {}
+#: plugin sources imported without error: MIXBENCH_PLUGINS module names and
+#: ``entry-point:<name>=<value>`` keys; never imported twice
 _loaded_sources: set[str] = set()
+#: MIXBENCH_PLUGINS as it was at the last scan in which every source loaded;
+#: None until then, and again after a failure, so the next call scans again
+_scanned_env: str | None = None
+_builtins_loaded = False
 
 
 def register_mixer(name: str, *, reference: bool = False):
-    """Class decorator: ``@register_mixer("family/variant")``."""
+    """Class decorator: ``@register_mixer("family/variant")``.
+
+    A name already registered by another class (compared by module and
+    qualified name) raises ``PluginError``; the same class registered again,
+    e.g. after ``importlib.reload`` of its module, replaces the old entry."""
     family, sep, variant = name.partition("/")
     if not sep or not family or not variant or "/" in variant:
         raise ValueError(f"mixer name must be 'family/variant', got {name!r}")
@@ -56,9 +97,17 @@ def register_mixer(name: str, *, reference: bool = False):
     def decorate(cls: type[Mixer]) -> type[Mixer]:
         if not (isinstance(cls, type) and issubclass(cls, Mixer)):
             raise TypeError(f"{name}: registered mixers must subclass models.base.Mixer")
+        if cls.__module__ not in BUILTIN_MODULES:
+            # the built-ins register first, so a clash always names the plugin
+            _import_builtins()
         existing = _REGISTRY.get(name)
-        if existing is not None and existing.cls.__qualname__ != cls.__qualname__:
-            raise ValueError(f"mixer {name!r} is already registered by {existing.cls!r}")
+        if existing is not None and existing.class_path != class_path(cls):
+            raise PluginError(
+                f"mixer name {name!r} is already registered by {existing.class_path}, so "
+                f"{class_path(cls)} cannot take it; register it under a family/variant "
+                "name of its own",
+                source=cls.__module__,
+            )
         cls.family, cls.variant = family, variant
         _REGISTRY[name] = MixerSpec(name, cls, reference)
         return cls
@@ -66,30 +115,139 @@ def register_mixer(name: str, *, reference: bool = False):
     return decorate
 
 
-def _import_once(module: str) -> None:
-    if module not in _loaded_sources:
-        _loaded_sources.add(module)
-        importlib.import_module(module)
+def _import_builtins() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
+        _builtins_loaded = True
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _is_missing(err: BaseException, module: str) -> bool:
+    """Whether ``err`` says that ``module`` itself (or a package above it) does
+    not exist, as opposed to a module it imports."""
+    missing = getattr(err, "name", None)
+    return (
+        isinstance(err, ModuleNotFoundError)
+        and bool(missing)
+        and (module == missing or module.startswith(missing + "."))
+    )
+
+
+def _where(err: BaseException) -> str:
+    """`` (file:line)`` of the innermost frame outside importlib, or nothing."""
+    frames = [
+        f for f in traceback.extract_tb(err.__traceback__) if not f.filename.startswith("<frozen")
+    ]
+    return f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+
+
+def _plugin_failure(source: str, module: str, err: Exception, fix: str, fix_missing: str):
+    """One line that says which source failed, how, and how to fix it."""
+    if isinstance(err, PluginError):
+        message = f"{source}: {err}"
+    elif _is_missing(err, module):
+        message = f"{source} cannot be imported: there is no module {module!r}; {fix_missing}"
+    else:
+        message = (
+            f"{source} raised {type(err).__name__} at import{_where(err)}: "
+            f"{_one_line(str(err)) or '(no message)'}; {fix}"
+        )
+    return PluginError(message, source=source)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One plugin source: how to import it and what to tell its user."""
+
+    key: str  # in _loaded_sources once it imported
+    module: str
+    load: Callable[[], object]
+    description: str
+    fix: str
+    fix_missing: str
+
+    def load_once(self) -> PluginError | None:
+        """Import unless it loaded before; the PluginError if it fails."""
+        if self.key in _loaded_sources:
+            return None
+        try:
+            self.load()
+        except Exception as err:  # whatever a plugin raises at import is the plugin's error
+            failure = _plugin_failure(
+                self.description, self.module, err, self.fix, self.fix_missing
+            )
+            failure.__cause__ = err
+            return failure
+        _loaded_sources.add(self.key)
+        return None
+
+
+def _entry_point_source(ep: EntryPoint) -> _Source:
+    dist_name = getattr(getattr(ep, "dist", None), "name", None)
+    owner = f" of distribution {dist_name!r}" if dist_name else ""
+    uninstall = f"pip uninstall {dist_name}" if dist_name else "uninstall its distribution"
+    return _Source(
+        key=f"entry-point:{ep.name}={ep.value}",
+        module=ep.module,
+        load=ep.load,
+        description=f"entry point {ep.name!r} ({ep.value}){owner} in group {ENTRY_POINT_GROUP!r}",
+        fix=f"fix the plugin or uninstall it ({uninstall})",
+        fix_missing=f"reinstall the plugin or uninstall it ({uninstall})",
+    )
+
+
+def _env_source(module: str, env: str) -> _Source:
+    return _Source(
+        key=module,
+        module=module,
+        load=lambda: importlib.import_module(module),
+        description=f"module {module!r} named in {PLUGINS_ENV}={env!r}",
+        fix=f"fix the module or take it out of {PLUGINS_ENV}",
+        fix_missing=(
+            f"put its folder on PYTHONPATH (or install its package) or fix the name in "
+            f"{PLUGINS_ENV}"
+        ),
+    )
+
+
+def plugin_modules() -> list[str]:
+    """The module paths ``MIXBENCH_PLUGINS`` names, in order."""
+    return [m for m in (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",")) if m]
 
 
 def load_plugins() -> None:
-    """Import the built-in mixers, entry-point plugins and ``MIXBENCH_PLUGINS``."""
-    for module in BUILTIN_MODULES:
-        _import_once(module)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        key = f"entry-point:{ep.value}"
-        if key not in _loaded_sources:
-            _loaded_sources.add(key)
-            ep.load()
-    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
-        try:
-            _import_once(module)
-        except ImportError as err:
-            _loaded_sources.discard(module)
-            raise ImportError(
-                f"{PLUGINS_ENV} names module {module!r}, which cannot be imported ({err}); "
-                "put its folder on PYTHONPATH or fix the name"
-            ) from err
+    """Import the built-in mixers, entry-point plugins and ``MIXBENCH_PLUGINS``.
+
+    A no-op after a clean scan while ``MIXBENCH_PLUGINS`` stays the same.
+    Every source is tried; sources that failed raise one ``PluginError``
+    together and are tried again on the next call."""
+    global _scanned_env
+    _import_builtins()
+    env = os.environ.get(PLUGINS_ENV, "")
+    if env == _scanned_env:
+        return
+    _scanned_env = None
+    sources = [_entry_point_source(ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    sources += [_env_source(module, env) for module in plugin_modules()]
+    failures = [f for f in (source.load_once() for source in sources) if f is not None]
+    if failures:
+        error = PluginError("; and ".join(map(str, failures)), source=failures[0].source)
+        raise error from failures[0].__cause__
+    _scanned_env = env
+
+
+def reload_plugins() -> None:
+    """Scan the entry points and ``MIXBENCH_PLUGINS`` again now (after
+    ``sys.path`` or the installed distributions changed); sources that loaded
+    before are not imported again."""
+    global _scanned_env
+    _scanned_env = None
+    load_plugins()
 
 
 def list_mixers() -> list[MixerSpec]:
@@ -122,6 +280,6 @@ def build_mixer(name: str, d_model: int, **config) -> Mixer:
     ``build_mixer("retnet/chunkwise", 512, n_heads=4, chunk_size=64)``."""
     spec = get_spec(name)
     reason = spec.unavailable_reason()
-    if reason is not None:
-        raise MixerUnavailable(f"{name} is unavailable: {reason}")
-    return spec.cls(d_model=d_model, **config)
+    if reason is None:
+        return spec.cls(d_model=d_model, **config)
+    raise MixerUnavailable(f"{name} is unavailable: {reason}")

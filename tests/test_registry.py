@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import entry_points
 
 import pytest
 import torch
 
+import models.attention
 from models import registry
 from models.backbone import Backbone, BackboneConfig
-from models.registry import MixerUnavailable, build_mixer, get_spec, list_mixers
+from models.registry import (
+    MixerUnavailable,
+    PluginError,
+    build_mixer,
+    get_spec,
+    list_mixers,
+    register_mixer,
+    reload_plugins,
+)
 
 TOY_MODULE = '''
 import torch
@@ -48,18 +59,34 @@ class CumulativeMean(Mixer):
 
 @pytest.fixture
 def clean_registry():
-    """Plugins registered by a test vanish after it, so other tests see the built-ins only."""
+    """Plugins registered by a test vanish after it, so other tests see the built-ins
+    only; so do the plugin modules it imported (each test writes its own)."""
     list_mixers()
     saved, loaded = dict(registry._REGISTRY), set(registry._loaded_sources)
+    scanned = registry._scanned_env
+    modules = set(sys.modules)
     yield
     registry._REGISTRY.clear()
     registry._REGISTRY.update(saved)
     registry._loaded_sources.clear()
     registry._loaded_sources.update(loaded)
+    registry._scanned_env = scanned
+    for name in set(sys.modules) - modules:
+        if name.startswith("toy_"):
+            del sys.modules[name]
 
 
-def write_toy_plugin(folder, module: str, name: str) -> None:
-    (folder / f"{module}.py").write_text(TOY_MODULE.format(name=name))
+def write_toy_plugin(folder, module: str, name: str, extra: str = "") -> None:
+    (folder / f"{module}.py").write_text(TOY_MODULE.format(name=name) + extra)
+    importlib.invalidate_caches()
+
+
+def write_dist_info(folder, dist: str, entry: str, module: str) -> None:
+    """A dist-info folder on sys.path is all importlib.metadata needs to find an entry point."""
+    info = folder / f"{dist}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[mixbench.mixers]\n{entry} = {module}\n")
 
 
 def run_in_backbone(name: str) -> torch.Tensor:
@@ -110,21 +137,168 @@ def test_plugin_from_environment_runs_in_backbone(tmp_path, monkeypatch, clean_r
 
 
 def test_plugin_from_entry_point_runs_in_backbone(tmp_path, monkeypatch, clean_registry):
-    # a dist-info folder on sys.path is all importlib.metadata needs to find an entry point
     write_toy_plugin(tmp_path, "toy_ep_plugin", "toy/ep-mean")
-    dist = tmp_path / "toy_ep_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-ep-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[mixbench.mixers]\ntoy = toy_ep_plugin\n")
+    write_dist_info(tmp_path, "toy-ep-plugin", "toy", "toy_ep_plugin")
     monkeypatch.syspath_prepend(str(tmp_path))
+    # plugins loaded before sys.path changed: a new distribution needs a rescan
+    reload_plugins()
     assert "toy/ep-mean" in [s.name for s in list_mixers()]
     assert run_in_backbone("toy/ep-mean").shape == (2, 9, 32)
 
 
-def test_missing_plugin_module_names_the_variable(monkeypatch, clean_registry):
-    monkeypatch.setenv(registry.PLUGINS_ENV, "no_such_mixbench_plugin")
-    with pytest.raises(ImportError, match="MIXBENCH_PLUGINS.*no_such_mixbench_plugin"):
+def one_line_plugin_error(match: str) -> PluginError:
+    """The PluginError that list_mixers raises, checked to be one line matching ``match``."""
+    with pytest.raises(PluginError, match=match) as caught:
         list_mixers()
+    assert "\n" not in str(caught.value)
+    return caught.value
+
+
+def test_missing_plugin_module_names_the_variable_and_the_fix(monkeypatch, clean_registry):
+    monkeypatch.setenv(registry.PLUGINS_ENV, "no_such_mixbench_plugin")
+    error = one_line_plugin_error(
+        "MIXBENCH_PLUGINS='no_such_mixbench_plugin' cannot be imported: there is no module "
+        "'no_such_mixbench_plugin'; put its folder on PYTHONPATH"
+    )
+    # the suite turns a PluginError into a usage error; it stays a ValueError for other callers
+    assert isinstance(error, ValueError)
+    assert "no_such_mixbench_plugin" in error.source
+    # reported again, not forgotten after the first call
+    one_line_plugin_error("no_such_mixbench_plugin")
+
+
+def test_plugin_that_raises_at_import_is_reported_and_retried(
+    tmp_path, monkeypatch, clean_registry
+):
+    write_toy_plugin(tmp_path, "toy_broken", "toy/broken", "raise RuntimeError('bad\\nweights')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(registry.PLUGINS_ENV, "toy_broken")
+    match = (
+        r"module 'toy_broken' named in MIXBENCH_PLUGINS='toy_broken' raised RuntimeError at "
+        r"import \(.*toy_broken.py:\d+\): bad weights; fix the module or take it out of "
+        "MIXBENCH_PLUGINS"
+    )
+    error = one_line_plugin_error(match)
+    assert isinstance(error.__cause__, RuntimeError)
+    one_line_plugin_error(match)
+    # fixed in place: the next call imports it, with MIXBENCH_PLUGINS unchanged
+    write_toy_plugin(tmp_path, "toy_broken", "toy/broken")
+    assert "toy/broken" in [s.name for s in list_mixers()]
+
+
+def test_plugin_whose_dependency_is_missing_is_not_called_missing(
+    tmp_path, monkeypatch, clean_registry
+):
+    write_toy_plugin(tmp_path, "toy_needs_dep", "toy/dep", "import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(registry.PLUGINS_ENV, "toy_needs_dep")
+    one_line_plugin_error(
+        "'toy_needs_dep' .* raised ModuleNotFoundError at import .*no_such_dependency_xyz"
+    )
+
+
+def test_failed_entry_point_is_reported_by_name_and_retried(tmp_path, monkeypatch, clean_registry):
+    write_toy_plugin(tmp_path, "toy_ep_broken", "toy/ep-broken", "1 / 0\n")
+    write_dist_info(tmp_path, "toy-ep-broken", "broken", "toy_ep_broken")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    match = (
+        "entry point 'broken' \\(toy_ep_broken\\) of distribution 'toy-ep-broken' in group "
+        "'mixbench.mixers' raised ZeroDivisionError at import .*; fix the plugin or uninstall "
+        "it \\(pip uninstall toy-ep-broken\\)"
+    )
+    with pytest.raises(PluginError, match=match):
+        reload_plugins()
+    # not marked loaded and dropped: every later call reports it again
+    one_line_plugin_error(match)
+    with pytest.raises(PluginError, match=match):
+        get_spec("attention/sdpa")
+    write_toy_plugin(tmp_path, "toy_ep_broken", "toy/ep-broken")
+    assert get_spec("toy/ep-broken").cls.__module__ == "toy_ep_broken"
+
+
+def test_every_failing_source_is_in_the_one_error(tmp_path, monkeypatch, clean_registry):
+    write_toy_plugin(tmp_path, "toy_good", "toy/good")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(registry.PLUGINS_ENV, "toy_missing_a, toy_good ,toy_missing_b")
+    one_line_plugin_error("'toy_missing_a' .*; and module 'toy_missing_b'")
+    # the source that loaded is registered all the same
+    assert "toy/good" in registry._REGISTRY
+
+
+CLASH_MODULE = """
+from models import register_mixer
+from models.attention import Attention
+
+
+@register_mixer("attention/sdpa")
+class SDPAttention(Attention):
+    def attend(self, q, k, v):
+        return v
+"""
+
+
+def test_plugin_class_named_like_a_builtin_cannot_replace_it(tmp_path, monkeypatch, clean_registry):
+    (tmp_path / "toy_clash.py").write_text(CLASH_MODULE)
+    importlib.invalidate_caches()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(registry.PLUGINS_ENV, "toy_clash")
+    one_line_plugin_error(
+        "module 'toy_clash' named in MIXBENCH_PLUGINS='toy_clash': mixer name 'attention/sdpa' "
+        "is already registered by models.attention:SDPAttention, so toy_clash:SDPAttention "
+        "cannot take it; register it under a family/variant name of its own"
+    )
+    assert registry._REGISTRY["attention/sdpa"].class_path == "models.attention:SDPAttention"
+
+
+def test_clash_is_told_apart_by_module_and_qualname(tmp_path, monkeypatch, clean_registry):
+    class SDPAttention(models.attention.Attention):
+        pass
+
+    with pytest.raises(PluginError, match="already registered by models.attention:SDPAttention"):
+        register_mixer("attention/sdpa")(SDPAttention)
+    assert get_spec("attention/sdpa").class_path == "models.attention:SDPAttention"
+    # the same module imported again (importlib.reload) registers its class again
+    write_toy_plugin(tmp_path, "toy_reloaded", "toy/reloaded")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("toy_reloaded")
+    first = get_spec("toy/reloaded").cls
+    reloaded = importlib.reload(module)
+    spec = get_spec("toy/reloaded")
+    assert spec.cls is reloaded.CumulativeMean is not first
+    assert spec.class_path == "toy_reloaded:CumulativeMean"
+    assert get_spec("retnet/chunkwise").class_path == "models.retnet:ChunkwiseRetention"
+
+
+def test_plugins_are_scanned_once_until_the_variable_changes(tmp_path, monkeypatch, clean_registry):
+    scans = []
+
+    def counting_entry_points(**selection):
+        scans.append(selection)
+        return entry_points(**selection)
+
+    monkeypatch.setattr(registry, "entry_points", counting_entry_points)
+    for _ in range(5):
+        get_spec("attention/sdpa")
+        list_mixers()
+    assert scans == []
+    write_toy_plugin(tmp_path, "toy_scan", "toy/scan")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(registry.PLUGINS_ENV, "toy_scan")
+    for _ in range(3):
+        get_spec("toy/scan")
+    assert len(scans) == 1
+    # a failing source is retried: every call scans again until it loads
+    monkeypatch.setenv(registry.PLUGINS_ENV, "toy_scan,toy_not_there")
+    for _ in range(2):
+        with pytest.raises(PluginError):
+            get_spec("toy/scan")
+    assert len(scans) == 3
+    monkeypatch.setenv(registry.PLUGINS_ENV, "toy_scan")
+    get_spec("toy/scan")
+    get_spec("toy/scan")
+    assert len(scans) == 4
+    reload_plugins()
+    assert len(scans) == 5
 
 
 def test_models_list_command_prints_every_variant():
