@@ -24,7 +24,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
-from .load import NOT_RUN_STATUSES, SPEED_WORKLOADS  # noqa: E402
+from schema import SPEED_WORKLOADS  # noqa: E402
+
+from .load import NOT_DRAWN  # noqa: E402
 from .units import human, length_label  # noqa: E402
 
 STATUS_MARKERS = {"oom": "X", "timeout": "P", "failed": "v", "diverged": "d"}
@@ -59,7 +61,7 @@ def mixer_palette(points: pd.DataFrame) -> dict[str, tuple[float, float, float]]
 
 
 def not_run_note(points: pd.DataFrame) -> str:
-    missing = points[points["status"].isin(NOT_RUN_STATUSES)]
+    missing = points[points["status"].isin(NOT_DRAWN)]
     if missing.empty:
         return ""
     named = sorted({f"{m} ({s}: {r})" for m, s, r in missing[["mixer", "status", "reason"]].values})
@@ -68,7 +70,7 @@ def not_run_note(points: pd.DataFrame) -> str:
 
 def broke(statuses: pd.Series) -> pd.Series:
     """Attempted and not ok: drawn at the failed length (never-run points are not)."""
-    return statuses.notna() & (statuses != "ok") & ~statuses.isin(NOT_RUN_STATUSES)
+    return statuses.notna() & (statuses != "ok") & ~statuses.isin(NOT_DRAWN)
 
 
 def marker(status: str) -> str:

@@ -1,10 +1,17 @@
-"""Find autosaved runs, read them, and flatten every point into one tidy table.
+"""Find autosaved runs, read them through schema.py, and flatten every point
+into one tidy table.
 
 A point is one benchmark of one run: a timed benchmark from ``benchmarks`` or
-a point that did not run, from the harness's ``mixbench_failures``. Each row
-carries the fixed extra_info keys (None where an older run lacks them), any
-further extra_info keys, the timing statistics in seconds and a summary of the
-run's machine_info, so that tables and figures never go back to the JSON.
+a point that did not run, from the harness's ``schema.FAILURES_KEY``. Each row
+carries every ``schema.FIELDS`` key (None where an older run lacks it), any
+further extra_info keys, the timing statistics in seconds, the swept axis and
+its value, and a summary of the run's machine_info, so that tables and
+figures never go back to the JSON.
+
+The reader validates: a field of the wrong type is a warning naming the file,
+the benchmark and the field, and the point gets the reader's own status
+``INVALID`` (never ok); a file that plain pytest-benchmark wrote (not this
+suite) is named as such and skipped.
 """
 
 from __future__ import annotations
@@ -14,69 +21,48 @@ import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-# Mirrors suite/records.py (a test checks it): reports are installed without
-# suite/, so they cannot import it.
-EXTRA_INFO_KEYS = (
-    "mixer",
-    "family",
-    "variant",
-    "workload",
-    "task",
-    "seq_len",
-    "batch",
-    "d_model",
-    "n_layers",
-    "dtype",
-    "device",
-    "params",
-    "flops",
-    "flops_counted",
-    "peak_mem_bytes",
-    "state_bytes",
-    "tokens_per_s",
-    "accuracy",
-    "status",
-    "reason",
-    "mixer_config",
-    "ref_rel_err",
+from schema import (
+    AXES,
+    DEFAULT_AXIS,
+    EXTRA_INFO_KEYS,
+    FAILURES_KEY,
+    FIELDS_BY_NAME,
+    INT,
+    NOT_RUN_STATUSES,
+    NUMERIC_KEYS,
+    OPTIONS_KEY,
+    PARTIAL_KEY,
+    STATS_KEYS,
+    TIME_STAT,
+    Status,
+    Workload,
+    field_problems,
+    is_of,
+    stats_problems,
 )
-NUMERIC_KEYS = (
-    "seq_len",
-    "batch",
-    "d_model",
-    "n_layers",
-    "params",
-    "flops",
-    "flops_counted",
-    "peak_mem_bytes",
-    "state_bytes",
-    "tokens_per_s",
-    "accuracy",
-    "ref_rel_err",
-)
-SPEED_WORKLOADS = ("forward", "train_step", "prefill", "decode")
-#: points that never ran: listed in captions and the failure table, not drawn
-NOT_RUN_STATUSES = ("unavailable", "skipped")
+
+#: the reader's own status, beside schema.Status: a record the schema rejects
+INVALID = "invalid"
+#: points never drawn at their swept value: they never ran (or cannot be trusted)
+NOT_DRAWN = (*NOT_RUN_STATUSES, Status.REFERENCE_FAILED, INVALID)
+#: runs from before Status.REFERENCE_FAILED failed such a variant with this in its reason
+LEGACY_REFERENCE_REASON = "family reference"
+#: pytest-benchmark's statistics as columns, in seconds (rounds and iterations are counts)
 STAT_COLUMNS = {
-    "min": "time_min_s",
-    "max": "time_max_s",
-    "mean": "time_mean_s",
-    "median": "time_median_s",
-    "stddev": "time_stddev_s",
-    "rounds": "rounds",
-    "iterations": "iterations",
+    key: key if key in ("rounds", "iterations") else f"time_{key}_s" for key in STATS_KEYS
 }
 #: machine_info key of the measured matmul peak (FLOP/s) the FLOP/s figure draws
 MATMUL_PEAK_KEY = "matmul_peak_flops_per_s"
 AUTOSAVE_TIME = re.compile(r"(\d{8}_\d{6})")
 RUN_ID = re.compile(r"^(\d+)")
+MIXBENCH_KEYS = (FAILURES_KEY, OPTIONS_KEY, PARTIAL_KEY)
 
 
 class ReportError(Exception):
@@ -84,7 +70,15 @@ class ReportError(Exception):
 
 
 class SkippedFileWarning(UserWarning):
-    """A file under the storage that is not a readable autosave."""
+    """A file under the storage that is not a readable autosave of this suite."""
+
+
+class InvalidPointWarning(UserWarning):
+    """A benchmark whose record breaks the schema: it is kept, never as ok."""
+
+
+class RunChoiceWarning(UserWarning):
+    """The run a report shows is not the one a plain 'latest' would suggest."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +87,8 @@ class RunFile:
     machine_dir: str
     run_id: str
     saved_at: str  # 'YYYYMMDD_HHMMSS', sortable
+    #: the parsed file, once read (a run chosen as 'latest' was read to choose it)
+    data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def ref(self) -> str:
@@ -127,13 +123,79 @@ def no_runs_message(storage: Path) -> str:
     )
 
 
+def read(found: RunFile) -> RunFile:
+    """``found`` with its parsed data (None: unreadable, with a warning)."""
+    if found.data is not None:
+        return found
+    data = read_autosave(found.path)
+    return RunFile(found.path, found.machine_dir, found.run_id, found.saved_at, data)
+
+
+def is_partial(data: Mapping[str, Any] | None) -> bool:
+    return bool(data) and data.get(PARTIAL_KEY) is True
+
+
+def newest_readable(available: Sequence[RunFile], count: int = 1) -> list[RunFile]:
+    """The ``count`` newest runs that can be read and were not interrupted,
+    saying which newer files were passed over and why; where too few complete
+    runs exist, partial ones fill in (marked as such in the report)."""
+    complete: list[RunFile] = []
+    partial: list[RunFile] = []
+    unreadable: list[RunFile] = []
+    for found in reversed(available):
+        found = read(found)
+        if found.data is None:
+            unreadable.append(found)
+        elif is_partial(found.data):
+            partial.append(found)
+        else:
+            complete.append(found)
+        if len(complete) == count:
+            break
+    chosen = complete + partial[: count - len(complete)]
+    chosen.sort(key=lambda f: (f.saved_at, f.run_id, str(f.path)))
+    if not chosen:
+        return []
+    newest = max(chosen, key=lambda f: (f.saved_at, f.run_id, str(f.path)))
+    names = ", ".join(f.ref for f in chosen)
+    for skipped in unreadable:
+        warnings.warn(
+            f"the newest run {skipped.ref} ({skipped.path.name}) cannot be read; reporting "
+            f"{names}, the newest readable (name another with --run {newest.ref})",
+            RunChoiceWarning,
+            3,
+        )
+    for passed in partial:
+        if passed in chosen:
+            warnings.warn(
+                f"run {passed.ref} was interrupted before its end ({PARTIAL_KEY}): "
+                "reported as partial, it lacks the points it did not reach",
+                RunChoiceWarning,
+                3,
+            )
+        else:
+            warnings.warn(
+                f"run {passed.ref} is newer but was interrupted ({PARTIAL_KEY}); reporting "
+                f"{names}, the newest complete run (pass --run {passed.ref} for the partial one)",
+                RunChoiceWarning,
+                3,
+            )
+    return chosen
+
+
 def resolve_run(selector: str, available: Sequence[RunFile], storage: Path) -> list[RunFile]:
     """One --run value: ``latest``, ``all``, an id (``0003``, ``3``,
     ``<machine-dir>/0003``) or a path to a file or folder of autosaves."""
     if selector in ("latest", "all"):
         if not available:
             raise ReportError(no_runs_message(storage))
-        return list(available) if selector == "all" else [available[-1]]
+        if selector == "all":
+            return list(available)
+        chosen = newest_readable(available)
+        if not chosen:
+            names = ", ".join(f.path.name for f in available)
+            raise ReportError(f"none of the runs in {storage} can be read ({names})")
+        return chosen
     path = Path(selector)
     if path.is_file():
         return [run_file(path)]
@@ -177,8 +239,23 @@ def select_run_files(storage: Path, selectors: Sequence[str]) -> list[RunFile]:
 # -- reading one run ------------------------------------------------------------
 
 
+def written_by_plain_pytest_benchmark(data: Mapping[str, Any]) -> bool:
+    """No key of ours at the top and no mixer in any benchmark: another
+    project's pytest-benchmark autosave, not this suite's."""
+    if any(key in data for key in MIXBENCH_KEYS):
+        return False
+    for entry in data["benchmarks"]:
+        if not isinstance(entry, dict):
+            continue
+        for part in ("extra_info", "params"):
+            if isinstance(entry.get(part), dict) and entry[part].get("mixer") is not None:
+                return False
+    return True
+
+
 def read_autosave(path: Path) -> dict[str, Any] | None:
-    """The parsed file, or None with a warning naming it when it is not an autosave."""
+    """The parsed file, or None with a warning naming it when it is not an
+    autosave of this suite."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -187,6 +264,14 @@ def read_autosave(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         warnings.warn(
             f"skipping {path}: not a pytest-benchmark autosave (no 'benchmarks' list)",
+            SkippedFileWarning,
+            2,
+        )
+        return None
+    if written_by_plain_pytest_benchmark(data):
+        warnings.warn(
+            f"skipping {path}: written by plain pytest-benchmark, not by mixbench's suite "
+            f"(no {', '.join(MIXBENCH_KEYS)} and no 'mixer' in any benchmark's extra_info)",
             SkippedFileWarning,
             2,
         )
@@ -220,51 +305,125 @@ def machine_summary(machine_info: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def run_meta(found: RunFile, data: Mapping[str, Any]) -> dict[str, Any]:
-    commit = data.get("commit_info") if isinstance(data.get("commit_info"), dict) else {}
-    machine_info = data.get("machine_info") if isinstance(data.get("machine_info"), dict) else {}
-    options = data.get("mixbench_options") if isinstance(data.get("mixbench_options"), dict) else {}
+    commit = mapping(data, "commit_info")
+    options = mapping(data, OPTIONS_KEY)
     return {
         "run_id": found.run_id,
         "profile": options.get("profile"),
+        "run_sweep": options.get("sweep"),
+        "run_partial": is_partial(data),
         "run_ref": found.ref,
         "run_path": str(found.path),
         "run_datetime": data.get("datetime") or found.saved_at,
         "commit": str(commit.get("id") or "unknown")[:12],
         "commit_dirty": commit.get("dirty"),
         "branch": commit.get("branch"),
-        **machine_summary(machine_info),
+        **machine_summary(mapping(data, "machine_info")),
     }
 
 
 def seconds(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) else math.nan
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    )
 
 
-def point_row(entry: Mapping[str, Any], meta: Mapping[str, Any], timed: bool) -> dict[str, Any]:
-    extra = entry.get("extra_info") if isinstance(entry.get("extra_info"), dict) else {}
-    params = entry.get("params") if isinstance(entry.get("params"), dict) else {}
-    stats = entry.get("stats") if isinstance(entry.get("stats"), dict) else {}
+def as_counts(fields: dict[str, Any]) -> dict[str, Any]:
+    """JSON does not tell 4096 from 4096.0: an integral float is a valid
+    count (older fixtures and runs wrote byte counts as floats)."""
+    for name, value in fields.items():
+        known = FIELDS_BY_NAME.get(name)
+        if known and known.types == INT and isinstance(value, float) and value.is_integer():
+            fields[name] = int(value)
+    return fields
+
+
+def bad_fields(fields: Mapping[str, Any]) -> list[str]:
+    """The schema fields whose value has the wrong type or is out of its set."""
+    bad = [
+        name
+        for name, value in fields.items()
+        if name in FIELDS_BY_NAME
+        and value is not None
+        and not is_of(value, FIELDS_BY_NAME[name].types)
+    ]
+    for name, allowed in (("workload", Workload), ("status", Status), ("sweep", AXES)):
+        value = fields.get(name)
+        if isinstance(value, str) and value not in [str(v) for v in allowed]:
+            bad.append(name)
+    return bad
+
+
+def record_problems(entry: Mapping[str, Any], fields: Mapping[str, Any], timed: bool) -> list[str]:
+    """What in one benchmark's record the reports cannot trust."""
+    extra = entry.get("extra_info")
+    problems = []
+    if extra is not None and not isinstance(extra, dict):
+        problems.append(f"extra_info is {extra!r}, not an object of fields")
+    problems += field_problems(fields)
+    sweep = fields.get("sweep")
+    if isinstance(sweep, str) and sweep not in AXES:
+        problems.append(f"sweep {sweep!r} is none of {', '.join(AXES)}")
+    if fields.get("mixer") is None:
+        problems.append("extra_info names no mixer")
+    if timed:
+        problems += stats_problems(entry.get("stats"))
+    return problems
+
+
+def point_row(
+    entry: Mapping[str, Any], meta: Mapping[str, Any], timed: bool, path: Path
+) -> dict[str, Any]:
+    extra = mapping(entry, "extra_info")
+    params = mapping(entry, "params")
+    stats = mapping(entry, "stats")
+    # Older runs put some of these only in the test's parameters.
+    fields = {
+        key: extra[key] if extra.get(key) is not None else params.get(key)
+        for key in EXTRA_INFO_KEYS
+    }
+    fields.update((key, value) for key, value in extra.items() if key not in fields)
+    fields = as_counts(fields)
+    problems = record_problems(entry, fields, timed)
     row: dict[str, Any] = dict(meta)
     row.update(name=entry.get("name"), fullname=entry.get("fullname"), group=entry.get("group"))
     row.update({column: seconds(stats.get(stat)) for stat, column in STAT_COLUMNS.items()})
-    for key in EXTRA_INFO_KEYS:
-        # Older runs put some of these only in the test's parameters.
-        row[key] = extra[key] if extra.get(key) is not None else params.get(key)
-    for key, value in extra.items():
-        row.setdefault(key, value)
+    row.update(fields)
     if row["family"] is None and "/" in str(row["mixer"]):
         row["family"], row["variant"] = str(row["mixer"]).split("/", 1)
-    if row["status"] is None or (not timed and row["status"] == "ok"):
-        row["status"] = "ok" if timed else "failed"
+    status = row["status"]
+    if status is None or (not timed and status == Status.OK):
+        row["status"] = Status.OK if timed else Status.FAILED
+    elif status == Status.FAILED and LEGACY_REFERENCE_REASON in str(row["reason"] or ""):
+        row["status"] = Status.REFERENCE_FAILED
+    if row["sweep"] is None and row["workload"] not in (None, Workload.ACCURACY):
+        row["sweep"] = DEFAULT_AXIS  # runs before --sweep: every speed point swept L
+    if problems:
+        name = entry.get("name") or entry.get("fullname") or "a benchmark without a name"
+        warnings.warn(
+            f"{path}: benchmark {name!r}: {'; '.join(problems)}; not counted as ok",
+            InvalidPointWarning,
+            3,
+        )
+        for key in bad_fields(fields):  # the offending values become None
+            row[key] = None
+        row["status"] = INVALID
+        row["reason"] = "invalid record: " + "; ".join(problems)
+    row["status"] = str(row["status"])
     return row
 
 
 def run_rows(found: RunFile, data: Mapping[str, Any]) -> list[dict[str, Any]]:
     meta = run_meta(found, data)
-    failures = data.get("mixbench_failures")
+    failures = data.get(FAILURES_KEY)
     entries = [(e, True) for e in data["benchmarks"]]
-    entries += [(e, False) for e in failures if isinstance(failures, list)] if failures else []
+    entries += [(e, False) for e in failures] if isinstance(failures, list) else []
     rows = []
     for entry, timed in entries:
         if not isinstance(entry, dict):
@@ -272,7 +431,7 @@ def run_rows(found: RunFile, data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 f"{found.path}: skipping an entry that is not an object", SkippedFileWarning, 2
             )
             continue
-        rows.append(point_row(entry, meta, timed))
+        rows.append(point_row(entry, meta, timed, found.path))
     return rows
 
 
@@ -282,12 +441,14 @@ def run_rows(found: RunFile, data: Mapping[str, Any]) -> list[dict[str, Any]]:
 def label_runs(points: pd.DataFrame) -> pd.Series:
     """A short, unique name per run for legends and tables: the id and the
     machine it ran on (the GPU where a point ran on CUDA, else the CPU), then
-    the machine folder or the path where that is not yet unique."""
+    the machine folder or the path where that is not yet unique; an
+    interrupted run says so in its name, in every table and figure."""
     runs = points.groupby("run_path", sort=False).agg(
         run_id=("run_id", "first"),
         run_ref=("run_ref", "first"),
         gpu=("machine_gpu", "first"),
         cpu=("machine", "first"),
+        partial=("run_partial", "first"),
         on_gpu=("device", lambda d: d.astype(str).str.startswith("cuda").any()),
     )
     runs["run_path"] = runs.index
@@ -296,7 +457,17 @@ def label_runs(points: pd.DataFrame) -> pd.Series:
     for fallback in ("run_ref", "run_path"):
         clashing = labels.duplicated(keep=False)
         labels[clashing] = runs.loc[clashing, "run_id"] + " " + runs.loc[clashing, fallback]
+    labels = labels.where(~runs["partial"].astype(bool), labels + " (partial)")
     return points["run_path"].map(labels)
+
+
+def axis_values(points: pd.DataFrame) -> pd.Series:
+    """Each point's value along the axis it was swept on (NaN: not a sweep)."""
+    values = pd.Series(math.nan, index=points.index, dtype=float)
+    for name, axis in AXES.items():
+        on = points["sweep"] == name
+        values[on] = points.loc[on, axis.key]
+    return values
 
 
 def add_derived_columns(points: pd.DataFrame) -> pd.DataFrame:
@@ -304,27 +475,28 @@ def add_derived_columns(points: pd.DataFrame) -> pd.DataFrame:
     for key in NUMERIC_KEYS:
         points[key] = pd.to_numeric(points[key], errors="coerce")
     points["run"] = label_runs(points)
-    points["time_s"] = points["time_median_s"]
+    points["axis_value"] = axis_values(points)
+    points["time_s"] = points[STAT_COLUMNS[TIME_STAT]]
     work = points["flops"].fillna(points["flops_counted"])
     points["achieved_flops_per_s"] = work / points["time_s"]
     # The harness times decode one token per call (iterations = tokens per
     # round), so pytest-benchmark's per-call stats are already per token.
-    points["latency_per_token_s"] = points["time_s"].where(points["workload"] == "decode")
-    points["ok"] = points["status"] == "ok"
+    points["latency_per_token_s"] = points["time_s"].where(points["workload"] == Workload.DECODE)
+    points["ok"] = points["status"] == Status.OK
     return points
 
 
 def load_points(files: Sequence[RunFile]) -> pd.DataFrame:
     """Every point of the given runs; unreadable files are warned about and skipped."""
     rows: list[dict[str, Any]] = []
-    read = 0
+    read_count = 0
     for found in files:
-        data = read_autosave(found.path)
+        data = found.data if found.data is not None else read_autosave(found.path)
         if data is None:
             continue
-        read += 1
+        read_count += 1
         rows.extend(run_rows(found, data))
-    if not read:
+    if not read_count:
         names = ", ".join(str(f.path) for f in files)
         raise ReportError(f"none of the selected runs could be read ({names})")
     if not rows:

@@ -14,11 +14,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .load import SPEED_WORKLOADS
+from schema import LRA_PREFIX, SPEED_WORKLOADS
 
 FitRange = Literal["half", "all"]
 BASELINE_PREFERENCE = ("attention/sdpa", "attention/math")
-LRA_PREFIX = "lra-"  # tasks/accuracy.py names the LRA release's tasks lra-<task>
 
 
 @dataclass(frozen=True)

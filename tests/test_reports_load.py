@@ -1,0 +1,221 @@
+"""The reader against the contract in schema.py: every status round-trips,
+malformed records are named and never ok, plain pytest-benchmark files are
+told apart, older fixtures still load, and nothing imports torch."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import schema
+from reports.load import (
+    INVALID,
+    InvalidPointWarning,
+    SkippedFileWarning,
+    load,
+    load_points,
+    run_file,
+)
+from tests.fixtures import make_benchmarks as make
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
+STAMP = "2026-02-01T12:00:00+00:00"
+OPTIONS = {"profile": "smoke", "device": "cpu", "dtype": "float32", "sweep": "length"}
+
+
+def point(status: schema.Status = schema.Status.OK, **values: object) -> dict:
+    """Every field of the schema given a value of its type."""
+    fields = dict(
+        mixer="retnet/chunkwise",
+        mixer_class="models.retnet:RetNet",
+        workload=schema.Workload.FORWARD,
+        sweep="length",
+        seq_len=1024,
+        batch=2,
+        d_model=64,
+        n_layers=2,
+        dtype="float32",
+        device="cpu",
+        params=50_000,
+        flops=1.5e9,
+        flops_counted=1.25e9,
+        peak_mem_bytes=16_000_000,
+        state_bytes=32_768,
+        tokens_per_s=204_800.0,
+        accuracy=None,
+        val_accuracy=None,
+        status=status,
+        reason=None if status == schema.Status.OK else f"because {status}",
+        mixer_config={"n_heads": 2, "chunk_size": 64},
+        ref_rel_err=3e-6,
+    )
+    fields.update(values)
+    return fields
+
+
+def write_run(folder: Path, benchmarks: list, failures: list, name: str, **data: object) -> Path:
+    path = folder / "laptop" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = make.schema_autosave(benchmarks, failures, OPTIONS, stamp=STAMP)
+    saved.update(data)
+    path.write_text(json.dumps(saved), encoding="utf-8")
+    return path
+
+
+def read_one(path: Path) -> pd.DataFrame:
+    return load_points([run_file(path)])
+
+
+# -- the schema, round trip -----------------------------------------------------
+
+
+@pytest.mark.parametrize("status", list(schema.Status))
+def test_every_status_round_trips_through_the_schema(tmp_path, status):
+    accuracy = dict(
+        workload=schema.Workload.ACCURACY,
+        task="lra-listops",
+        sweep=None,
+        accuracy=0.375,
+        val_accuracy=0.4,
+        seed=3,
+        lr=1e-3,
+        lr_grid=[{"lr": 1e-3, "val_accuracy": 0.4}, {"lr": 3e-4, "val_accuracy": 0.35}],
+        chance_accuracy=0.1,
+        tokens_seen=1_000_000,
+    )
+    values = [point(status), point(status, **accuracy)]
+    timed = status in (schema.Status.OK, schema.Status.TIMEOUT)
+    entries = [make.schema_benchmark(make.stats(0.01) if timed else None, **v) for v in values]
+    path = write_run(tmp_path, entries if timed else [], [] if timed else entries, "0001_x.json")
+    with warnings_as_errors():
+        rows = read_one(path)
+    assert len(rows) == 2
+    for (_, row), given in zip(rows.iterrows(), values, strict=True):
+        assert row["status"] == status
+        assert row["ok"] == (status == schema.Status.OK)
+        for key in schema.EXTRA_INFO_KEYS:
+            expected = schema.make_extra_info(**given)[key]
+            if expected is None:
+                assert row[key] is None or (isinstance(row[key], float) and math.isnan(row[key]))
+            else:
+                assert row[key] == expected, key
+    speed = rows[rows["workload"] == "forward"].iloc[0]
+    assert speed["axis_value"] == 1024
+    if timed:
+        assert speed["time_s"] == 0.01
+
+
+@contextlib.contextmanager
+def warnings_as_errors() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def test_a_run_before_sweeps_is_a_length_sweep():
+    points = load(FIXTURES, ["all"])
+    speed = points[points["workload"].isin(schema.SPEED_WORKLOADS)]
+    assert (speed["sweep"] == "length").all()
+    assert (speed["axis_value"] == speed["seq_len"]).all()
+    assert points.loc[points["workload"] == "accuracy", "sweep"].isna().all()
+
+
+def test_the_old_fixtures_load_as_they_are():
+    with warnings_as_errors():
+        points = load(FIXTURES, ["all"])
+    assert not (points["status"] == INVALID).any()
+    assert points["run"].nunique() == 4
+    assert points.loc[points["run"] == "0001 AMD EPYC", "ok"].sum() == 66
+
+
+def test_an_old_reference_failure_reads_as_reference_failed(tmp_path):
+    info = point(schema.Status.FAILED, reason="disagrees with its family reference: error 0.3")
+    path = write_run(tmp_path, [], [make.schema_benchmark(**info)], "0001_x.json")
+    row = read_one(path).iloc[0]
+    assert row["status"] == schema.Status.REFERENCE_FAILED and not row["ok"]
+
+
+# -- malformed records ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"extra_info": 5}, "extra_info is 5"),
+        ({"extra_info.seq_len": "long"}, "seq_len is 'long'"),
+        ({"stats": "fast"}, "stats is 'fast'"),
+        ({"stats.median": "quick"}, "stats.median is 'quick'"),
+        ({"extra_info.status": "exploded"}, "status 'exploded'"),
+        ({"extra_info.sweep": "width"}, "sweep 'width'"),
+    ],
+)
+def test_a_malformed_field_is_named_and_not_ok(tmp_path, change, named):
+    good = make.schema_benchmark(make.stats(0.02), **point(seq_len=2048))
+    bad = make.schema_benchmark(make.stats(0.01), **point())
+    for key, value in change.items():
+        part, _, leaf = key.partition(".")
+        if leaf:
+            bad[part][leaf] = value
+        else:
+            bad[part] = value
+    path = write_run(tmp_path, [good, bad], [], "0001_x.json")
+    with pytest.warns(InvalidPointWarning) as caught:
+        rows = read_one(path)
+    message = " ".join(str(w.message) for w in caught)
+    assert str(path) in message and bad["name"] in message and named in message
+    assert rows["ok"].tolist() == [True, False]
+    broken = rows.iloc[1]
+    assert broken["status"] == INVALID and named in broken["reason"]
+
+
+def test_a_plain_pytest_benchmark_file_is_named_as_such(tmp_path):
+    plain = {
+        "machine_info": {"node": "x"},
+        "commit_info": {},
+        "benchmarks": [
+            {
+                "name": "test_sort",
+                "fullname": "tests/test_sort.py::test_sort",
+                "extra_info": {},
+                "stats": make.stats(0.001),
+            }
+        ],
+        "datetime": STAMP,
+        "version": "5.1.0",
+    }
+    (tmp_path / "0001_plain.json").write_text(json.dumps(plain))
+    ours = write_run(
+        tmp_path, [make.schema_benchmark(make.stats(0.01), **point())], [], "0002.json"
+    )
+    with pytest.warns(SkippedFileWarning, match="written by plain pytest-benchmark") as caught:
+        points = load(tmp_path, ["all"])
+    assert "0001_plain.json" in str(caught[0].message)
+    assert points["run_path"].unique().tolist() == [str(ours)]
+
+
+# -- no torch -------------------------------------------------------------------
+
+
+def test_the_reports_never_import_torch():
+    code = (
+        "import sys, pkgutil, importlib, reports, reports.__main__\n"
+        "for m in pkgutil.iter_modules(reports.__path__):\n"
+        "    importlib.import_module('reports.' + m.name)\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)\n"
+        "print('ok')\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "ok"
