@@ -10,33 +10,29 @@ the output folder.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
 import matplotlib.pyplot as plt
 import pandas as pd
+from markupsafe import Markup
+from pandas.io.formats.style import Styler
 
+from . import templates
 from .figures import FigureResult
 from .tables import Table
 from .units import human
 
 FORMATS = ("md", "html")
-HTML_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f3f3f3; }
-td.text { text-align: left; }
-figure { margin: 1em 0 2em; }
-figure img { max-width: 100%; }
-figcaption, p.caption { color: #444; font-size: 0.9em; }
-"""
+MARKDOWN_ENV = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
+HTML_ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 
 @dataclass
@@ -113,95 +109,109 @@ def formatted(table: Table) -> pd.DataFrame:
     )
 
 
-# -- markdown -------------------------------------------------------------------
+# -- blocks of a page ------------------------------------------------------------
+
+
+def anchor(text: str) -> str:
+    """A section's id in both pages: lower case, words joined by hyphens."""
+    words = re.findall(r"[0-9a-zA-Z]+", text.lower())
+    return "-".join(words) or "section"
+
+
+def escape_cell(text: str) -> str:
+    """A markdown table cell: pipes escaped, on one line."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def numeric_columns(table: Table) -> set[str]:
+    frame = table.frame
+    return {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
 
 
 def markdown_table(table: Table) -> str:
+    """The table by ``DataFrame.to_markdown`` (tabulate), values in units."""
     if table.frame.empty:
         return "_Not measured in the selected runs._\n"
-    cells = formatted(table)
-    escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
-    lines = [
-        "| " + " | ".join(escape(c) for c in cells.columns) + " |",
-        "|" + "|".join("---" for _ in cells.columns) + "|",
-    ]
-    lines += ["| " + " | ".join(escape(v) for v in row) + " |" for row in cells.to_numpy()]
-    return "\n".join(lines) + "\n"
-
-
-def markdown(title: str, sections: Iterable[Section], figure_dir: str) -> str:
-    parts = [f"# {title}\n"]
-    for section in sections:
-        parts.append(f"## {section.title}\n")
-        if section.text:
-            parts.append(section.text + "\n")
-        for table in section.tables:
-            if table.title != section.title:
-                parts.append(f"### {table.title}\n")
-            parts.append(f"{table.caption}\n\n{markdown_table(table)}")
-        for figure in section.figures:
-            parts.append(
-                f"![{figure.title}]({figure_dir}/{figure.name}.png)\n\n"
-                f"_{figure.caption}_ ([SVG]({figure_dir}/{figure.name}.svg))\n"
-            )
-    return "\n".join(parts)
-
-
-# -- html -----------------------------------------------------------------------
+    cells = formatted(table).map(escape_cell)
+    numeric = numeric_columns(table)
+    align = tuple("right" if c in numeric else "left" for c in cells.columns)
+    cells.columns = [escape_cell(c) for c in cells.columns]
+    return cells.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
 
 
 def html_table(table: Table) -> str:
+    """The table by ``Styler.to_html``: text columns left-aligned and wrapping."""
     if table.frame.empty:
         return "<p><em>Not measured in the selected runs.</em></p>"
     cells = formatted(table)
-    numeric = {c for c in table.frame.columns if pd.api.types.is_numeric_dtype(table.frame[c])}
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cells.columns)
-    opening = {c: "<td>" if c in numeric else '<td class="text">' for c in cells.columns}
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"{opening[c]}{html.escape(v)}</td>" for c, v in zip(cells.columns, row, strict=True)
-        )
-        + "</tr>"
-        for row in cells.to_numpy()
+    numeric = numeric_columns(table)
+    classes = pd.DataFrame(
+        {c: ["num" if c in numeric else "text"] * len(cells) for c in cells.columns},
+        index=cells.index,
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    styler = Styler(cells, uuid=anchor(table.name), cell_ids=False)
+    styler = styler.hide(axis="index").format(escape="html").set_td_classes(classes)
+    return styler.set_table_attributes('class="data"').to_html(doctype_html=False)
 
 
-def html_figure(figure: RenderedFigure) -> str:
-    data = base64.b64encode(figure.png).decode("ascii")
-    title, caption = html.escape(figure.result.title), html.escape(figure.result.caption)
-    return (
-        f'<figure><img alt="{title}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{caption}</figcaption></figure>"
-    )
-
-
-def html_text(text: str) -> str:
+def text_block(text: str) -> dict:
     """A paragraph, or a list where every line is a markdown bullet."""
     lines = text.splitlines()
-    if all(line.startswith("- ") for line in lines):
-        return "<ul>" + "".join(f"<li>{html.escape(line[2:])}</li>" for line in lines) + "</ul>"
-    return f"<p>{html.escape(text)}</p>"
+    items = [line[2:] for line in lines] if all(ln.startswith("- ") for ln in lines) else []
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    return {"kind": "text", "text": text, "bullets": items, "paragraphs": paragraphs}
+
+
+def table_block(table: Table, section: Section, html: bool) -> dict:
+    block = {
+        "kind": "table",
+        "heading": table.title if table.title != section.title else "",
+        "anchor": f"table-{anchor(table.name)}",
+        "caption": table.caption,
+        "csv": f"tables/{table.name}.csv",
+    }
+    block["html" if html else "markdown"] = html_table(table) if html else markdown_table(table)
+    return block
+
+
+def figure_block(figure: FigureResult, rendered: RenderedFigure | None) -> dict:
+    return {
+        "kind": "figure",
+        "title": figure.title,
+        "caption": figure.caption,
+        "anchor": f"figure-{anchor(figure.name)}",
+        "png": f"figures/{figure.name}.png",
+        "svg": f"figures/{figure.name}.svg",
+        "png_base64": base64.b64encode(rendered.png).decode("ascii") if rendered else "",
+    }
+
+
+def page_sections(
+    sections: Iterable[Section], html: bool, figures: dict[str, RenderedFigure]
+) -> list[dict]:
+    pages = []
+    for section in sections:
+        blocks = [text_block(section.text)] if section.text else []
+        blocks += [table_block(table, section, html) for table in section.tables]
+        blocks += [figure_block(f, figures.get(f.name)) for f in section.figures]
+        pages.append({"title": section.title, "anchor": anchor(section.title), "blocks": blocks})
+    return pages
+
+
+def markdown(title: str, sections: Iterable[Section]) -> str:
+    template = MARKDOWN_ENV.from_string(templates.MARKDOWN)
+    text = template.render(title=title, sections=page_sections(sections, False, {}))
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
 def html_page(title: str, sections: Iterable[Section], figures: dict[str, RenderedFigure]) -> str:
-    body = [f"<h1>{html.escape(title)}</h1>"]
-    for section in sections:
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
-        if section.text:
-            body.append(html_text(section.text))
-        for table in section.tables:
-            if table.title != section.title:
-                body.append(f"<h3>{html.escape(table.title)}</h3>")
-            body.append(f'<p class="caption">{html.escape(table.caption)}</p>')
-            body.append(html_table(table))
-        body.extend(html_figure(figures[figure.name]) for figure in section.figures)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{HTML_STYLE}</style></head>"
-        f"<body>{''.join(body)}</body></html>\n"
-    )
+    blocks = page_sections(sections, True, figures)
+    for section in blocks:
+        for block in section["blocks"]:
+            if block["kind"] == "table":
+                block["html"] = Markup(block["html"])  # Styler escaped the cells
+    template = HTML_ENV.from_string(templates.HTML)
+    return template.render(title=title, sections=blocks, style=Markup(templates.HTML_STYLE))
 
 
 # -- the whole report -----------------------------------------------------------
@@ -233,7 +243,7 @@ def write_report(
     if points is not None:
         save(out / "points.csv", points.to_csv(index=False).encode())
     if "md" in formats:
-        save(out / f"{stem}.md", markdown(title, sections, "figures").encode())
+        save(out / f"{stem}.md", markdown(title, sections).encode())
     if "html" in formats:
         save(out / f"{stem}.html", html_page(title, sections, figures).encode())
     remove_stale(out, stem, written)

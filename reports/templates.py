@@ -1,0 +1,95 @@
+"""The pages' jinja2 templates. Kept as Python strings rather than package
+files so that an installed ``reports`` finds them without package data.
+
+Each template receives ``title``, ``sections`` (title, anchor, blocks) where a
+block is ``kind`` "text", "table" or "figure" with the fields render.py puts
+in it; tables and figures arrive already rendered (a markdown table from
+``DataFrame.to_markdown``, an HTML one from ``Styler.to_html``).
+"""
+
+from __future__ import annotations
+
+MARKDOWN = """\
+# {{ title }}
+
+{% for section in sections -%}
+- [{{ section.title }}](#{{ section.anchor }})
+{% endfor %}
+{% for section in sections %}
+<a id="{{ section.anchor }}"></a>
+
+## {{ section.title }}
+{% for block in section.blocks %}
+{% if block.kind == "text" %}
+{{ block.text }}
+{% elif block.kind == "table" %}
+{% if block.heading %}
+### {{ block.heading }}
+{% endif %}
+{{ block.caption }} ([CSV]({{ block.csv }}))
+
+{{ block.markdown }}
+{% elif block.kind == "figure" %}
+![{{ block.title }}]({{ block.png }})
+
+_{{ block.caption }}_ ([SVG]({{ block.svg }}))
+{% endif %}
+{%- endfor %}
+{% endfor %}
+"""
+
+HTML_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
+       line-height: 1.4; }
+nav.toc { background: #f7f7f7; border: 1px solid #ddd; padding: 0.5em 1.5em; margin: 1em 0 2em; }
+nav.toc ol { margin: 0.3em 0; }
+.table-scroll { overflow-x: auto; max-width: 100%; margin: 0.5em 0 1.5em; }
+table { border-collapse: collapse; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; position: sticky; top: 0; }
+td.text { text-align: left; white-space: normal; min-width: 8em; max-width: 32em; }
+figure { margin: 1em 0 2em; }
+figure img { max-width: 100%; height: auto; }
+figcaption, p.caption { color: #444; font-size: 0.9em; }
+h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+a.back { font-size: 0.8em; font-weight: normal; margin-left: 0.5em; }
+"""
+
+HTML = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
+<style>{{ style }}</style>
+</head>
+<body>
+<h1 id="top">{{ title }}</h1>
+<nav class="toc"><strong>Contents</strong>
+<ol>
+{% for section in sections %}<li><a href="#{{ section.anchor }}">{{ section.title }}</a></li>
+{% endfor %}</ol>
+</nav>
+{% for section in sections %}
+<section id="{{ section.anchor }}">
+<h2>{{ section.title }} <a class="back" href="#top">↑ contents</a></h2>
+{% for block in section.blocks %}
+{% if block.kind == "text" %}
+{% if block.bullets %}<ul>{% for item in block.bullets %}<li>{{ item }}</li>{% endfor %}</ul>
+{% else %}{% for paragraph in block.paragraphs %}<p>{{ paragraph }}</p>{% endfor %}{% endif %}
+{% elif block.kind == "table" %}
+{% if block.heading %}<h3 id="{{ block.anchor }}">{{ block.heading }}</h3>{% endif %}
+<p class="caption">{{ block.caption }} <a href="{{ block.csv }}">CSV</a></p>
+<div class="table-scroll">{{ block.html }}</div>
+{% elif block.kind == "figure" %}
+<figure id="{{ block.anchor }}">
+<img alt="{{ block.title }}" src="data:image/png;base64,{{ block.png_base64 }}">
+<figcaption>{{ block.caption }}</figcaption></figure>
+{% endif %}
+{% endfor %}
+</section>
+{% endfor %}
+</body>
+</html>
+"""
