@@ -1,7 +1,10 @@
-"""Command-line options, profiles, shared fixtures and machine info for suite/ and tests/.
+"""pytest-benchmark's public hooks for suite/ and tests/: the options
+(declared once in suite/options.py), machine info, and what a saved run
+carries besides the benchmarks (schema.py's top-level keys).
 
-The options and profiles live in suite/options.py; the points that did not
-run are written to the saved JSON here (suite/records.py keeps them).
+Every run saves through pytest-benchmark itself: suite/test_calibration.py
+always times one benchmark, so a run whose every point failed or was
+unavailable still has a file to hold them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from typing import Any
 import pytest
 import torch
 
+from schema import FAILURES_KEY, OPTIONS_KEY, PARTIAL_KEY
 from suite.measure import matmul_peak_flops_per_s
 from suite.options import add_options, apply_threads, get_options
-from suite.records import FAILURES_JSON_KEY, recorded_failures
+from suite.records import recorded_failures
+
+_INTERRUPTED = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -25,6 +31,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # resolve the options now, so that a bad value stops the run with a usage error
     apply_threads(get_options(config))
+    config.pluginmanager.register(InterruptWatcher(config), "mixbench-interrupt-watcher")
+
+
+class InterruptWatcher:
+    """Marks the run interrupted on Ctrl-C: pytest-benchmark still saves what
+    ran, and the saved file says that it is not the whole run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo) -> None:
+        self.config.stash[_INTERRUPTED] = True
 
 
 @pytest.fixture(scope="session")
@@ -58,49 +76,6 @@ def pytest_benchmark_update_json(
 ) -> None:
     """Points that did not run (oom, timeout, unavailable, failed, ...) go into
     the saved file beside the benchmarks, with the run's options."""
-    output_json[FAILURES_JSON_KEY] = list(recorded_failures(config))
-    output_json["mixbench_options"] = options_summary(config)
-
-
-def options_summary(config: pytest.Config) -> dict[str, Any]:
-    options = get_options(config)
-    return {
-        "profile": options.profile.name,
-        "device": options.device.type,
-        "dtype": str(options.dtype).removeprefix("torch."),
-        "mixers": options.mixers,
-        "lengths": list(options.lengths),
-        "decode_lengths": list(options.decode_lengths),
-        "decode_tokens": options.profile.decode_tokens,
-        "batch": options.batch,
-        "d_model": options.d_model,
-        "n_layers": options.n_layers,
-        "time_budget_s": options.time_budget_s,
-        "threads": torch.get_num_threads(),
-    }
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """pytest-benchmark saves nothing when no benchmark ran; save the points
-    that did not run anyway (e.g. a sweep whose every point was unavailable)."""
-    config = session.config
-    bench_session = getattr(config, "_benchmarksession", None)
-    if bench_session is None or bench_session.benchmarks or not recorded_failures(config):
-        return
-    save = bench_session.save or bench_session.autosave
-    if not (save or bench_session.json):
-        return
-    commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
-    output_json = config.hook.pytest_benchmark_generate_json(
-        config=config,
-        benchmarks=[],
-        include_data=False,
-        machine_info=bench_session.get_machine_info(),
-        commit_info=commit_info,
-    )
-    pytest_benchmark_update_json(config, [], output_json)
-    if bench_session.json:
-        bench_session.save_json(output_json)
-    if save:
-        bench_session.storage.save(output_json, save)
+    output_json[FAILURES_KEY] = list(recorded_failures(config))
+    output_json[OPTIONS_KEY] = get_options(config).summary()
+    output_json[PARTIAL_KEY] = config.stash.get(_INTERRUPTED, False)

@@ -1,32 +1,35 @@
 """How much the harness adds to a measurement: the suite's timing path
-(pytest-benchmark's ``pedantic`` on the same ``synchronized`` callable a
-benchmark point times, with the point's rounds and iterations) against
-``torch.utils.benchmark.Timer`` on that callable.
+(pytest-benchmark's ``benchmark.pedantic`` on the same ``synchronized``
+callable a benchmark point times, with the point's rounds and iterations)
+against ``torch.utils.benchmark.Timer`` on that callable.
 
     python -m suite.harness_overhead --threads 1
 
-The two are interleaved ``--repeats`` times so that a change in the
-machine's load hits both; the table gives the medians and the harness's
-overhead, (harness - Timer) / Timer.
+It runs itself under pytest, so that the harness side is pytest-benchmark's
+public fixture and nothing else. Each point is measured ``--repeats`` times,
+the harness and Timer back to back in each repeat, so that a change in the
+machine's load hits both; the table gives the medians over repeats and the
+harness's overhead, (harness - Timer) / Timer.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import json
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
-from types import SimpleNamespace
+from pathlib import Path
 
+import pandas as pd
+import pytest
 import torch
-from pytest_benchmark.fixture import BenchmarkFixture
-from pytest_benchmark.utils import NameWrapper
 from torch.utils.benchmark import Timer
 
-from models.registry import list_mixers
+from models.registry import get_spec
 
-from .options import RawOptions, resolve_options
-from .workloads import Workload, build_backbone, build_workload
+from .options import get_options
+from .workloads import Call, Workload, build_backbone, build_workload
 
 #: (mixer, workload, length): a fast matmul-bound call, a slower one, a
 #: per-token decode step and a training step
@@ -38,49 +41,32 @@ POINTS = (
 )
 
 
-@dataclass
-class Comparison:
-    point: str
-    harness_s: float
-    timer_s: float
+class Settings:
+    """The command line's own settings, handed to the tests as a fixture."""
 
-    @property
-    def overhead(self) -> float:
-        return (self.harness_s - self.timer_s) / self.timer_s
+    def __init__(self, repeats: int, only: str) -> None:
+        self.repeats, self.only = repeats, only
 
+    @pytest.fixture
+    def overhead_settings(self) -> Settings:
+        return self
 
-def silent_fixture(name: str, disable_gc: bool) -> BenchmarkFixture:
-    """A pytest-benchmark fixture outside pytest, with its default options
-    (``disable_gc`` is --benchmark-disable-gc; torch's Timer always disables gc)."""
-    quiet = SimpleNamespace(debug=lambda *a, **k: None, warning=lambda *a, **k: None)
-    return BenchmarkFixture(
-        node=SimpleNamespace(name=name, nodeid=name),
-        disable_gc=disable_gc,
-        timer=NameWrapper(time.perf_counter),
-        min_rounds=5,
-        min_time=0.000005,
-        max_time=1.0,
-        precision=None,
-        confidence=None,
-        warmup=False,
-        warmup_iterations=100000,
-        calibration_precision=10,
-        add_stats=lambda stats: None,
-        logger=quiet,
-        warner=lambda *a, **k: None,
-        disabled=False,
-        cprofile=False,
-        cprofile_loops=None,
-        cprofile_dump=None,
-    )
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "point" in metafunc.fixturenames:
+            chosen = [p for p in POINTS if self.only in point_name(*p)]
+            cases = [(p, r) for r in range(self.repeats) for p in chosen]
+            ids = [f"{point_name(*p)}-r{r}" for p, r in cases]
+            metafunc.parametrize(("point", "repeat"), cases, ids=ids)
 
 
-def harness_median(work: Workload, rounds: int, disable_gc: bool) -> float:
-    """Median seconds per call as a benchmark point measures it."""
-    fixture = silent_fixture("overhead", disable_gc)
-    work.prepare((rounds + 2) * work.iterations)
-    fixture.pedantic(work.call, rounds=rounds, warmup_rounds=1, iterations=work.iterations)
-    return fixture.stats.stats.median
+def point_name(mixer: str, workload: str, length: int) -> str:
+    return f"{workload}[{mixer}-L{length}]"
+
+
+def timed_call_s(work: Workload) -> float:
+    start = time.perf_counter()
+    work.call()
+    return time.perf_counter() - start
 
 
 def timer_median(work: Workload, min_run_time: float) -> float:
@@ -93,57 +79,66 @@ def timer_median(work: Workload, min_run_time: float) -> float:
     return measurement.median
 
 
-def timed_call_s(work: Workload) -> float:
-    start = time.perf_counter()
-    work.call()
-    return time.perf_counter() - start
-
-
-def compare(
-    name: str, workload: str, length: int, options, repeats: int, disable_gc: bool
-) -> Comparison:
-    model = build_backbone(name, options, options.device)
-    work = build_workload(workload, model, options, length)
+def test_overhead(request, benchmark, point, repeat) -> None:
+    mixer, workload, length = point
+    options = get_options(request.config)
+    shape = {"length": length, "batch": options.fixed("batch"), "d_model": options.fixed("d_model")}
+    model = build_backbone(get_spec(mixer), shape, options, options.device)
+    call = Call(shape["batch"], length, options.device, options.profile.decode_tokens)
+    work = build_workload(workload, model, call)
     work.call()
     rounds = max(options.profile.min_rounds, 10)
+    work.prepare((rounds + 2) * work.iterations)
+    benchmark.pedantic(work.call, rounds=rounds, warmup_rounds=1, iterations=work.iterations)
     min_run_time = rounds * work.iterations * timed_call_s(work)
-    harness, timer = [], []
-    for _ in range(repeats):
-        harness.append(harness_median(work, rounds, disable_gc))
-        timer.append(timer_median(work, min_run_time))
-    return Comparison(
-        f"{workload}[{name}-L{length}]", statistics.median(harness), statistics.median(timer)
-    )
+    benchmark.extra_info.update(point=point_name(*point), timer_s=timer_median(work, min_run_time))
 
 
-def main() -> None:
+def overhead_table(saved: dict) -> pd.DataFrame:
+    rows = [
+        {
+            "point": bench["extra_info"]["point"],
+            "harness_ms": 1e3 * bench["stats"]["median"],
+            "timer_ms": 1e3 * bench["extra_info"]["timer_s"],
+        }
+        for bench in saved["benchmarks"]
+    ]
+    table = pd.DataFrame(rows).groupby("point", sort=False).median()
+    overhead = (table["harness_ms"] - table["timer_ms"]) / table["timer_ms"]
+    table["overhead"] = overhead.map("{:+.1%}".format)
+    return table.reset_index()
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="default")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=0, help="0: torch's default")
+    parser.add_argument("--threads", default="0", help="0: torch's default")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--disable-gc", action="store_true", help="as --benchmark-disable-gc")
     parser.add_argument("--only", default="", help="run the points whose name contains this")
     args = parser.parse_args()
-    names = [spec.name for spec in list_mixers()]
-    options = resolve_options(
-        RawOptions(profile=args.profile, device=args.device, threads=args.threads),
-        names,
-        cuda_available=torch.cuda.is_available(),
-    )
-    if options.threads:
-        torch.set_num_threads(options.threads)
+    with tempfile.TemporaryDirectory() as folder:
+        saved = Path(folder) / "overhead.json"
+        pytest_args = [
+            __file__,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--profile={args.profile}",
+            f"--device={args.device}",
+            f"--threads={args.threads}",
+            f"--benchmark-json={saved}",
+            *(["--benchmark-disable-gc"] if args.disable_gc else []),
+        ]
+        code = pytest.main(pytest_args, plugins=[Settings(args.repeats, args.only)])
+        if code != 0 or not saved.is_file():
+            return int(code) or 1
+        table = overhead_table(json.loads(saved.read_text()))
     print(f"torch threads: {torch.get_num_threads()}")
-    print("| point | harness median (ms) | Timer median (ms) | overhead |")
-    print("|---|---|---|---|")
-    for name, workload, length in POINTS:
-        if name not in names or args.only not in f"{workload}[{name}-L{length}]":
-            continue
-        c = compare(name, workload, length, options, args.repeats, args.disable_gc)
-        print(
-            f"| {c.point} | {c.harness_s * 1e3:.3f} | {c.timer_s * 1e3:.3f} | {c.overhead:+.1%} |"
-        )
+    print(table.to_markdown(index=False, floatfmt=".3f"))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

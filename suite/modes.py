@@ -1,22 +1,40 @@
 """Shared by the mode-against-mode speed files (test_retnet_speed.py,
 test_mamba_speed.py, test_hyena_speed.py): the bare mixer's forward, no
 backbone, timed and recorded under the workload ``mixer_forward`` so that its
-rows never mix with the backbone's ``forward`` rows in reports."""
+rows never mix with the backbone's ``forward`` rows in reports. Their shapes
+are the profile's ``mode_speed`` (suite/profiles.py); they follow --mixers,
+--lengths and --device (options.MODE_SPEED_NOTE)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import pytest
 import torch
 from torch import nn
 
 from models.backbone import count_params
 from models.base import Mixer
+from schema import Status, Workload, make_extra_info, throughput
 
 from .measure import synchronized
-from .records import make_extra_info
+from .options import RunOptions, get_options
+from .profiles import ModeSpeed
 
-WORKLOAD = "mixer_forward"
+
+def mode_speed(config: pytest.Config, family: str) -> ModeSpeed:
+    return get_options(config).profile.mode_speed[family]
+
+
+def mode_lengths(config: pytest.Config, family: str) -> tuple[int, ...]:
+    """--lengths when given, else the profile's lengths for this family's file."""
+    options = get_options(config)
+    return options.lengths if "lengths" in options.given else mode_speed(config, family).lengths
+
+
+def selected(options: RunOptions, names: Sequence[str]) -> list[str]:
+    """The names --mixers selects, in the given order."""
+    return [name for name in names if name in options.mixers]
 
 
 def time_bare_forward(
@@ -37,10 +55,14 @@ def time_bare_forward(
         return forward(x)
 
     benchmark.pedantic(synchronized(run, x.device), rounds=3, iterations=1, warmup_rounds=1)
+    median = benchmark.stats.stats.median if benchmark.stats else None
+    cls = type(module)
     benchmark.extra_info.update(
         make_extra_info(
             mixer=name,
-            workload=WORKLOAD,
+            mixer_class=f"{cls.__module__}:{cls.__qualname__}",
+            workload=Workload.MIXER_FORWARD,
+            sweep="length",
             seq_len=seq_len,
             batch=batch,
             d_model=d_model,
@@ -50,7 +72,7 @@ def time_bare_forward(
             params=count_params(module),
             flops=costs.flops(batch, seq_len),
             state_bytes=costs.state_bytes(batch, seq_len),
-            tokens_per_s=batch * seq_len / benchmark.stats.stats.mean,
-            status="ok",
+            tokens_per_s=throughput(batch * seq_len, median),
+            status=Status.OK,
         )
     )

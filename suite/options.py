@@ -1,26 +1,32 @@
-"""Profiles and command-line options of the benchmark suite.
-
-A profile fixes sizes, lengths and steps; options override parts of it.
-``get_options(config)`` resolves both once per pytest run (cached on the
-config) into a ``RunOptions`` that every benchmark file reads:
+"""The command-line options of the benchmark suite, declared once in
+``OPTIONS``: the pytest flags, their parsing, their defaults from the
+profile (suite/profiles.py) and the JSON summary of a run's options all come
+from that one table. ``get_options(config)`` resolves them once per pytest run
+into the ``RunOptions`` every benchmark file reads:
 
     options = get_options(metafunc.config)
     for name in options.mixers: ...
 
-Bad values raise ``pytest.UsageError`` naming what would be right.
+Every bad value is a ``pytest.UsageError`` that names the flag and what would
+be right, never a traceback.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
-PROFILE_NAMES = ("smoke", "default", "paper", "gpu-smoke")
+from schema import AXES, DEFAULT_AXIS, SPEED_WORKLOADS, Workload
+
+from .profiles import AXIS_FLAGS, PROFILES, Profile
+
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = {
     "float32": torch.float32,
@@ -34,121 +40,231 @@ DTYPES = {
 }
 
 
+class OptionError(ValueError):
+    """A value that cannot be used; the message says what would be right."""
+
+
 @dataclass(frozen=True)
-class Profile:
-    """Sizes, lengths and steps of one kind of run."""
+class Context:
+    """What parsing a value may depend on besides its text."""
 
-    name: str
-    #: sequence lengths of forward, train_step and prefill (ascending)
-    lengths: tuple[int, ...]
-    #: context lengths that decode starts from (ascending)
-    decode_lengths: tuple[int, ...]
-    batch: int
-    d_model: int
-    n_layers: int
-    n_heads: int
-    #: chunk of chunkwise modes (retnet/chunkwise, mamba/scan)
-    chunk_size: int
-    #: tokens decoded per timed round; the stats are per token
-    decode_tokens: int
-    #: pytest-benchmark's warm-up rounds, besides the untimed probe call that
-    #: always comes first (and warms caches and lazy initialisation up)
-    warmup_rounds: int
-    min_rounds: int
-    max_rounds: int
-    #: seconds of timed rounds to aim for per point (fast points get more rounds)
-    target_time_s: float
-    #: wall-clock limit of one point (build, warm-up, memory, FLOPs and timing)
-    time_budget_s: float
-    #: length of the agreement check against the family's reference
-    check_len: int
-    #: torch's intra-op threads; 0 keeps torch's default (all cores). One thread
-    #: for tiny shapes: more only add synchronisation, and on a busy machine
-    #: spinning OpenMP threads slow small ops down many times over
-    threads: int = 0
-    device: str = "auto"
-    dtype: str = "float32"
-    #: the profile is meant for a GPU: refuse to fall back to the CPU silently
-    needs_cuda: bool = False
+    profile: Profile
+    known_mixers: Sequence[str]
+    cuda_available: bool
 
 
-PROFILES: dict[str, Profile] = {
-    "smoke": Profile(
-        name="smoke",
-        lengths=(32, 64),
-        decode_lengths=(32, 64),
-        batch=1,
-        d_model=32,
-        n_layers=1,
-        n_heads=2,
-        chunk_size=16,
-        decode_tokens=4,
-        warmup_rounds=0,
-        min_rounds=2,
-        max_rounds=5,
-        target_time_s=0.01,
-        time_budget_s=10.0,
-        check_len=40,
-        threads=1,
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    help: str
+    #: the given text -> its value; raises OptionError
+    parse: Callable[[str, Context], Any]
+    #: the value when the flag is not given
+    default: Callable[[Context], Any]
+
+    @property
+    def dest(self) -> str:
+        return dest_of(self.flag)
+
+
+def dest_of(flag: str) -> str:
+    return flag.removeprefix("--").replace("-", "_")
+
+
+# -- parsers ----------------------------------------------------------------------------
+def positive_int(text: str, context: Context | None = None) -> int:
+    value = scaled_int(text)
+    if value <= 0:
+        raise OptionError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def scaled_int(text: str) -> int:
+    """'4096' or '4k' (x1024); ASCII digits only ('²' is a digit to str.isdigit)."""
+    match = re.fullmatch(r"\s*([0-9]+)([kK]?)\s*", text)
+    if not match:
+        raise OptionError(f"{text!r} is not a whole number such as 512 or 4k")
+    return int(match.group(1)) * (1024 if match.group(2) else 1)
+
+
+def int_list(text: str, context: Context | None = None) -> tuple[int, ...]:
+    """'512,1k,4K' -> (512, 1024, 4096), sorted ascending so that each point can be
+    predicted from the smaller ones measured before it."""
+    items = [part for part in (p.strip() for p in text.split(",")) if part]
+    if not items:
+        raise OptionError("is empty; give comma-separated values such as '512,1k,4k'")
+    return tuple(sorted({positive_int(item) for item in items}))
+
+
+def positive_float(text: str, context: Context | None = None) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise OptionError(f"{text!r} is not a number of seconds such as 15 or 2.5") from None
+    if not value > 0 or value == float("inf"):
+        raise OptionError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def thread_count(text: str, context: Context | None = None) -> int:
+    value = scaled_int(text)
+    if value < 0:
+        raise OptionError(f"must be 0 (torch's default) or positive, got {text!r}")
+    return value
+
+
+def one_of(choices: Sequence[str]) -> Callable[[str, Context], str]:
+    def parse(text: str, context: Context | None = None) -> str:
+        if text not in choices:
+            raise OptionError(f"unknown value {text!r}; choose one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def device(text: str, context: Context) -> torch.device:
+    one_of(DEVICES)(text)
+    if text == "cuda" and not context.cuda_available:
+        profile = context.profile
+        hint = " (it is meant for a GPU)" if profile.needs_cuda else ""
+        raise OptionError(
+            f"cuda (profile {profile.name}{hint}) but torch sees no CUDA device; run on a GPU "
+            "machine, or pass --device cpu (or a CPU profile: smoke, default)"
+        )
+    if text == "auto":
+        return torch.device("cuda" if context.cuda_available else "cpu")
+    return torch.device(text)
+
+
+def dtype(text: str, context: Context | None = None) -> torch.dtype:
+    return DTYPES[one_of(tuple(DTYPES))(text)]
+
+
+def mixer_globs(text: str, context: Context) -> list[str]:
+    """Registered names matching any comma-separated glob, in registry order;
+    a pattern that matches nothing is an error naming the valid names."""
+    known = context.known_mixers
+    selected: list[str] = []
+    for pattern in filter(None, (p.strip() for p in text.split(","))):
+        matches = fnmatch.filter(known, pattern)
+        if not matches:
+            raise OptionError(
+                f"pattern {pattern!r} matches no registered mixer; registered: {', '.join(known)}"
+            )
+        selected += [name for name in matches if name not in selected]
+    if not selected:
+        raise OptionError(f"is empty; registered: {', '.join(known)}")
+    return [name for name in known if name in selected]
+
+
+def data_folder(text: str, context: Context | None = None) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise OptionError(
+            f"{text!r} is not a folder; give the folder that holds lra_release/ "
+            "(or leave it out to use $MIXBENCH_DATA)"
+        )
+    return path
+
+
+def data_dir_from_env(context: Context) -> Path | None:
+    from tasks.lra import data_dir_from_env
+
+    return data_dir_from_env()
+
+
+# -- the table --------------------------------------------------------------------------
+def axis_options() -> list[Option]:
+    """Per axis of schema.AXES: its swept values and its fixed value."""
+    made = []
+    for name, flags in AXIS_FLAGS.items():
+        label = AXES[name].label
+
+        def swept(context: Context, name: str = name) -> tuple[int, ...]:
+            return context.profile.sweeps[name]
+
+        def fixed(context: Context, name: str = name) -> int:
+            return context.profile.fixed[name]
+
+        made.append(
+            Option(
+                flags.values,
+                f"comma-separated {label} values when --sweep {name} (a k suffix multiplies "
+                "by 1024: 4k=4096); default: the profile's",
+                int_list,
+                swept,
+            )
+        )
+        made.append(
+            Option(
+                flags.fixed,
+                f"{label} when another axis is swept; default: the profile's",
+                positive_int,
+                fixed,
+            )
+        )
+    return made
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "--profile",
+        f"sizes, lengths and steps of the run: {', '.join(PROFILES)} (default: default)",
+        one_of(tuple(PROFILES)),
+        lambda context: context.profile.name,
     ),
-    "default": Profile(
-        name="default",
-        lengths=(512, 1024, 2048, 4096, 8192),
-        decode_lengths=(512, 1024, 2048, 4096, 8192),
-        batch=1,
-        d_model=128,
-        n_layers=2,
-        n_heads=4,
-        chunk_size=64,
-        decode_tokens=16,
-        warmup_rounds=0,
-        min_rounds=3,
-        max_rounds=20,
-        target_time_s=0.3,
-        time_budget_s=15.0,
-        check_len=160,
+    Option(
+        "--device",
+        f"{', '.join(DEVICES)} (default: the profile's)",
+        device,
+        lambda context: device(context.profile.device, context),
     ),
-    "paper": Profile(
-        name="paper",
-        lengths=(2048, 4096, 8192, 16384, 32768, 65536),
-        decode_lengths=(2048, 4096, 8192),
-        batch=1,
-        d_model=2048,
-        n_layers=2,
-        n_heads=8,
-        chunk_size=512,
-        decode_tokens=64,
-        warmup_rounds=2,
-        min_rounds=5,
-        max_rounds=50,
-        target_time_s=2.0,
-        time_budget_s=120.0,
-        check_len=1100,
-        device="cuda",
-        dtype="bfloat16",
-        needs_cuda=True,
+    Option(
+        "--dtype",
+        f"{', '.join(DTYPES)} (default: the profile's)",
+        dtype,
+        lambda context: dtype(context.profile.dtype),
     ),
-    "gpu-smoke": Profile(
-        name="gpu-smoke",
-        lengths=(256, 1024, 4096),
-        decode_lengths=(1024, 4096),
-        batch=1,
-        d_model=256,
-        n_layers=2,
-        n_heads=4,
-        chunk_size=128,
-        decode_tokens=16,
-        warmup_rounds=1,
-        min_rounds=3,
-        max_rounds=20,
-        target_time_s=0.2,
-        time_budget_s=15.0,
-        check_len=300,
-        device="cuda",
-        dtype="bfloat16",
-        needs_cuda=True,
+    Option(
+        "--mixers",
+        "comma-separated globs of family/variant names, e.g. 'retnet/*,attention/sdpa'",
+        mixer_globs,
+        lambda context: list(context.known_mixers),
     ),
-}
+    Option(
+        "--sweep",
+        f"the axis speed points sweep: {', '.join(AXES)} (default: {DEFAULT_AXIS}); the other "
+        "axes stay at their fixed value",
+        one_of(tuple(AXES)),
+        lambda context: DEFAULT_AXIS,
+    ),
+    *axis_options(),
+    Option(
+        "--time-budget-s",
+        "wall-clock seconds one benchmark point may take (default: the profile's)",
+        positive_float,
+        lambda context: context.profile.time_budget_s,
+    ),
+    Option(
+        "--threads",
+        "torch intra-op threads, 0 for torch's default (default: the profile's)",
+        thread_count,
+        lambda context: context.profile.threads,
+    ),
+    Option(
+        "--data-dir",
+        "folder with the LRA release, IMDB and CIFAR-10 for accuracy runs "
+        "(default: $MIXBENCH_DATA; python -m tasks check tells what is found)",
+        data_folder,
+        data_dir_from_env,
+    ),
+)
+OPTIONS_BY_DEST = {option.dest: option for option in OPTIONS}
+#: what the mode-against-mode speed files (suite/test_<family>_speed.py) follow
+MODE_SPEED_NOTE = (
+    "The mode-speed files (suite/test_{retnet,mamba,hyena}_speed.py) follow --mixers, "
+    "--lengths and --device, and keep their profile's width and batch."
+)
 
 
 @dataclass(frozen=True)
@@ -156,244 +272,153 @@ class RunOptions:
     """The profile with the command line's overrides applied."""
 
     profile: Profile
-    device: torch.device
-    dtype: torch.dtype
-    #: selected names, including unavailable ones (they are reported as skipped)
-    mixers: list[str]
-    lengths: tuple[int, ...]
-    decode_lengths: tuple[int, ...]
-    batch: int
-    d_model: int
-    n_layers: int
-    time_budget_s: float
-    #: torch's intra-op threads (0: torch's default)
-    threads: int = 0
-    #: where LRA data lives (--data-dir, else MIXBENCH_DATA); None: nowhere
-    data_dir: Path | None = None
+    #: every option's resolved value, by its dest (``OPTIONS``)
+    values: Mapping[str, Any]
+    #: the dests given on the command line (the rest come from the profile)
+    given: frozenset[str] = frozenset()
+
+    def __getattr__(self, name: str) -> Any:
+        # the options by name: options.device, options.mixers, options.sweep ...
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def n_layers(self) -> int:
+        return self.profile.n_layers
+
+    def swept(self, axis: str) -> tuple[int, ...]:
+        return self.values[dest_of(AXIS_FLAGS[axis].values)]
+
+    def fixed(self, axis: str) -> int:
+        return self.values[dest_of(AXIS_FLAGS[axis].fixed)]
+
+    def axis_values(self, workload: str) -> list[dict[str, int]]:
+        """The shape of every point of a workload's sweep: each axis's value,
+        the swept one ascending."""
+        shape = {axis: self.fixed(axis) for axis in AXES}
+        if self.sweep == "length" and workload == Workload.DECODE:
+            values = self.decode_lengths
+        else:
+            values = self.swept(self.sweep)
+        return [{**shape, self.sweep: value} for value in values]
+
+    def d_models(self) -> tuple[int, ...]:
+        return self.swept("d_model") if self.sweep == "d_model" else (self.fixed("d_model"),)
 
     @property
     def max_len(self) -> int:
-        """The longest sequence any point feeds a mixer (decode goes past its context)."""
-        return max(*self.lengths, *(n + self.profile.decode_tokens for n in self.decode_lengths))
+        """The longest sequence any point or the reference check feeds a mixer
+        (decode goes past its context)."""
+        lengths = [shape["length"] for w in SPEED_WORKLOADS for shape in self.axis_values(w)]
+        return max(max(lengths) + self.profile.decode_tokens, self.profile.check_len)
+
+    def summary(self) -> dict[str, Any]:
+        """The resolved options as JSON for the saved run (schema.OPTIONS_KEY)."""
+        summary = {dest: jsonable(value) for dest, value in self.values.items()}
+        summary.update(
+            decode_tokens=self.profile.decode_tokens,
+            n_layers=self.profile.n_layers,
+            torch_threads=torch.get_num_threads(),
+        )
+        return summary
 
 
-@dataclass(frozen=True)
-class RawOptions:
-    """The command line as given (None: the profile decides)."""
-
-    profile: str = "default"
-    device: str | None = None
-    dtype: str | None = None
-    mixers: str = "*"
-    lengths: str | None = None
-    batch: int | None = None
-    d_model: int | None = None
-    time_budget_s: float | None = None
-    threads: int | None = None
-    data_dir: str | None = None
+def jsonable(value: Any) -> Any:
+    if isinstance(value, torch.device):
+        return value.type
+    if isinstance(value, torch.dtype):
+        return str(value).removeprefix("torch.")
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("mixbench", "mixbench benchmark suite")
-    group.addoption(
-        "--profile",
-        default="default",
-        help=f"sizes, lengths and steps of the run: {', '.join(PROFILE_NAMES)} (default: default)",
-    )
-    group.addoption("--device", default=None, help="auto, cpu or cuda (default: the profile's)")
-    group.addoption("--dtype", default=None, help=f"{', '.join(DTYPES)} (default: the profile's)")
-    group.addoption(
-        "--mixers",
-        default="*",
-        help="comma-separated globs of family/variant names, e.g. 'retnet/*,attention/sdpa'",
-    )
-    group.addoption(
-        "--lengths",
-        default=None,
-        help="comma-separated sequence lengths (a k suffix multiplies by 1024: 4k=4096); "
-        "replaces the profile's lengths of every workload",
-    )
-    group.addoption("--batch", type=int, default=None, help="batch size (default: the profile's)")
-    group.addoption(
-        "--d-model", type=int, default=None, help="model width (default: the profile's)"
-    )
-    group.addoption(
-        "--time-budget-s",
-        type=float,
-        default=None,
-        help="wall-clock seconds one benchmark point may take (default: the profile's)",
-    )
-    group.addoption(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch intra-op threads, 0 for torch's default (default: the profile's)",
-    )
-    group.addoption(
-        "--data-dir",
-        default=None,
-        help="folder with the LRA release, IMDB and CIFAR-10 for accuracy runs "
-        "(default: $MIXBENCH_DATA; python -m tasks check tells what is found)",
-    )
+    group = parser.getgroup("mixbench", "mixbench benchmark suite. " + MODE_SPEED_NOTE)
+    for option in OPTIONS:
+        group.addoption(option.flag, dest=f"mixbench_{option.dest}", default=None, help=option.help)
 
 
-def raw_options(config: pytest.Config) -> RawOptions:
-    return RawOptions(
-        profile=config.getoption("--profile"),
-        device=config.getoption("--device"),
-        dtype=config.getoption("--dtype"),
-        mixers=config.getoption("--mixers"),
-        lengths=config.getoption("--lengths"),
-        batch=config.getoption("--batch"),
-        d_model=config.getoption("--d-model"),
-        time_budget_s=config.getoption("--time-budget-s"),
-        threads=config.getoption("--threads"),
-        data_dir=config.getoption("--data-dir"),
-    )
+def raw_options(config: pytest.Config) -> dict[str, str | None]:
+    return {option.dest: config.getoption(f"mixbench_{option.dest}") for option in OPTIONS}
 
 
-_OPTIONS_KEY = pytest.StashKey["RunOptions"]()
+_OPTIONS_KEY = pytest.StashKey[RunOptions]()
 
 
 def get_options(config: pytest.Config) -> RunOptions:
     """The run's options, resolved once per pytest run."""
     if _OPTIONS_KEY not in config.stash:
-        from models.registry import list_mixers
-
-        names = [spec.name for spec in list_mixers()]
         config.stash[_OPTIONS_KEY] = resolve_options(
-            raw_options(config), names, cuda_available=torch.cuda.is_available()
+            raw_options(config), registered_mixers(), cuda_available=torch.cuda.is_available()
         )
     return config.stash[_OPTIONS_KEY]
 
 
+def registered_mixers() -> list[str]:
+    """The registry's names; a broken plugin is a usage error naming it."""
+    from models.registry import list_mixers
+
+    try:
+        return [spec.name for spec in list_mixers()]
+    except (ImportError, ValueError) as error:
+        raise pytest.UsageError(str(error)) from None
+
+
 def resolve_options(
-    raw: RawOptions, known_mixers: Sequence[str], cuda_available: bool
+    raw: Mapping[str, str | None], known_mixers: Sequence[str], cuda_available: bool
 ) -> RunOptions:
-    profile = resolve_profile(raw.profile)
-    lengths = parse_lengths(raw.lengths) if raw.lengths is not None else None
-    options = RunOptions(
-        profile=profile,
-        device=resolve_device(raw.device or profile.device, profile, cuda_available),
-        dtype=resolve_dtype(raw.dtype or profile.dtype),
-        mixers=select_mixers(raw.mixers, known_mixers),
-        lengths=lengths or profile.lengths,
-        decode_lengths=lengths or profile.decode_lengths,
-        batch=positive("--batch", raw.batch, profile.batch),
-        d_model=positive("--d-model", raw.d_model, profile.d_model),
-        n_layers=profile.n_layers,
-        time_budget_s=positive("--time-budget-s", raw.time_budget_s, profile.time_budget_s),
-        threads=non_negative("--threads", raw.threads, profile.threads),
-        data_dir=resolve_data_dir(raw.data_dir),
+    unknown = set(raw) - set(OPTIONS_BY_DEST)
+    if unknown:
+        raise ValueError(f"unknown options {sorted(unknown)}; known: {sorted(OPTIONS_BY_DEST)}")
+    profile_name = raw.get("profile") or "default"
+    context = Context(PROFILES.get(profile_name, PROFILES["default"]), known_mixers, cuda_available)
+    values = {}
+    for option in OPTIONS:
+        text = raw.get(option.dest)
+        try:
+            values[option.dest] = (
+                option.default(context) if text is None else option.parse(text, context)
+            )
+        except OptionError as error:
+            shown = "" if text is None else f" {text!r}"
+            raise pytest.UsageError(f"{option.flag}{shown}: {error}") from None
+    given = frozenset(dest for dest, text in raw.items() if text is not None)
+    # --lengths replaces the decode contexts too
+    lengths_given = dest_of(AXIS_FLAGS["length"].values) in given
+    values["decode_lengths"] = (
+        values["lengths"] if lengths_given else context.profile.decode_lengths
     )
-    check_heads_fit(options)
+    options = RunOptions(context.profile, values, given)
+    check_mixers_fit(options)
     return options
 
 
-def resolve_data_dir(given: str | None) -> Path | None:
-    from tasks.lra import data_dir_from_env
+def check_mixers_fit(options: RunOptions) -> None:
+    """Every selected mixer can be built at every width the run uses (attention
+    and RetNet split d_model into heads of even size): the constructors say."""
+    from models.registry import get_spec
 
-    if given is None:
-        return data_dir_from_env()
-    path = Path(given).expanduser()
-    if not path.is_dir():
-        raise pytest.UsageError(
-            f"--data-dir {given!r} is not a folder; give the folder that holds lra_release/ "
-            "(or leave it out to use $MIXBENCH_DATA)"
-        )
-    return path
+    from .workloads import offered_knobs
 
-
-def resolve_profile(name: str) -> Profile:
-    if name not in PROFILES:
-        raise pytest.UsageError(
-            f"unknown --profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}"
-        )
-    return PROFILES[name]
-
-
-def resolve_device(name: str, profile: Profile, cuda_available: bool) -> torch.device:
-    if name not in DEVICES:
-        raise pytest.UsageError(f"unknown --device {name!r}; choose one of {', '.join(DEVICES)}")
-    if name == "cuda" and not cuda_available:
-        hint = " (it is meant for a GPU)" if profile.needs_cuda else ""
-        raise pytest.UsageError(
-            f"--device cuda (profile {profile.name}{hint}) but torch sees no CUDA device; "
-            "run on a GPU machine, or pass --device cpu (or a CPU profile: smoke, default)"
-        )
-    if name == "auto":
-        return torch.device("cuda" if cuda_available else "cpu")
-    return torch.device(name)
-
-
-def resolve_dtype(name: str) -> torch.dtype:
-    if name not in DTYPES:
-        raise pytest.UsageError(f"unknown --dtype {name!r}; choose one of {', '.join(DTYPES)}")
-    return DTYPES[name]
-
-
-def positive(flag: str, value: float | int | None, default: float | int):
-    if value is None:
-        return default
-    if value <= 0:
-        raise pytest.UsageError(f"{flag} must be positive, got {value}")
-    return value
-
-
-def non_negative(flag: str, value: int | None, default: int) -> int:
-    if value is None:
-        return default
-    if value < 0:
-        raise pytest.UsageError(f"{flag} must be 0 (torch's default) or positive, got {value}")
-    return value
+    for name in options.mixers:
+        spec = get_spec(name)
+        if spec.unavailable_reason() is not None:
+            continue
+        for d_model in options.d_models():
+            knobs = spec.cls.knobs_from(**offered_knobs(options))
+            problem = spec.cls.config_problem(d_model, **knobs)
+            if problem:
+                flag = AXIS_FLAGS["d_model"].values if options.sweep == "d_model" else "--d-model"
+                raise pytest.UsageError(
+                    f"{flag}: {name} cannot be built at d_model={d_model} with {knobs}: {problem}"
+                )
 
 
 def apply_threads(options: RunOptions) -> None:
     if options.threads:
         torch.set_num_threads(options.threads)
-
-
-def parse_lengths(text: str) -> tuple[int, ...]:
-    """'512,1k,4K' -> (512, 1024, 4096), sorted ascending so that each point can be
-    predicted from the shorter ones measured before it."""
-    lengths = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        multiplier = 1024 if item[-1] in "kK" else 1
-        digits = item[:-1] if multiplier > 1 else item
-        if not digits.isdigit() or int(digits) == 0:
-            raise pytest.UsageError(
-                f"--lengths: {item!r} is not a positive integer; "
-                "give comma-separated lengths such as '512,1024,4k'"
-            )
-        lengths.append(int(digits) * multiplier)
-    if not lengths:
-        raise pytest.UsageError("--lengths is empty; give comma-separated lengths such as '512,4k'")
-    return tuple(sorted(set(lengths)))
-
-
-def select_mixers(patterns: str, known: Sequence[str]) -> list[str]:
-    """Registered names matching any comma-separated glob, in registry order;
-    a pattern that matches nothing is an error naming the valid names."""
-    selected: list[str] = []
-    for pattern in filter(None, (p.strip() for p in patterns.split(","))):
-        matches = fnmatch.filter(known, pattern)
-        if not matches:
-            raise pytest.UsageError(
-                f"--mixers pattern {pattern!r} matches no registered mixer; "
-                f"registered: {', '.join(known)}"
-            )
-        selected += [name for name in matches if name not in selected]
-    if not selected:
-        raise pytest.UsageError(f"--mixers is empty; registered: {', '.join(known)}")
-    return [name for name in known if name in selected]
-
-
-def check_heads_fit(options: RunOptions) -> None:
-    """Attention and RetNet split d_model into heads of even size."""
-    heads = options.profile.n_heads
-    if options.d_model % (2 * heads):
-        suggestion = 2 * heads * max(1, options.d_model // (2 * heads))
-        raise pytest.UsageError(
-            f"--d-model {options.d_model} must be a multiple of 2*n_heads={2 * heads} "
-            f"(profile {options.profile.name}); try {suggestion}"
-        )

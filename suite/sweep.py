@@ -1,14 +1,16 @@
-"""One benchmark point of a length sweep, from start to record.
+"""One benchmark point of a sweep along any axis of schema.AXES (length,
+batch, d_model), from start to record.
 
 ``run_point`` is what every speed test calls. In order:
 
 1. an unavailable variant is skipped (status unavailable);
-2. the variant is checked against its family's reference once per session;
-   one that disagrees is failed (status failed) and never timed;
-3. the point is predicted from the shorter points of the same variant and
-   workload measured earlier in this session (``SweepHistory``): when a
-   shorter one already timed out or ran out of memory, or the power law
-   through the two longest measured points puts this one over the time budget
+2. the variant is checked once per session: its forward against its family's
+   reference, its prefill + step against its own forward, and causality; one
+   that fails is recorded as reference_failed, naming the check, and never timed;
+3. the point is predicted from the smaller points of the same variant,
+   workload and sweep measured earlier in this session (``SweepHistory``):
+   when a smaller one already timed out or ran out of memory, or the power law
+   through the two largest measured points puts this one over the time budget
    or the free memory, it is skipped as ``timeout``/``oom`` "predicted ...";
 4. the point runs under its time budget: a warm-up call (which also sizes the
    number of rounds), peak memory and counted FLOPs (each in a call of its
@@ -23,13 +25,14 @@ JSON's ``mixbench_failures``) and are skipped with the reason.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from models.backbone import count_params
-from models.registry import get_spec
+from models.registry import MixerSpec, get_spec
+from schema import AXES, Status, Workload, make_extra_info, point_id, throughput
 
 from .measure import (
     PointTimeout,
@@ -44,15 +47,15 @@ from .measure import (
     warm_up_instruments,
 )
 from .options import RunOptions, get_options
-from .records import make_extra_info, record_failure
+from .records import record_failure
 from .workloads import (
+    Call,
+    ReferenceCheck,
     analytic_figures,
-    analytic_flops,
     build_backbone,
     build_workload,
+    check_against_reference,
     mixer_config,
-    model_state_bytes,
-    reference_error,
 )
 
 #: plain calls' worth of time a point spends besides its timed rounds (the
@@ -67,30 +70,53 @@ MEMORY_HEADROOM = 0.8
 @dataclass(frozen=True)
 class Point:
     mixer: str
-    length: int
+    workload: str
+    #: the swept axis (a key of schema.AXES)
+    sweep: str
+    #: the point's value on every axis
+    shape: Mapping[str, int]
+
+    @property
+    def x(self) -> int:
+        """The value along the swept axis."""
+        return self.shape[self.sweep]
 
     @property
     def id(self) -> str:
-        return f"{self.mixer}-L{self.length}"
+        """e.g. retnet/recurrent-L4096, or retnet/recurrent-B16-L4096 in a batch sweep."""
+        return point_id(self.mixer, self.shown)
+
+    @property
+    def group(self) -> str:
+        """One pytest-benchmark group per workload and swept value, so that its
+        table compares mixers on equal terms."""
+        return f"{self.workload}-{point_id('', self.shown).lstrip('-')}"
+
+    @property
+    def shown(self) -> dict[str, int]:
+        return {self.sweep: self.x, "length": self.shape["length"]}
+
+    def call(self, options: RunOptions) -> Call:
+        return Call(
+            self.shape["batch"], self.shape["length"], options.device, options.profile.decode_tokens
+        )
 
 
 def sweep_points(options: RunOptions, workload: str) -> list[Point]:
-    """Variant-major, lengths ascending: each point can be predicted from the
-    shorter ones of its variant run just before it."""
-    lengths = options.decode_lengths if workload == "decode" else options.lengths
-    return [Point(name, length) for name in options.mixers for length in lengths]
-
-
-def group_name(workload: str, length: int) -> str:
-    """One pytest-benchmark group per workload and length, so that its table
-    compares mixers on equal terms."""
-    return f"{workload}-L{length}"
+    """Variant-major, the swept axis ascending: each point can be predicted
+    from the smaller ones of its variant run just before it."""
+    return [
+        Point(name, workload, options.sweep, shape)
+        for name in options.mixers
+        for shape in options.axis_values(workload)
+    ]
 
 
 # -- what this session has measured ---------------------------------------------------
 @dataclass
 class Outcome:
-    length: int
+    #: the value along the swept axis
+    x: int
     status: str
     #: seconds per call (decode: per token) and peak bytes, when measured
     call_s: float | None = None
@@ -101,16 +127,18 @@ class Outcome:
 
 @dataclass
 class SweepHistory:
-    outcomes: dict[tuple[str, str], list[Outcome]] = field(default_factory=dict)
-    #: relative error against the family reference per variant, or why it could not be checked
-    reference_errors: dict[str, float | Exception] = field(default_factory=dict)
+    outcomes: dict[tuple[str, str, str], list[Outcome]] = field(default_factory=dict)
+    #: each variant's reference check, or why it could not be made
+    reference_checks: dict[str, ReferenceCheck | Exception] = field(default_factory=dict)
     instruments_ready: bool = False
 
-    def add(self, mixer: str, workload: str, outcome: Outcome) -> None:
-        self.outcomes.setdefault((mixer, workload), []).append(outcome)
+    def add(self, point: Point, outcome: Outcome) -> None:
+        self.outcomes.setdefault((point.mixer, point.workload, point.sweep), []).append(outcome)
 
-    def shorter(self, mixer: str, workload: str, length: int) -> list[Outcome]:
-        return [o for o in self.outcomes.get((mixer, workload), []) if o.length < length]
+    def smaller(self, point: Point) -> list[Outcome]:
+        """The outcomes of the same variant, workload and sweep below this point."""
+        key = (point.mixer, point.workload, point.sweep)
+        return [o for o in self.outcomes.get(key, []) if o.x < point.x]
 
 
 _HISTORY_KEY = pytest.StashKey[SweepHistory]()
@@ -123,60 +151,64 @@ def session_history(config: pytest.Config) -> SweepHistory:
 class PointNotRun(Exception):
     """A point that is recorded with ``status`` instead of being timed."""
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: Status, reason: str) -> None:
         super().__init__(f"{status}: {reason}")
         self.status, self.reason = status, reason
 
 
 # -- prediction --------------------------------------------------------------------
-def predict(
-    history: SweepHistory, options: RunOptions, mixer: str, workload: str, length: int
-) -> PointNotRun | None:
-    """Why this point would obviously fail, from the shorter points; None if it may run."""
-    shorter = history.shorter(mixer, workload, length)
-    for outcome in shorter:
-        if outcome.status in ("oom", "timeout"):
+def predict(history: SweepHistory, options: RunOptions, point: Point) -> PointNotRun | None:
+    """Why this point would obviously fail, from the smaller ones; None if it may run."""
+    smaller = history.smaller(point)
+    axis = AXES[point.sweep]
+    for outcome in smaller:
+        if outcome.status in (Status.OOM, Status.TIMEOUT):
             return PointNotRun(
                 outcome.status,
-                f"predicted: the shorter L={outcome.length} already ended in {outcome.status}",
+                f"predicted: the smaller {axis.id_prefix}={outcome.x} already ended in "
+                f"{outcome.status}",
             )
-    measured = [o for o in shorter if o.status == "ok" and o.call_s]
+    measured = [o for o in smaller if o.status == Status.OK and o.call_s]
     if len(measured) < 2:  # one point shows no trend: fixed overheads may dominate it
         return None
-    calls = calls_per_point(options, workload, measured[-1].untimed_calls)
-    lengths, times = [o.length for o in measured], [o.call_s for o in measured]
-    law = extrapolation_law(lengths, times, min_time_exponent(workload), 3.0)
-    seconds = law(length) * calls
+    calls = calls_per_point(options, point.workload, measured[-1].untimed_calls)
+    xs, times = [o.x for o in measured], [o.call_s for o in measured]
+    law = extrapolation_law(xs, times, min_time_exponent(point), 3.0)
+    seconds = law(point.x) * calls
     if seconds > options.time_budget_s:
         return PointNotRun(
-            "timeout",
+            Status.TIMEOUT,
             f"predicted {seconds:.3g} s for {calls:.3g} calls' worth (time per call "
-            f"~ L^{law.exponent:.2f} from L={', '.join(str(o.length) for o in measured)}), "
-            f"over the {options.time_budget_s:g} s budget",
+            f"~ {axis.id_prefix}^{law.exponent:.2f} from {axis.id_prefix}="
+            f"{', '.join(str(x) for x in xs)}), over the {options.time_budget_s:g} s budget",
         )
-    return predict_memory(measured, options, length)
+    return predict_memory(measured, options, point)
 
 
-def min_time_exponent(workload: str) -> float:
-    """A call that touches each of L tokens cannot grow slower than L, however
-    flat fixed overheads make the short points look (two overhead-bound points
-    of a token loop once predicted L=4096 to fit and burnt the budget); a
-    decode step after a context of L may honestly cost the same at any L."""
-    return 0.0 if workload == "decode" else 1.0
+def min_time_exponent(point: Point) -> float:
+    """A call that touches each of its batch x L tokens cannot grow slower than
+    them, however flat fixed overheads make the small points look (two
+    overhead-bound points of a token loop once predicted L=4096 to fit and burnt
+    the budget); a decode step after a context of L may honestly cost the same
+    at any L."""
+    return 0.0 if point.workload == Workload.DECODE and point.sweep == "length" else 1.0
 
 
-def predict_memory(measured: list[Outcome], options: RunOptions, length: int) -> PointNotRun | None:
+def predict_memory(
+    measured: list[Outcome], options: RunOptions, point: Point
+) -> PointNotRun | None:
     sized = [o for o in measured if o.peak_mem_bytes]
     available = available_memory_bytes(options.device)
     if not sized or available is None:
         return None
-    law = extrapolation_law([o.length for o in sized], [o.peak_mem_bytes for o in sized], 0.0, 3.0)
-    need = law(length)
+    law = extrapolation_law([o.x for o in sized], [o.peak_mem_bytes for o in sized], 0.0, 3.0)
+    need = law(point.x)
     if need > MEMORY_HEADROOM * available:
         return PointNotRun(
-            "oom",
-            f"predicted peak {need / 2**30:.3g} GiB (~ L^{law.exponent:.2f}), over "
-            f"{MEMORY_HEADROOM:.0%} of the {available / 2**30:.3g} GiB free on {options.device}",
+            Status.OOM,
+            f"predicted peak {need / 2**30:.3g} GiB (~ {AXES[point.sweep].id_prefix}^"
+            f"{law.exponent:.2f}), over {MEMORY_HEADROOM:.0%} of the "
+            f"{available / 2**30:.3g} GiB free on {options.device}",
         )
     return None
 
@@ -184,7 +216,7 @@ def predict_memory(measured: list[Outcome], options: RunOptions, length: int) ->
 def calls_per_point(options: RunOptions, workload: str, untimed_calls: float) -> float:
     """Calls' worth of time a point takes at the least."""
     profile = options.profile
-    iterations = profile.decode_tokens if workload == "decode" else 1
+    iterations = profile.decode_tokens if workload == Workload.DECODE else 1
     return iterations * (profile.warmup_rounds + profile.min_rounds) + untimed_calls
 
 
@@ -199,47 +231,48 @@ def rounds_for(options: RunOptions, round_s: float, elapsed_s: float) -> int:
 
 
 # -- the reference check ------------------------------------------------------------
-def checked_reference_error(history: SweepHistory, options: RunOptions, mixer: str) -> float:
-    """The variant's error against its family reference, computed once per session.
-    Raises PointNotRun(failed) when it disagrees or cannot be checked."""
-    if mixer not in history.reference_errors:
+def checked_reference_error(history: SweepHistory, options: RunOptions, spec: MixerSpec) -> float:
+    """The variant's worst relative error in its reference check, made once per
+    session. Raises PointNotRun(reference_failed) naming the checks it failed,
+    or failed when the check itself raised."""
+    if spec.name not in history.reference_checks:
         try:
-            history.reference_errors[mixer] = reference_error(mixer, options)
+            history.reference_checks[spec.name] = check_against_reference(spec, options)
         except Exception as exc:  # a broken variant: recorded, its points fail
-            history.reference_errors[mixer] = exc
-    error = history.reference_errors[mixer]
-    if isinstance(error, Exception):
-        raise PointNotRun("failed", f"reference check raised {type(error).__name__}: {error}")
-    tolerance = get_spec(mixer).cls.reference_tolerance
-    if not error <= tolerance:
+            history.reference_checks[spec.name] = exc
+    check = history.reference_checks[spec.name]
+    if isinstance(check, Exception):
         raise PointNotRun(
-            "failed",
-            f"disagrees with its family reference: relative error {error:.3g} > "
-            f"{tolerance:g} at L={options.profile.check_len}",
+            Status.FAILED, f"the reference check raised {type(check).__name__}: {check}"
         )
-    return error
+    failures = check.failures(spec.cls.reference_tolerance)
+    if failures:
+        where = f" at L={options.profile.check_len}"
+        raise PointNotRun(Status.REFERENCE_FAILED, "; ".join(failures) + where)
+    return check.worst
 
 
 # -- one point ------------------------------------------------------------------------
-def run_point(request: pytest.FixtureRequest, benchmark: Any, workload: str, point: Point) -> None:
+def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> None:
     options = get_options(request.config)
     history = session_history(request.config)
-    benchmark.group = group_name(workload, point.length)
-    base = base_info(options, workload, point)
+    benchmark.group = point.group
+    spec = get_spec(point.mixer)
+    base = base_info(options, spec, point)
     if not history.instruments_ready:
         warm_up_instruments(options.device)
         history.instruments_ready = True
     try:
-        reason = get_spec(point.mixer).unavailable_reason()
+        reason = spec.unavailable_reason()
         if reason is not None:
-            raise PointNotRun("unavailable", reason)
-        base["ref_rel_err"] = checked_reference_error(history, options, point.mixer)
-        predicted = predict(history, options, point.mixer, workload, point.length)
+            raise PointNotRun(Status.UNAVAILABLE, reason)
+        base["ref_rel_err"] = checked_reference_error(history, options, spec)
+        predicted = predict(history, options, point)
         if predicted is not None:
             raise predicted
-        info, untimed_s = measure_point(benchmark, options, workload, point)
+        info, untimed_s = measure_point(benchmark, options, spec, point)
     except PointNotRun as not_run:
-        report_not_run(request, history, options, workload, point, base, not_run)
+        report_not_run(request, history, options, spec, point, base, not_run)
         return
     except Exception as exc:
         # a point that did not finish is never saved as a benchmark, even if
@@ -247,48 +280,49 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, workload: str, poi
         benchmark.has_error = True
         free_memory(options.device)
         not_run = PointNotRun(failure_status(exc), f"{type(exc).__name__}: {exc}")
-        if not_run.status == "failed":
-            record(request, history, options, workload, point, base, not_run)
+        if not_run.status == Status.FAILED:
+            record(request, history, options, spec, point, base, not_run)
             raise
-        report_not_run(request, history, options, workload, point, base, not_run)
+        report_not_run(request, history, options, spec, point, base, not_run)
         return
-    benchmark.extra_info.update(make_extra_info(**base, **info, status="ok"))
+    benchmark.extra_info.update(make_extra_info(**base, **info, status=Status.OK))
     call_s = median_seconds(benchmark)
     untimed_calls = untimed_s / call_s if call_s else UNTIMED_CALL_COST
-    outcome = Outcome(point.length, "ok", call_s, info["peak_mem_bytes"], untimed_calls)
-    history.add(point.mixer, workload, outcome)
+    history.add(point, Outcome(point.x, Status.OK, call_s, info["peak_mem_bytes"], untimed_calls))
 
 
-def failure_status(exc: Exception) -> str:
+def failure_status(exc: Exception) -> Status:
     if is_out_of_memory(exc):
-        return "oom"
-    return "timeout" if isinstance(exc, PointTimeout) else "failed"
+        return Status.OOM
+    return Status.TIMEOUT if isinstance(exc, PointTimeout) else Status.FAILED
 
 
-def base_info(options: RunOptions, workload: str, point: Point) -> dict[str, Any]:
+def base_info(options: RunOptions, spec: MixerSpec, point: Point) -> dict[str, Any]:
     return {
         "mixer": point.mixer,
-        "workload": workload,
-        "seq_len": point.length,
-        "batch": options.batch,
-        "d_model": options.d_model,
+        "mixer_class": f"{spec.cls.__module__}:{spec.cls.__qualname__}",
+        "workload": point.workload,
+        "sweep": point.sweep,
+        "seq_len": point.shape["length"],
+        "batch": point.shape["batch"],
+        "d_model": point.shape["d_model"],
         "n_layers": options.n_layers,
         "dtype": str(options.dtype).removeprefix("torch."),
         "device": options.device.type,
-        "mixer_config": mixer_config(point.mixer, options),
+        "mixer_config": mixer_config(spec, options),
     }
 
 
 def measure_point(
-    benchmark: Any, options: RunOptions, workload: str, point: Point
+    benchmark: Any, options: RunOptions, spec: MixerSpec, point: Point
 ) -> tuple[dict[str, Any], float]:
     """Everything a point records besides status, and the seconds it spent
     before the timed rounds (building, decode's prefill, probe, memory,
     FLOPs); raises on OOM or timeout."""
     started = time.perf_counter()
     with time_limit(options.time_budget_s):
-        model = build_backbone(point.mixer, options, options.device)
-        work = build_workload(workload, model, options, point.length)
+        model = build_backbone(spec, point.shape, options, options.device)
+        work = build_workload(point.workload, model, point.call(options))
         round_s = time_once(work.call) * work.iterations
         peak = peak_memory_bytes(work.call, options.device)
         flops_counted = counted_flops(work.call)
@@ -299,14 +333,11 @@ def measure_point(
         benchmark.pedantic(
             work.call, rounds=rounds, warmup_rounds=warmup, iterations=work.iterations
         )
-    seconds = median_seconds(benchmark)
     info = {
-        "params": count_params(model),
-        "flops": analytic_flops(model, workload, options.batch, point.length),
+        **analytic_figures(model, point.workload, point.shape["batch"], point.shape["length"]),
         "flops_counted": flops_counted,
         "peak_mem_bytes": peak,
-        "state_bytes": model_state_bytes(model, options.batch, point.length, options.dtype),
-        "tokens_per_s": work.tokens_per_call / seconds if seconds else None,
+        "tokens_per_s": throughput(work.tokens_per_call, median_seconds(benchmark)),
     }
     return info, untimed_s
 
@@ -316,33 +347,45 @@ def median_seconds(benchmark: Any) -> float | None:
     return benchmark.stats.stats.median if benchmark.stats else None
 
 
+def figures_without_running(spec: MixerSpec, options: RunOptions, point: Point) -> dict[str, Any]:
+    """The analytic figures of a point that never ran, from a model on the meta
+    device; empty when the model cannot be built (an unavailable or broken variant)."""
+    if spec.unavailable_reason() is not None:
+        return {}
+    try:
+        model = build_backbone(spec, point.shape, options, "meta")
+    except Exception:
+        return {}
+    return analytic_figures(model, point.workload, point.shape["batch"], point.shape["length"])
+
+
 def record(
     request: pytest.FixtureRequest,
     history: SweepHistory,
     options: RunOptions,
-    workload: str,
+    spec: MixerSpec,
     point: Point,
     base: dict[str, Any],
     not_run: PointNotRun,
 ) -> None:
-    figures = analytic_figures(point.mixer, options, workload, point.length)
+    figures = figures_without_running(spec, options, point)
     info = {**base, **figures, "status": not_run.status, "reason": not_run.reason}
-    record_failure(request, request.node.name, info, group=group_name(workload, point.length))
-    history.add(point.mixer, workload, Outcome(point.length, not_run.status))
+    record_failure(request, request.node.name, info, group=point.group)
+    history.add(point, Outcome(point.x, not_run.status))
 
 
 def report_not_run(
     request: pytest.FixtureRequest,
     history: SweepHistory,
     options: RunOptions,
-    workload: str,
+    spec: MixerSpec,
     point: Point,
     base: dict[str, Any],
     not_run: PointNotRun,
 ) -> None:
     """Record the point; a failed check fails the test, anything else skips it."""
-    record(request, history, options, workload, point, base, not_run)
-    message = f"{point.mixer} {workload} L={point.length}: {not_run}"
-    if not_run.status == "failed":
+    record(request, history, options, spec, point, base, not_run)
+    message = f"{point.mixer} {point.workload} {point.id}: {not_run}"
+    if not_run.status in (Status.FAILED, Status.REFERENCE_FAILED):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)

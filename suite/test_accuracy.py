@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from models.registry import MixerUnavailable, get_spec
+from schema import make_extra_info
 from tasks.accuracy import (
     DEFAULT_MIXERS,
     SANITY_BARS,
@@ -32,7 +33,7 @@ from tasks.accuracy import (
 )
 
 from .options import RunOptions, get_options
-from .records import make_extra_info, record_failure
+from .records import record_failure
 
 WORKLOAD = "accuracy"
 

@@ -2,7 +2,8 @@
 
 Run: ``pytest suite/test_hyena_speed.py --profile default``; at L=8192 the FFT
 variant should be at least ten times faster than the direct reference
-(O(L log L) against O(L²) per channel).
+(O(L log L) against O(L²) per channel). Shapes: the profile's
+``mode_speed["hyena"]`` (suite/profiles.py); the variants --mixers selects.
 """
 
 from __future__ import annotations
@@ -11,21 +12,27 @@ import pytest
 import torch
 
 from models import build_mixer
-from suite.modes import time_bare_forward
+from suite.modes import mode_lengths, mode_speed, selected, time_bare_forward
 from suite.options import get_options
 
-D_MODEL = 128
 BATCH = 1
-SEQ_LEN = {"smoke": 512, "default": 8192, "paper": 8192, "gpu-smoke": 512}
 VARIANTS = ("hyena/fft", "hyena/direct")
 
 
-@pytest.mark.parametrize("name", VARIANTS)
-def test_hyena_forward(benchmark, request, name):
-    options = get_options(request.config)
-    device, seq_len = options.device, SEQ_LEN[options.profile.name]
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if {"name", "seq_len"} <= set(metafunc.fixturenames):
+        names = selected(get_options(metafunc.config), VARIANTS)
+        lengths = mode_lengths(metafunc.config, "hyena")
+        metafunc.parametrize("name", names)
+        metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
+
+
+def test_hyena_forward(benchmark, request, name, seq_len):
+    device = get_options(request.config).device
+    d_model = mode_speed(request.config, "hyena").d_model
     torch.manual_seed(0)
     # l_max is the benchmarked length: the filter is generated for exactly the positions used
-    mixer = build_mixer(name, D_MODEL, l_max=seq_len).to(device).eval()
-    x = torch.randn(BATCH, seq_len, D_MODEL, device=device)
+    mixer = build_mixer(name, d_model, l_max=seq_len).to(device).eval()
+    x = torch.randn(BATCH, seq_len, d_model, device=device)
+    benchmark.group = f"hyena-forward-L{seq_len}"
     time_bare_forward(benchmark, mixer, x, name=name, module=mixer, costs=mixer)

@@ -5,7 +5,9 @@ Run: ``pytest suite/test_retnet_speed.py --profile default``. Ours should be
 at least as fast as torchscale at L=8192 and grow linearly in L. Both get the
 same chunk size; torchscale's rel_pos (rotation, masks, decays) is built once
 outside the timed call, as its RetNet builds it once for all layers, while
-ours builds its own inside forward.
+ours builds its own inside forward. Shapes: the profile's
+``mode_speed["retnet"]`` (suite/profiles.py); runs when --mixers selects
+retnet/chunkwise.
 """
 
 from __future__ import annotations
@@ -16,22 +18,12 @@ import pytest
 import torch
 
 from models import build_mixer
-from suite.modes import time_bare_forward
+from suite.modes import mode_lengths, mode_speed, selected, time_bare_forward
 from suite.options import get_options
+from suite.profiles import ModeSpeed
 from suite.references import import_torchscale
 
-D_MODEL = 512
-N_HEADS = 4
 BATCH = 1
-#: the score work inside chunks grows as L*C and the state work as
-#: (L/C)*d_k*d_v: they balance near C = sqrt(d_k * d_v) = sqrt(128 * 256) ~ 181
-CHUNK_SIZE = 128
-SEQ_LENS = {
-    "smoke": (256,),
-    "gpu-smoke": (256,),
-    "default": (1024, 2048, 4096, 8192),
-    "paper": (1024, 2048, 4096, 8192),
-}
 IMPLS = ("mixbench", "torchscale")
 #: report rows are keyed by mixer name: torchscale's gets its own
 MIXER_NAME = {"mixbench": "retnet/chunkwise", "torchscale": "retnet/torchscale-chunkwise"}
@@ -39,21 +31,23 @@ MIXER_NAME = {"mixbench": "retnet/chunkwise", "torchscale": "retnet/torchscale-c
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "seq_len" in metafunc.fixturenames:
-        lengths = SEQ_LENS.get(metafunc.config.getoption("--profile"), SEQ_LENS["smoke"])
+        chosen = selected(get_options(metafunc.config), ["retnet/chunkwise"])
+        lengths = mode_lengths(metafunc.config, "retnet") if chosen else ()
         metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
 
 
-def torchscale_forward(seq_len: int, chunk_size: int, weights: dict, device: torch.device):
-    """A no-argument call of torchscale's chunkwise retention on ``weights``."""
+def torchscale_forward(seq_len: int, shape: ModeSpeed, chunk_size: int, weights: dict, device):
+    """A one-argument call of torchscale's chunkwise retention on ``weights``."""
     MultiScaleRetention, RetNetRelPos = import_torchscale()
     args = SimpleNamespace(
         multiway=False,
         layernorm_eps=1e-6,
-        decoder_embed_dim=D_MODEL,
-        decoder_retention_heads=N_HEADS,
+        decoder_embed_dim=shape.d_model,
+        decoder_retention_heads=shape.n_heads,
         recurrent_chunk_size=chunk_size,
     )
-    official = MultiScaleRetention(args, D_MODEL, 2 * D_MODEL, N_HEADS).to(device)
+    official = MultiScaleRetention(args, shape.d_model, 2 * shape.d_model, shape.n_heads)
+    official = official.to(device)
     official.load_state_dict(weights)
     rel_pos = RetNetRelPos(args).to(device)(seq_len, chunkwise_recurrent=True)
     return official, lambda x: official(x, rel_pos, chunkwise_recurrent=True)
@@ -62,15 +56,18 @@ def torchscale_forward(seq_len: int, chunk_size: int, weights: dict, device: tor
 @pytest.mark.parametrize("impl", IMPLS)
 def test_retnet_chunkwise_forward(benchmark, request, impl, seq_len):
     device = get_options(request.config).device
+    shape = mode_speed(request.config, "retnet")
     # torchscale needs whole chunks
-    chunk_size = min(CHUNK_SIZE, seq_len)
+    chunk_size = min(shape.chunk_size, seq_len)
     torch.manual_seed(0)
-    ours = build_mixer("retnet/chunkwise", D_MODEL, n_heads=N_HEADS, chunk_size=chunk_size)
+    ours = build_mixer(
+        "retnet/chunkwise", shape.d_model, n_heads=shape.n_heads, chunk_size=chunk_size
+    )
     ours = ours.to(device).eval()
     module, forward = ours, ours
     if impl == "torchscale":
-        module, forward = torchscale_forward(seq_len, chunk_size, ours.state_dict(), device)
-    x = torch.randn(BATCH, seq_len, D_MODEL, device=device)
+        module, forward = torchscale_forward(seq_len, shape, chunk_size, ours.state_dict(), device)
+    x = torch.randn(BATCH, seq_len, shape.d_model, device=device)
     benchmark.group = f"retnet-chunkwise-L{seq_len}"
     time_bare_forward(benchmark, forward, x, name=MIXER_NAME[impl], module=module, costs=ours)
     benchmark.extra_info["impl"] = impl

@@ -1,10 +1,13 @@
-"""Speed of every selected mixer as the sequence grows: forward (no grad),
-train_step (forward, backward, AdamW step), prefill (a prompt into a state)
-and decode (latency per token after a context of L), all through the shared
-Backbone with an LM head. One pytest-benchmark test per point, e.g.
-``test_decode[retnet/recurrent-L4096]``, grouped by workload and length.
+"""Speed of every selected mixer along the swept axis (``--sweep length``,
+the default; or ``batch``, ``d_model``): forward (no grad), train_step
+(forward, backward, AdamW step), prefill (a prompt into a state) and decode
+(latency per token after a context of L), all through the shared Backbone
+with an LM head. One pytest-benchmark test per point, e.g.
+``test_decode[retnet/recurrent-L4096]`` or, in a batch sweep,
+``test_decode[retnet/recurrent-B16-L4096]``, grouped by workload and swept value.
 
     pytest suite/test_speed.py --profile smoke --mixers 'retnet/*'
+    pytest suite/test_speed.py --profile smoke --sweep batch --batches 1,4,16
 
 What a point records and how it fails is in suite/sweep.py.
 """
@@ -12,6 +15,8 @@ What a point records and how it fails is in suite/sweep.py.
 from __future__ import annotations
 
 import pytest
+
+from schema import Workload
 
 from .options import get_options
 from .sweep import Point, run_point, sweep_points
@@ -21,10 +26,10 @@ from .sweep import Point, run_point, sweep_points
 pytestmark = pytest.mark.benchmark(disable_gc=True)
 
 WORKLOAD_OF_TEST = {
-    "test_forward": "forward",
-    "test_train_step": "train_step",
-    "test_prefill": "prefill",
-    "test_decode": "decode",
+    "test_forward": Workload.FORWARD,
+    "test_train_step": Workload.TRAIN_STEP,
+    "test_prefill": Workload.PREFILL,
+    "test_decode": Workload.DECODE,
 }
 
 
@@ -36,16 +41,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_forward(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
-    run_point(request, benchmark, "forward", point)
+    run_point(request, benchmark, point)
 
 
 def test_train_step(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
-    run_point(request, benchmark, "train_step", point)
+    run_point(request, benchmark, point)
 
 
 def test_prefill(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
-    run_point(request, benchmark, "prefill", point)
+    run_point(request, benchmark, point)
 
 
 def test_decode(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
-    run_point(request, benchmark, "decode", point)
+    run_point(request, benchmark, point)

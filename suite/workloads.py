@@ -8,8 +8,7 @@ against its family's reference.
 from __future__ import annotations
 
 import copy
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,45 +18,42 @@ import torch.nn.functional as F
 
 from models.backbone import Backbone, BackboneConfig, count_params
 from models.base import matmul_flops, train_flops
-from models.registry import build_mixer, get_spec, reference_of
+from models.registry import MixerSpec, build_mixer, reference_of
+from schema import Workload as WorkloadName
 
 from .measure import synchronized
 from .options import RunOptions
 
-SPEED_WORKLOADS = ("forward", "train_step", "prefill", "decode")
-#: the family knobs a mixer gets when its constructor names them
-FAMILY_KNOBS = ("n_heads", "chunk_size", "l_max")
 SEED = 0
 
 
-def mixer_config(name: str, options: RunOptions) -> dict[str, Any]:
-    """The profile's family knobs that this variant's constructor takes:
-    heads (attention, RetNet), chunk size (chunkwise modes) and l_max (Hyena,
-    at least the longest sequence of the run)."""
-    values = {
-        "n_heads": options.profile.n_heads,
-        "chunk_size": options.profile.chunk_size,
-        "l_max": options.max_len,
-    }
-    named = inspect.signature(get_spec(name).cls).parameters
-    return {knob: values[knob] for knob in FAMILY_KNOBS if knob in named}
+def offered_knobs(options: RunOptions) -> dict[str, int]:
+    """The family knobs the run offers every mixer (each takes those its
+    constructor names): heads, chunk size and l_max (Hyena's filter, at least
+    the longest sequence of the run)."""
+    profile = options.profile
+    return {"n_heads": profile.n_heads, "chunk_size": profile.chunk_size, "l_max": options.max_len}
 
 
-def backbone_config(name: str, options: RunOptions) -> BackboneConfig:
-    return BackboneConfig(
-        mixer=name,
-        d_model=options.d_model,
+def mixer_config(spec: MixerSpec, options: RunOptions) -> dict[str, Any]:
+    return spec.cls.knobs_from(**offered_knobs(options))
+
+
+def build_backbone(
+    spec: MixerSpec, shape: Mapping[str, int], options: RunOptions, device: torch.device | str
+) -> Backbone:
+    """The same weights for every point of a variant (fixed seed), at the
+    point's width (``shape``: every axis of schema.AXES)."""
+    config = BackboneConfig(
+        mixer=spec.name,
+        d_model=shape["d_model"],
         n_layers=options.n_layers,
         head="lm",
-        mixer_config=mixer_config(name, options),
+        mixer_config=mixer_config(spec, options),
     )
-
-
-def build_backbone(name: str, options: RunOptions, device: torch.device | str) -> Backbone:
-    """The same weights for every point of a variant (fixed seed)."""
     torch.manual_seed(SEED)
     with torch.device(device):
-        model = Backbone(backbone_config(name, options))
+        model = Backbone(config)
     return model.to(dtype=options.dtype)
 
 
@@ -79,21 +75,32 @@ def random_tokens(model: Backbone, batch: int, length: int, device: torch.device
     return tokens.to(device)
 
 
-def forward_workload(model: Backbone, options: RunOptions, length: int) -> Workload:
+@dataclass(frozen=True)
+class Call:
+    """What a workload builder needs to know of its point."""
+
+    batch: int
+    length: int
+    device: torch.device
+    #: decode: tokens per timed round
+    decode_tokens: int
+
+
+def forward_workload(model: Backbone, call: Call) -> Workload:
     model.eval()
-    tokens = random_tokens(model, options.batch, length, options.device)
+    tokens = random_tokens(model, call.batch, call.length, call.device)
 
     @torch.no_grad()
     def forward() -> torch.Tensor:
         return model(tokens)
 
-    return Workload(synchronized(forward, options.device), 1, options.batch * length)
+    return Workload(synchronized(forward, call.device), 1, call.batch * call.length)
 
 
-def train_step_workload(model: Backbone, options: RunOptions, length: int) -> Workload:
+def train_step_workload(model: Backbone, call: Call) -> Workload:
     """Next-token loss, backward and an AdamW step of the whole backbone."""
     model.train()
-    tokens = random_tokens(model, options.batch, length + 1, options.device)
+    tokens = random_tokens(model, call.batch, call.length + 1, call.device)
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
@@ -105,18 +112,18 @@ def train_step_workload(model: Backbone, options: RunOptions, length: int) -> Wo
         optimizer.zero_grad(set_to_none=True)
         return loss.detach()
 
-    return Workload(synchronized(train_step, options.device), 1, options.batch * length)
+    return Workload(synchronized(train_step, call.device), 1, call.batch * call.length)
 
 
-def prefill_workload(model: Backbone, options: RunOptions, length: int) -> Workload:
+def prefill_workload(model: Backbone, call: Call) -> Workload:
     model.eval()
-    tokens = random_tokens(model, options.batch, length, options.device)
+    tokens = random_tokens(model, call.batch, call.length, call.device)
 
     @torch.no_grad()
     def prefill() -> Any:
         return model.prefill(tokens)
 
-    return Workload(synchronized(prefill, options.device), 1, options.batch * length)
+    return Workload(synchronized(prefill, call.device), 1, call.batch * call.length)
 
 
 class DecodeLoop:
@@ -145,31 +152,32 @@ class DecodeLoop:
         return logits
 
 
-def decode_workload(model: Backbone, options: RunOptions, context_len: int) -> Workload:
+def decode_workload(model: Backbone, call: Call) -> Workload:
+    """Decoding after a context of ``call.length`` tokens."""
     model.eval()
-    prompt = random_tokens(model, options.batch, context_len, options.device)
+    prompt = random_tokens(model, call.batch, call.length, call.device)
     with torch.no_grad():
         _, states = model.prefill(prompt)
     token = prompt[:, -1]
-    loop = DecodeLoop(model, states, token, options.profile.decode_tokens)
+    loop = DecodeLoop(model, states, token, call.decode_tokens)
     return Workload(
-        synchronized(loop, options.device),
-        iterations=options.profile.decode_tokens,
-        tokens_per_call=options.batch,
+        synchronized(loop, call.device),
+        iterations=call.decode_tokens,
+        tokens_per_call=call.batch,
         prepare=loop.prepare,
     )
 
 
-WORKLOAD_BUILDERS = {
-    "forward": forward_workload,
-    "train_step": train_step_workload,
-    "prefill": prefill_workload,
-    "decode": decode_workload,
+WORKLOAD_BUILDERS: dict[str, Callable[[Backbone, Call], Workload]] = {
+    WorkloadName.FORWARD: forward_workload,
+    WorkloadName.TRAIN_STEP: train_step_workload,
+    WorkloadName.PREFILL: prefill_workload,
+    WorkloadName.DECODE: decode_workload,
 }
 
 
-def build_workload(workload: str, model: Backbone, options: RunOptions, length: int) -> Workload:
-    return WORKLOAD_BUILDERS[workload](model, options, length)
+def build_workload(workload: str, model: Backbone, call: Call) -> Workload:
+    return WORKLOAD_BUILDERS[workload](model, call)
 
 
 # -- analytic costs -------------------------------------------------------------
@@ -206,19 +214,14 @@ def model_state_bytes(model: Backbone, batch: int, length: int, dtype: torch.dty
         return None
 
 
-def analytic_figures(name: str, options: RunOptions, workload: str, length: int) -> dict[str, Any]:
-    """params, flops and state_bytes from a model on the meta device (no memory,
-    no compute), for points that never ran; empty when the model cannot be built."""
-    if get_spec(name).unavailable_reason() is not None:
-        return {}
-    try:
-        model = build_backbone(name, options, "meta")
-    except Exception:  # an unavailable or broken variant: its figures stay None
-        return {}
+def analytic_figures(model: Backbone, workload: str, batch: int, length: int) -> dict[str, Any]:
+    """params, analytic FLOPs and state bytes; ``model`` may live on the meta
+    device (no memory, no compute) for points that never ran."""
+    dtype = next(model.parameters()).dtype
     return {
         "params": count_params(model),
-        "flops": analytic_flops(model, workload, options.batch, length),
-        "state_bytes": model_state_bytes(model, options.batch, length, options.dtype),
+        "flops": analytic_flops(model, workload, batch, length),
+        "state_bytes": model_state_bytes(model, batch, length, dtype),
     }
 
 
@@ -256,24 +259,62 @@ def full_precision_fp32() -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
+@dataclass(frozen=True)
+class ReferenceCheck:
+    """Relative errors of one variant, same weights, at the profile's check length."""
+
+    #: forward against the family reference's forward; None when it is the reference
+    forward: float | None
+    #: prefill of the first half and steps through the rest, against its own forward
+    stepped: float
+    #: change of the first half's outputs when only the second half's inputs change
+    causality: float
+
+    @property
+    def worst(self) -> float:
+        return max(e for e in (self.forward, self.stepped, self.causality) if e is not None)
+
+    def failures(self, tolerance: float) -> list[str]:
+        """Which checks the variant failed, in words; empty when it passed."""
+        named = (
+            ("forward disagrees with the family reference", self.forward),
+            ("prefill + step disagrees with its own forward", self.stepped),
+            ("not causal: earlier outputs change with later inputs", self.causality),
+        )
+        return [
+            f"{what} (relative error {error:.3g} > {tolerance:g})"
+            for what, error in named
+            if error is not None and not error <= tolerance
+        ]
+
+
 @torch.no_grad()
-def reference_error(name: str, options: RunOptions) -> float:
-    """Largest relative error of the variant's forward and of its prefill+step
-    path against the family reference's forward, same weights, at the
-    profile's check length."""
+def check_against_reference(spec: MixerSpec, options: RunOptions) -> ReferenceCheck:
     with full_precision_fp32():
-        return unguarded_reference_error(name, options)
+        return unguarded_check(spec, options)
 
 
-def unguarded_reference_error(name: str, options: RunOptions) -> float:
-    reference = reference_of(get_spec(name).family)
+def unguarded_check(spec: MixerSpec, options: RunOptions) -> ReferenceCheck:
+    reference = reference_of(spec.family)
     dtype, device = check_dtype(options.device), options.device
-    torch.manual_seed(SEED)
-    ref = build_mixer(reference.name, options.d_model, **mixer_config(reference.name, options))
-    ref = ref.to(device=device, dtype=dtype).eval()
-    mixer = build_mixer(name, options.d_model, **mixer_config(name, options))
-    mixer = mixer.to(device=device, dtype=dtype).eval()
-    mixer.load_state_dict(ref.state_dict())
-    x = torch.randn(2, options.profile.check_len, options.d_model, device=device, dtype=dtype)
-    y_ref = ref(x)
-    return max(relative_error(mixer(x), y_ref), relative_error(stepped_output(mixer, x), y_ref))
+    d_model, length = options.fixed("d_model"), options.profile.check_len
+
+    def built(which: MixerSpec) -> torch.nn.Module:
+        torch.manual_seed(SEED)
+        mixer = build_mixer(which.name, d_model, **mixer_config(which, options))
+        return mixer.to(device=device, dtype=dtype).eval()
+
+    mixer = built(spec)
+    generator = torch.Generator(device=device).manual_seed(SEED)
+    x = torch.randn(2, length, d_model, device=device, dtype=dtype, generator=generator)
+    y = mixer(x)
+    forward = None
+    if reference.name != spec.name:
+        ref = built(reference)
+        mixer.load_state_dict(ref.state_dict())
+        y = mixer(x)
+        forward = relative_error(y, ref(x))
+    later = x.clone()
+    later[:, length // 2 :] = torch.randn_like(later[:, length // 2 :])
+    causality = relative_error(mixer(later)[:, : length // 2], y[:, : length // 2])
+    return ReferenceCheck(forward, relative_error(stepped_output(mixer, x), y), causality)

@@ -12,11 +12,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.registry import list_mixers
-from suite.options import RawOptions, resolve_options
-from suite.records import EXTRA_INFO_KEYS, FAILURES_JSON_KEY
-from suite.sweep import Outcome, SweepHistory, predict, rounds_for
-from suite.workloads import analytic_flops, build_backbone, decode_workload, reference_error
+from models.registry import get_spec, list_mixers
+from schema import EXTRA_INFO_KEYS, FAILURES_KEY, Status
+from suite.options import resolve_options
+from suite.sweep import Outcome, Point, SweepHistory, predict, rounds_for
+from suite.workloads import (
+    Call,
+    analytic_flops,
+    build_backbone,
+    check_against_reference,
+    decode_workload,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE_MIXERS = "attention/sdpa,attention/flash-attn,retnet/recurrent"
@@ -24,18 +30,24 @@ SMOKE_MIXERS = "attention/sdpa,attention/flash-attn,retnet/recurrent"
 SMOKE_ARGS = ["--lengths", "32,64,4096", "--time-budget-s", "10"]
 
 
-def smoke_options(**raw):
+def smoke_options(**raw: str):
     names = [spec.name for spec in list_mixers()]
-    return resolve_options(RawOptions(profile="smoke", **raw), names, cuda_available=False)
+    return resolve_options({"profile": "smoke", **raw}, names, cuda_available=False)
 
 
-def run_smoke_speed(mixers: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
-    """suite/test_speed.py on the CPU with the smoke profile, in a subprocess."""
+def smoke_shape(options, length: int) -> dict[str, int]:
+    return {"length": length, "batch": options.batch, "d_model": options.d_model}
+
+
+def run_smoke_speed(
+    mixers: str, *args: str, timeout: int, files: tuple[str, ...] = ("suite/test_speed.py",)
+) -> subprocess.CompletedProcess:
+    """Speed files on the CPU with the smoke profile, in a subprocess."""
     command = [
         sys.executable,
         "-m",
         "pytest",
-        "suite/test_speed.py",
+        *files,
         "--profile",
         "smoke",
         "--device",
@@ -67,13 +79,14 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 
 def test_every_benchmark_carries_every_key(smoke_run: tuple[dict, Path]) -> None:
     data, _ = smoke_run
-    benchmarks = data["benchmarks"]
+    benchmarks = [b for b in data["benchmarks"] if b["extra_info"]["workload"] != "calibration"]
     workloads = {b["extra_info"]["workload"] for b in benchmarks}
     assert workloads == {"forward", "train_step", "prefill", "decode"}
     for bench in benchmarks:
         info = bench["extra_info"]
         assert set(EXTRA_INFO_KEYS) <= set(info), bench["name"]
-        assert info["status"] == "ok"
+        assert info["status"] == "ok" and info["sweep"] == "length"
+        assert info["mixer_class"].startswith("models.")
         assert bench["group"] == f"{info['workload']}-L{info['seq_len']}"
         for key in ("params", "flops", "peak_mem_bytes", "state_bytes", "tokens_per_s"):
             assert info[key] > 0, (bench["name"], key)
@@ -94,7 +107,7 @@ def test_decode_stats_are_per_token(smoke_run: tuple[dict, Path]) -> None:
 
 def test_points_that_did_not_run_are_saved_with_their_status(smoke_run: tuple[dict, Path]) -> None:
     data, _ = smoke_run
-    failures = data[FAILURES_JSON_KEY]
+    failures = data[FAILURES_KEY]
     for entry in failures:
         assert set(entry) == {"name", "fullname", "group", "extra_info"}
         assert set(EXTRA_INFO_KEYS) <= set(entry["extra_info"])
@@ -110,6 +123,7 @@ def test_points_that_did_not_run_are_saved_with_their_status(smoke_run: tuple[di
     assert not {b["name"] for b in data["benchmarks"]} & set(by_name)
     assert data["machine_info"]["torch_version"] == torch.__version__
     assert data["machine_info"]["torch_threads"] >= 1
+    assert data["mixbench_partial"] is False
 
 
 def test_pytest_benchmark_compare_reads_the_saved_run(smoke_run: tuple[dict, Path]) -> None:
@@ -133,8 +147,8 @@ def test_pytest_benchmark_compare_reads_the_saved_run(smoke_run: tuple[dict, Pat
 
 def test_decode_rounds_start_from_the_same_context() -> None:
     options = smoke_options(mixers="attention/sdpa")
-    model = build_backbone("attention/sdpa", options, "cpu")
-    work = decode_workload(model, options, 32)
+    model = build_backbone(get_spec("attention/sdpa"), smoke_shape(options, 32), options, "cpu")
+    work = decode_workload(model, Call(1, 32, torch.device("cpu"), options.profile.decode_tokens))
     per_round = options.profile.decode_tokens
     work.prepare(3 * per_round)
     first_round = [work.call() for _ in range(per_round)]
@@ -145,7 +159,7 @@ def test_decode_rounds_start_from_the_same_context() -> None:
 
 def test_analytic_flops_add_the_backbone_matmuls_to_the_mixers() -> None:
     options = smoke_options(mixers="attention/sdpa")
-    model = build_backbone("attention/sdpa", options, "meta")
+    model = build_backbone(get_spec("attention/sdpa"), smoke_shape(options, 64), options, "meta")
     d, vocab, length = options.d_model, model.cfg.vocab_size, 64
     dense = 2 * 2 * length * d * 4 * d + 2 * length * vocab * d
     mixer = model.mixers[0].flops(1, length)
@@ -154,43 +168,103 @@ def test_analytic_flops_add_the_backbone_matmuls_to_the_mixers() -> None:
 
 
 def test_reference_check_passes_a_faithful_variant() -> None:
-    assert reference_error("attention/sdpa", smoke_options()) <= 1e-4
+    check = check_against_reference(get_spec("attention/sdpa"), smoke_options())
+    assert check.worst <= 1e-4 and check.failures(1e-4) == []
 
 
-def test_prediction_skips_what_the_shorter_points_rule_out() -> None:
-    options = smoke_options(time_budget_s=20.0)
+def test_the_reference_itself_is_checked_for_steps_and_causality_only() -> None:
+    check = check_against_reference(get_spec("attention/math"), smoke_options())
+    assert check.forward is None
+    assert check.stepped <= 1e-10 and check.causality == 0
+
+
+def test_a_failed_check_says_which_check_failed() -> None:
+    from suite.workloads import ReferenceCheck
+
+    failures = ReferenceCheck(forward=None, stepped=0.3, causality=0.0).failures(1e-4)
+    assert failures == [
+        "prefill + step disagrees with its own forward (relative error 0.3 > 0.0001)"
+    ]
+    assert "family reference" in ReferenceCheck(0.2, 0.0, 0.0).failures(1e-4)[0]
+    assert "not causal" in ReferenceCheck(0.0, 0.0, 0.5).failures(1e-4)[0]
+
+
+def point(mixer: str, workload: str, x: int, sweep: str = "length") -> Point:
+    return Point(mixer, workload, sweep, {"length": 64, "batch": 1, "d_model": 32, sweep: x})
+
+
+def test_prediction_skips_what_the_smaller_points_rule_out() -> None:
+    options = smoke_options(time_budget_s="20")
     history = SweepHistory()
-    history.add("m/a", "forward", Outcome(1024, "ok", call_s=0.1))
-    history.add("m/a", "forward", Outcome(2048, "ok", call_s=0.4))
-    assert predict(history, options, "m/a", "forward", 4096) is None
-    over = predict(history, options, "m/a", "forward", 16384)
-    assert over.status == "timeout" and over.reason.startswith("predicted")
+    history.add(point("m/a", "forward", 1024), Outcome(1024, Status.OK, call_s=0.1))
+    history.add(point("m/a", "forward", 2048), Outcome(2048, Status.OK, call_s=0.4))
+    assert predict(history, options, point("m/a", "forward", 4096)) is None
+    over = predict(history, options, point("m/a", "forward", 16384))
+    assert over.status == Status.TIMEOUT and over.reason.startswith("predicted")
     assert "L^2.00" in over.reason
-    history.add("m/c", "forward", Outcome(64, "ok", call_s=1.0))
-    assert predict(history, options, "m/c", "forward", 1 << 20) is None  # no trend yet
-    history.add("m/b", "decode", Outcome(512, "oom"))
-    after_oom = predict(history, options, "m/b", "decode", 1024)
-    assert after_oom.status == "oom" and "L=512" in after_oom.reason
-    assert predict(history, options, "m/b", "decode", 256) is None
+    history.add(point("m/c", "forward", 64), Outcome(64, Status.OK, call_s=1.0))
+    assert predict(history, options, point("m/c", "forward", 1 << 20)) is None  # no trend yet
+    history.add(point("m/b", "decode", 512), Outcome(512, Status.OOM))
+    after_oom = predict(history, options, point("m/b", "decode", 1024))
+    assert after_oom.status == Status.OOM and "L=512" in after_oom.reason
+    assert predict(history, options, point("m/b", "decode", 256)) is None
+
+
+def test_prediction_follows_the_swept_axis_and_never_mixes_sweeps() -> None:
+    options = smoke_options(time_budget_s="20")
+    history = SweepHistory()
+    history.add(point("m/a", "forward", 4, "batch"), Outcome(4, Status.TIMEOUT))
+    after = predict(history, options, point("m/a", "forward", 16, "batch"))
+    assert after.status == Status.TIMEOUT and "B=4" in after.reason
+    assert predict(history, options, point("m/a", "forward", 16)) is None
 
 
 def test_rounds_fill_the_target_time_within_the_budget() -> None:
-    options = smoke_options(time_budget_s=10.0)
+    options = smoke_options(time_budget_s="10")
     profile = options.profile
     assert rounds_for(options, round_s=1e-6, elapsed_s=0) == profile.max_rounds
     assert rounds_for(options, round_s=5.0, elapsed_s=0) == profile.min_rounds
 
 
-def test_failures_are_saved_when_no_benchmark_ran(tmp_path: Path) -> None:
+def test_failures_are_saved_when_no_point_ran(tmp_path: Path) -> None:
+    """The calibration matmul always runs, so pytest-benchmark itself saves the file."""
     done = run_smoke_speed(
         "attention/flash-attn",
         "-k",
-        "forward",
+        "forward or matmul",
+        "--benchmark-json",
+        str(tmp_path / "run.json"),
+        timeout=300,
+        files=("suite/test_speed.py", "suite/test_calibration.py"),
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    data = json.loads((tmp_path / "run.json").read_text())
+    assert [b["extra_info"]["workload"] for b in data["benchmarks"]] == ["calibration"]
+    assert [f["extra_info"]["status"] for f in data[FAILURES_KEY]] == ["unavailable"] * 2
+
+
+def test_a_batch_sweep_saves_its_batch_values(tmp_path: Path) -> None:
+    done = run_smoke_speed(
+        "attention/sdpa,retnet/recurrent",
+        "--sweep",
+        "batch",
+        "--batches",
+        "1,4",
+        "-k",
+        "decode",
         "--benchmark-json",
         str(tmp_path / "run.json"),
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-4000:]
     data = json.loads((tmp_path / "run.json").read_text())
-    assert data["benchmarks"] == []
-    assert [f["extra_info"]["status"] for f in data[FAILURES_JSON_KEY]] == ["unavailable"] * 2
+    benchmarks = {b["name"]: b for b in data["benchmarks"]}
+    assert set(benchmarks) == {
+        f"test_decode[{m}-B{b}-L32]" for m in ("attention/sdpa", "retnet/recurrent") for b in (1, 4)
+    }
+    for name, bench in benchmarks.items():
+        info = bench["extra_info"]
+        assert info["sweep"] == "batch" and f"-B{info['batch']}-" in name
+        assert bench["group"] == f"decode-B{info['batch']}-L32"
+        assert info["tokens_per_s"] == pytest.approx(info["batch"] / bench["stats"]["median"])
+    assert data["mixbench_options"]["sweep"] == "batch"

@@ -1,0 +1,214 @@
+"""The contract of a saved run: what suite/ writes into a pytest-benchmark
+autosave and what reports/ reads back. Torch-free and dependency-free, so
+that a report can be made on any machine that has the JSON.
+
+A saved run is pytest-benchmark's JSON plus three top-level keys of ours
+(``FAILURES_KEY``, ``OPTIONS_KEY``, ``PARTIAL_KEY``). Every benchmark's
+``extra_info`` carries the ``FIELDS`` below, ``None`` where a figure was not
+measured (never a silent zero); units are in the names.
+
+    info = make_extra_info(mixer="retnet/chunkwise", workload="forward", seq_len=4096,
+                           status=Status.OK, ...)   # the writer: suite/
+    problems = field_problems(info)                 # the reader: reports/
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """How a point ended. Points that never started are NOT_RUN; points that
+    ran out of memory or time are COST: that is itself a measured cost."""
+
+    OK = "ok"
+    OOM = "oom"
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    DIVERGED = "diverged"
+    #: the variant disagrees with its family's reference (or prefill+step with
+    #: its forward, or it is not causal): never timed, never trained
+    REFERENCE_FAILED = "reference_failed"
+
+
+NOT_RUN_STATUSES = (Status.UNAVAILABLE, Status.SKIPPED)
+COST_STATUSES = (Status.OOM, Status.TIMEOUT)
+
+
+class Workload(StrEnum):
+    FORWARD = "forward"
+    TRAIN_STEP = "train_step"
+    PREFILL = "prefill"
+    #: one token after a context of seq_len; stats are per token
+    DECODE = "decode"
+    #: one bare mixer, no backbone (the mode-against-mode speed files)
+    MIXER_FORWARD = "mixer_forward"
+    ACCURACY = "accuracy"
+    #: a fixed matmul timed at the start of a run: the machine's speed and its spread
+    CALIBRATION = "calibration"
+
+
+SPEED_WORKLOADS = (Workload.FORWARD, Workload.TRAIN_STEP, Workload.PREFILL, Workload.DECODE)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A quantity a speed sweep can run along (``--sweep NAME``)."""
+
+    name: str
+    #: the extra_info field that holds its value
+    key: str
+    #: prefix of its value in pytest ids: ``L4096``, ``B16``, ``D512``
+    id_prefix: str
+    label: str
+
+
+AXES: dict[str, Axis] = {
+    axis.name: axis
+    for axis in (
+        Axis("length", "seq_len", "L", "sequence length (tokens)"),
+        Axis("batch", "batch", "B", "batch size (sequences)"),
+        Axis("d_model", "d_model", "D", "model width (d_model)"),
+    )
+}
+DEFAULT_AXIS = "length"
+
+
+def point_id(mixer: str, values: Mapping[str, int]) -> str:
+    """The pytest id of a point: the mixer, then the value of every axis that
+    is not the default length, then the length: ``retnet/recurrent-B16-L4096``."""
+    parts = [mixer]
+    parts += [
+        f"{AXES[name].id_prefix}{value}" for name, value in values.items() if name != "length"
+    ]
+    if "length" in values:
+        parts.append(f"{AXES['length'].id_prefix}{values['length']}")
+    return "-".join(parts)
+
+
+# -- the extra_info fields ---------------------------------------------------------------
+INT, FLOAT, TEXT, MAPPING, LIST = (int,), (int, float), (str,), (dict,), (list,)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    #: the JSON types a value may have (None is always allowed)
+    types: tuple[type, ...]
+    doc: str
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("mixer", TEXT, "family/variant"),
+    Field("family", TEXT, "the part of mixer before the slash"),
+    Field("variant", TEXT, "the part of mixer after the slash"),
+    Field("mixer_class", TEXT, "package.module:QualName of the class that ran"),
+    Field("workload", TEXT, "one of Workload"),
+    Field("task", TEXT, "accuracy: the task's name; None for speed workloads"),
+    Field("sweep", TEXT, "the axis the point's sweep ran along (AXES); None: not a sweep"),
+    Field("seq_len", INT, "tokens per sequence (decode: the context length)"),
+    Field("batch", INT, "sequences per call"),
+    Field("d_model", INT, "model width"),
+    Field("n_layers", INT, "mixer blocks in the model"),
+    Field("dtype", TEXT, "float32, bfloat16, ..."),
+    Field("device", TEXT, "cpu or cuda"),
+    Field("params", INT, "trainable parameters of the model"),
+    Field("flops", FLOAT, "analytic useful FLOPs per timed call (models/attention.py states it)"),
+    Field("flops_counted", FLOAT, "torch's FlopCounterMode count; None where it sees nothing"),
+    Field("peak_mem_bytes", INT, "allocator peak above the baseline, one call"),
+    Field("state_bytes", INT, "decoding state / KV cache after seq_len tokens"),
+    Field("tokens_per_s", FLOAT, "tokens per call over the median seconds per call"),
+    Field("accuracy", FLOAT, "test accuracy, a fraction"),
+    Field("val_accuracy", FLOAT, "validation accuracy, a fraction"),
+    Field("seed", INT, "accuracy: the training seed"),
+    Field("lr", FLOAT, "accuracy: the learning rate trained with"),
+    Field("lr_grid", LIST, "accuracy: [{lr, val_accuracy}, ...] the rate was chosen from"),
+    Field("chance_accuracy", FLOAT, "accuracy: the task's majority-class accuracy on test"),
+    Field("tokens_seen", INT, "accuracy: training tokens"),
+    Field("status", TEXT, "one of Status"),
+    Field("reason", TEXT, "why the status is not ok"),
+    Field("mixer_config", MAPPING, "the family knobs the mixer was built with"),
+    Field("ref_rel_err", FLOAT, "max |y - y_ref| / max |y_ref| against the family reference"),
+)
+FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+EXTRA_INFO_KEYS = tuple(FIELDS_BY_NAME)
+NUMERIC_KEYS = tuple(f.name for f in FIELDS if f.types in (INT, FLOAT))
+
+#: top-level keys of the saved JSON beside pytest-benchmark's own
+FAILURES_KEY = "mixbench_failures"  # points that did not run: {name, fullname, group, extra_info}
+OPTIONS_KEY = "mixbench_options"  # the run's resolved options (suite/options.py)
+PARTIAL_KEY = "mixbench_partial"  # true when the run was interrupted before its end
+#: pytest-benchmark's statistics a report reads, all in seconds but rounds and iterations
+STATS_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3", "rounds", "iterations")
+#: the statistic every time and every throughput is computed from
+TIME_STAT = "median"
+#: the prefix of the LRA release's tasks (tasks/accuracy.py names them lra-<task>)
+LRA_PREFIX = "lra-"
+
+
+def throughput(tokens_per_call: int, seconds_per_call: float | None) -> float | None:
+    """Tokens per second from the TIME_STAT seconds of one call; None unmeasured."""
+    return tokens_per_call / seconds_per_call if seconds_per_call else None
+
+
+def make_extra_info(**values: Any) -> dict[str, Any]:
+    """Every field, None where not given; a key, type, workload or status
+    outside the schema is an error, so that a typo cannot write a column the
+    reports never read."""
+    unknown = set(values) - set(EXTRA_INFO_KEYS)
+    if unknown:
+        raise ValueError(f"unknown extra_info keys {sorted(unknown)}; allowed: {EXTRA_INFO_KEYS}")
+    info = dict.fromkeys(EXTRA_INFO_KEYS)
+    info.update({k: str(v) if isinstance(v, StrEnum) else v for k, v in values.items()})
+    if "/" in str(info["mixer"]) and info["family"] is None:
+        info["family"], info["variant"] = str(info["mixer"]).split("/", 1)
+    problems = field_problems(info)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return info
+
+
+def field_problems(info: Mapping[str, Any]) -> list[str]:
+    """What in one extra_info breaks the schema: a value of the wrong type, an
+    unknown workload or status. Keys the schema does not name are allowed
+    (a speed file may add its own) and absent keys are None (older runs)."""
+    problems = []
+    for name, value in info.items():
+        known = FIELDS_BY_NAME.get(name)
+        if known is None or value is None:
+            continue
+        if not is_of(value, known.types):
+            expected = " or ".join(t.__name__ for t in known.types)
+            problems.append(f"{name} is {value!r}, not {expected}")
+    for name, enum in (("workload", Workload), ("status", Status)):
+        value = info.get(name)
+        if isinstance(value, str) and value not in enum._value2member_map_:
+            choices = ", ".join(enum._value2member_map_)
+            problems.append(f"{name} {value!r} is none of {choices}")
+    return problems
+
+
+def is_of(value: Any, types: tuple[type, ...]) -> bool:
+    # bool is an int in Python but never a count or a size in JSON
+    if isinstance(value, bool):
+        return bool in types
+    if isinstance(value, float) and not math.isfinite(value) and float in types:
+        return True
+    return isinstance(value, types)
+
+
+def stats_problems(stats: Any) -> list[str]:
+    """What in a benchmark's ``stats`` is not pytest-benchmark's shape."""
+    if not isinstance(stats, Mapping):
+        return [f"stats is {stats!r}, not an object of timings"]
+    return [
+        f"stats.{key} is {stats[key]!r}, not a number"
+        for key in STATS_KEYS
+        if stats.get(key) is not None and not is_of(stats[key], FLOAT)
+    ]

@@ -1,0 +1,189 @@
+"""Profiles: the sizes, lengths, rounds and budgets of one kind of run, in one
+place. Command-line options (suite/options.py) override parts of a profile.
+
+- ``smoke``: seconds; what the tests and CI run.
+- ``default``: the README's main job, under 20 minutes on a 2-core CPU.
+- ``paper``: a GPU, at the RetNet paper's lengths and width.
+- ``gpu-smoke``: minutes on one GPU.
+
+A speed sweep runs along one axis of ``schema.AXES``: the swept axis takes
+every value of the profile's ``sweeps[axis]``, the others their ``fixed``
+value. ``AXIS_FLAGS`` names the options of each axis, so that a new axis is
+an entry in schema.AXES, here, and where suite/workloads.py applies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AxisFlags:
+    #: comma-separated values of the axis when it is swept
+    values: str
+    #: the one value of the axis when another is swept
+    fixed: str
+
+
+AXIS_FLAGS: dict[str, AxisFlags] = {
+    "length": AxisFlags("--lengths", "--seq-len"),
+    "batch": AxisFlags("--batches", "--batch"),
+    "d_model": AxisFlags("--d-models", "--d-model"),
+}
+
+
+@dataclass(frozen=True)
+class ModeSpeed:
+    """Shapes of one mode-against-mode speed file (suite/test_<family>_speed.py)."""
+
+    lengths: tuple[int, ...]
+    d_model: int
+    n_heads: int = 4
+    chunk_size: int = 128
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    #: values of each axis when it is swept (ascending: each point is predicted
+    #: from the smaller ones measured before it)
+    sweeps: dict[str, tuple[int, ...]]
+    #: value of each axis when another axis is swept
+    fixed: dict[str, int]
+    #: context lengths decode starts from when length is swept (ascending)
+    decode_lengths: tuple[int, ...]
+    n_layers: int
+    n_heads: int
+    #: chunk of chunkwise modes (retnet/chunkwise, mamba/scan)
+    chunk_size: int
+    #: tokens decoded per timed round; the stats are per token
+    decode_tokens: int
+    #: pytest-benchmark's warm-up rounds, besides the untimed probe call that
+    #: always comes first (and warms caches and lazy initialisation up)
+    warmup_rounds: int
+    min_rounds: int
+    max_rounds: int
+    #: seconds of timed rounds to aim for per point (fast points get more rounds)
+    target_time_s: float
+    #: wall-clock limit of one point (build, warm-up, memory, FLOPs and timing)
+    time_budget_s: float
+    #: length of the agreement check against the family's reference
+    check_len: int
+    #: the mode-speed files' shapes, by family
+    mode_speed: dict[str, ModeSpeed] = field(default_factory=dict)
+    #: torch's intra-op threads; 0 keeps torch's default (all cores). One thread
+    #: for tiny shapes: more only add synchronisation, and on a busy machine
+    #: spinning OpenMP threads slow small ops down many times over
+    threads: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+    #: the profile is meant for a GPU: refuse to fall back to the CPU silently
+    needs_cuda: bool = False
+
+
+SMOKE_MODES = {
+    "retnet": ModeSpeed((256,), d_model=64, n_heads=2, chunk_size=64),
+    "mamba": ModeSpeed((256,), d_model=32),
+    "hyena": ModeSpeed((512,), d_model=32),
+}
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        sweeps={"length": (32, 64), "batch": (1, 2, 4), "d_model": (16, 32)},
+        fixed={"length": 32, "batch": 1, "d_model": 32},
+        decode_lengths=(32, 64),
+        n_layers=1,
+        n_heads=2,
+        chunk_size=16,
+        decode_tokens=4,
+        warmup_rounds=0,
+        min_rounds=2,
+        max_rounds=5,
+        target_time_s=0.01,
+        time_budget_s=10.0,
+        check_len=40,
+        mode_speed=SMOKE_MODES,
+        threads=1,
+    ),
+    "default": Profile(
+        name="default",
+        sweeps={
+            "length": (512, 1024, 2048, 4096, 8192),
+            "batch": (1, 4, 16, 64),
+            "d_model": (64, 128, 256, 512),
+        },
+        fixed={"length": 1024, "batch": 1, "d_model": 128},
+        decode_lengths=(512, 1024, 2048, 4096, 8192),
+        n_layers=2,
+        n_heads=4,
+        chunk_size=64,
+        decode_tokens=16,
+        warmup_rounds=0,
+        min_rounds=3,
+        max_rounds=20,
+        target_time_s=0.3,
+        time_budget_s=15.0,
+        check_len=160,
+        mode_speed={
+            # the score work inside chunks grows as L*C and the state work as
+            # (L/C)*d_k*d_v: they balance near C = sqrt(d_k * d_v) = sqrt(128 * 256) ~ 181
+            "retnet": ModeSpeed((1024, 2048, 4096, 8192), d_model=512, chunk_size=128),
+            "mamba": ModeSpeed((4096,), d_model=128),
+            "hyena": ModeSpeed((8192,), d_model=128),
+        },
+    ),
+    "paper": Profile(
+        name="paper",
+        # RetNet paper, Table 4 / Figure 6: 2K-8K training, up to 64K inference
+        sweeps={
+            "length": (2048, 4096, 8192, 16384, 32768, 65536),
+            "batch": (1, 4, 16, 64),
+            "d_model": (1024, 2048, 4096),
+        },
+        fixed={"length": 8192, "batch": 1, "d_model": 2048},
+        decode_lengths=(2048, 4096, 8192),
+        n_layers=2,
+        n_heads=8,
+        chunk_size=512,
+        decode_tokens=64,
+        warmup_rounds=2,
+        min_rounds=5,
+        max_rounds=50,
+        target_time_s=2.0,
+        time_budget_s=120.0,
+        check_len=1100,
+        mode_speed={
+            "retnet": ModeSpeed((2048, 4096, 8192, 16384), d_model=2048, n_heads=8, chunk_size=512),
+            "mamba": ModeSpeed((4096, 16384), d_model=1024),
+            "hyena": ModeSpeed((8192, 65536), d_model=1024),
+        },
+        device="cuda",
+        dtype="bfloat16",
+        needs_cuda=True,
+    ),
+    "gpu-smoke": Profile(
+        name="gpu-smoke",
+        sweeps={"length": (256, 1024, 4096), "batch": (1, 8, 32), "d_model": (128, 256, 512)},
+        fixed={"length": 1024, "batch": 1, "d_model": 256},
+        decode_lengths=(1024, 4096),
+        n_layers=2,
+        n_heads=4,
+        chunk_size=128,
+        decode_tokens=16,
+        warmup_rounds=1,
+        min_rounds=3,
+        max_rounds=20,
+        target_time_s=0.2,
+        time_budget_s=15.0,
+        check_len=300,
+        mode_speed={
+            "retnet": ModeSpeed((1024, 4096), d_model=512),
+            "mamba": ModeSpeed((4096,), d_model=256),
+            "hyena": ModeSpeed((4096,), d_model=256),
+        },
+        device="cuda",
+        dtype="bfloat16",
+        needs_cuda=True,
+    ),
+}
