@@ -15,7 +15,8 @@ import pandas as pd
 
 from schema import COST_STATUSES, Status
 
-from .tables import FitRange, LogLogFit, Table, attention_baseline, fit_caption, fit_series
+from .fits import FitRange, LogLogFit, fit_caption, fit_series
+from .tables import Table, attention_baseline
 from .units import human
 
 HOLDS, FAILS, NOT_MEASURED = "holds", "does not hold", "not measured"
@@ -43,7 +44,7 @@ def too_few(column: str, fit: LogLogFit, what: str) -> str:
 
 def slope_text(fit: LogLogFit) -> str:
     slope, r2 = human("_slope", fit.slope), human("_r2", fit.r2)
-    return f"slope {slope} (R² {r2}) over {fit.lengths}"
+    return f"slope {slope} (R² {r2}) over {fit.span}"
 
 
 def contrast(points: pd.DataFrame, column: str, fit: FitRange) -> str:

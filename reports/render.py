@@ -18,17 +18,19 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
-import matplotlib.pyplot as plt
 import pandas as pd
 from markupsafe import Markup
 from pandas.io.formats.style import Styler
 
 from . import templates
-from .figures import FigureResult
 from .tables import Table
 from .units import human
+
+if TYPE_CHECKING:  # figures import matplotlib: python -m suite.slopes needs neither
+    from .figures import FigureResult
 
 FORMATS = ("md", "html")
 MARKDOWN_ENV = jinja2.Environment(autoescape=False, keep_trailing_newline=True)
@@ -75,6 +77,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def render_figure(result: FigureResult) -> RenderedFigure:
+    import matplotlib.pyplot as plt
+
     images = {}
     for kind in ("png", "svg"):
         buffer = io.BytesIO()

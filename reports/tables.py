@@ -8,15 +8,15 @@ did not run, with their status, rather than dropping them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from schema import LRA_PREFIX, SPEED_WORKLOADS
 
-FitRange = Literal["half", "all"]
+from .fits import FitRange, fit_caption, fit_series
+
 BASELINE_PREFERENCE = ("attention/sdpa", "attention/math")
 
 
@@ -28,77 +28,6 @@ class Table:
     frame: pd.DataFrame
     #: fractions shown as percent
     percent: tuple[str, ...] = ()
-
-
-# -- log-log fits ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogLogFit:
-    """``value ≈ exp(intercept) * length ** slope`` over ``n`` lengths."""
-
-    slope: float
-    intercept: float
-    r2: float
-    n: int
-    first_length: float
-    last_length: float
-
-    @property
-    def lengths(self) -> str:
-        if math.isnan(self.slope):
-            return ""
-        return f"{self.first_length:g}–{self.last_length:g} ({self.n} lengths)"
-
-
-NO_FIT = LogLogFit(math.nan, math.nan, math.nan, 0, math.nan, math.nan)
-
-
-def fit_loglog(lengths: np.ndarray | pd.Series, values: np.ndarray | pd.Series) -> LogLogFit:
-    """Least-squares line through (log length, log value); needs two positive points."""
-    x = np.asarray(lengths, dtype=float)
-    y = np.asarray(values, dtype=float)
-    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
-    x, y = np.log(x[keep]), np.log(y[keep])
-    if len(np.unique(x)) < 2:
-        return replace(NO_FIT, n=len(x))
-    slope, intercept = np.polyfit(x, y, 1)
-    residual = np.sum((y - (slope * x + intercept)) ** 2)
-    total = np.sum((y - y.mean()) ** 2)
-    # A flat series is fitted exactly: its R² is 1, not rounding noise over 0.
-    r2 = 1.0 - residual / total if np.ptp(y) > 1e-12 else 1.0
-    return LogLogFit(
-        float(slope), float(intercept), float(r2), len(x), math.exp(x.min()), math.exp(x.max())
-    )
-
-
-def fit_window(lengths: pd.Index, fit: FitRange) -> pd.Index:
-    """The lengths a slope is fitted over. The longer half: at short lengths
-    fixed costs (launches, weights in memory) hide the growth; at least three
-    lengths where there are three, so that R² means something."""
-    ordered = lengths.sort_values()
-    if fit == "all" or len(ordered) <= 3:
-        return ordered
-    return ordered[-max(3, math.ceil(len(ordered) / 2)) :]
-
-
-def fit_caption(fit: FitRange) -> str:
-    if fit == "all":
-        return "fitted over all measured lengths"
-    return "fitted over the longer half of the measured lengths (at least three)"
-
-
-def series(points: pd.DataFrame, column: str) -> pd.Series:
-    """One mixer's successful values by length (median where a length repeats)."""
-    ok = points[points["ok"] & points[column].notna() & points["seq_len"].notna()]
-    return ok.groupby("seq_len")[column].median()
-
-
-def fit_series(points: pd.DataFrame, column: str, fit: FitRange) -> LogLogFit:
-    values = series(points, column)
-    values = values[values > 0]
-    window = fit_window(values.index, fit)
-    return fit_loglog(window.to_numpy(), values.loc[window].to_numpy())
 
 
 # -- baselines ------------------------------------------------------------------
@@ -248,7 +177,7 @@ def scaling_table(points: pd.DataFrame, fit: FitRange) -> Table:
                 "time_r2": time_fit.r2,
                 "memory_slope": memory_fit.slope,
                 "memory_r2": memory_fit.r2,
-                "fit_lengths": time_fit.lengths or memory_fit.lengths,
+                "fit_lengths": time_fit.span or memory_fit.span,
             }
         )
     frame = pd.DataFrame(

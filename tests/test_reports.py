@@ -24,6 +24,7 @@ from reports.__main__ import main
 from reports.claims import FAILS, HOLDS, NOT_MEASURED, claims_table
 from reports.compare import compare_runs
 from reports.figures import STATUS_MARKERS, Metric, metric_by_workload
+from reports.fits import fit_loglog, fit_window
 from reports.load import (
     ReportError,
     SkippedFileWarning,
@@ -35,8 +36,6 @@ from reports.report import missing_key_notes
 from reports.tables import (
     Table,
     accuracy_table,
-    fit_loglog,
-    fit_window,
     inference_cost_table,
     scaling_table,
     training_cost_table,
@@ -182,7 +181,7 @@ def test_scaling_table_recovers_the_fixture_exponents(points):
     assert cpu.loc[("train_step", "retnet/chunkwise"), "time_slope"] == pytest.approx(1.0)
     assert cpu.loc[("decode", "retnet/recurrent"), "time_slope"] == pytest.approx(0.0, abs=1e-9)
     assert cpu.loc[("forward", "retnet/chunkwise"), "time_r2"] == pytest.approx(1.0)
-    assert cpu.loc[("forward", "attention/sdpa"), "fit_lengths"] == "512–2048 (3 lengths)"
+    assert cpu.loc[("forward", "attention/sdpa"), "fit_lengths"] == "512–2048 (3 points)"
 
 
 def test_training_cost_values_equal_the_inputs(points):
