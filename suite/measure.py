@@ -27,12 +27,8 @@ from typing import Any
 
 import torch
 from torch.profiler import ProfilerActivity, profile
+from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
-
-try:  # the counter's dispatch mode, to count without attributing to modules
-    from torch.utils.flop_counter import _FlopCounterMode
-except ImportError:  # another torch: the full counter, slower on token loops
-    _FlopCounterMode = None
 
 #: lower-cased fragments of the messages allocators raise when memory runs out
 OOM_MESSAGES = ("out of memory", "can't allocate memory", "not enough memory")
@@ -111,11 +107,19 @@ def cpu_allocation_deltas(prof: profile) -> list[int]:
     aggregated ``prof.events()`` fold them into the op that allocated."""
     events = [
         event
-        for event in prof.profiler.kineto_results.events()
+        for event in kineto_events(prof)
         if event.name() == "[memory]" and event.device_type() == torch.autograd.DeviceType.CPU
     ]
     events.sort(key=lambda event: event.start_ns())
     return [event.nbytes() for event in events]
+
+
+def kineto_events(prof: profile) -> list[Any]:
+    """The profiler's raw events. Private (``profiler.kineto_results``): the
+    public ``prof.events()`` keeps no allocation's own time, only the op that
+    made it, so no running peak can be summed from it.
+    tests/test_measure.py fails loudly if torch renames it."""
+    return list(prof.profiler.kineto_results.events())
 
 
 def running_peak(deltas: Iterable[int]) -> int:
@@ -151,20 +155,28 @@ def free_memory(device: torch.device) -> None:
 
 
 # -- FLOPs --------------------------------------------------------------------
+def dispatch_counter_mode() -> type | None:
+    """torch's private dispatch mode behind FlopCounterMode (the same ops and
+    formulas, without the per-module hooks that double the counter's cost on a
+    token loop), or None on a torch without it, where the public counter is used.
+    tests/test_measure.py fails loudly if the pinned torch lacks it."""
+    return getattr(flop_counter, "_FlopCounterMode", None)
+
+
 class GlobalFlopCounter(FlopCounterMode):
-    """FlopCounterMode without its per-module attribution: the same ops and
-    formulas, but no module hooks, which double its cost on a token loop."""
+    """FlopCounterMode without its per-module attribution."""
 
     def __enter__(self) -> GlobalFlopCounter:
-        if _FlopCounterMode is None:
+        mode = dispatch_counter_mode()
+        if mode is None:
             return super().__enter__()
         self.flop_counts.clear()
-        self.mode = _FlopCounterMode(self)
+        self.mode = mode(self)
         self.mode.__enter__()
         return self
 
     def __exit__(self, *args: Any) -> Any:
-        if _FlopCounterMode is None:
+        if dispatch_counter_mode() is None:
             return super().__exit__(*args)
         done, self.mode = self.mode.__exit__(*args), None
         return done
