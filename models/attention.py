@@ -26,6 +26,27 @@ from .base import (
 )
 from .registry import register_mixer
 
+# -- the FLOP convention of every mixer's ``flops`` and ``step_flops`` ---------------
+# Useful work, 2 FLOPs per multiply-add (an (m, k) @ (k, n) product is 2mnk): the
+# products with weights, and the products that mix positions over the causal pairs
+# only, m <= n within the sequence: L(L+1)/2 pairs for L positions, as
+# flash-attention's benchmarks count causal attention (a width-k causal
+# convolution: min(n+1, k) taps at n, ``causal_pairs(L, k)``). An algorithm's own
+# work on the way counts as it does it: a chunked form's causal pairs inside each
+# chunk plus its per-chunk state products and carries, a scan's multiply-adds per
+# state element, an FFT's 2.5 n log2(n) per real transform of size n. Not counted:
+# pairs a kernel computes and then masks, taps on zero history or padding, outputs
+# it drops, and elementwise work on one position (softmax, exp, activations, norms,
+# rotary, gates, skips, scaling). So a reference's forward does exactly the useful
+# work of its L decoding steps, and achieved FLOP/s can be held against a matmul peak.
+
+
+def causal_pairs(length: int, window: int | None = None) -> int:
+    """(m, n) pairs with n - window < m <= n among ``length`` positions: L(L+1)/2
+    without a window, sum over n of min(n + 1, window) with one."""
+    inside = length if window is None else min(length, window)
+    return inside * (inside + 1) // 2 + (length - inside) * (window or 0)
+
 
 def rotary_angles(positions: torch.Tensor, head_dim: int, base: float, dtype: torch.dtype):
     """cos and sin of shape (len(positions), head_dim // 2)."""
@@ -140,18 +161,23 @@ class Attention(Mixer):
         return self.merge(o)[:, 0], state
 
     # -- analytic costs ------------------------------------------------------
+    def pair_flops(self, batch: int, pairs: int) -> int:
+        """QK^T and PV over ``pairs`` (query, key) pairs, all heads."""
+        return 2 * batch * self.n_heads * matmul_flops(pairs, 1, self.head_dim)
+
     def flops(self, batch: int, seq_len: int, backward: bool = False) -> int:
+        """The four projections, and QK^T and PV over the L(L+1)/2 causal pairs
+        (the convention above): attention/math computes the masked upper
+        triangle too, which is not useful work; softmax is elementwise."""
         tokens = batch * seq_len
         projections = 4 * matmul_flops(tokens, self.d_model, self.d_model)
-        # QK^T and PV over the full square: the kernels here compute the masked half too
-        scores = 2 * batch * self.n_heads * matmul_flops(seq_len, seq_len, self.head_dim)
-        total = projections + scores
+        total = projections + self.pair_flops(batch, causal_pairs(seq_len))
         return train_flops(total) if backward else total
 
     def step_flops(self, batch: int, context_len: int) -> int:
+        """One query against the context and itself: context_len + 1 pairs."""
         projections = 4 * matmul_flops(batch, self.d_model, self.d_model)
-        scores = 2 * batch * self.n_heads * matmul_flops(1, context_len + 1, self.head_dim)
-        return projections + scores
+        return projections + self.pair_flops(batch, context_len + 1)
 
     def state_bytes(self, batch: int, seq_len: int, dtype: torch.dtype = torch.float32) -> int:
         itemsize = torch.empty((), dtype=dtype).element_size()

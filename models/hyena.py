@@ -25,12 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import causal_pairs
 from .base import Mixer, accumulation_dtype, check_positive, matmul_flops, train_flops
 from .registry import register_mixer
 
 
 def rfft_flops(n: int) -> float:
-    """A real FFT of size n: half of a complex FFT's ~5·n·log2(n)."""
+    """A real FFT of size n: half of a complex FFT's ~5·n·log2(n), the usual
+    count of a radix-2 FFT's work (the counter in torch does not see FFTs)."""
     return 2.5 * n * math.log2(n) if n > 1 else 0.0
 
 
@@ -286,38 +288,31 @@ class Hyena(Mixer):
         state.length = t + 1
         return self.out_proj(gates[0] * v), state
 
-    # -- analytic costs --------------------------------------------------------------
-    def pointwise_flops(self, tokens: int) -> int:
-        """Per long convolution: the gate product and D's multiply-add; then the last gate."""
-        return tokens * self.d_model * (3 * (self.order - 1) + 1)
-
+    # -- analytic costs: useful work, as models/attention.py states it -------------
+    # (the gates and the D skip are elementwise work on one position: not counted)
     def flops(self, batch: int, seq_len: int, backward: bool = False) -> int:
         tokens, streams = batch * seq_len, self.in_proj.out_features
         total = (
             matmul_flops(tokens, streams, self.d_model)
-            # the short filter also computes the k-1 outputs past the end that forward drops
-            + 2
-            * batch
-            * (seq_len + self.short_filter_order - 1)
-            * streams
-            * self.short_filter_order
+            # the short filter's causal taps (its kernel also computes k-1 outputs
+            # past the end that forward drops, and taps on the zero padding)
+            + 2 * batch * streams * causal_pairs(seq_len, self.short_filter_order)
             + self.filter.flops(seq_len)
             + (self.order - 1) * self.long_conv_flops(batch, seq_len)
-            + self.pointwise_flops(tokens)
             + matmul_flops(tokens, self.d_model, self.d_model)
         )
         return train_flops(total) if backward else total
 
     def step_flops(self, batch: int, context_len: int) -> int:
         """One step at position ``context_len``: a dot product with the whole
-        history per long convolution, plus one new filter position (amortised)."""
+        history per long convolution, plus one new filter position (amortised).
+        Over positions 0..L-1 these add up to hyena/direct's ``flops``."""
         streams = self.in_proj.out_features
         return (
             matmul_flops(batch, streams, self.d_model)
-            + 2 * batch * streams * self.short_filter_order
+            + 2 * batch * streams * min(context_len + 1, self.short_filter_order)
             + self.filter.flops(1)
             + (self.order - 1) * 2 * batch * self.d_model * (context_len + 1)
-            + self.pointwise_flops(batch)
             + matmul_flops(batch, self.d_model, self.d_model)
         )
 
@@ -343,8 +338,9 @@ class DirectHyena(Hyena):
         return F.conv1d(past, h.flip(-1)[:, None], groups=self.d_model)
 
     def long_conv_flops(self, batch: int, seq_len: int) -> int:
-        # the kernel multiplies the zero padding too: L taps at each of L outputs
-        return 2 * batch * self.d_model * seq_len * seq_len
+        """The L(L+1)/2 causal taps per channel (the kernel also multiplies the
+        L-1 zeros padded in front: L taps at each of L outputs)."""
+        return 2 * batch * self.d_model * causal_pairs(seq_len)
 
 
 @register_mixer("hyena/fft")
@@ -358,6 +354,9 @@ class FFTHyena(Hyena):
         return torch.fft.irfft(spectrum, n=2 * n)[..., :n]
 
     def long_conv_flops(self, batch: int, seq_len: int) -> int:
+        """The FFT work by ``rfft_flops``: per channel the input's rFFT, the
+        complex product over L + 1 bins (6 FLOPs each) and the inverse, plus the
+        filter's rFFT once per channel for the whole batch."""
         size, bins = 2 * seq_len, seq_len + 1
         per_channel = 2 * rfft_flops(size) + 6 * bins  # input rFFT + inverse + complex product
         return int(self.d_model * (batch * per_channel + rfft_flops(size)))  # + the filter's rFFT

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import causal_pairs
 from .base import (
     Mixer,
     accumulation_dtype,
@@ -36,7 +37,8 @@ from .base import (
 from .registry import register_mixer
 
 #: FLOPs per (position, channel, state) of one pass of the recurrence:
-#: delta*A and (delta*u)*B (2 multiplies), h update (a multiply-add), C.h (a multiply-add).
+#: delta*A and (delta*u)*B (2 multiplies), h update (a multiply-add), C.h (a multiply-add);
+#: exp and the per-channel delta*u are elementwise work (models/attention.py's convention).
 SCAN_FLOPS_PER_STATE = 6
 
 
@@ -297,26 +299,35 @@ class Mamba(Mixer):
         y, h = ssm_step(state.ssm, u.to(acc), delta, self.decay_rates(acc), B, C)
         return self.gate_and_project(y, u, z), MambaState(window[..., 1:], h)
 
-    # -- analytic costs -----------------------------------------------------------
-    def _token_flops(self, flops_per_state: int) -> int:
-        """Matmuls, conv and scan for one token; elementwise activations (silu,
-        softplus, exp, the gate) are not counted, as softmax is not for attention."""
+    # -- analytic costs: useful work, as models/attention.py states it -----------
+    def projection_flops(self, tokens: int) -> int:
+        """in_proj, x_proj, dt_proj and out_proj."""
         e, n = self.d_inner, self.d_state
-        projections = (
-            matmul_flops(1, 2 * e, self.d_model)
-            + matmul_flops(1, self.dt_rank + 2 * n, e)
-            + matmul_flops(1, e, self.dt_rank)
-            + matmul_flops(1, self.d_model, e)
+        return (
+            matmul_flops(tokens, 2 * e, self.d_model)
+            + matmul_flops(tokens, self.dt_rank + 2 * n, e)
+            + matmul_flops(tokens, e, self.dt_rank)
+            + matmul_flops(tokens, self.d_model, e)
         )
-        conv = 2 * e * self.d_conv
-        return projections + conv + flops_per_state * e * n
+
+    def scan_flops(self, batch: int, seq_len: int) -> int:
+        """The selective scan over the sequence, per position every state element."""
+        return batch * seq_len * self.scan_flops_per_state * self.d_inner * self.d_state
 
     def flops(self, batch: int, seq_len: int, backward: bool = False) -> int:
-        total = batch * seq_len * self._token_flops(self.scan_flops_per_state)
+        """Projections, the causal conv's taps (not those on its zero history) and
+        the scan; silu, softplus, exp and the gate are elementwise, as softmax is
+        for attention."""
+        conv = 2 * batch * self.d_inner * causal_pairs(seq_len, self.d_conv)
+        total = self.projection_flops(batch * seq_len) + conv + self.scan_flops(batch, seq_len)
         return train_flops(total) if backward else total
 
     def step_flops(self, batch: int, context_len: int) -> int:
-        return batch * self._token_flops(SCAN_FLOPS_PER_STATE)
+        """One token at position ``context_len``; over positions 0..L-1 these add
+        up to mamba/reference's ``flops``."""
+        conv = 2 * batch * self.d_inner * min(context_len + 1, self.d_conv)
+        scan = batch * SCAN_FLOPS_PER_STATE * self.d_inner * self.d_state
+        return self.projection_flops(batch) + conv + scan
 
 
 @register_mixer("mamba/reference", reference=True)
@@ -333,6 +344,9 @@ class ScanMamba(Mamba):
 
     #: the first pass repeats the discretisation and the update (4 FLOPs) without C.h
     scan_flops_per_state = SCAN_FLOPS_PER_STATE + 4
+    #: per chunk and state element: the chunk's decay exp2(sum(delta) A) (a multiply)
+    #: and the carry h <- decay h + local end (a multiply-add)
+    carry_flops_per_state: ClassVar[int] = 3
 
     def __init__(self, d_model: int, *, chunk_size: int | None = None, **config: Any) -> None:
         """``chunk_size`` None picks the power of two nearest sqrt(L) per call,
@@ -342,9 +356,18 @@ class ScanMamba(Mamba):
             check_positive("chunk_size", chunk_size)
         self.chunk_size = chunk_size
 
+    def scan_chunk_size(self, seq_len: int) -> int:
+        return self.chunk_size or 2 ** round(math.log2(seq_len) / 2)
+
     def selective_scan(self, u, delta, A, B, C):
-        chunk_size = self.chunk_size or 2 ** round(math.log2(u.shape[1]) / 2)
-        return chunked_selective_scan(u, delta, A, B, C, chunk_size)
+        return chunked_selective_scan(u, delta, A, B, C, self.scan_chunk_size(u.shape[1]))
+
+    def scan_flops(self, batch: int, seq_len: int) -> int:
+        """Both passes at every position (the padding past the end is not
+        counted) and one carry per chunk."""
+        n_chunks = -(-seq_len // min(self.scan_chunk_size(seq_len), seq_len))
+        carry = batch * n_chunks * self.carry_flops_per_state * self.d_inner * self.d_state
+        return super().scan_flops(batch, seq_len) + carry
 
 
 @register_mixer("mamba/mamba-ssm")

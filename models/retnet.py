@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention import causal_pairs
 from .base import (
     Mixer,
     accumulation_dtype,
@@ -254,17 +255,22 @@ class Retention(Mixer):
         o = normalise(q @ kv, log_decay, start=state.length)
         return self.finish(o, g)[:, 0], RetentionState(kv, state.length + 1)
 
-    # -- analytic costs (matrix products; elementwise work is left out) -------
+    # -- analytic costs: useful work, as models/attention.py states it ------------
     def projection_flops(self, tokens: int) -> int:
         qk = 2 * matmul_flops(tokens, self.d_model, self.d_model)
         vg = 2 * matmul_flops(tokens, self.value_dim, self.d_model)
         return qk + vg + matmul_flops(tokens, self.d_model, self.value_dim)
 
+    def state_elements(self, batch: int) -> int:
+        """Entries of every head's d_k x (d_v + 1) state ([v, 1]: its last column
+        is the decayed key sum the normaliser needs)."""
+        return batch * self.n_heads * self.key_dim * (self.head_value_dim + 1)
+
     def state_update_flops(self, batch: int) -> int:
-        """One token against the state, all heads: the rank-1 update of k v^T
-        and the read-out q @ kv."""
-        per_head = 2 * matmul_flops(1, self.head_value_dim + 1, self.key_dim)
-        return batch * self.n_heads * per_head
+        """One token against the state, all heads: the rank-1 product k [v, 1]^T
+        (one multiply per entry), the decayed accumulation gamma S + k [v, 1]^T
+        (a multiply-add per entry) and the read-out q S (d_k multiply-adds per column)."""
+        return 5 * self.state_elements(batch)
 
     def retention_flops(self, batch: int, seq_len: int) -> int:  # pragma: no cover
         raise NotImplementedError
@@ -292,9 +298,10 @@ class ParallelRetention(Retention):
         return parallel_retention(q, k, v, log_decay), decayed_sum(k, v, log_decay)
 
     def retention_flops(self, batch: int, seq_len: int) -> int:
-        scores = matmul_flops(seq_len, seq_len, self.key_dim)
-        weighted = matmul_flops(seq_len, self.head_value_dim + 1, seq_len)
-        return batch * self.n_heads * (scores + weighted)
+        """q . k and the weighted sum of [v, 1] over the L(L+1)/2 causal pairs
+        (the decay mask zeroes the rest, which the kernel computes all the same)."""
+        per_pair = matmul_flops(1, 1, self.key_dim) + matmul_flops(1, self.head_value_dim + 1, 1)
+        return batch * self.n_heads * causal_pairs(seq_len) * per_pair
 
 
 @register_mixer("retnet/chunkwise")
@@ -305,13 +312,25 @@ class ChunkwiseRetention(Retention):
     def retain(self, q, k, v) -> torch.Tensor:
         return self.retain_prompt(q, k, v)[0]
 
-    def retention_flops(self, batch: int, seq_len: int) -> int:
+    def chunks(self, seq_len: int) -> tuple[int, int]:
+        """(chunk size, number of chunks) of ``chunkwise_retention`` at this length."""
         chunk = min(self.chunk_size, seq_len)
-        n_chunks = -(-seq_len // chunk)
+        return chunk, -(-seq_len // chunk)
+
+    def retention_flops(self, batch: int, seq_len: int) -> int:
+        """Per head: the causal pairs inside each chunk (the first chunk holds the
+        L mod C leftover positions; the zeros padded in front of them are not
+        counted), each position's key into its chunk's state and its query
+        against the state before its chunk (2 d_k (d_v + 1) each), and one
+        decayed carry gamma^C s + chunk state per chunk (a multiply-add per entry)."""
+        chunk, n_chunks = self.chunks(seq_len)
+        first = seq_len - (n_chunks - 1) * chunk
+        pairs = causal_pairs(first) + (n_chunks - 1) * causal_pairs(chunk)
         dk, dv = self.key_dim, self.head_value_dim + 1  # [v, 1]
-        inner = matmul_flops(chunk, chunk, dk) + matmul_flops(chunk, dv, chunk)
-        cross = matmul_flops(dk, dv, chunk) + matmul_flops(chunk, dv, dk)
-        return batch * self.n_heads * n_chunks * (inner + cross)
+        inner = pairs * (matmul_flops(1, 1, dk) + matmul_flops(1, dv, 1))
+        cross = seq_len * 2 * matmul_flops(1, dv, dk)
+        carry = n_chunks * 2 * dk * dv
+        return batch * self.n_heads * (inner + cross + carry)
 
 
 @register_mixer("retnet/recurrent")
@@ -329,4 +348,5 @@ class RecurrentRetention(Retention):
         return torch.stack(ys, dim=1)
 
     def retention_flops(self, batch: int, seq_len: int) -> int:
+        """L steps' state updates: the useful work of L calls of ``step``."""
         return seq_len * self.state_update_flops(batch)
