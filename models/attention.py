@@ -27,18 +27,20 @@ from .base import (
 from .registry import register_mixer
 
 # -- the FLOP convention of every mixer's ``flops`` and ``step_flops`` ---------------
-# Useful work, 2 FLOPs per multiply-add (an (m, k) @ (k, n) product is 2mnk): the
-# products with weights, and the products that mix positions over the causal pairs
-# only, m <= n within the sequence: L(L+1)/2 pairs for L positions, as
-# flash-attention's benchmarks count causal attention (a width-k causal
-# convolution: min(n+1, k) taps at n, ``causal_pairs(L, k)``). An algorithm's own
-# work on the way counts as it does it: a chunked form's causal pairs inside each
-# chunk plus its per-chunk state products and carries, a scan's multiply-adds per
-# state element, an FFT's 2.5 n log2(n) per real transform of size n. Not counted:
-# pairs a kernel computes and then masks, taps on zero history or padding, outputs
-# it drops, and elementwise work on one position (softmax, exp, activations, norms,
-# rotary, gates, skips, scaling). So a reference's forward does exactly the useful
-# work of its L decoding steps, and achieved FLOP/s can be held against a matmul peak.
+# Useful work, 2 FLOPs per multiply-add (an (m, k) @ (k, n) product is 2mnk; a rank-1
+# product, one multiply per entry): the products with weights, and the products that
+# mix positions over the causal pairs only, m <= n within the sequence: L(L+1)/2
+# pairs for L positions, as flash-attention's benchmarks count causal attention (a
+# width-k causal convolution: min(n+1, k) taps at n, ``causal_pairs(L, k)``). An
+# algorithm's own work on the way counts as it does it: a chunked form's causal
+# pairs inside each chunk plus its per-chunk state products and carries, a scan's
+# multiply-adds per state element, an FFT's 2.5 n log2(n) per real transform of
+# size n. Not counted: pairs a kernel computes and then masks, taps on zero history
+# or padding, outputs it drops, and elementwise work on one position or channel
+# (softmax, exp, activations, norms, rotary, gates, skips, scaling). So a forward
+# that runs the recurrence of its steps (attention, retnet/recurrent,
+# mamba/reference, hyena/direct) costs exactly its L steps' ``step_flops``, and no
+# variant's achieved FLOP/s can exceed what its kernels really compute.
 
 
 def causal_pairs(length: int, window: int | None = None) -> int:
