@@ -19,7 +19,7 @@ from .fits import FitRange, LogLogFit, fit_caption, fit_series
 from .tables import Table, attention_baseline
 from .units import human
 
-HOLDS, FAILS, NOT_MEASURED = "holds", "does not hold", "not measured"
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 CONSTANT_SLOPE = 0.2  # a slope below this over the fitted lengths counts as constant
 LINEAR_SLOPE = (0.8, 1.2)
 
@@ -66,13 +66,13 @@ def constant_in_context(
         mixers = retnet_mixers(chosen[chosen["ok"]])
         if not mixers:
             yield Verdict(
-                claim, run, "retnet/*", f"no ok {workload} points", criterion, NOT_MEASURED
+                claim, run, "retnet/*", f"no ok {workload} points", criterion, INCONCLUSIVE
             )
         for mixer in mixers:
             result = fit_series(chosen[chosen["mixer"] == mixer], column, fit)
             if result.n < 2:
                 measured = too_few(column, result, f"{mixer} {workload}")
-                yield Verdict(claim, run, mixer, measured, criterion, NOT_MEASURED)
+                yield Verdict(claim, run, mixer, measured, criterion, INCONCLUSIVE)
                 continue
             holds = result.slope < CONSTANT_SLOPE
             measured = slope_text(result) + contrast(chosen, column, fit)
@@ -93,7 +93,7 @@ def chunkwise_linear(
             label = f"retnet/chunkwise {workload}"
             if result.n < 2:
                 measured = too_few(column, result, label)
-                yield Verdict(claim, run, label, measured, criterion, NOT_MEASURED)
+                yield Verdict(claim, run, label, measured, criterion, INCONCLUSIVE)
                 continue
             holds = low <= result.slope <= high
             measured = slope_text(result) + contrast(chosen, column, fit)
@@ -114,7 +114,7 @@ def modes_agree(run: str, points: pd.DataFrame, fit: FitRange) -> Iterator[Verdi
     checked = retnet[retnet["ref_rel_err"].notna() | failed]
     if checked.empty:
         measured = "the run records no reference check (ref_rel_err); tests/ compare the modes"
-        yield Verdict(claim, run, "retnet/*", measured, criterion, NOT_MEASURED)
+        yield Verdict(claim, run, "retnet/*", measured, criterion, INCONCLUSIVE)
         return
     for mixer, group in checked.groupby("mixer"):
         reasons = group.loc[group["status"] == Status.REFERENCE_FAILED, "reason"]
@@ -156,13 +156,13 @@ def cheaper_than_attention(
         about = [m for m in ran if m in mixers] if mixers else ran
         if baseline is None or not about:
             measured = f"needs ok {workload} points of RetNet and of an attention variant"
-            yield Verdict(claim, run, "retnet/*", measured, criterion, NOT_MEASURED)
+            yield Verdict(claim, run, "retnet/*", measured, criterion, INCONCLUSIVE)
             return
         for mixer in about:
             length, how = longest_common(chosen, mixer, baseline)
             if math.isnan(length):
                 measured = f"no length where both {mixer} and {baseline} ran"
-                yield Verdict(claim, run, mixer, measured, criterion, NOT_MEASURED)
+                yield Verdict(claim, run, mixer, measured, criterion, INCONCLUSIVE)
                 continue
             at = chosen[(chosen["seq_len"] == length) & chosen["ok"]]
             mine = at.loc[at["mixer"] == mixer, column].median()
@@ -176,7 +176,7 @@ def cheaper_than_attention(
             theirs = at.loc[at["mixer"] == baseline, column].median()
             if math.isnan(mine) or math.isnan(theirs):
                 measured = f"{column} not recorded at L={length:g}"
-                yield Verdict(claim, run, mixer, measured, criterion, NOT_MEASURED)
+                yield Verdict(claim, run, mixer, measured, criterion, INCONCLUSIVE)
                 continue
             ratio = mine / theirs
             holds = ratio < 1 if lower_is_better else ratio > 1
@@ -238,7 +238,7 @@ def claims_table(points: pd.DataFrame, fit: FitRange) -> Table:
     caption = (
         "The RetNet paper's claims against this data. Slopes are log–log, "
         f"{fit_caption(fit)}; 'constant' means slope < {CONSTANT_SLOPE}. A claim that needs "
-        "points the run did not record is 'not measured'. At short lengths fixed costs "
+        "points the run did not record is 'inconclusive'. At short lengths fixed costs "
         "flatten slopes: read the lengths next to each number."
     )
     return Table("claims", "The RetNet paper's claims, checked", caption, frame)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .tables import Table
 
-MATCH_KEYS = ["workload", "mixer", "task", "seq_len", "batch", "d_model", "n_layers"]
+MATCH_KEYS = ["workload", "mixer", "task", "sweep", "seq_len", "batch", "d_model", "n_layers"]
 MEASURES = {
     "time_s": "time",
     "peak_mem_bytes": "peak_mem",
@@ -72,7 +72,8 @@ def compare_runs(points: pd.DataFrame, run_a: str, run_b: str, threshold: float)
     a = per_point(points[points["run"] == run_a])
     b = per_point(points[points["run"] == run_b])
     merged = a.merge(b, on=MATCH_KEYS, how="outer", suffixes=("_a", "_b"))
-    frame = merged[["workload", "mixer", "task", "seq_len", "device_a", "device_b"]].copy()
+    identity = ["workload", "mixer", "task", "sweep", "seq_len", "batch", "d_model"]
+    frame = merged[[*identity, "device_a", "device_b"]].copy()
     frame["status_a"], frame["status_b"] = merged["status_a"], merged["status_b"]
     frame["time_a_s"], frame["time_b_s"] = merged["time_s_a"], merged["time_s_b"]
     frame["speedup_x"] = merged["time_s_a"] / merged["time_s_b"]
@@ -84,15 +85,15 @@ def compare_runs(points: pd.DataFrame, run_a: str, run_b: str, threshold: float)
     frame["change"] = [text for text, _ in flags]
     frame["regression"] = [bad for _, bad in flags]
     frame = frame.sort_values(
-        ["regression", "workload", "mixer", "task", "seq_len"],
-        ascending=[False, True, True, True, True],
+        ["regression", "workload", "mixer", "task", "sweep", "seq_len", "batch", "d_model"],
+        ascending=[False, *[True] * 7],
         kind="stable",
     ).reset_index(drop=True)
     caption = (
         f"A = {run_a}, B = {run_b}. speedup_x = time A / time B (above 1: B is faster); "
         f"memory_change_x = peak memory B / A. Regressions: B slower, using more memory or "
         f"less accurate by more than {100 * threshold:g}%, or a point that ran in A and broke "
-        "in B. Points are matched on workload, mixer, task, length and model size."
+        "in B. Points are matched on workload, mixer, task, sweep, length, batch and model size."
     )
     return Table(
         "compare", f"{run_a} → {run_b}", caption, frame, percent=("accuracy_a", "accuracy_b")

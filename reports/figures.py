@@ -1,5 +1,6 @@
-"""Seaborn figures: each metric against length, one line per mixer variant,
-one row of panels per run so that machines and devices never blend.
+"""Seaborn figures: each metric against the swept axis (one figure per
+sweep: length, batch or d_model), one line per mixer variant, one row of
+panels per run so that machines, devices and sweeps never blend.
 
 Points that broke (oom, timeout, failed, diverged) are drawn as markers at the
 failed length on the axis edge where the metric is worse, with a legend entry,
@@ -24,9 +25,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
-from schema import SPEED_WORKLOADS  # noqa: E402
+from schema import DEFAULT_AXIS, SPEED_WORKLOADS, Workload  # noqa: E402
 
-from .load import NOT_DRAWN  # noqa: E402
+from . import axes  # noqa: E402
+from .load import NOT_DRAWN, axis_values  # noqa: E402
 from .units import human, length_label  # noqa: E402
 
 STATUS_MARKERS = {"oom": "X", "timeout": "P", "failed": "v", "diverged": "d"}
@@ -84,7 +86,7 @@ def leave_empty(ax: Axes) -> None:
 
 
 def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
-    """One line per mixer through the median at each length. Plain ax.plot
+    """One line per mixer through the median at each swept value. Plain ax.plot
     in seaborn's theme and palette: sns.lineplot costs a second a panel here."""
     ok = panel[panel["ok"] & (panel[metric.column] > 0)]
     if ok.empty:
@@ -93,21 +95,21 @@ def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> 
         return
     ax.set_yscale("log")
     for mixer, group in ok.groupby("mixer"):
-        line = group.groupby("seq_len")[metric.column].median()
+        line = group.groupby("axis_value")[metric.column].median()
         ax.plot(line.index, line.to_numpy(), marker="o", markersize=4, color=palette[mixer])
 
 
 def mark_broken(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
     """Broken points on the edge of the axis where the metric is worse, at
-    their length nudged sideways per mixer, so that mixers that broke at the
-    same length do not hide one another."""
-    broken = panel[broke(panel["status"]) & panel["seq_len"].notna()]
+    their swept value nudged sideways per mixer, so that mixers that broke at
+    the same value do not hide one another."""
+    broken = panel[broke(panel["status"]) & panel["axis_value"].notna()]
     mixers = sorted(broken["mixer"].dropna().unique())
     nudge = {m: 2 ** ((i - (len(mixers) - 1) / 2) * BROKEN_NUDGE) for i, m in enumerate(mixers)}
     edge = 1.0 if metric.higher_is_worse else 0.0
     for (status, mixer), group in broken.groupby(["status", "mixer"]):
         ax.scatter(
-            group["seq_len"] * nudge[mixer],
+            group["axis_value"] * nudge[mixer],
             np.full(len(group), edge),
             marker=marker(status),
             s=60,
@@ -120,13 +122,14 @@ def mark_broken(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) ->
         )
 
 
-def frame_lengths(ax: Axes, panel: pd.DataFrame) -> None:
-    """Log-2 length axis spanning every attempted length, broken ones included."""
-    lengths = panel["seq_len"].dropna()
+def frame_axis(ax: Axes, panel: pd.DataFrame, axis: str) -> None:
+    """Log-2 axis of the swept values spanning every attempted one, broken
+    ones included, labelled with the axis and its unit."""
+    values = panel["axis_value"].dropna()
     ax.set_xscale("log", base=2)
-    if not lengths.empty:
-        ax.set_xlim(lengths.min() / 1.4, lengths.max() * 1.4)
-    ax.set_xlabel("sequence length (tokens)")
+    if not values.empty:
+        ax.set_xlim(values.min() / 1.4, values.max() * 1.4)
+    ax.set_xlabel(axes.label(axis))
 
 
 def style_axes(ax: Axes, column: str) -> None:
@@ -210,26 +213,29 @@ def metric_by_workload(
     name: str,
     title: str,
     references: dict[str, float] | None = None,
+    axis: str = DEFAULT_AXIS,
 ) -> FigureResult | None:
-    """Rows: runs; columns: workloads; the metric against length in each
-    panel, with a dashed reference line per run where one is given."""
-    chosen = points[points["workload"].isin(SPEED_WORKLOADS)]
+    """Rows: runs; columns: workloads; the metric against the swept axis in
+    each panel, with a dashed reference line per run where one is given.
+    Only the points of one sweep: the caller makes one figure per axis."""
+    chosen = axes.on_axis(points[points["workload"].isin(SPEED_WORKLOADS)], axis)
     has_data = chosen[chosen["ok"] & (chosen[metric.column] > 0)]
     if has_data.empty:
         return None
     runs = sorted(chosen["run"].unique())
     present = [w for w in SPEED_WORKLOADS if w in set(has_data["workload"])]
+    chosen = chosen[chosen["workload"].isin(present)]
     palette = mixer_palette(points)
-    fig, axes = grid(len(runs), len(present))
+    fig, grid_axes = grid(len(runs), len(present))
     for i, run in enumerate(runs):
         for j, workload in enumerate(present):
-            ax = axes[i, j]
+            ax = grid_axes[i, j]
             panel = chosen[(chosen["run"] == run) & (chosen["workload"] == workload)]
             ax.set_title(panel_title(workload, run), fontsize=9, pad=9)
             if panel.empty:
                 leave_empty(ax)
                 continue
-            frame_lengths(ax, panel)
+            frame_axis(ax, panel, axis)
             draw_lines(ax, panel, metric, palette)
             if references and pd.notna(references.get(run)):
                 draw_reference(ax, references[run])
@@ -237,7 +243,13 @@ def metric_by_workload(
             style_axes(ax, metric.column)
             ax.set_ylabel(metric.label)
     finish(fig, chosen, palette, title)
-    return FigureResult(name, title, title + "." + not_run_note(chosen), fig)
+    caption = title + "." + held_note(chosen, axis) + not_run_note(chosen)
+    return FigureResult(axes.suffixed(name, axis), title, caption, fig)
+
+
+def held_note(points: pd.DataFrame, axis: str) -> str:
+    held = axes.fixed_text(points, axis)
+    return f" Held fixed: {held}." if held else ""
 
 
 def draw_reference(ax: Axes, value: float) -> None:
@@ -245,10 +257,29 @@ def draw_reference(ax: Axes, value: float) -> None:
     ax.text(0.02, value, "matmul peak", transform=ax.get_yaxis_transform(), fontsize=7, va="bottom")
 
 
-def decode_cost(points: pd.DataFrame) -> FigureResult | None:
+def time_figure(points: pd.DataFrame, axis: str) -> FigureResult | None:
+    metric = Metric("time_s", "median time per call")
+    title = f"Time against {axes.words(axis)}, per workload"
+    return metric_by_workload(points, metric, "time", title, axis=axis)
+
+
+def memory_figure(points: pd.DataFrame, axis: str) -> FigureResult | None:
+    metric = Metric("peak_mem_bytes", "peak memory")
+    title = f"Peak memory against {axes.words(axis)}"
+    return metric_by_workload(points, metric, "peak_memory", title, axis=axis)
+
+
+def throughput_figure(points: pd.DataFrame, axis: str) -> FigureResult | None:
+    metric = Metric("tokens_per_s", "tokens/s", higher_is_worse=False)
+    title = f"Throughput against {axes.words(axis)}"
+    return metric_by_workload(points, metric, "tokens_per_s", title, axis=axis)
+
+
+def decode_cost(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult | None:
     """The RetNet paper's inference-cost figure: per-token latency, state /
-    KV-cache bytes and peak memory against the context length, per run."""
-    decode = points[points["workload"] == "decode"]
+    KV-cache bytes and peak memory against the context length (or the axis
+    a sweep ran along), per run."""
+    decode = axes.on_axis(points[points["workload"] == Workload.DECODE], axis)
     metrics = [
         Metric("latency_per_token_s", "latency per token"),
         Metric("state_bytes", "state / KV cache"),
@@ -257,46 +288,59 @@ def decode_cost(points: pd.DataFrame) -> FigureResult | None:
     metrics = [m for m in metrics if (decode.loc[decode["ok"], m.column] > 0).any()]
     if not metrics:
         return None
+    length = axes.key(axis) == "seq_len"
     runs = sorted(decode["run"].unique())
     palette = mixer_palette(points)
-    fig, axes = grid(len(runs), len(metrics))
+    fig, grid_axes = grid(len(runs), len(metrics))
     for i, run in enumerate(runs):
         panel = decode[decode["run"] == run]
         for j, metric in enumerate(metrics):
-            ax = axes[i, j]
-            frame_lengths(ax, panel)
+            ax = grid_axes[i, j]
+            frame_axis(ax, panel, axis)
             draw_lines(ax, panel, metric, palette)
             mark_broken(ax, panel, metric, palette)
             style_axes(ax, metric.column)
-            ax.set_xlabel("context length (tokens)")
+            if length:
+                ax.set_xlabel("context length (tokens)")
             ax.set_ylabel(metric.label)
             ax.set_title(panel_title(metric.label, run), fontsize=9, pad=9)
-    title = "Decode cost against context length"
+    title = f"Decode cost against {'context length' if length else axes.words(axis)}"
     finish(fig, decode, palette, title)
-    caption = (
-        f"{title}: the shape of the RetNet paper's inference-cost figure; RetNet's recurrent "
-        "state should stay flat while attention's KV cache grows." + not_run_note(decode)
+    shape = (
+        ": the shape of the RetNet paper's inference-cost figure; a recurrent state should "
+        "stay flat while attention's KV cache grows."
+        if length
+        else "."
     )
-    return FigureResult("decode_cost", title, caption, fig)
+    caption = title + shape + held_note(decode, axis) + not_run_note(decode)
+    return FigureResult(axes.suffixed("decode_cost", axis), title, caption, fig)
 
 
-def flops_per_s(points: pd.DataFrame) -> FigureResult | None:
+def flops_per_s(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult | None:
     """Achieved FLOP/s (analytic FLOPs over the median time) with the run's
     measured matmul peak as a dashed line where the run recorded one."""
     peaks = points.groupby("run")["machine_matmul_peak_flops_per_s"].max()
     metric = Metric("achieved_flops_per_s", "achieved FLOP/s", higher_is_worse=False)
-    title = "Achieved FLOP/s against length"
-    result = metric_by_workload(points, metric, "flops_per_s", title, peaks.to_dict())
+    title = f"Achieved FLOP/s against {axes.words(axis)}"
+    result = metric_by_workload(points, metric, "flops_per_s", title, peaks.to_dict(), axis)
     if result is None:
         return None
-    with_peak = sorted(run for run, peak in peaks.items() if pd.notna(peak))
-    without = sorted(run for run, peak in peaks.items() if pd.isna(peak))
+    chosen = axes.on_axis(points[points["workload"].isin(SPEED_WORKLOADS)], axis)
+    shown = set(chosen["run"])
+    with_peak = sorted(run for run, peak in peaks.items() if pd.notna(peak) and run in shown)
+    without = sorted(run for run, peak in peaks.items() if pd.isna(peak) and run in shown)
     note = ""
     if with_peak:
         note += " Dashed: the device's measured matmul peak (" + ", ".join(with_peak) + ")."
     if without:
         note += " No matmul peak recorded for " + ", ".join(without) + ", so no peak line there."
-    result.caption = title + " (analytic FLOPs over median time)." + note + not_run_note(points)
+    result.caption = (
+        title
+        + " (analytic FLOPs over median time)."
+        + note
+        + held_note(chosen, axis)
+        + not_run_note(chosen)
+    )
     return result
 
 
@@ -361,58 +405,45 @@ def label_missing_cells(ax: Axes, scores: pd.DataFrame, statuses: pd.DataFrame) 
                 )
 
 
-def all_figures(points: pd.DataFrame) -> list[FigureResult]:
+def set_theme() -> None:
     sns.set_theme(style="whitegrid", context="paper")
-    made = [
-        metric_by_workload(
-            points,
-            Metric("time_s", "median time per call"),
-            "time",
-            "Time against length, per workload",
-        ),
-        metric_by_workload(
-            points,
-            Metric("peak_mem_bytes", "peak memory"),
-            "peak_memory",
-            "Peak memory against length",
-        ),
-        metric_by_workload(
-            points,
-            Metric("tokens_per_s", "tokens/s", higher_is_worse=False),
-            "tokens_per_s",
-            "Throughput against length",
-        ),
-        decode_cost(points),
-        flops_per_s(points),
-        accuracy_heatmap(points),
-    ]
-    return [figure for figure in made if figure is not None]
 
 
-def speedup_figure(frame: pd.DataFrame, title: str, threshold: float) -> FigureResult | None:
-    """Speed-up of B over A against length, per workload; the band is the
-    threshold within which a change is not flagged."""
-    timed = frame[frame["workload"].isin(SPEED_WORKLOADS) & frame["seq_len"].notna()]
+def speedup_figure(
+    frame: pd.DataFrame, title: str, threshold: float, name: str = "compare_speedup"
+) -> FigureResult | None:
+    """Speed-up of B over A against the swept axis, per workload (columns)
+    and sweep (rows); the band is the threshold within which a change is not
+    flagged."""
+    timed = frame[frame["workload"].isin(SPEED_WORKLOADS)]
+    timed = timed.assign(axis_value=axis_values(timed))
+    timed = timed[timed["axis_value"].notna()]
     measured = timed[timed["speedup_x"] > 0]
     if measured.empty:
         return None
     workloads = [w for w in SPEED_WORKLOADS if w in set(measured["workload"])]
+    sweeps = axes.sweeps_present(measured)
     palette = mixer_palette(timed)
     speedup = Metric("speedup_x", "speed-up of B over A", higher_is_worse=False)
-    fig, axes = grid(1, len(workloads))
-    for ax, workload in zip(axes[0], workloads, strict=True):
-        panel = timed[timed["workload"] == workload]
-        frame_lengths(ax, panel)
-        ax.set_yscale("log")
-        ax.axhspan(1 / (1 + threshold), 1 + threshold, color="grey", alpha=0.15)
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        draw_lines(ax, panel.assign(ok=True), speedup, palette)
-        # Only what broke in B after running in A: that is the regression.
-        newly_broken = panel["status_b"].where(panel["status_a"] == "ok")
-        mark_broken(ax, panel.assign(status=newly_broken), speedup, palette)
-        style_axes(ax, "speedup_x")
-        ax.set_title(workload, fontsize=9, pad=9)
-        ax.set_ylabel("speed-up of B over A")
+    fig, grid_axes = grid(len(sweeps), len(workloads))
+    for i, axis in enumerate(sweeps):
+        for j, workload in enumerate(workloads):
+            ax = grid_axes[i, j]
+            panel = timed[(timed["workload"] == workload) & (timed["sweep"] == axis)]
+            ax.set_title(panel_title(workload, f"along {axes.words(axis)}"), fontsize=9, pad=9)
+            if panel.empty:
+                leave_empty(ax)
+                continue
+            frame_axis(ax, panel, axis)
+            ax.set_yscale("log")
+            ax.axhspan(1 / (1 + threshold), 1 + threshold, color="grey", alpha=0.15)
+            ax.axhline(1.0, color="black", linewidth=0.8)
+            draw_lines(ax, panel.assign(ok=True), speedup, palette)
+            # Only what broke in B after running in A: that is the regression.
+            newly_broken = panel["status_b"].where(panel["status_a"] == "ok")
+            mark_broken(ax, panel.assign(status=newly_broken), speedup, palette)
+            style_axes(ax, "speedup_x")
+            ax.set_ylabel("speed-up of B over A")
     shown = timed.assign(
         ok=timed["speedup_x"] > 0, status=timed["status_b"].where(timed["status_a"] == "ok")
     )
@@ -421,4 +452,4 @@ def speedup_figure(frame: pd.DataFrame, title: str, threshold: float) -> FigureR
         f"{title}: time A / time B; above 1, B is faster. Grey band: within ±{100 * threshold:g}%,"
         " not flagged. Markers on the bottom edge: ran in A, broke in B."
     )
-    return FigureResult("compare_speedup", title, caption, fig)
+    return FigureResult(name, title, caption, fig)

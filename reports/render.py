@@ -39,10 +39,22 @@ HTML_ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=T
 
 @dataclass
 class Section:
+    """A titled part of a page. ``blocks`` (text, tables and figures) are
+    shown in their order; without them, the text, then the tables, then the
+    figures given."""
+
     title: str
     text: str = ""
     tables: list[Table] = field(default_factory=list)
     figures: list[FigureResult] = field(default_factory=list)
+    blocks: list[str | Table | FigureResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.blocks:
+            self.blocks = [*([self.text] if self.text else []), *self.tables, *self.figures]
+        self.text = "\n\n".join(b for b in self.blocks if isinstance(b, str))
+        self.tables = [b for b in self.blocks if isinstance(b, Table)]
+        self.figures = [b for b in self.blocks if not isinstance(b, str | Table)]
 
 
 @dataclass(frozen=True)
@@ -77,15 +89,22 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def render_figure(result: FigureResult) -> RenderedFigure:
-    import matplotlib.pyplot as plt
-
     images = {}
     for kind in ("png", "svg"):
         buffer = io.BytesIO()
         result.figure.savefig(buffer, format=kind, dpi=110, bbox_inches="tight")
         images[kind] = buffer.getvalue()
-    plt.close(result.figure)
     return RenderedFigure(result, images["png"], images["svg"])
+
+
+def close_figures(sections: Iterable[Section]) -> None:
+    """Every matplotlib figure of the sections, rendered or not (pyplot keeps
+    each open figure alive until it is closed)."""
+    import matplotlib.pyplot as plt
+
+    for section in sections:
+        for result in section.figures:
+            plt.close(result.figure)
 
 
 # -- formatting values ----------------------------------------------------------
@@ -195,9 +214,14 @@ def page_sections(
 ) -> list[dict]:
     pages = []
     for section in sections:
-        blocks = [text_block(section.text)] if section.text else []
-        blocks += [table_block(table, section, html) for table in section.tables]
-        blocks += [figure_block(f, figures.get(f.name)) for f in section.figures]
+        blocks = []
+        for block in section.blocks:
+            if isinstance(block, str):
+                blocks.append(text_block(block))
+            elif isinstance(block, Table):
+                blocks.append(table_block(block, section, html))
+            else:
+                blocks.append(figure_block(block, figures.get(block.name)))
         pages.append({"title": section.title, "anchor": anchor(section.title), "blocks": blocks})
     return pages
 
@@ -236,12 +260,14 @@ def write_report(
         write_atomic(path, data)
         written.append(path)
 
-    figures: dict[str, RenderedFigure] = {}
+    try:
+        figures = {f.name: render_figure(f) for section in sections for f in section.figures}
+    finally:
+        close_figures(sections)
+    for name, rendered in figures.items():
+        save(out / "figures" / f"{name}.png", rendered.png)
+        save(out / "figures" / f"{name}.svg", rendered.svg)
     for section in sections:
-        for result in section.figures:
-            figures[result.name] = render_figure(result)
-            save(out / "figures" / f"{result.name}.png", figures[result.name].png)
-            save(out / "figures" / f"{result.name}.svg", figures[result.name].svg)
         for table in section.tables:
             save(out / "tables" / f"{table.name}.csv", table.frame.to_csv(index=False).encode())
     if points is not None:

@@ -4,16 +4,18 @@ exponents, accuracy, and every point that did not run."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
-from . import figures
-from .claims import FAILS, HOLDS, NOT_MEASURED, claims_table
+from . import axes, figures
+from .claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
 from .compare import compare_runs, summary_line
-from .render import Section
+from .fits import FitRange
+from .render import Section, close_figures
 from .tables import (
-    FitRange,
     Table,
     accuracy_table,
     inference_cost_table,
@@ -76,37 +78,98 @@ def notes_text(warnings: Sequence[str], points: pd.DataFrame) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
-def claims_section(table: Table) -> Section:
-    counts = table.frame["verdict"].value_counts()
-    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in (HOLDS, FAILS, NOT_MEASURED))
-    return Section("Claims", text=f"Of {len(table.frame)} checks: {summary}.", tables=[table])
+# -- the registry: everything a report shows, and where -------------------------
+
+Block = str | Table | figures.FigureResult
+
+
+@dataclass
+class Context:
+    """What every builder reads: the points, the fit range, the warnings the
+    reading raised, and (made once) the claims' verdicts."""
+
+    points: pd.DataFrame
+    fit: FitRange
+    warnings: Sequence[str] = ()
+
+    @cached_property
+    def claims(self) -> Table:
+        return claims_table(self.points, self.fit)
+
+    @cached_property
+    def sweeps(self) -> list[str]:
+        return axes.sweeps_present(self.points)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One builder and the section its output goes to. A builder returns its
+    blocks (text, tables, figures; None for one it has nothing to show), and
+    all of them are placed: there is no second list that could drop one."""
+
+    section: str
+    build: Callable[[Context], Iterable[Block | None]]
+
+
+def per_axis(make: Callable[[pd.DataFrame, str], Block | None]) -> Callable[[Context], list]:
+    """A builder that makes one block per sweep axis present."""
+    return lambda ctx: [make(ctx.points, axis) for axis in ctx.sweeps]
+
+
+def claims_blocks(ctx: Context) -> list[Block]:
+    counts = ctx.claims.frame["verdict"].value_counts()
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in (HOLDS, FAILS, INCONCLUSIVE))
+    return [f"Of {len(ctx.claims.frame)} checks: {summary}.", ctx.claims]
+
+
+def scaling_blocks(ctx: Context) -> list[Table]:
+    return [scaling_table(ctx.points, ctx.fit, axis) for axis in ctx.sweeps]
+
+
+def notes_blocks(ctx: Context) -> list[str]:
+    notes = notes_text(ctx.warnings, ctx.points)
+    return [notes] if notes else []
+
+
+PARTS: tuple[Part, ...] = (
+    Part("Runs", lambda ctx: [runs_table(ctx.points)]),
+    Part("Claims", claims_blocks),
+    Part("Training cost", per_axis(training_cost_table)),
+    Part("Inference cost", per_axis(inference_cost_table)),
+    Part("Inference cost", per_axis(figures.decode_cost)),
+    Part("Time, memory and throughput", per_axis(figures.time_figure)),
+    Part("Time, memory and throughput", per_axis(figures.memory_figure)),
+    Part("Time, memory and throughput", per_axis(figures.throughput_figure)),
+    Part("Time, memory and throughput", per_axis(figures.flops_per_s)),
+    Part(
+        "Scaling exponents", lambda ctx: [scaling_table(ctx.points, ctx.fit, a) for a in ctx.sweeps]
+    ),
+    Part(
+        "Accuracy", lambda ctx: [accuracy_table(ctx.points), figures.accuracy_heatmap(ctx.points)]
+    ),
+    Part("Points that did not run", lambda ctx: [not_ok_table(ctx.points)]),
+    Part("Notes", notes_blocks),
+)
+
+
+def build_sections(ctx: Context, parts: Sequence[Part] = PARTS) -> list[Section]:
+    """Every part's blocks in its section, sections in the order they first
+    appear; a section with nothing to show is left out. Figures are closed
+    if a later builder fails."""
+    figures.set_theme()
+    blocks: dict[str, list[Block]] = {}
+    try:
+        for part in parts:
+            made = [block for block in part.build(ctx) if block is not None]
+            blocks.setdefault(part.section, []).extend(made)
+    except BaseException:
+        close_figures([Section("unfinished", blocks=b) for b in blocks.values() if b])
+        raise
+    return [Section(title, blocks=made) for title, made in blocks.items() if made]
 
 
 def report_sections(points: pd.DataFrame, fit: FitRange, warnings: Sequence[str]) -> list[Section]:
-    made = {figure.name: figure for figure in figures.all_figures(points)}
-
-    def pick(*names: str) -> list[figures.FigureResult]:
-        return [made[name] for name in names if name in made]
-
-    sections = [
-        Section("Runs", tables=[runs_table(points)]),
-        claims_section(claims_table(points, fit)),
-        Section("Training cost", tables=[training_cost_table(points)]),
-        Section(
-            "Inference cost", tables=[inference_cost_table(points)], figures=pick("decode_cost")
-        ),
-        Section(
-            "Against length",
-            figures=pick("time", "peak_memory", "tokens_per_s", "flops_per_s"),
-        ),
-        Section("Scaling exponents", tables=[scaling_table(points, fit)]),
-        Section("Accuracy", tables=[accuracy_table(points)], figures=pick("accuracy")),
-        Section("Points that did not run", tables=[not_ok_table(points)]),
-    ]
-    notes = notes_text(warnings, points)
-    if notes:
-        sections.append(Section("Notes", text=notes))
-    return sections
+    return build_sections(Context(points, fit, warnings))
 
 
 def compare_section(points: pd.DataFrame, run_a: str, run_b: str, threshold: float) -> Section:

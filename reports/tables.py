@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from schema import LRA_PREFIX, SPEED_WORKLOADS
+from schema import DEFAULT_AXIS, LRA_PREFIX, NOT_RUN_STATUSES, SPEED_WORKLOADS, Workload
 
+from . import axes
 from .fits import FitRange, fit_caption, fit_series
 
 BASELINE_PREFERENCE = ("attention/sdpa", "attention/math")
@@ -42,20 +43,36 @@ def attention_baseline(points: pd.DataFrame) -> str | None:
 
 
 def ratio_to_baseline(frame: pd.DataFrame, baseline: str | None, column: str) -> pd.Series:
-    """Each row's value over the baseline's at the same run and length."""
+    """Each row's value over the baseline's at the same run, sweep and swept value."""
     if baseline is None:
         return pd.Series(math.nan, index=frame.index)
-    base = frame[(frame["mixer"] == baseline) & frame["ok"]].groupby(["run", "seq_len"])[column]
+    keys = ["run", "sweep", "axis_value"]
+    base = frame[(frame["mixer"] == baseline) & frame["ok"]].groupby(keys)[column]
     reference = base.median()
-    keys = pd.MultiIndex.from_frame(frame[["run", "seq_len"]])
-    return pd.Series(frame[column].to_numpy() / reference.reindex(keys).to_numpy(), frame.index)
+    index = pd.MultiIndex.from_frame(frame[keys])
+    return pd.Series(frame[column].to_numpy() / reference.reindex(index).to_numpy(), frame.index)
 
 
-def baselines_caption(baselines: dict[str, str | None]) -> str:
+def baselines_caption(baselines: dict[str, str | None], axis: str) -> str:
     if not baselines:
         return ""
     parts = [f"{run}: {name or 'no attention variant ran'}" for run, name in baselines.items()]
-    return "Ratios are to the attention baseline at the same length (" + "; ".join(parts) + ")."
+    return (
+        f"Ratios are to the attention baseline at the same {axes.words(axis)} ("
+        + "; ".join(parts)
+        + ")."
+    )
+
+
+def held_caption(points: pd.DataFrame, axis: str) -> str:
+    held = axes.fixed_text(points, axis)
+    return f" Held fixed: {held}." if held else ""
+
+
+def ran_or_broke(points: pd.DataFrame) -> pd.DataFrame:
+    """Points that were attempted: the backends that are not available here
+    (or were skipped) get one line in the summary, not a row in every table."""
+    return points[~points["status"].isin(NOT_RUN_STATUSES)]
 
 
 # -- the tables -----------------------------------------------------------------
@@ -104,66 +121,89 @@ def accuracy_table(points: pd.DataFrame) -> Table:
     return Table("accuracy", "Accuracy per task", caption, frame, percent=(*tasks, *averages))
 
 
-def inference_cost_table(points: pd.DataFrame) -> Table:
-    decode = points[points["workload"] == "decode"]
+def inference_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Table:
+    decode = ran_or_broke(axes.on_axis(points[points["workload"] == Workload.DECODE], axis))
+    column = axes.key(axis)
     baselines = {run: attention_baseline(group) for run, group in decode.groupby("run")}
     parts = []
     for run, group in decode.groupby("run"):
         baseline = baselines[run]
-        part = group[["run", "seq_len", "mixer", "status"]].copy()
-        for column, ratio in (
+        part = group[["run", column, "mixer", "status"]].copy()
+        for measure, ratio in (
             ("peak_mem_bytes", "memory_vs_attention_x"),
             ("state_bytes", "state_vs_attention_x"),
             ("tokens_per_s", "tokens_per_s_vs_attention_x"),
             ("latency_per_token_s", "latency_vs_attention_x"),
         ):
-            part[column] = group[column]
-            part[ratio] = ratio_to_baseline(group, baseline, column)
+            part[measure] = group[measure]
+            part[ratio] = ratio_to_baseline(group, baseline, measure)
         parts.append(part)
-    frame = concat_sorted(parts, ["run", "seq_len", "mixer"])
+    frame = concat_sorted(parts, ["run", column, "mixer"])
+    what = "a context of seq_len tokens" if column == "seq_len" else f"each {column}"
     caption = (
-        "Decoding one token at a time after a context of seq_len tokens: peak memory, "
-        "state/KV-cache bytes, throughput and latency per token. " + baselines_caption(baselines)
+        f"Decoding one token at a time after {what}: peak memory, state/KV-cache bytes, "
+        "throughput and latency per token. "
+        + baselines_caption(baselines, axis)
+        + held_caption(decode, axis)
     )
-    return Table("inference_cost", "Inference cost by context length", caption, frame)
+    title = f"Inference cost by {'context length' if column == 'seq_len' else axes.words(axis)}"
+    return Table(axes.suffixed("inference_cost", axis), title, caption, frame)
 
 
-def training_lengths(group: pd.DataFrame, baseline: str | None) -> list[int]:
-    """The longest length where the baseline ran (every ratio defined) and the
-    longest length anything ran, where these differ."""
+def training_values(group: pd.DataFrame, baseline: str | None) -> list[float]:
+    """The longest swept value where the baseline ran (every ratio defined)
+    and the longest value anything ran, where these differ."""
     ran = group[group["ok"]]
     if ran.empty:
         return []
-    longest = int(ran["seq_len"].max())
-    base = ran[ran["mixer"] == baseline]["seq_len"]
-    return sorted({int(base.max()), longest}) if not base.empty else [longest]
+    longest = float(ran["axis_value"].max())
+    base = ran[ran["mixer"] == baseline]["axis_value"]
+    return sorted({float(base.max()), longest}) if not base.empty else [longest]
 
 
-def training_cost_table(points: pd.DataFrame) -> Table:
-    train = points[points["workload"] == "train_step"]
+def training_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Table:
+    train = ran_or_broke(axes.on_axis(points[points["workload"] == Workload.TRAIN_STEP], axis))
+    column = axes.key(axis)
     baselines = {run: attention_baseline(group) for run, group in train.groupby("run")}
     parts = []
     for run, group in train.groupby("run"):
-        at = group[group["seq_len"].isin(training_lengths(group, baselines[run]))]
-        part = at[["run", "seq_len", "mixer", "status", "time_s"]].copy()
-        for column, ratio in (
+        at = group[group["axis_value"].isin(training_values(group, baselines[run]))]
+        part = at[["run", column, "mixer", "status", "time_s"]].copy()
+        for measure, ratio in (
             ("peak_mem_bytes", "memory_vs_attention_x"),
             ("tokens_per_s", "tokens_per_s_vs_attention_x"),
         ):
-            part[column] = at[column]
-            part[ratio] = ratio_to_baseline(at, baselines[run], column)
+            part[measure] = at[measure]
+            part[ratio] = ratio_to_baseline(at, baselines[run], measure)
         parts.append(part)
-    frame = concat_sorted(parts, ["run", "seq_len", "mixer"])
+    frame = concat_sorted(parts, ["run", column, "mixer"])
+    words = axes.words(axis)
     caption = (
-        "One training step (forward and backward) at the longest length where the attention "
-        "baseline ran, and at the longest length any mixer ran where that is longer. "
-        + baselines_caption(baselines)
+        f"One training step (forward and backward) at the largest {words} where the attention "
+        f"baseline ran, and at the largest {words} any mixer ran where that is larger. "
+        + baselines_caption(baselines, axis)
+        + held_caption(train, axis)
     )
-    return Table("training_cost", "Training cost at the longest lengths", caption, frame)
+    title = "Training cost at the " + (
+        "longest lengths" if column == "seq_len" else f"largest {words}"
+    )
+    return Table(axes.suffixed("training_cost", axis), title, caption, frame)
 
 
-def scaling_table(points: pd.DataFrame, fit: FitRange) -> Table:
-    speed = points[points["workload"].isin(SPEED_WORKLOADS)]
+SCALING_COLUMNS = [
+    "run",
+    "workload",
+    "mixer",
+    "time_slope",
+    "time_r2",
+    "memory_slope",
+    "memory_r2",
+    "fit_lengths",
+]
+
+
+def scaling_table(points: pd.DataFrame, fit: FitRange, axis: str = DEFAULT_AXIS) -> Table:
+    speed = axes.on_axis(points[points["workload"].isin(SPEED_WORKLOADS)], axis)
     rows = []
     for (run, workload, mixer), group in speed.groupby(["run", "workload", "mixer"]):
         time_fit = fit_series(group, "time_s", fit)
@@ -180,25 +220,20 @@ def scaling_table(points: pd.DataFrame, fit: FitRange) -> Table:
                 "fit_lengths": time_fit.span or memory_fit.span,
             }
         )
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "run",
-            "workload",
-            "mixer",
-            "time_slope",
-            "time_r2",
-            "memory_slope",
-            "memory_r2",
-            "fit_lengths",
-        ],
-    )
+    columns = [*SCALING_COLUMNS]
+    if axis != DEFAULT_AXIS:
+        columns[-1] = f"fit_{axes.key(axis)}"
+        rows = [{**r, columns[-1]: r.pop("fit_lengths")} for r in rows]
+    frame = pd.DataFrame(rows, columns=columns)
+    x = axes.key(axis)
     caption = (
-        "Exponent k of time ∝ length^k and of peak memory ∝ length^k (slope in log–log), "
-        f"{fit_caption(fit)}, with the fit's R². 1 is linear, 2 quadratic; N/A: fewer than "
-        "two successful lengths or nothing measured. Decode time is per token."
+        f"Exponent k of time ∝ {x}^k and of peak memory ∝ {x}^k (slope in log–log) along "
+        f"the {axes.label(axis)}, {fit_caption(fit)}, with the fit's R². 1 is linear, 2 "
+        "quadratic; N/A: fewer than two successful values or nothing measured. Decode time is "
+        "per token." + held_caption(speed, axis)
     )
-    return Table("scaling", "Scaling exponents", caption, frame)
+    title = "Scaling exponents" + ("" if axis == DEFAULT_AXIS else f" along {axes.words(axis)}")
+    return Table(axes.suffixed("scaling", axis), title, caption, frame)
 
 
 def concat_sorted(parts: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from reports.__main__ import main
-from reports.claims import FAILS, HOLDS, NOT_MEASURED, claims_table
+from reports.claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
 from reports.compare import compare_runs
 from reports.figures import STATUS_MARKERS, Metric, metric_by_workload
 from reports.fits import fit_loglog, fit_window
@@ -264,7 +264,7 @@ def test_claims_hold_fail_or_are_not_measured(points):
     assert frame.loc[(same, "retnet/chunkwise"), "verdict"] == HOLDS
     assert "3.00e-06" in frame.loc[(same, "retnet/chunkwise"), "measured"]
     old = claims_table(points[points["run"] == "0001 Intel Xeon"], "half").frame
-    assert old.loc[old["claim"] == same, "verdict"].tolist() == [NOT_MEASURED]
+    assert old.loc[old["claim"] == same, "verdict"].tolist() == [INCONCLUSIVE]
 
     growing = cpu.copy()
     decode = (growing["workload"] == "decode") & (growing["mixer"] == "retnet/recurrent")
