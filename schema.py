@@ -52,6 +52,9 @@ class Workload(StrEnum):
     ACCURACY = "accuracy"
     #: a fixed matmul timed at the start of a run: the machine's speed and its spread
     CALIBRATION = "calibration"
+    #: the mixers' calls of one workload at one swept value, alternated in passes,
+    #: so that a slow phase of the machine hits them all alike: ratios come from here
+    INTERLEAVED = "interleaved"
 
 
 SPEED_WORKLOADS = (Workload.FORWARD, Workload.TRAIN_STEP, Workload.PREFILL, Workload.DECODE)
@@ -93,7 +96,7 @@ def point_id(mixer: str, values: Mapping[str, int]) -> str:
 
 
 # -- the extra_info fields ---------------------------------------------------------------
-INT, FLOAT, TEXT, MAPPING, LIST = (int,), (int, float), (str,), (dict,), (list,)
+INT, FLOAT, TEXT, MAPPING, LIST, BOOL = (int,), (int, float), (str,), (dict,), (list,), (bool,)
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,11 @@ FIELDS: tuple[Field, ...] = (
     Field("reason", TEXT, "why the status is not ok"),
     Field("mixer_config", MAPPING, "the family knobs the mixer was built with"),
     Field("ref_rel_err", FLOAT, "max |y - y_ref| / max |y_ref| against the family reference"),
+    Field("round_times_s", LIST, "seconds per call of every timed round, in the order timed"),
+    Field("contention", FLOAT, "the contention probe's slowdown around the point (1: quietest)"),
+    Field("contended", BOOL, "contention above the suite's threshold: read its time with care"),
+    Field("of_workload", TEXT, "interleaved: the workload whose calls were interleaved"),
+    Field("interleaved_s", MAPPING, "interleaved: {mixer: seconds per call of each pass}"),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 EXTRA_INFO_KEYS = tuple(FIELDS_BY_NAME)

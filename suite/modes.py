@@ -15,6 +15,7 @@ from torch import nn
 
 from models.backbone import count_params
 from models.base import Mixer
+from models.registry import class_path
 from schema import Status, Workload, make_extra_info, throughput
 
 from .measure import synchronized
@@ -56,11 +57,10 @@ def time_bare_forward(
 
     benchmark.pedantic(synchronized(run, x.device), rounds=3, iterations=1, warmup_rounds=1)
     median = benchmark.stats.stats.median if benchmark.stats else None
-    cls = type(module)
     benchmark.extra_info.update(
         make_extra_info(
             mixer=name,
-            mixer_class=f"{cls.__module__}:{cls.__qualname__}",
+            mixer_class=class_path(type(module)),
             workload=Workload.MIXER_FORWARD,
             sweep="length",
             seq_len=seq_len,

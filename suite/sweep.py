@@ -34,6 +34,7 @@ import pytest
 from models.registry import MixerSpec, get_spec
 from schema import AXES, Status, Workload, make_extra_info, point_id, throughput
 
+from .contention import CONTENDED, ContentionProbe, stretched_budget
 from .measure import (
     PointTimeout,
     available_memory_bytes,
@@ -103,12 +104,14 @@ class Point:
 
 
 def sweep_points(options: RunOptions, workload: str) -> list[Point]:
-    """Variant-major, the swept axis ascending: each point can be predicted
-    from the smaller ones of its variant run just before it."""
+    """Value-major, the swept axis ascending: the mixers at one value are
+    measured one after another, so that a slow phase of the machine hits them
+    alike, and each point can still be predicted from the smaller ones of its
+    variant measured before it."""
     return [
         Point(name, workload, options.sweep, shape)
-        for name in options.mixers
         for shape in options.axis_values(workload)
+        for name in options.mixers
     ]
 
 
@@ -118,7 +121,8 @@ class Outcome:
     #: the value along the swept axis
     x: int
     status: str
-    #: seconds per call (decode: per token) and peak bytes, when measured
+    #: seconds per call (decode: per token) on a quiet machine (the measured
+    #: time over the point's contention), and peak bytes, when measured
     call_s: float | None = None
     peak_mem_bytes: int | None = None
     #: time before the timed rounds (build, probe, memory, FLOPs), in calls
@@ -131,6 +135,7 @@ class SweepHistory:
     #: each variant's reference check, or why it could not be made
     reference_checks: dict[str, ReferenceCheck | Exception] = field(default_factory=dict)
     instruments_ready: bool = False
+    probe: ContentionProbe | None = None
 
     def add(self, point: Point, outcome: Outcome) -> None:
         self.outcomes.setdefault((point.mixer, point.workload, point.sweep), []).append(outcome)
@@ -220,13 +225,13 @@ def calls_per_point(options: RunOptions, workload: str, untimed_calls: float) ->
     return iterations * (profile.warmup_rounds + profile.min_rounds) + untimed_calls
 
 
-def rounds_for(options: RunOptions, round_s: float, elapsed_s: float) -> int:
+def rounds_for(options: RunOptions, round_s: float, elapsed_s: float, budget_s: float) -> int:
     """Enough rounds for ``target_time_s`` of timing, within [min_rounds,
     max_rounds]; fewer when the budget left cannot hold them (but never fewer
     than min_rounds: then the budget runs out and the point is a timeout)."""
     profile = options.profile
     wanted = int(profile.target_time_s / max(round_s, 1e-9))
-    room = int((options.time_budget_s - elapsed_s) / max(round_s, 1e-9)) - profile.warmup_rounds
+    room = int((budget_s - elapsed_s) / max(round_s, 1e-9)) - profile.warmup_rounds
     return max(profile.min_rounds, min(wanted, room, profile.max_rounds))
 
 
@@ -262,6 +267,8 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
     if not history.instruments_ready:
         warm_up_instruments(options.device)
         history.instruments_ready = True
+        history.probe = ContentionProbe(options.device)
+    before_s = history.probe.measure()
     try:
         reason = spec.unavailable_reason()
         if reason is not None:
@@ -270,7 +277,8 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
         predicted = predict(history, options, point)
         if predicted is not None:
             raise predicted
-        info, untimed_s = measure_point(benchmark, options, spec, point)
+        budget_s = stretched_budget(options.time_budget_s, history.probe.contention(before_s))
+        info, untimed_s = measure_point(benchmark, options, spec, point, budget_s)
     except PointNotRun as not_run:
         report_not_run(request, history, options, spec, point, base, not_run)
         return
@@ -285,10 +293,18 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
             raise
         report_not_run(request, history, options, spec, point, base, not_run)
         return
+    contention = contention_around(history, before_s)
+    info.update(contention=contention, contended=contention > CONTENDED)
     benchmark.extra_info.update(make_extra_info(**base, **info, status=Status.OK))
     call_s = median_seconds(benchmark)
     untimed_calls = untimed_s / call_s if call_s else UNTIMED_CALL_COST
-    history.add(point, Outcome(point.x, Status.OK, call_s, info["peak_mem_bytes"], untimed_calls))
+    quiet_s = call_s / contention if call_s else None
+    history.add(point, Outcome(point.x, Status.OK, quiet_s, info["peak_mem_bytes"], untimed_calls))
+
+
+def contention_around(history: SweepHistory, before_s: float) -> float:
+    """The worse of the probes before and after a point, over the quietest."""
+    return history.probe.contention(max(before_s, history.probe.measure()))
 
 
 def failure_status(exc: Exception) -> Status:
@@ -300,7 +316,7 @@ def failure_status(exc: Exception) -> Status:
 def base_info(options: RunOptions, spec: MixerSpec, point: Point) -> dict[str, Any]:
     return {
         "mixer": point.mixer,
-        "mixer_class": f"{spec.cls.__module__}:{spec.cls.__qualname__}",
+        "mixer_class": spec.class_path,
         "workload": point.workload,
         "sweep": point.sweep,
         **{AXES[axis].key: value for axis, value in point.shape.items()},
@@ -312,20 +328,20 @@ def base_info(options: RunOptions, spec: MixerSpec, point: Point) -> dict[str, A
 
 
 def measure_point(
-    benchmark: Any, options: RunOptions, spec: MixerSpec, point: Point
+    benchmark: Any, options: RunOptions, spec: MixerSpec, point: Point, budget_s: float
 ) -> tuple[dict[str, Any], float]:
-    """Everything a point records besides status, and the seconds it spent
-    before the timed rounds (building, decode's prefill, probe, memory,
-    FLOPs); raises on OOM or timeout."""
+    """Everything a point records besides status and contention, and the
+    seconds it spent before the timed rounds (building, decode's prefill,
+    probe, memory, FLOPs); raises on OOM or once ``budget_s`` runs out."""
     started = time.perf_counter()
-    with time_limit(options.time_budget_s):
+    with time_limit(budget_s):
         model = build_backbone(spec, point.shape, options, options.device)
         work = build_workload(point.workload, model, point.call(options))
         round_s = time_once(work.call) * work.iterations
         peak = peak_memory_bytes(work.call, options.device)
         flops_counted = counted_flops(work.call)
         untimed_s = time.perf_counter() - started
-        rounds = rounds_for(options, round_s, time.perf_counter() - started)
+        rounds = rounds_for(options, round_s, time.perf_counter() - started, budget_s)
         warmup = options.profile.warmup_rounds
         work.prepare((rounds + warmup + 1) * work.iterations)
         benchmark.pedantic(
@@ -336,6 +352,7 @@ def measure_point(
         "flops_counted": flops_counted,
         "peak_mem_bytes": peak,
         "tokens_per_s": throughput(work.tokens_per_call, median_seconds(benchmark)),
+        "round_times_s": list(benchmark.stats.stats.data) if benchmark.stats else None,
     }
     return info, untimed_s
 
@@ -368,6 +385,10 @@ def record(
 ) -> None:
     figures = figures_without_running(spec, options, point)
     info = {**base, **figures, "status": not_run.status, "reason": not_run.reason}
+    if not_run.status in (Status.OOM, Status.TIMEOUT) and history.probe is not None:
+        # a budget that ran out on a busy machine says less than one on a quiet one
+        contention = history.probe.contention(history.probe.measure())
+        info.update(contention=contention, contended=contention > CONTENDED)
     record_failure(request, request.node.name, info, group=point.group)
     history.add(point, Outcome(point.x, not_run.status))
 

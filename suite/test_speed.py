@@ -4,7 +4,9 @@ the default; or ``batch``, ``d_model``): forward (no grad), train_step
 (latency per token after a context of L), all through the shared Backbone
 with an LM head. One pytest-benchmark test per point, e.g.
 ``test_decode[retnet/recurrent-L4096]`` or, in a batch sweep,
-``test_decode[retnet/recurrent-B16-L4096]``, grouped by workload and swept value.
+``test_decode[retnet/recurrent-B16-L4096]``, grouped by workload and swept
+value; then, per workload, the mixers interleaved at the largest value they
+all ran (``test_interleaved[decode]``), which the ratios between them come from.
 
     pytest suite/test_speed.py --profile smoke --mixers 'retnet/*'
     pytest suite/test_speed.py --profile smoke --sweep batch --batches 1,4,16
@@ -16,8 +18,9 @@ from __future__ import annotations
 
 import pytest
 
-from schema import Workload
+from schema import SPEED_WORKLOADS, Workload
 
+from .interleave import run_interleaved
 from .options import get_options
 from .sweep import Point, run_point, sweep_points
 
@@ -54,3 +57,9 @@ def test_prefill(request: pytest.FixtureRequest, benchmark, point: Point) -> Non
 
 def test_decode(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
     run_point(request, benchmark, point)
+
+
+@pytest.mark.parametrize("workload", SPEED_WORKLOADS)
+def test_interleaved(request: pytest.FixtureRequest, benchmark, workload: str) -> None:
+    """After the sweeps: the mixers side by side, interleaved (suite/interleave.py)."""
+    run_interleaved(request, benchmark, workload)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from models.registry import get_spec, list_mixers
-from schema import EXTRA_INFO_KEYS, FAILURES_KEY, Status
+from schema import EXTRA_INFO_KEYS, FAILURES_KEY, SPEED_WORKLOADS, Status
 from suite.options import resolve_options
 from suite.sweep import Outcome, Point, SweepHistory, predict, rounds_for
 from suite.workloads import (
@@ -79,7 +79,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 
 def test_every_benchmark_carries_every_key(smoke_run: tuple[dict, Path]) -> None:
     data, _ = smoke_run
-    benchmarks = [b for b in data["benchmarks"] if b["extra_info"]["workload"] != "calibration"]
+    benchmarks = [b for b in data["benchmarks"] if b["extra_info"]["workload"] in SPEED_WORKLOADS]
     workloads = {b["extra_info"]["workload"] for b in benchmarks}
     assert workloads == {"forward", "train_step", "prefill", "decode"}
     for bench in benchmarks:
@@ -90,10 +90,28 @@ def test_every_benchmark_carries_every_key(smoke_run: tuple[dict, Path]) -> None
         assert bench["group"] == f"{info['workload']}-L{info['seq_len']}"
         for key in ("params", "flops", "peak_mem_bytes", "state_bytes", "tokens_per_s"):
             assert info[key] > 0, (bench["name"], key)
+        assert info["contention"] >= 1 and isinstance(info["contended"], bool)
+        assert len(info["round_times_s"]) == bench["stats"]["rounds"]
         assert info["ref_rel_err"] <= 1e-4
     names = {b["name"] for b in benchmarks}
     assert "test_decode[retnet/recurrent-L64]" in names
     assert "test_forward[attention/sdpa-L4096]" in names
+
+
+def test_mixers_are_interleaved_after_each_sweep(smoke_run: tuple[dict, Path]) -> None:
+    data, _ = smoke_run
+    interleaved = {
+        b["extra_info"]["of_workload"]: b
+        for b in data["benchmarks"]
+        if b["extra_info"]["workload"] == "interleaved"
+    }
+    assert set(interleaved) == set(SPEED_WORKLOADS)
+    for bench in interleaved.values():
+        times = bench["extra_info"]["interleaved_s"]
+        assert {"attention/sdpa", "retnet/recurrent"} <= set(times)
+        assert {len(t) for t in times.values()} == {bench["stats"]["rounds"]}
+    # the token-loop forward ran out of budget at 4096: the comparison is at 64
+    assert interleaved["forward"]["extra_info"]["seq_len"] == 64
 
 
 def test_decode_stats_are_per_token(smoke_run: tuple[dict, Path]) -> None:
@@ -222,8 +240,8 @@ def test_prediction_follows_the_swept_axis_and_never_mixes_sweeps() -> None:
 def test_rounds_fill_the_target_time_within_the_budget() -> None:
     options = smoke_options(time_budget_s="10")
     profile = options.profile
-    assert rounds_for(options, round_s=1e-6, elapsed_s=0) == profile.max_rounds
-    assert rounds_for(options, round_s=5.0, elapsed_s=0) == profile.min_rounds
+    assert rounds_for(options, round_s=1e-6, elapsed_s=0, budget_s=10) == profile.max_rounds
+    assert rounds_for(options, round_s=5.0, elapsed_s=0, budget_s=10) == profile.min_rounds
 
 
 def test_failures_are_saved_when_no_point_ran(tmp_path: Path) -> None:
@@ -231,7 +249,7 @@ def test_failures_are_saved_when_no_point_ran(tmp_path: Path) -> None:
     done = run_smoke_speed(
         "attention/flash-attn",
         "-k",
-        "forward or matmul",
+        "test_forward or matmul",
         "--benchmark-json",
         str(tmp_path / "run.json"),
         timeout=300,

@@ -1,0 +1,137 @@
+"""Ratios between mixers from interleaved measurements.
+
+After a workload's sweep, its mixers are timed once more side by side at the
+largest swept value where they all ran: every pass calls each mixer's
+workload once (decode: one round of tokens), in an order rotated from pass to
+pass, so that a slow phase of the machine hits them all alike. The saved
+point (workload ``interleaved``) holds each mixer's seconds per call of every
+pass; the reports take the ratio to attention pass by pass, and its interval
+from those paired ratios.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from models.registry import get_spec
+from schema import AXES, Status, Workload, make_extra_info
+
+from .measure import free_memory
+from .options import RunOptions, get_options
+from .records import record_failure
+from .sweep import SweepHistory, session_history
+from .workloads import Call, build_backbone, build_workload
+from .workloads import Workload as TimedWork
+
+#: the interleaved passes of one workload may take this many point budgets
+BUDGETS_PER_COMPARISON = 2
+
+
+@dataclass(frozen=True)
+class Comparison:
+    workload: str
+    sweep: str
+    x: int
+    mixers: list[str]
+    #: mixers that ran somewhere in the sweep but not at x
+    left_out: list[str]
+
+
+def comparison_point(history: SweepHistory, options: RunOptions, workload: str) -> Comparison:
+    """The largest swept value where the most mixers ran ok (every mixer that ran
+    anywhere, where there is such a value)."""
+    ok: dict[int, set[str]] = {}
+    for (mixer, done_workload, sweep), outcomes in history.outcomes.items():
+        if done_workload == workload and sweep == options.sweep:
+            for outcome in outcomes:
+                if outcome.status == Status.OK:
+                    ok.setdefault(outcome.x, set()).add(mixer)
+    if not ok:
+        return Comparison(workload, options.sweep, 0, [], [])
+    most = max(len(mixers) for mixers in ok.values())
+    x = max(value for value, mixers in ok.items() if len(mixers) == most)
+    ran = set().union(*ok.values())
+    order = [name for name in options.mixers if name in ok[x]]
+    return Comparison(workload, options.sweep, x, order, sorted(ran - ok[x]))
+
+
+class Passes:
+    """One call of the pedantic target is one pass over every mixer."""
+
+    def __init__(self, works: dict[str, TimedWork]) -> None:
+        self.works = works
+        self.times: dict[str, list[float]] = {name: [] for name in works}
+        self.done = 0
+
+    def __call__(self) -> None:
+        names = list(self.works)
+        shift = self.done % len(names)
+        for name in names[shift:] + names[:shift]:
+            work = self.works[name]
+            start = time.perf_counter()
+            for _ in range(work.iterations):
+                work.call()
+            self.times[name].append((time.perf_counter() - start) / work.iterations)
+        self.done += 1
+
+
+def run_interleaved(request: pytest.FixtureRequest, benchmark: Any, workload: str) -> None:
+    options = get_options(request.config)
+    comparison = comparison_point(session_history(request.config), options, workload)
+    benchmark.group = f"interleaved-{workload}"
+    info = {
+        "workload": Workload.INTERLEAVED,
+        "of_workload": workload,
+        "sweep": comparison.sweep,
+        "n_layers": options.n_layers,
+        "dtype": str(options.dtype).removeprefix("torch."),
+        "device": options.device.type,
+    }
+    if len(comparison.mixers) < 2:
+        reason = f"fewer than two mixers ran ok in this session's {workload} sweep"
+        benchmark.has_error = True
+        record_failure(
+            request, request.node.name, {**info, "status": Status.SKIPPED, "reason": reason}
+        )
+        pytest.skip(reason)
+    shape = {axis: options.fixed(axis) for axis in AXES} | {comparison.sweep: comparison.x}
+    call = Call(shape["batch"], shape["length"], options.device, options.profile.decode_tokens)
+    passes = Passes(
+        {
+            name: build_workload(
+                workload, build_backbone(get_spec(name), shape, options, options.device), call
+            )
+            for name in comparison.mixers
+        }
+    )
+    rounds = pass_count(options, passes)
+    for work in passes.works.values():
+        work.prepare((rounds + 2) * work.iterations)
+    benchmark.pedantic(passes, rounds=rounds, iterations=1)
+    reason = f"not at this value: {', '.join(comparison.left_out)}" if comparison.left_out else None
+    benchmark.extra_info.update(
+        make_extra_info(
+            **info,
+            **{AXES[axis].key: value for axis, value in shape.items()},
+            interleaved_s={name: times[-rounds:] for name, times in passes.times.items()},
+            status=Status.OK,
+            reason=reason,
+        )
+    )
+    free_memory(options.device)
+
+
+def pass_count(options: RunOptions, passes: Passes) -> int:
+    """Passes for the profile's rounds, fewer when they would outrun their budget
+    (but at least min_rounds). The first pass warms every mixer up."""
+    start = time.perf_counter()
+    passes()
+    pass_s = time.perf_counter() - start
+    profile = options.profile
+    room = int(BUDGETS_PER_COMPARISON * options.time_budget_s / max(pass_s, 1e-9))
+    wanted = int(profile.target_time_s * len(passes.works) / max(pass_s, 1e-9))
+    return max(profile.min_rounds, min(room, wanted, profile.max_rounds))
