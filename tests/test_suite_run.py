@@ -269,7 +269,7 @@ def test_a_batch_sweep_saves_its_batch_values(tmp_path: Path) -> None:
         "--batches",
         "1,4",
         "-k",
-        "decode",
+        "test_decode",
         "--benchmark-json",
         str(tmp_path / "run.json"),
         timeout=300,
