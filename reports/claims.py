@@ -1,32 +1,48 @@
-"""The RetNet paper's claims, checked against the measured points.
+"""The architectures' claims, checked against the measured points.
 
-Each row says whether a claim holds in one run, does not hold, or was not
-measured there, with the numbers it rests on, so that a reader can judge the
-verdict instead of trusting it.
+Claims are data: each family declares its own (family_claims.py holds those
+of the families this project ships; a plugged-in family adds its own with
+``register_claims`` or the ``mixbench.claims`` entry-point group). This module
+is the engine: the kinds of claim it can check, and the table of verdicts.
+
+Each verdict says whether a claim holds in one run, does not hold, or is
+inconclusive there, with the numbers it rests on, so that a reader can judge
+it instead of trusting it. Claims about growth in L read only the points of
+length sweeps.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 
 import pandas as pd
 
 from schema import COST_STATUSES, Status
 
-from .fits import FitRange, LogLogFit, fit_caption, fit_series
+from .fits import FitRange, LogLogFit, fit_caption, fit_series, series
 from .tables import Table, attention_baseline
 from .units import human
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 CONSTANT_SLOPE = 0.2  # a slope below this over the fitted lengths counts as constant
-LINEAR_SLOPE = (0.8, 1.2)
+#: the axis claims about growth in L are checked along
+LENGTH_AXIS = "length"
+ENTRY_POINT_GROUP = "mixbench.claims"
+
+
+class ClaimsPluginWarning(UserWarning):
+    """An entry point of the mixbench.claims group that could not be loaded."""
 
 
 @dataclass(frozen=True)
 class Verdict:
     claim: str
+    family: str
     run: str
     mixer: str
     measured: str
@@ -34,8 +50,58 @@ class Verdict:
     verdict: str
 
 
-def retnet_mixers(points: pd.DataFrame) -> list[str]:
-    return sorted(m for m in points["mixer"].dropna().unique() if str(m).startswith("retnet/"))
+@dataclass(frozen=True)
+class Scope:
+    """What one check of one claim looks at: one run, the family's points and
+    every point of the run (for the attention baseline)."""
+
+    run: str
+    family: str
+    mine: pd.DataFrame
+    everyone: pd.DataFrame
+    fit: FitRange
+
+
+# -- the kinds of claim ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """A claim of one family. ``variants``: the variants it is about (empty:
+    every variant that ran); ``source``: where it is made."""
+
+    text: str
+    variants: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def criterion(self) -> str:
+        raise NotImplementedError
+
+    def check(self, scope: Scope) -> Iterator[Verdict]:
+        raise NotImplementedError
+
+    # helpers for the kinds below
+    def verdict(self, scope: Scope, mixer: str, measured: str, verdict: str) -> Verdict:
+        return Verdict(self.text, scope.family, scope.run, mixer, measured, self.criterion, verdict)
+
+    def about(self, points: pd.DataFrame) -> pd.DataFrame:
+        if not self.variants:
+            return points
+        return points[points["variant"].isin(self.variants)]
+
+    def mixers(self, points: pd.DataFrame) -> list[str]:
+        """The mixers the claim is about that have ok points here."""
+        ok = self.about(points)
+        return sorted(ok.loc[ok["ok"], "mixer"].dropna().unique())
+
+    def anyone(self, scope: Scope) -> str:
+        names = ", ".join(f"{scope.family}/{v}" for v in self.variants)
+        return names or f"{scope.family}/*"
+
+
+def length_sweeps(points: pd.DataFrame) -> pd.DataFrame:
+    return points[points["sweep"] == LENGTH_AXIS]
 
 
 def too_few(column: str, fit: LogLogFit, what: str) -> str:
@@ -47,83 +113,148 @@ def slope_text(fit: LogLogFit) -> str:
     return f"slope {slope} (R² {r2}) over {fit.span}"
 
 
-def contrast(points: pd.DataFrame, column: str, fit: FitRange) -> str:
-    """The attention baseline's slope, for scale."""
-    baseline = attention_baseline(points)
+def baseline_fit(scope: Scope, workload: str, column: str) -> tuple[str | None, LogLogFit]:
+    chosen = length_sweeps(scope.everyone)
+    chosen = chosen[chosen["workload"] == workload]
+    baseline = attention_baseline(chosen)
     if baseline is None:
-        return ""
-    other = fit_series(points[points["mixer"] == baseline], column, fit)
+        return None, LogLogFit(math.nan, math.nan, math.nan, 0, math.nan, math.nan)
+    return baseline, fit_series(chosen[chosen["mixer"] == baseline], column, scope.fit)
+
+
+def contrast(scope: Scope, workload: str, column: str) -> str:
+    """The attention baseline's slope, for scale."""
+    baseline, other = baseline_fit(scope, workload, column)
     return f"; {baseline}: slope {human('_slope', other.slope)}" if other.n > 1 else ""
 
 
-def constant_in_context(
-    claim: str, column: str, workload: str
-) -> Callable[[str, pd.DataFrame, FitRange], Iterator[Verdict]]:
-    criterion = f"slope < {CONSTANT_SLOPE} in log–log"
+@dataclass(frozen=True, kw_only=True)
+class SlopeWithin(Claim):
+    """The log–log slope of ``column`` against L lies in [low, high], per
+    variant (and per workload, where there are several)."""
 
-    def check(run: str, points: pd.DataFrame, fit: FitRange) -> Iterator[Verdict]:
-        chosen = points[points["workload"] == workload]
-        mixers = retnet_mixers(chosen[chosen["ok"]])
-        if not mixers:
-            yield Verdict(
-                claim, run, "retnet/*", f"no ok {workload} points", criterion, INCONCLUSIVE
-            )
-        for mixer in mixers:
-            result = fit_series(chosen[chosen["mixer"] == mixer], column, fit)
-            if result.n < 2:
-                measured = too_few(column, result, f"{mixer} {workload}")
-                yield Verdict(claim, run, mixer, measured, criterion, INCONCLUSIVE)
-                continue
-            holds = result.slope < CONSTANT_SLOPE
-            measured = slope_text(result) + contrast(chosen, column, fit)
-            yield Verdict(claim, run, mixer, measured, criterion, HOLDS if holds else FAILS)
+    workloads: tuple[str, ...]
+    column: str
+    low: float = 0.0
+    high: float = 1.2
 
-    return check
+    @property
+    def criterion(self) -> str:
+        return f"{self.low} ≤ slope ≤ {self.high}" if self.low > 0 else f"slope ≤ {self.high}"
 
+    def holds(self, slope: float) -> bool:
+        return (self.low if self.low > 0 else -math.inf) <= slope <= self.high
 
-def chunkwise_linear(
-    claim: str, column: str, low: float, high: float
-) -> Callable[[str, pd.DataFrame, FitRange], Iterator[Verdict]]:
-    criterion = f"{low} ≤ slope ≤ {high}" if low > 0 else f"slope ≤ {high}"
-
-    def check(run: str, points: pd.DataFrame, fit: FitRange) -> Iterator[Verdict]:
-        for workload in ("forward", "train_step"):
-            chosen = points[points["workload"] == workload]
-            result = fit_series(chosen[chosen["mixer"] == "retnet/chunkwise"], column, fit)
-            label = f"retnet/chunkwise {workload}"
-            if result.n < 2:
-                measured = too_few(column, result, label)
-                yield Verdict(claim, run, label, measured, criterion, INCONCLUSIVE)
-                continue
-            holds = low <= result.slope <= high
-            measured = slope_text(result) + contrast(chosen, column, fit)
-            yield Verdict(claim, run, label, measured, criterion, HOLDS if holds else FAILS)
-
-    return check
+    def check(self, scope: Scope) -> Iterator[Verdict]:
+        several = len(self.workloads) > 1
+        for workload in self.workloads:
+            chosen = length_sweeps(scope.mine)
+            chosen = chosen[chosen["workload"] == workload]
+            mixers = self.mixers(chosen)
+            if not mixers:
+                label = f"{self.anyone(scope)} {workload}" if several else self.anyone(scope)
+                measured = f"no ok {workload} points of a length sweep"
+                yield self.verdict(scope, label, measured, INCONCLUSIVE)
+            for mixer in mixers:
+                label = f"{mixer} {workload}" if several else mixer
+                result = fit_series(chosen[chosen["mixer"] == mixer], self.column, scope.fit)
+                if result.n < 2:
+                    measured = too_few(self.column, result, f"{mixer} {workload}")
+                    yield self.verdict(scope, label, measured, INCONCLUSIVE)
+                    continue
+                measured = slope_text(result) + contrast(scope, workload, self.column)
+                verdict = HOLDS if self.holds(result.slope) else FAILS
+                yield self.verdict(scope, label, measured, verdict)
 
 
-def modes_agree(run: str, points: pd.DataFrame, fit: FitRange) -> Iterator[Verdict]:
-    """From the harness's check of each variant against its family reference:
-    a variant that passed has status ok and its ``ref_rel_err`` (the tolerance
-    it was held to is the harness's business); one that failed has status
+@dataclass(frozen=True, kw_only=True)
+class ConstantIn(SlopeWithin):
+    """A figure that does not grow with L: slope below CONSTANT_SLOPE."""
+
+    @property
+    def criterion(self) -> str:
+        return f"slope < {CONSTANT_SLOPE} in log–log"
+
+    def holds(self, slope: float) -> bool:
+        return slope < CONSTANT_SLOPE
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlopeBelowBaseline(Claim):
+    """Grows more slowly in L than the attention baseline: a smaller log–log
+    slope over the same lengths (sub-quadratic where attention is quadratic)."""
+
+    workloads: tuple[str, ...]
+    column: str
+
+    @property
+    def criterion(self) -> str:
+        return "slope below the attention baseline's over the same lengths"
+
+    def check(self, scope: Scope) -> Iterator[Verdict]:
+        for workload in self.workloads:
+            chosen = length_sweeps(scope.mine)
+            chosen = chosen[chosen["workload"] == workload]
+            mixers = self.mixers(chosen)
+            if not mixers:
+                measured = f"no ok {workload} points of a length sweep"
+                yield self.verdict(
+                    scope, f"{self.anyone(scope)} {workload}", measured, INCONCLUSIVE
+                )
+            everyone = length_sweeps(scope.everyone)
+            everyone = everyone[everyone["workload"] == workload]
+            baseline = attention_baseline(everyone)
+            for mixer in mixers:
+                label = f"{mixer} {workload}"
+                mine = series(chosen[chosen["mixer"] == mixer], self.column)
+                theirs = (
+                    series(everyone[everyone["mixer"] == baseline], self.column)
+                    if baseline
+                    else pd.Series(dtype=float)
+                )
+                common = mine.index.intersection(theirs.index)
+                if baseline is None or len(common) < 2:
+                    measured = f"needs two lengths where {mixer} and an attention variant ran"
+                    yield self.verdict(scope, label, measured, INCONCLUSIVE)
+                    continue
+                window = chosen[(chosen["mixer"] == mixer) & chosen["axis_value"].isin(common)]
+                other = everyone[
+                    (everyone["mixer"] == baseline) & everyone["axis_value"].isin(common)
+                ]
+                a = fit_series(window, self.column, scope.fit)
+                b = fit_series(other, self.column, scope.fit)
+                measured = f"{slope_text(a)}; {baseline}: {slope_text(b)}"
+                yield self.verdict(scope, label, measured, HOLDS if a.slope < b.slope else FAILS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatchesReference(Claim):
+    """The family's variants compute the same function: from the harness's
+    check of each variant against its family reference. A variant that
+    passed has status ok and its ``ref_rel_err`` (the tolerance it was held
+    to is the harness's business); one that failed has status
     ``reference_failed`` and is never timed."""
-    claim = "parallel ≡ chunkwise ≡ recurrent (same outputs)"
-    criterion = "passes the harness's check against the family reference"
-    retnet = points[points["family"] == "retnet"]
-    failed = retnet["status"] == Status.REFERENCE_FAILED
-    checked = retnet[retnet["ref_rel_err"].notna() | failed]
-    if checked.empty:
-        measured = "the run records no reference check (ref_rel_err); tests/ compare the modes"
-        yield Verdict(claim, run, "retnet/*", measured, criterion, INCONCLUSIVE)
-        return
-    for mixer, group in checked.groupby("mixer"):
-        reasons = group.loc[group["status"] == Status.REFERENCE_FAILED, "reason"]
-        if not reasons.empty:
-            yield Verdict(claim, run, mixer, str(reasons.iloc[0]), criterion, FAILS)
-            continue
-        worst = group["ref_rel_err"].max()
-        measured = f"relative error {worst:.2e} against the family reference"
-        yield Verdict(claim, run, mixer, measured, criterion, HOLDS)
+
+    @property
+    def criterion(self) -> str:
+        return "passes the harness's check against the family reference"
+
+    def check(self, scope: Scope) -> Iterator[Verdict]:
+        mine = self.about(scope.mine)
+        failed = mine["status"] == Status.REFERENCE_FAILED
+        checked = mine[mine["ref_rel_err"].notna() | failed]
+        if checked.empty:
+            measured = "the run records no reference check (ref_rel_err); tests/ compare the modes"
+            yield self.verdict(scope, self.anyone(scope), measured, INCONCLUSIVE)
+            return
+        for mixer, group in checked.groupby("mixer"):
+            reasons = group.loc[group["status"] == Status.REFERENCE_FAILED, "reason"]
+            if not reasons.empty:
+                yield self.verdict(scope, mixer, str(reasons.iloc[0]), FAILS)
+                continue
+            worst = group["ref_rel_err"].max()
+            measured = f"relative error {worst:.2e} against the family reference"
+            yield self.verdict(scope, mixer, measured, HOLDS)
 
 
 def longest_common(chosen: pd.DataFrame, mixer: str, baseline: str) -> tuple[float, str]:
@@ -131,10 +262,10 @@ def longest_common(chosen: pd.DataFrame, mixer: str, baseline: str) -> tuple[flo
     baseline ran out of memory or time (which is itself the answer; a baseline
     that failed for another reason says nothing about cost)."""
     ran = chosen[chosen["ok"]]
-    mine = set(ran.loc[ran["mixer"] == mixer, "seq_len"])
-    theirs = set(ran.loc[ran["mixer"] == baseline, "seq_len"])
+    mine = set(ran.loc[ran["mixer"] == mixer, "axis_value"])
+    theirs = set(ran.loc[ran["mixer"] == baseline, "axis_value"])
     out_of_budget = (chosen["mixer"] == baseline) & chosen["status"].isin(COST_STATUSES)
-    broke = set(chosen.loc[out_of_budget, "seq_len"])
+    broke = set(chosen.loc[out_of_budget, "axis_value"])
     beyond = sorted(mine & broke)
     if beyond:
         return beyond[-1], "baseline broke"
@@ -142,103 +273,150 @@ def longest_common(chosen: pd.DataFrame, mixer: str, baseline: str) -> tuple[flo
     return (both[-1], "both ran") if both else (math.nan, "")
 
 
-def cheaper_than_attention(
-    claim: str, workload: str, column: str, lower_is_better: bool, mixers: Sequence[str] = ()
-) -> Callable[[str, pd.DataFrame, FitRange], Iterator[Verdict]]:
-    """``mixers``: the RetNet variants the claim is about (default: all that ran)."""
-    criterion = f"{column} {'below' if lower_is_better else 'above'} attention's at the longest "
-    criterion += "length both ran (or attention broke there)"
+@dataclass(frozen=True, kw_only=True)
+class BeatsBaseline(Claim):
+    """``column`` below (or above) the attention baseline's at the longest
+    length both ran, or the baseline ran out of memory or time there."""
 
-    def check(run: str, points: pd.DataFrame, fit: FitRange) -> Iterator[Verdict]:
-        chosen = points[points["workload"] == workload]
+    workload: str
+    column: str
+    lower_is_better: bool = True
+
+    @property
+    def criterion(self) -> str:
+        side = "below" if self.lower_is_better else "above"
+        return (
+            f"{self.column} {side} attention's at the longest length both ran "
+            "(or attention broke there)"
+        )
+
+    def check(self, scope: Scope) -> Iterator[Verdict]:
+        everyone = length_sweeps(scope.everyone)
+        chosen = everyone[everyone["workload"] == self.workload]
         baseline = attention_baseline(chosen)
-        ran = retnet_mixers(chosen[chosen["ok"]])
-        about = [m for m in ran if m in mixers] if mixers else ran
+        about = self.mixers(chosen[chosen["family"] == scope.family])
         if baseline is None or not about:
-            measured = f"needs ok {workload} points of RetNet and of an attention variant"
-            yield Verdict(claim, run, "retnet/*", measured, criterion, INCONCLUSIVE)
+            measured = (
+                f"needs ok {self.workload} points of {self.anyone(scope)} and of an attention "
+                "variant"
+            )
+            yield self.verdict(scope, self.anyone(scope), measured, INCONCLUSIVE)
             return
         for mixer in about:
             length, how = longest_common(chosen, mixer, baseline)
             if math.isnan(length):
                 measured = f"no length where both {mixer} and {baseline} ran"
-                yield Verdict(claim, run, mixer, measured, criterion, INCONCLUSIVE)
+                yield self.verdict(scope, mixer, measured, INCONCLUSIVE)
                 continue
-            at = chosen[(chosen["seq_len"] == length) & chosen["ok"]]
-            mine = at.loc[at["mixer"] == mixer, column].median()
+            at = chosen[(chosen["axis_value"] == length) & chosen["ok"]]
+            mine = at.loc[at["mixer"] == mixer, self.column].median()
             if how == "baseline broke":
                 status = chosen.loc[
-                    (chosen["mixer"] == baseline) & (chosen["seq_len"] == length), "status"
+                    (chosen["mixer"] == baseline) & (chosen["axis_value"] == length), "status"
                 ].iloc[0]
                 measured = f"at L={length:g}: {mixer} ran, {baseline} {status}"
-                yield Verdict(claim, run, mixer, measured, criterion, HOLDS)
+                yield self.verdict(scope, mixer, measured, HOLDS)
                 continue
-            theirs = at.loc[at["mixer"] == baseline, column].median()
+            theirs = at.loc[at["mixer"] == baseline, self.column].median()
             if math.isnan(mine) or math.isnan(theirs):
-                measured = f"{column} not recorded at L={length:g}"
-                yield Verdict(claim, run, mixer, measured, criterion, INCONCLUSIVE)
+                measured = f"{self.column} not recorded at L={length:g}"
+                yield self.verdict(scope, mixer, measured, INCONCLUSIVE)
                 continue
             ratio = mine / theirs
-            holds = ratio < 1 if lower_is_better else ratio > 1
+            holds = ratio < 1 if self.lower_is_better else ratio > 1
             measured = (
-                f"at L={length:g}: {human(column, mine)} vs {baseline} "
-                f"{human(column, theirs)} ({ratio:.2f}×)"
+                f"at L={length:g}: {human(self.column, mine)} vs {baseline} "
+                f"{human(self.column, theirs)} ({ratio:.2f}×)"
             )
-            yield Verdict(claim, run, mixer, measured, criterion, HOLDS if holds else FAILS)
-
-    return check
+            yield self.verdict(scope, mixer, measured, HOLDS if holds else FAILS)
 
 
-CHECKS = (
-    constant_in_context(
-        "Decode state (KV-cache) bytes constant in context length", "state_bytes", "decode"
-    ),
-    constant_in_context("Decode memory constant in context length", "peak_mem_bytes", "decode"),
-    constant_in_context(
-        "Decode latency per token constant in context length", "latency_per_token_s", "decode"
-    ),
-    chunkwise_linear("Chunkwise time linear in length", "time_s", *LINEAR_SLOPE),
-    chunkwise_linear("Chunkwise memory at most linear in length", "peak_mem_bytes", 0.0, 1.2),
-    modes_agree,
-    cheaper_than_attention(
-        "Decoding faster than attention at long context", "decode", "latency_per_token_s", True
-    ),
-    cheaper_than_attention(
-        "Decoding uses less memory than attention at long context",
-        "decode",
-        "peak_mem_bytes",
-        True,
-    ),
-    # The paper trains long sequences with the chunkwise form (Table 4).
-    cheaper_than_attention(
-        "Training uses less memory than attention (Table 4)",
-        "train_step",
-        "peak_mem_bytes",
-        True,
-        ("retnet/chunkwise",),
-    ),
-    cheaper_than_attention(
-        "Training has higher throughput than attention (Table 4)",
-        "train_step",
-        "tokens_per_s",
-        False,
-        ("retnet/chunkwise",),
-    ),
-)
+# -- the registry of claims -----------------------------------------------------
+
+_REGISTERED: dict[str, list[Claim]] = {}
 
 
-def claims_table(points: pd.DataFrame, fit: FitRange) -> Table:
+def register_claims(family: str, *claims: Claim) -> None:
+    """Add claims of ``family`` (the part of a mixer's name before the slash),
+    checked in every report of a run that has points of that family."""
+    bad = [c for c in claims if not isinstance(c, Claim)]
+    if bad:
+        raise TypeError(f"register_claims({family!r}, ...) takes Claim objects, got {bad!r}")
+    _REGISTERED.setdefault(family, []).extend(claims)
+
+
+def entry_point_claims() -> dict[str, list[Claim]]:
+    """Claims from the ``mixbench.claims`` entry-point group: each entry is
+    named after its family and points at a sequence of claims, or at a
+    callable returning one (it may also call register_claims itself)."""
+    found: dict[str, list[Claim]] = {}
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            value = entry.load()
+            claims = value() if callable(value) else value
+            claims = list(claims or [])
+            if not all(isinstance(c, Claim) for c in claims):
+                raise TypeError("it must give reports.claims.Claim objects")
+        except Exception as error:  # a broken plugin must not break the report
+            warnings.warn(
+                f"claims entry point {entry.name!r} ({entry.value}) was not loaded: {error}",
+                ClaimsPluginWarning,
+                2,
+            )
+            continue
+        found.setdefault(entry.name, []).extend(claims)
+    return found
+
+
+def all_claims() -> dict[str, list[Claim]]:
+    """Every family's claims: those shipped, those of entry points, and
+    those registered in this process."""
+    from .family_claims import FAMILY_CLAIMS
+
+    merged: dict[str, list[Claim]] = {family: list(c) for family, c in FAMILY_CLAIMS.items()}
+    for source in (entry_point_claims(), _REGISTERED):
+        for family, claims in source.items():
+            merged.setdefault(family, []).extend(claims)
+    return merged
+
+
+# -- the table ------------------------------------------------------------------
+
+COLUMNS = list(Verdict.__dataclass_fields__)
+
+
+def check_run(
+    run: str, points: pd.DataFrame, fit: FitRange, claims: dict[str, Sequence[Claim]]
+) -> Iterable[Verdict]:
+    for family, declared in claims.items():
+        mine = points[points["family"] == family]
+        if mine.empty:
+            continue  # the run has no point of that family: nothing to say
+        scope = Scope(run, family, mine, points, fit)
+        for claim in declared:
+            yield from claim.check(scope)
+
+
+def claims_table(
+    points: pd.DataFrame,
+    fit: FitRange,
+    claims: dict[str, Sequence[Claim]] | Callable[[], dict[str, Sequence[Claim]]] = all_claims,
+) -> Table:
+    declared = claims() if callable(claims) else claims
     verdicts = [
         verdict
         for run, group in points.groupby("run")
-        for check in CHECKS
-        for verdict in check(run, group, fit)
+        for verdict in check_run(run, group, fit, declared)
     ]
-    frame = pd.DataFrame(verdicts, columns=list(Verdict.__dataclass_fields__))
+    frame = pd.DataFrame(verdicts, columns=COLUMNS)
+    sources = sorted({c.source for cs in declared.values() for c in cs if c.source})
     caption = (
-        "The RetNet paper's claims against this data. Slopes are log–log, "
-        f"{fit_caption(fit)}; 'constant' means slope < {CONSTANT_SLOPE}. A claim that needs "
-        "points the run did not record is 'inconclusive'. At short lengths fixed costs "
-        "flatten slopes: read the lengths next to each number."
+        "Each family's claims against this data, one row per variant checked. Slopes are "
+        f"log–log along the length of length sweeps, {fit_caption(fit)}; 'constant' means slope "
+        f"< {CONSTANT_SLOPE}. A claim that needs points the run did not record is "
+        "'inconclusive'. At short lengths fixed costs flatten slopes: read the lengths next to "
+        "each number."
     )
-    return Table("claims", "The RetNet paper's claims, checked", caption, frame)
+    if sources:
+        caption += " Claims are taken from: " + "; ".join(sources) + "."
+    return Table("claims", "Claims of each architecture, checked", caption, frame)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -312,6 +313,7 @@ def test_broken_points_are_marked_at_their_length(points):
     labels = [t.get_text() for t in result.figure.legends[0].get_texts()]
     assert "timeout (at the axis edge)" in labels and "attention/math" in labels
     assert "timeout" in STATUS_MARKERS
+    plt.close(result.figure)
 
 
 def test_the_report_has_every_table_and_figure(report_run):

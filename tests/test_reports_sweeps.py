@@ -37,6 +37,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
         (storage / source.parent.name).mkdir()
         shutil.copy(source, storage / source.parent.name / source.name)
     out = tmp_path_factory.mktemp("out") / "report"
+    plt.close("all")  # what other tests left open is not this report's
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         code = main(["--storage", str(storage), "--run", "all", "--out", str(out)])
     return {"code": code, "out": out, "figures_open": plt.get_fignums(), "storage": storage}
@@ -98,6 +99,7 @@ def test_cost_tables_along_batch(points):
 def test_every_registered_builder_is_placed_in_the_report(report, points):
     markdown = (report["out"] / "report.md").read_text()
     ctx = Context(load_points([run_file(BATCH_RUN), run_file(CPU_1)]), "half")
+    plt.close("all")
     names = []
     for part in PARTS:
         for block in part.build(ctx):

@@ -1,0 +1,137 @@
+"""Claims as data per family: the shipped families' claims, and a plugged-in
+family's, registered in the test or through the mixbench.claims entry points."""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports import claims
+from reports.claims import (
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    ClaimsPluginWarning,
+    ConstantIn,
+    SlopeWithin,
+    claims_table,
+    register_claims,
+)
+from reports.family_claims import FAMILY_CLAIMS
+from reports.load import load_points, run_file
+
+REPO = Path(__file__).resolve().parents[1]
+CPU_1 = (
+    Path(__file__).parent
+    / "fixtures/benchmarks/Linux-CPython-3.11-64bit/0001_aaa1111_20260101_120000.json"
+)
+STATE = "Decode state of the running mean constant in context length"
+
+
+@pytest.fixture(scope="module")
+def cpu() -> pd.DataFrame:
+    return load_points([run_file(CPU_1)])
+
+
+@pytest.fixture(autouse=True)
+def no_registered_claims(monkeypatch):
+    monkeypatch.setattr(claims, "_REGISTERED", {})
+    monkeypatch.setattr(claims.metadata, "entry_points", lambda group: [])
+
+
+def renamed(points: pd.DataFrame, source: str, mixer: str) -> pd.DataFrame:
+    """Points of ``source`` as if ``mixer`` had measured them."""
+    copy = points[points["mixer"] == source].copy()
+    family, variant = mixer.split("/")
+    copy[["mixer", "family", "variant"]] = [mixer, family, variant]
+    return copy
+
+
+def verdicts(points: pd.DataFrame, claim: str) -> dict[str, str]:
+    frame = claims_table(points, "half").frame
+    return frame[frame["claim"] == claim].set_index("mixer")["verdict"].to_dict()
+
+
+def test_the_reports_name_no_variant_of_a_family():
+    """Which variant a claim is about is data (family_claims.py), not code."""
+    for path in (REPO / "reports").glob("*.py"):
+        text = path.read_text()
+        for family in ("retnet/", "mamba/", "hyena/"):
+            assert family not in text, f"{path.name} names {family}..."
+
+
+def test_each_shipped_family_declares_its_headline_claims():
+    assert {"retnet", "mamba", "hyena"} <= set(FAMILY_CLAIMS)
+    texts = {family: " ".join(c.text for c in cs) for family, cs in FAMILY_CLAIMS.items()}
+    assert "Decode state" in texts["mamba"] and "linear in length" in texts["mamba"]
+    assert "sub-quadratic" in texts["hyena"]
+
+
+def test_mamba_claims(cpu):
+    linear = "Forward and training time at most linear in length (selective scan)"
+    assert verdicts(cpu, linear) == {"mamba/scan forward": HOLDS, "mamba/scan train_step": HOLDS}
+    state = "Decode state bytes constant in context length (fixed-size recurrent state)"
+    assert verdicts(cpu, state) == {"mamba/*": INCONCLUSIVE}  # no mamba decode in this run
+    with_decode = pd.concat([cpu, renamed(cpu, "retnet/recurrent", "mamba/scan")])
+    assert verdicts(with_decode, state)["mamba/scan"] == HOLDS
+    growing = pd.concat([cpu, renamed(cpu, "attention/sdpa", "mamba/scan")])
+    assert verdicts(growing, state)["mamba/scan"] == FAILS
+
+
+def test_hyena_claim_is_a_slope_below_attentions(cpu):
+    claim = "Time sub-quadratic in length (FFT long convolution): slope below attention's"
+    assert set(verdicts(cpu, claim).values()) == {INCONCLUSIVE}  # hyena/fft unavailable here
+    fast = pd.concat([cpu, renamed(cpu, "retnet/chunkwise", "hyena/fft")])
+    result = verdicts(fast, claim)
+    assert result == {"hyena/fft forward": HOLDS, "hyena/fft train_step": HOLDS}
+    frame = claims_table(fast, "half").frame
+    measured = frame.loc[frame["mixer"] == "hyena/fft forward", "measured"].item()
+    assert "slope 1.00" in measured and "attention/sdpa: slope 2.00" in measured
+    quadratic = pd.concat([cpu, renamed(cpu, "attention/sdpa", "hyena/fft")])
+    assert verdicts(quadratic, claim)["hyena/fft forward"] == FAILS
+    direct = pd.concat([cpu, renamed(cpu, "attention/sdpa", "hyena/direct")])
+    assert "hyena/direct forward" not in verdicts(direct, claim)  # the claim is FFT's
+
+
+def test_a_plugged_in_family_registers_its_own_claims(cpu):
+    points = pd.concat([cpu, renamed(cpu, "retnet/recurrent", "cummean/plain")])
+    assert verdicts(points, STATE) == {}
+    register_claims(
+        "cummean",
+        ConstantIn(text=STATE, workloads=("decode",), column="state_bytes", source="its README"),
+    )
+    assert verdicts(points, STATE) == {"cummean/plain": HOLDS}
+    table = claims_table(points, "half")
+    assert "its README" in table.caption
+    assert set(table.frame.loc[table.frame["claim"] == STATE, "family"]) == {"cummean"}
+    with pytest.raises(TypeError, match="takes Claim objects"):
+        register_claims("cummean", "decode is fast")
+
+
+def plugin_claims() -> list:
+    """What a plugin's entry point gives: its family's claims."""
+    return [
+        SlopeWithin(text="Running mean linear in length", workloads=("forward",), column="time_s")
+    ]
+
+
+def test_claims_come_from_the_entry_point_group(cpu, monkeypatch):
+    group = claims.ENTRY_POINT_GROUP
+    entries = [
+        metadata.EntryPoint("cummean", f"{__name__}:plugin_claims", group),
+        metadata.EntryPoint("broken", "no_such_module_anywhere:CLAIMS", group),
+    ]
+    monkeypatch.setattr(claims.metadata, "entry_points", lambda group: entries)
+    points = pd.concat([cpu, renamed(cpu, "retnet/chunkwise", "cummean/plain")])
+    with pytest.warns(ClaimsPluginWarning, match="'broken'"):
+        found = verdicts(points, "Running mean linear in length")
+    assert found == {"cummean/plain": HOLDS}
+
+
+def test_a_family_the_run_did_not_measure_gets_no_rows(cpu):
+    register_claims("nothere", ConstantIn(text="x", workloads=("decode",), column="state_bytes"))
+    frame = claims_table(cpu, "half").frame
+    assert "nothere" not in set(frame["family"])
