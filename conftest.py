@@ -20,6 +20,7 @@ from schema import FAILURES_KEY, OPTIONS_KEY, PARTIAL_KEY
 from suite.measure import matmul_peak_flops_per_s
 from suite.options import add_options, apply_threads, get_options
 from suite.records import recorded_failures
+from suite.shard import deal, shard_group
 
 _INTERRUPTED = pytest.StashKey[bool]()
 
@@ -50,6 +51,16 @@ def profile_name(request: pytest.FixtureRequest) -> str:
     return get_options(request.config).profile.name
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    options = get_options(config)
+    if options.shard is None:
+        return
+    mine = deal(items, options, options.shard)
+    kept = {id(item) for item in mine}
+    config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept])
+    items[:] = mine
+
+
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     machine_info.update(torch_machine_info())
     options = get_options(config)
@@ -77,5 +88,8 @@ def pytest_benchmark_update_json(
     """Points that did not run (oom, timeout, unavailable, failed, ...) go into
     the saved file beside the benchmarks, with the run's options."""
     output_json[FAILURES_KEY] = list(recorded_failures(config))
-    output_json[OPTIONS_KEY] = get_options(config).summary()
+    options = get_options(config)
+    output_json[OPTIONS_KEY] = options.summary()
+    if options.shard is not None:
+        output_json[OPTIONS_KEY]["shard_group"] = shard_group(options)
     output_json[PARTIAL_KEY] = config.stash.get(_INTERRUPTED, False)

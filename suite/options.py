@@ -157,6 +157,28 @@ def mixer_globs(text: str, context: Context) -> list[str]:
     return [name for name in known if name in selected]
 
 
+@dataclass(frozen=True)
+class Shard:
+    index: int  # 1-based
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def shard(text: str, context: Context | None = None) -> Shard:
+    match = re.fullmatch(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise OptionError(f"{text!r} is not K/N with 1 <= K <= N, e.g. 1/4")
+    return Shard(int(match.group(1)), int(match.group(2)))
+
+
+def group_name(text: str, context: Context | None = None) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
+        raise OptionError(f"{text!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    return text
+
+
 def data_folder(text: str, context: Context | None = None) -> Path:
     path = Path(text).expanduser()
     if not path.is_dir():
@@ -252,6 +274,19 @@ OPTIONS: tuple[Option, ...] = (
         lambda context: context.profile.threads,
     ),
     Option(
+        "--shard",
+        "K/N: run the K-th of N deterministic shares of the points, balanced by predicted "
+        "cost (suite/shard.py); python -m reports merges the N autosaves of one shard group",
+        shard,
+        lambda context: None,
+    ),
+    Option(
+        "--shard-group",
+        "the id every shard of one run shares (default: a hash of the options and the commit)",
+        group_name,
+        lambda context: None,
+    ),
+    Option(
         "--data-dir",
         "folder with the LRA release, IMDB and CIFAR-10 for accuracy runs "
         "(default: $MIXBENCH_DATA; python -m tasks check tells what is found)",
@@ -330,7 +365,7 @@ def jsonable(value: Any) -> Any:
         return value.type
     if isinstance(value, torch.dtype):
         return str(value).removeprefix("torch.")
-    if isinstance(value, Path):
+    if isinstance(value, Path | Shard):
         return str(value)
     if isinstance(value, tuple):
         return list(value)

@@ -1,0 +1,89 @@
+"""``--shard K/N``: a deterministic share of the speed points, balanced by
+their predicted cost, so that N machines (or GPUs) each run one share and the
+report merges the N autosaves of one shard group.
+
+A point's predicted cost is its analytic FLOPs per call (from a model on the
+meta device: no memory, no compute) times the calls it makes, plus a fixed
+per-point overhead; the points are dealt out largest first, each to the
+share with the least cost so far (LPT), ties broken by the point's id, so
+every shard computes the same partition without talking to the others. The
+calibration matmul runs in every shard (each machine has its own); every
+other item (accuracy runs, mode-speed files, interleaved comparisons of what
+the shard measured) runs where it falls in the same deal, at a fixed cost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from models.registry import get_spec
+
+from .options import RunOptions, Shard
+from .sweep import Point, calls_per_point
+from .workloads import analytic_flops, build_backbone
+
+#: FLOPs' worth charged to every point on top of its own (build, probe, memory, counter)
+POINT_OVERHEAD_FLOPS = 1e9
+#: what an item that is not a speed point costs in the deal (an accuracy run costs more)
+OTHER_ITEM_FLOPS = 1e11
+EVERY_SHARD = ("test_matmul",)
+
+
+def predicted_cost(point: Point, options: RunOptions) -> float:
+    try:
+        model = build_backbone(get_spec(point.mixer), point.shape, options, "meta")
+        flops = analytic_flops(model, point.workload, point.shape["batch"], point.shape["length"])
+    except Exception:  # an unavailable or broken variant: it will be quick to record
+        flops = None
+    calls = calls_per_point(options, point.workload, untimed_calls=8)
+    return (flops or 0) * calls + POINT_OVERHEAD_FLOPS
+
+
+def item_cost(item: pytest.Item, options: RunOptions) -> float:
+    point = getattr(item, "callspec", None) and item.callspec.params.get("point")
+    return predicted_cost(point, options) if isinstance(point, Point) else OTHER_ITEM_FLOPS
+
+
+def deal(items: list[pytest.Item], options: RunOptions, shard: Shard) -> list[pytest.Item]:
+    """The items of this shard, in their collected order."""
+    dealt = [item for item in items if item.originalname not in EVERY_SHARD]
+    costs = {item.nodeid: item_cost(item, options) for item in dealt}
+    loads = [0.0] * shard.count
+    owner: dict[str, int] = {}
+    for item in sorted(dealt, key=lambda i: (-costs[i.nodeid], i.nodeid)):
+        lightest = min(range(shard.count), key=lambda k: (loads[k], k))
+        loads[lightest] += costs[item.nodeid]
+        owner[item.nodeid] = lightest + 1
+    return [item for item in items if owner.get(item.nodeid, shard.index) == shard.index]
+
+
+def shard_group(options: RunOptions) -> str:
+    """The same id in every shard of one run: the options (but the shard) and
+    the commit, hashed; --shard-group names it instead."""
+    given = options.values.get("shard_group")
+    if given:
+        return given
+    summary = {k: v for k, v in options.summary().items() if k not in ("shard", "shard_group")}
+    summary.pop("torch_threads", None)
+    summary["commit"] = current_commit()
+    digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
+    return digest[:12]
+
+
+def current_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None

@@ -1,0 +1,76 @@
+"""--shard K/N: deterministic, disjoint shares that cover the whole run,
+balanced by predicted cost, each saved with the same shard group."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.registry import list_mixers
+from suite.options import resolve_options
+from suite.shard import predicted_cost
+from suite.sweep import sweep_points
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITE = ["suite/test_speed.py", "suite/test_calibration.py", "--profile", "smoke"]
+
+
+def collected(*args: str) -> list[str]:
+    command = [sys.executable, "-m", "pytest", *SUITE, "--collect-only", "-q", *args]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
+def test_shards_are_disjoint_and_cover_the_run() -> None:
+    whole = collected()
+    shards = [collected("--shard", f"{k}/3") for k in (1, 2, 3)]
+    everywhere = {"suite/test_calibration.py::test_matmul"}
+    for share in shards:
+        assert everywhere <= set(share)
+    dealt = [set(share) - everywhere for share in shards]
+    assert sum(len(share) for share in dealt) == len(set().union(*dealt))
+    assert set().union(*dealt) | everywhere == set(whole)
+    assert collected("--shard", "2/3") == shards[1]  # the same deal every time
+
+
+def test_shards_are_balanced_by_predicted_cost() -> None:
+    names = [spec.name for spec in list_mixers()]
+    options = resolve_options(
+        {"profile": "default", "mixers": "attention/*,retnet/*"}, names, False
+    )
+    points = [p for w in ("forward", "train_step") for p in sweep_points(options, w)]
+    costs = sorted((predicted_cost(p, options) for p in points), reverse=True)
+    loads = [0.0, 0.0]
+    for cost in costs:
+        loads[loads.index(min(loads))] += cost
+    assert max(loads) <= 1.34 * min(loads)
+    assert costs[0] > 100 * costs[-1]  # the costs are not all alike: balancing means something
+
+
+@pytest.mark.parametrize("bad", ["0/2", "3/2", "1-2", "a/b"])
+def test_a_bad_shard_is_a_usage_error(bad: str) -> None:
+    command = [sys.executable, "-m", "pytest", *SUITE, "--collect-only", "-q", "--shard", bad]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "--shard" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_each_shard_saves_the_same_group(tmp_path: Path) -> None:
+    groups = set()
+    for k in (1, 2):
+        out = tmp_path / f"shard{k}.json"
+        command = [
+            sys.executable, "-m", "pytest", *SUITE, "-q", "--mixers", "attention/sdpa",
+            "-k", "test_forward or matmul", "--shard", f"{k}/2", "--benchmark-json", str(out),
+        ]  # fmt: skip
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-3000:]
+        options = json.loads(out.read_text())["mixbench_options"]
+        assert options["shard"] == f"{k}/2"
+        groups.add(options["shard_group"])
+    assert len(groups) == 1
