@@ -31,7 +31,20 @@ class TaskSpec:
 
 @dataclass
 class TaskData:
+    """A task's three splits: train to fit, val to choose settings on (learning
+    rates), test to report; every task has all three, drawn from one distribution."""
+
     spec: TaskSpec
     train: Dataset
     test: Dataset
-    val: Dataset | None = None
+    val: Dataset
+
+
+def split_sizes(n_train: int, n_test: int, n_val: int | None = None) -> dict[str, int]:
+    """How many examples a generator draws for each split (``n_val`` None: as many
+    as the test split); ValueError naming the argument when one is not positive."""
+    sizes = {"train": n_train, "val": n_test if n_val is None else n_val, "test": n_test}
+    for split, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"n_{split} must be a positive integer, got {value!r}")
+    return sizes

@@ -38,6 +38,7 @@ class SequenceModel(nn.Module):
 
     def __init__(self, spec: TaskSpec, cfg: ModelConfig) -> None:
         super().__init__()
+        self.config = cfg  # a checkpoint's identity includes it
         self.pad_id = spec.pad_id
         head = "lm" if spec.kind == "per_token" else "classify"
         self.backbone = Backbone(backbone_config(spec, cfg, head))
@@ -53,6 +54,7 @@ class TwoTowerClassifier(nn.Module):
 
     def __init__(self, spec: TaskSpec, cfg: ModelConfig) -> None:
         super().__init__()
+        self.config = cfg  # a checkpoint's identity includes it
         self.pad_id = spec.pad_id
         self.backbone = Backbone(backbone_config(spec, cfg, "classify"))
         # the towers' output is the pooled features; the classifier below replaces the head

@@ -1,6 +1,7 @@
 """The training loop every accuracy run uses: AdamW, linear warm-up then cosine
 decay, gradient clipping, bf16 autocast on GPU, checkpoints that resume to the
-same result, and accuracy on the held-out split.
+same result (and refuse another run's), and accuracy on the validation and test
+splits. ``train`` is the one way through: set-up, the steps, evaluation.
 
 A run that produces a NaN/inf loss or gradient stops and comes back with
 ``status="diverged"``: divergence is a finding about a mixer, not a crash.
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +35,7 @@ from .base import IGNORE_INDEX, TaskData
 Status = Literal["ok", "diverged", "timeout"]
 
 #: the fields of TrainConfig that shape the trajectory: a checkpoint only
-#: resumes a run that agrees on all of them
+#: resumes a run that agrees on all of them (and on the task and the model)
 TRAJECTORY_FIELDS = (
     "steps",
     "batch_size",
@@ -98,7 +101,7 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     status: Status
-    #: on the held-out split; None when the run diverged
+    #: on the test split; None when the run diverged
     accuracy: float | None
     train_time_s: float
     eval_time_s: float
@@ -107,6 +110,9 @@ class TrainResult:
     final_loss: float | None
     params: int
     reason: str | None = None
+    #: on the validation split (what learning rates are chosen on); None when the
+    #: run diverged or the task has no validation split
+    val_accuracy: float | None = None
     #: the training loss at every step done (across resumes)
     losses: list[float] = field(default_factory=list, repr=False)
 
@@ -178,7 +184,7 @@ def fetch_batch(dataset: Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, 
     )
 
 
-# -- one step and evaluation ------------------------------------------------------
+# -- evaluation ----------------------------------------------------------------------
 def autocast_dtype(cfg: TrainConfig) -> torch.dtype | None:
     if cfg.autocast == "bf16" or (cfg.autocast == "auto" and cfg.device.startswith("cuda")):
         return torch.bfloat16
@@ -202,7 +208,7 @@ def task_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> float:
+def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig, split: str = "test") -> float:
     """Accuracy over every predicted position (per_token) or example (classify, pair)."""
     model.eval()
     correct = total = 0
@@ -218,11 +224,30 @@ def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> float:
         total += int(scored.sum())
     model.train()
     if total == 0:
-        raise ValueError("the test split has no predicted positions (all targets are ignored)")
+        raise ValueError(
+            f"the {split} split has no predicted positions (every target is IGNORE_INDEX); "
+            "its examples must mark at least one position to predict"
+        )
     return correct / total
 
 
+def check_splits(data: TaskData) -> None:
+    """Refuse a task whose train, val or test split is empty (a header-only TSV, a
+    folder of empty images) before any step: it would otherwise divide by zero."""
+    for split in ("train", "val", "test"):
+        dataset = getattr(data, split)
+        if dataset is not None and len(dataset) == 0:
+            raise ValueError(
+                f"task {data.spec.name}: the {split} split has no examples; regenerate or "
+                "re-download its files (python -m tasks check shows every split's size)"
+            )
+
+
 # -- checkpoints -------------------------------------------------------------------
+class CheckpointError(ValueError):
+    """A checkpoint that cannot resume this run: unreadable, or from another run."""
+
+
 def rng_state() -> dict:
     state = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -236,50 +261,94 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(
-    path: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: LambdaLR,
-    progress: Progress,
-    cfg: TrainConfig,
-) -> None:
+def run_identity(model: nn.Module, data: TaskData, cfg: TrainConfig) -> dict[str, Any]:
+    """What a checkpoint must agree on to resume this run, flat (``task.name``,
+    ``model.d_model``, ``lr``): the trajectory's fields, the task (its spec and
+    training-set size) and the model (its config when it has one, else its class,
+    and always its parameters' names and shapes)."""
+    identity: dict[str, Any] = dict(cfg.trajectory())
+    task = {**asdict(data.spec), "n_train": len(data.train)}
+    identity.update({f"task.{k}": v for k, v in task.items()})
+    config = getattr(model, "config", None)
+    described = asdict(config) if is_dataclass(config) else {"class": type(model).__qualname__}
+    layout = ";".join(f"{n}:{tuple(p.shape)}" for n, p in model.state_dict().items())
+    described["layout"] = hashlib.sha1(layout.encode()).hexdigest()[:12]
+    identity.update({f"model.{k}": v for k, v in described.items()})
+    return {k: _plain(v) for k, v in identity.items()}
+
+
+def _plain(value: Any) -> Any:
+    # tuples come back from a checkpoint as lists or tuples: compare them as lists
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def save_checkpoint(run: Run, cfg: TrainConfig) -> None:
+    assert run.checkpoint is not None
     payload = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "progress": asdict(progress),
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "progress": asdict(run.progress),
         "rng": rng_state(),
-        "trajectory": cfg.trajectory(),
+        "identity": run.identity,
     }
+    path = run.checkpoint
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     torch.save(payload, partial)
     os.replace(partial, path)  # a run killed while saving leaves the last good checkpoint
 
 
-def load_checkpoint(
-    path: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: LambdaLR,
-    cfg: TrainConfig,
-) -> Progress:
-    payload = torch.load(path, map_location=cfg.device, weights_only=True)
-    saved = payload["trajectory"]
-    saved["betas"] = tuple(saved["betas"])
-    differing = {k: (saved.get(k), v) for k, v in cfg.trajectory().items() if saved.get(k) != v}
-    if differing:
-        detail = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in differing.items())
-        raise ValueError(
-            f"checkpoint {path} belongs to a different run ({detail}); "
-            "delete it or choose another checkpoint_path"
+def read_checkpoint(path: Path, device: str) -> dict:
+    """The checkpoint's payload; CheckpointError naming ``path`` when it is cut off,
+    empty or not a mixbench checkpoint."""
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+        missing = [k for k in CHECKPOINT_KEYS if k not in payload]
+    except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+        detail = str(error).split(". ")[0].splitlines()[0][:120] if str(error) else ""
+        problem = type(error).__name__ + (f": {detail}" if detail else "")
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({problem}); it is truncated or not a "
+            "mixbench checkpoint: delete it (the run then starts from step 0)"
+        ) from error
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {path} lacks {', '.join(missing)} (an older mixbench or another "
+            "program wrote it): delete it or choose another checkpoint folder"
         )
-    model.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    scheduler.load_state_dict(payload["scheduler"])
+    return payload
+
+
+def load_checkpoint(run: Run, cfg: TrainConfig) -> None:
+    """Restore ``run`` from its checkpoint; CheckpointError when it belongs to another
+    run (another task, model, or optimizer/schedule setting)."""
+    path = run.checkpoint
+    assert path is not None
+    payload = read_checkpoint(path, cfg.device)
+    saved = _plain(payload["identity"])
+    differing = [
+        f"{k}: checkpoint {saved.get(k)!r} vs now {v!r}"
+        for k, v in run.identity.items()
+        if saved.get(k) != v
+    ]
+    if differing:
+        raise CheckpointError(
+            f"checkpoint {path} belongs to a different run ({'; '.join(differing)}); "
+            "delete it or use another folder for checkpoint_path"
+        )
+    run.model.load_state_dict(payload["model"])
+    run.optimizer.load_state_dict(payload["optimizer"])
+    run.scheduler.load_state_dict(payload["scheduler"])
     set_rng_state({k: _to_cpu(v) for k, v in payload["rng"].items()})
-    return Progress(**payload["progress"])
+    run.progress = Progress(**payload["progress"])
+
+
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "progress", "rng", "identity")
 
 
 def _to_cpu(state: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
@@ -298,99 +367,96 @@ def show_progress(cfg: TrainConfig) -> bool:
 
 
 @dataclass
-class FitOutcome:
-    status: Status
-    reason: str | None
-    progress: Progress
-
-
-def train(model: nn.Module, data: TaskData, cfg: TrainConfig) -> TrainResult:
-    """Train ``model`` (logits with the class axis last) on ``data.train`` for
-    ``cfg.steps`` steps, then measure accuracy on ``data.test``."""
-    return evaluate_fit(model, data, cfg, fit(model, data.train, cfg))
-
-
-@dataclass
-class FitState:
-    """A run ready to step: what ``prepare_fit`` builds and ``run_fit`` advances."""
+class Run:
+    """A run ready to step: the model, its optimizer and schedule, and how far it got
+    (restored from the checkpoint when there is one)."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: LambdaLR
     progress: Progress
     checkpoint: Path | None
+    identity: dict[str, Any]
 
 
-def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig) -> FitOutcome:
-    """The training part of ``train``: resumes from ``cfg.checkpoint_path`` when it
-    exists; stops early on divergence or when the time budget runs out."""
-    return run_fit(prepare_fit(model, cfg), dataset, cfg)
+@dataclass
+class StepsOutcome:
+    """What ``run_steps`` ends with: why it stopped and the progress it made."""
+
+    status: Status
+    reason: str | None
+    progress: Progress
 
 
-def prepare_fit(model: nn.Module, cfg: TrainConfig) -> FitState:
-    """Optimizer, schedule and progress (from the checkpoint when there is one).
-    Kept apart from ``run_fit`` so that a timer around the steps does not count
-    the optimizer's one-time set-up (its first construction imports torch._dynamo)."""
+def call(steps: Callable[[], StepsOutcome]) -> StepsOutcome:
+    return steps()
+
+
+def train(
+    model: nn.Module,
+    data: TaskData,
+    cfg: TrainConfig,
+    *,
+    timer: Callable[[Callable[[], StepsOutcome]], StepsOutcome] = call,
+) -> TrainResult:
+    """Train ``model`` (logits with the class axis last) on ``data.train`` for
+    ``cfg.steps`` steps, then measure accuracy on ``data.val`` and ``data.test``.
+
+    Resumes from ``cfg.checkpoint_path`` when it exists (and refuses one from another
+    run); stops early on divergence (status "diverged", no accuracy) or when the time
+    budget runs out (status "timeout", evaluated all the same). ``timer`` calls the
+    steps and returns their outcome, so that a benchmark times the steps alone, not
+    the optimizer's set-up (its first construction imports torch._dynamo) or evaluation.
+    """
+    check_splits(data)
+    run = start_run(model, data, cfg)
+    outcome = timer(functools.partial(run_steps, run, data.train, cfg))
+    return finish(run, data, cfg, outcome)
+
+
+def start_run(model: nn.Module, data: TaskData, cfg: TrainConfig) -> Run:
     model.to(cfg.device).train()
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg)
     checkpoint = Path(cfg.checkpoint_path) if cfg.checkpoint_path else None
+    run = Run(model, optimizer, scheduler, Progress(), checkpoint, run_identity(model, data, cfg))
     if checkpoint is not None and checkpoint.exists():
-        progress = load_checkpoint(checkpoint, model, optimizer, scheduler, cfg)
+        load_checkpoint(run, cfg)
     else:
         torch.manual_seed(cfg.seed)
-        progress = Progress()
-    return FitState(model, optimizer, scheduler, progress, checkpoint)
+    return run
 
 
-def run_fit(state: FitState, dataset: Dataset, cfg: TrainConfig) -> FitOutcome:
-    status, reason = run_steps(
-        state.model,
-        dataset,
-        state.optimizer,
-        state.scheduler,
-        state.progress,
-        cfg,
-        state.checkpoint,
-    )
-    return FitOutcome(status, reason, state.progress)
-
-
-def evaluate_fit(
-    model: nn.Module, data: TaskData, cfg: TrainConfig, outcome: FitOutcome
-) -> TrainResult:
-    """The ``TrainResult`` of a finished ``fit``: accuracy on the test split
-    (None for a diverged run, whose weights mean nothing)."""
+def finish(run: Run, data: TaskData, cfg: TrainConfig, outcome: StepsOutcome) -> TrainResult:
+    """Accuracy on val and test (None for a diverged run, whose weights mean nothing)."""
     eval_start = time.perf_counter()
-    accuracy = None if outcome.status == "diverged" else evaluate(model, data.test, cfg)
+    accuracy = val_accuracy = None
+    if outcome.status != "diverged":
+        if data.val is not None:
+            val_accuracy = evaluate(run.model, data.val, cfg, "val")
+        accuracy = evaluate(run.model, data.test, cfg, "test")
     eval_time_s = time.perf_counter() - eval_start
     progress = outcome.progress
     train_time_s = progress.train_time_s
     return TrainResult(
         status=outcome.status,
         accuracy=accuracy,
+        val_accuracy=val_accuracy,
         train_time_s=train_time_s,
         eval_time_s=eval_time_s,
         tokens_per_s=progress.tokens_seen / train_time_s if train_time_s > 0 else None,
         steps=progress.step,
         final_loss=progress.losses[-1] if progress.losses else None,
-        params=count_params(model),
+        params=count_params(run.model),
         reason=outcome.reason,
         losses=progress.losses,
     )
 
 
-def run_steps(
-    model: nn.Module,
-    dataset: Dataset,
-    optimizer: torch.optim.Optimizer,
-    scheduler: LambdaLR,
-    progress: Progress,
-    cfg: TrainConfig,
-    checkpoint: Path | None,
-) -> tuple[Status, str | None]:
-    """Steps from ``progress.step`` to ``cfg.steps``; updates ``progress`` in place.
-    Only the steps count towards ``train_time_s``, not checkpointing."""
+def run_steps(run: Run, dataset: Dataset, cfg: TrainConfig) -> StepsOutcome:
+    """Steps from ``run.progress.step`` to ``cfg.steps``, updating the progress in
+    place. Only the steps count towards ``train_time_s``, not checkpointing."""
+    model, progress = run.model, run.progress
     dtype = autocast_dtype(cfg)
     bar = tqdm(total=cfg.steps, initial=progress.step, disable=not show_progress(cfg), desc="train")
     with bar:
@@ -403,14 +469,18 @@ def run_steps(
             loss = task_loss(logits, target)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                return "diverged", f"loss is {loss_value} at step {progress.step}"
-            optimizer.zero_grad(set_to_none=True)
+                return StepsOutcome(
+                    "diverged", f"loss is {loss_value} at step {progress.step}", progress
+                )
+            run.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = clip_gradients(model, cfg.grad_clip)
             if not math.isfinite(grad_norm):
-                return "diverged", f"gradient norm is {grad_norm} at step {progress.step}"
-            optimizer.step()
-            scheduler.step()
+                return StepsOutcome(
+                    "diverged", f"gradient norm is {grad_norm} at step {progress.step}", progress
+                )
+            run.optimizer.step()
+            run.scheduler.step()
             synchronize(cfg.device)
 
             progress.step += 1
@@ -420,19 +490,17 @@ def run_steps(
             bar.update(1)
             if progress.step % 10 == 0:
                 bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
-            if checkpoint is not None and (
+            if run.checkpoint is not None and (
                 progress.step % cfg.checkpoint_every == 0 or progress.step == cfg.steps
             ):
-                save_checkpoint(checkpoint, model, optimizer, scheduler, progress, cfg)
+                save_checkpoint(run, cfg)
             out_of_time = (
                 cfg.time_budget_s is not None and progress.train_time_s > cfg.time_budget_s
             )
             if out_of_time and progress.step < cfg.steps:
-                return (
-                    "timeout",
-                    f"time budget {cfg.time_budget_s:g} s ran out at step {progress.step}",
-                )
-    return "ok", None
+                reason = f"time budget {cfg.time_budget_s:g} s ran out at step {progress.step}"
+                return StepsOutcome("timeout", reason, progress)
+    return StepsOutcome("ok", None, progress)
 
 
 def clip_gradients(model: nn.Module, max_norm: float | None) -> float:

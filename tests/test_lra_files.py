@@ -14,8 +14,9 @@ from tasks.lra import TASK_NAMES, DataMissing, MalformedData, load_task
 
 def write_imdb(root: Path) -> None:
     reviews = {
-        ("train", "neg"): {"3_2.txt": b"Bad.", "10_1.txt": b"  Awful film!\n"},
-        ("train", "pos"): {"7_9.txt": "Caf\u00e9 scene was great".encode()},
+        # the first review of each class (by id) is held out for validation
+        ("train", "neg"): {"1_4.txt": b"held", "3_2.txt": b"Bad.", "10_1.txt": b"  Awful film!\n"},
+        ("train", "pos"): {"2_8.txt": b"held too", "7_9.txt": "Caf\u00e9 scene was great".encode()},
         ("test", "neg"): {"0_3.txt": b"meh"},
         ("test", "pos"): {"0_10.txt": b"A" * 50},
     }
@@ -31,7 +32,9 @@ def test_text_is_bytes_plus_one_padded_with_zero(tmp_path: Path) -> None:
     data = load_task("text", tmp_path, max_length=32)
     assert (data.spec.kind, data.spec.vocab_size, data.spec.seq_len) == ("classify", 257, 32)
     assert data.spec.n_classes == 2 and data.spec.pad_id == 0
-    assert len(data.train) == 3 and data.val is data.test  # LRA validates on test
+    assert (len(data.train), len(data.val), len(data.test)) == (3, 2, 2)
+    held = [bytes(t - 1 for t in data.val[i][0].tolist() if t) for i in range(2)]
+    assert held == [b"held", b"held too"]  # validation never touches the test set
     tokens, label = data.train[0]  # neg, ordered by review id: 3_2 before 10_1
     assert int(label) == 0
     assert tokens.tolist() == [b + 1 for b in b"Bad."] + [0] * 28

@@ -49,7 +49,8 @@ def test_generated_targets_match_an_independent_evaluator() -> None:
     assert data.spec.kind == "classify" and data.spec.n_classes == 10
     assert data.spec.seq_len == 128 and data.spec.vocab_size == len(VOCAB)
     seen = set()
-    for split in (data.train, data.test):
+    assert (len(data.train), len(data.val), len(data.test)) == (150, 50, 50)
+    for split in (data.train, data.val, data.test):
         for i in range(len(split)):
             tokens, target = split[i]
             ids = [int(t) for t in tokens if t != data.spec.pad_id]
@@ -57,7 +58,7 @@ def test_generated_targets_match_an_independent_evaluator() -> None:
             assert tokens.shape == (128,) and (tokens[len(ids) :] == data.spec.pad_id).all()
             assert evaluate_tokens([VOCAB[t] for t in ids]) == int(target)
             seen.add(tuple(ids))
-    assert len(seen) == 200  # unique, so train and test do not overlap
+    assert len(seen) == 250  # unique, so train, val and test do not overlap
     targets = {int(data.train[i][1]) for i in range(len(data.train))}
     assert len(targets) >= 8
 

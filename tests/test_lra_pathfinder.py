@@ -72,8 +72,11 @@ def test_make_pathfinder_shapes_and_determinism() -> None:
     for i in range(12):
         assert torch.equal(first.train[i][0], again.train[i][0])
     assert any(not torch.equal(first.train[i][0], other.train[i][0]) for i in range(12))
-    # train and test come from different streams of the same seed
+    # train, val and test come from different streams of the same seed
+    assert len(first.val) == len(first.test) == 4
     assert not torch.equal(first.train[0][0], first.test[0][0])
+    assert not torch.equal(first.val[0][0], first.test[0][0])
+    assert not torch.equal(first.val[0][0], first.train[0][0])
 
 
 def test_generator_options_apply() -> None:

@@ -115,7 +115,7 @@ GENERATORS = {
 def test_generators_are_deterministic_under_a_seed(name):
     make = GENERATORS[name]
     a, b, c = make(20, 7), make(20, 7), make(20, 8)
-    for split in ("train", "test"):
+    for split in ("train", "val", "test"):
         assert all(
             torch.equal(x, y)
             for x, y in zip(tensors(getattr(a, split)), tensors(getattr(b, split)), strict=True)
@@ -124,11 +124,36 @@ def test_generators_are_deterministic_under_a_seed(name):
 
 
 @pytest.mark.parametrize("name", GENERATORS)
-def test_test_split_depends_on_the_seed_only(name):
+def test_val_and_test_splits_depend_on_the_seed_only(name):
     make = GENERATORS[name]
     small, large = make(5, 0), make(50, 0)
-    assert torch.equal(tensors(small.test)[0], tensors(large.test)[0])
+    for split in ("val", "test"):
+        assert torch.equal(tensors(getattr(small, split))[0], tensors(getattr(large, split))[0])
     assert not torch.equal(tensors(small.test)[0][:5], tensors(small.train)[0])
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_val_is_its_own_draw_of_the_same_distribution(name):
+    make = GENERATORS[name]
+    data, next_seed = make(8, 0), make(8, 1)
+    val = tensors(data.val)[0]
+    assert len(data.val) == len(data.test) == 8  # n_val defaults to n_test
+    # no stream is shared: not with train or test, nor with another seed's splits
+    for other in (data.train, data.test, next_seed.train, next_seed.val, next_seed.test):
+        assert not torch.equal(val, tensors(other)[0])
+
+
+def test_split_streams_never_collide():
+    from tasks.synthetic.common import SPLITS, split_generator
+
+    seeds = {split_generator(seed, split).initial_seed() for seed in range(50) for split in SPLITS}
+    assert len(seeds) == 50 * len(SPLITS)
+
+
+@pytest.mark.parametrize("bad", [{"n_val": 0}, {"n_test": 0}])
+def test_split_sizes_must_be_positive(bad):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        make_mqar(**{"n_train": 4, "n_test": 2, "seed": 0, **bad})
 
 
 @pytest.mark.parametrize("name", GENERATORS)
@@ -137,6 +162,8 @@ def test_examples_fit_the_spec(name):
     tokens, targets = tensors(data.train)
     spec = data.spec
     assert tokens.shape == targets.shape == (10, spec.seq_len)
+    val_tokens, val_targets = tensors(data.val)
+    assert val_tokens.max() < spec.vocab_size and (val_targets != IGNORE_INDEX).any()
     assert tokens.dtype == targets.dtype == torch.long
     assert tokens.min() >= 0 and tokens.max() < spec.vocab_size
     predicted = targets[targets != IGNORE_INDEX]

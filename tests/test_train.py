@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch.utils.data import Dataset, TensorDataset
@@ -9,7 +11,14 @@ from torch.utils.data import Dataset, TensorDataset
 from tasks.base import IGNORE_INDEX, TaskData, TaskSpec
 from tasks.model import ModelConfig, TwoTowerClassifier, build_model
 from tasks.synthetic import make_selective_copy
-from tasks.train import TrainConfig, batch_indices, lr_factor, task_loss, train
+from tasks.train import (
+    CheckpointError,
+    TrainConfig,
+    batch_indices,
+    lr_factor,
+    task_loss,
+    train,
+)
 
 MIXER = "attention/math"
 
@@ -53,7 +62,7 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
 
     checkpoint = tmp_path / "run.pt"
     cfg = tiny_config(checkpoint_path=checkpoint, checkpoint_every=5)
-    crashing = TaskData(data.spec, CrashAfter(data.train, limit=7 * 8), data.test)
+    crashing = replace(data, train=CrashAfter(data.train, limit=7 * 8))
     with pytest.raises(KeyboardInterrupt):  # dies during step 7, after the step-5 checkpoint
         train(tiny_model(data.spec), crashing, cfg)
     assert checkpoint.exists()
@@ -64,6 +73,7 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
     assert resumed.steps == expected.steps == 12
     assert resumed.losses == pytest.approx(expected.losses, abs=1e-6)
     assert resumed.accuracy == expected.accuracy
+    assert resumed.val_accuracy == expected.val_accuracy
     for (name, a), b in zip(
         straight.state_dict().items(), resumed_model.state_dict().values(), strict=True
     ):
@@ -81,10 +91,62 @@ def test_finished_checkpoint_only_evaluates(tmp_path):
 def test_checkpoint_of_another_run_is_refused(tmp_path):
     data = tiny_data()
     train(tiny_model(data.spec), data, tiny_config(checkpoint_path=tmp_path / "run.pt"))
-    with pytest.raises(ValueError, match="lr: checkpoint 0.003 vs now 0.001"):
+    with pytest.raises(CheckpointError, match="lr: checkpoint 0.003 vs now 0.001"):
         train(
             tiny_model(data.spec), data, tiny_config(checkpoint_path=tmp_path / "run.pt", lr=1e-3)
         )
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ("task", "task.name: checkpoint 'selective-copy-n3-L12' vs now 'selective-copy-n2-L12'"),
+        ("model", "model.d_model: checkpoint 16 vs now 24"),
+    ],
+)
+def test_checkpoint_of_another_task_or_model_is_refused(tmp_path, change, named):
+    data = tiny_data()
+    checkpoint = tmp_path / "run.pt"
+    train(tiny_model(data.spec), data, tiny_config(checkpoint_path=checkpoint))
+    model = tiny_model(data.spec)
+    if change == "task":
+        data = make_selective_copy(48, 16, seed=0, seq_len=12, vocab_size=8, n_copy=2)
+    else:
+        torch.manual_seed(0)
+        model = build_model(data.spec, ModelConfig(MIXER, d_model=24, n_layers=1, mlp_ratio=2))
+    with pytest.raises(CheckpointError) as error:
+        train(model, data, tiny_config(checkpoint_path=checkpoint))
+    message = str(error.value)
+    assert named in message and str(checkpoint) in message
+    assert "delete it or use another folder" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 cut off"], ids=["empty", "truncated"])
+def test_unreadable_checkpoint_names_the_path_and_says_delete_it(tmp_path, content):
+    data = tiny_data()
+    checkpoint = tmp_path / "run.pt"
+    checkpoint.write_bytes(content)
+    with pytest.raises(CheckpointError) as error:
+        train(tiny_model(data.spec), data, tiny_config(checkpoint_path=checkpoint))
+    message = str(error.value)
+    assert str(checkpoint) in message and "delete it" in message and "\n" not in message
+
+
+def test_truncated_real_checkpoint_is_refused(tmp_path):
+    data = tiny_data()
+    checkpoint = tmp_path / "run.pt"
+    train(tiny_model(data.spec), data, tiny_config(checkpoint_path=checkpoint, steps=3))
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="delete it"):
+        train(tiny_model(data.spec), data, tiny_config(checkpoint_path=checkpoint, steps=3))
+
+
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_empty_split_is_refused_before_training(split):
+    data = tiny_data()
+    empty = replace(data, **{split: TensorDataset(torch.zeros(0, 12, dtype=torch.long))})
+    with pytest.raises(ValueError, match=f"the {split} split has no examples"):
+        train(tiny_model(data.spec), empty, tiny_config())
 
 
 def test_nan_loss_is_reported_as_diverged():
@@ -94,7 +156,7 @@ def test_nan_loss_is_reported_as_diverged():
         model.backbone.embed.weight[3] = float("nan")
     result = train(model, data, tiny_config())
     assert result.status == "diverged"
-    assert result.steps == 0 and result.accuracy is None
+    assert result.steps == 0 and result.accuracy is None and result.val_accuracy is None
     assert "nan" in result.reason
 
 
@@ -111,6 +173,7 @@ def test_result_reports_figures():
     result = train(model, data, tiny_config())
     assert result.status == "ok" and result.steps == 12 and len(result.losses) == 12
     assert result.final_loss == result.losses[-1]
+    assert 0 <= result.val_accuracy <= 1 and 0 <= result.accuracy <= 1
     assert result.params == sum(p.numel() for p in model.parameters())
     assert result.train_time_s > 0
     assert result.tokens_per_s == pytest.approx(12 * 8 * 12 / result.train_time_s)
@@ -166,7 +229,8 @@ def test_two_tower_model_trains():
     gen = torch.Generator().manual_seed(0)
     tokens = torch.randint(1, 20, (32, 2, 10), generator=gen)
     labels = (tokens[:, 0, 0] == tokens[:, 1, 0]).long()
-    data = TaskData(spec, TensorDataset(tokens, labels), TensorDataset(tokens, labels))
+    pairs = TensorDataset(tokens, labels)
+    data = TaskData(spec, pairs, pairs, val=pairs)
     torch.manual_seed(0)
     result = train(
         build_model(spec, ModelConfig(MIXER, d_model=16, n_layers=1)), data, tiny_config(steps=3)
@@ -194,10 +258,10 @@ def test_per_token_model_predicts_the_vocabulary():
 
 # -- accuracy runs -------------------------------------------------------------------------
 def test_every_suite_profile_has_accuracy_budgets():
-    from suite.options import PROFILE_NAMES
+    from suite.options import PROFILES as SUITE_PROFILES
     from tasks.accuracy import PROFILES
 
-    assert set(PROFILE_NAMES) <= set(PROFILES)
+    assert set(SUITE_PROFILES) <= set(PROFILES)
 
 
 def test_run_accuracy_times_only_the_training():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.base import TaskData
+from tasks.base import TaskData, TaskSpec
 from tasks.lra.common import MalformedData, TokenArrayDataset, locate
 from tasks.lra.pathfinder import pixel_spec
 
@@ -29,6 +29,10 @@ TEST_BATCH = "test_batch"
 SIDE = 32
 TRAIN_FRACTION = 0.9
 GRAY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
+
+
+def image_spec() -> TaskSpec:
+    return pixel_spec("image", SIDE, 10)
 
 
 def to_grayscale(rgb: np.ndarray) -> np.ndarray:
@@ -72,7 +76,7 @@ def load_image(data_dir: str | Path | None) -> TaskData:
     n_train = int(len(labels) * TRAIN_FRACTION)
     test_pixels, test_labels = _read([test_path])
     return TaskData(
-        pixel_spec("image", SIDE, 10),
+        image_spec(),
         TokenArrayDataset(pixels[:n_train], labels[:n_train]),
         TokenArrayDataset(test_pixels, test_labels),
         val=TokenArrayDataset(pixels[n_train:], labels[n_train:]),

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.base import TaskData, TaskSpec
+from tasks.base import TaskData, TaskSpec, split_sizes
 from tasks.lra.common import MalformedData, TokenArrayDataset, locate, release_hint
 
 MIN, MAX, MED, SUM_MOD, END = "[MIN", "[MAX", "[MED", "[SM", "]"
@@ -186,16 +186,24 @@ def make_listops(
     min_len: int,
     max_len: int,
     seed: int,
+    n_val: int | None = None,
     max_depth: int = 10,
     max_args: int = 10,
 ) -> TaskData:
-    """Generated ListOps in memory, train and test disjoint; token lengths satisfy
+    """Generated ListOps in memory: train, val (``n_val`` None: as many as ``n_test``)
+    and test, disjoint draws of one generator; token lengths satisfy
     ``min_len < length < max_len`` and sequences are padded to ``max_len``."""
+    n_val = split_sizes(n_train, n_test, n_val)["val"]
     config = ListOpsConfig(min_len, max_len, max_depth, max_args)
-    examples = generate_examples(n_train + n_test, config, seed)
+    examples = generate_examples(n_train + n_val + n_test, config, seed)
     spec = listops_spec(max_len, name=f"listops-gen{min_len}-{max_len}")
+    train, val, test = (
+        examples[:n_train],
+        examples[n_train : n_train + n_val],
+        examples[n_train + n_val :],
+    )
     return TaskData(
-        spec, to_dataset(examples[:n_train], max_len), to_dataset(examples[n_train:], max_len)
+        spec, to_dataset(train, max_len), to_dataset(test, max_len), val=to_dataset(val, max_len)
     )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tasks.base import TaskData, TaskSpec
+from tasks.base import TaskData, TaskSpec, split_sizes
 from tasks.lra.common import (
     LazyImageDataset,
     MalformedData,
@@ -51,7 +51,8 @@ DIFFICULTY_FOLDER = {
 PIXEL_VOCAB_SIZE = 257  # intensities 0..255 and the pad id
 PIXEL_PAD_ID = 256
 SPLIT_FRACTIONS = (0.8, 0.1)  # train, val; the rest is test
-TRAIN_STREAM, TEST_STREAM = 0, 1
+#: the random streams of generated splits (each image is keyed by seed, stream, index)
+TRAIN_STREAM, TEST_STREAM, VAL_STREAM = 0, 1, 2
 
 
 def pixel_spec(name: str, image_size: int, n_classes: int) -> TaskSpec:
@@ -107,17 +108,27 @@ def make_pathfinder(
     *,
     image_size: int = 32,
     seed: int,
+    n_val: int | None = None,
     difficulty: str = "hard",
     workers: int = 1,
     **options,
 ) -> TaskData:
-    """Generated Pathfinder images in memory. ``options`` override PathfinderConfig
-    fields (contour_length, num_distractors, paddle_length, paddle_margin, ...)."""
+    """Generated Pathfinder images in memory: train, val (``n_val`` None: as many as
+    ``n_test``) and test, each from its own random stream of one generator.
+    ``options`` override PathfinderConfig fields (contour_length, num_distractors,
+    paddle_length, paddle_margin, ...)."""
+    n_val = split_sizes(n_train, n_test, n_val)["val"]
     config = config_for(image_size, difficulty, **options)
-    train = generate_images(config, n_train, seed, TRAIN_STREAM, workers)
-    test = generate_images(config, n_test, seed, TEST_STREAM, workers)
+    splits = {
+        name: to_dataset(generate_images(config, n, seed, stream, workers), image_size)
+        for name, n, stream in (
+            ("train", n_train, TRAIN_STREAM),
+            ("val", n_val, VAL_STREAM),
+            ("test", n_test, TEST_STREAM),
+        )
+    }
     spec = pixel_spec(f"pathfinder{image_size}-gen", image_size, 2)
-    return TaskData(spec, to_dataset(train, image_size), to_dataset(test, image_size))
+    return TaskData(spec, splits["train"], splits["test"], val=splits["val"])
 
 
 # -- the release's files --------------------------------------------------------------

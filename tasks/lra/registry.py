@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tasks.base import TaskData
-from tasks.lra.image import load_image
-from tasks.lra.listops import load_listops
-from tasks.lra.pathfinder import load_pathfinder
-from tasks.lra.retrieval import load_retrieval
-from tasks.lra.text import load_text
+from tasks.base import TaskData, TaskSpec
+from tasks.lra.image import image_spec, load_image
+from tasks.lra.listops import listops_spec, load_listops
+from tasks.lra.pathfinder import load_pathfinder, pixel_spec
+from tasks.lra.retrieval import load_retrieval, retrieval_spec
+from tasks.lra.text import load_text, text_spec
 
 
 def _load_pathx(
@@ -27,6 +27,33 @@ LOADERS: dict[str, Callable[..., TaskData]] = {
     "pathfinder": load_pathfinder,
     "pathx": _load_pathx,
 }
+
+
+def _pathfinder_spec(resolution: int = 32, difficulty: str = "hard", **_) -> TaskSpec:
+    return pixel_spec("pathfinder", resolution, 2)
+
+
+def _pathx_spec(resolution: int = 128, difficulty: str = "hard", **_) -> TaskSpec:
+    return pixel_spec("pathx", resolution, 2)
+
+
+#: each task's spec from its load_task options alone, without reading its files
+SPECS: dict[str, Callable[..., TaskSpec]] = {
+    "listops": lambda max_length=2000, **_: listops_spec(max_length),
+    "text": lambda max_length=4096: text_spec(max_length),
+    "retrieval": lambda max_length=4000: retrieval_spec(max_length),
+    "image": image_spec,
+    "pathfinder": _pathfinder_spec,
+    "pathx": _pathx_spec,
+}
+
+
+def task_spec(name: str, **options) -> TaskSpec:
+    """The spec ``load_task(name, ..., **options)`` gives, without any file: what a
+    model for the task is sized by."""
+    if name not in SPECS:
+        raise ValueError(f"unknown LRA task {name!r}; choose one of {', '.join(SPECS)}")
+    return SPECS[name](**options)
 
 
 def load_task(name: str, data_dir: str | Path | None, **options) -> TaskData:

@@ -26,6 +26,10 @@ SPLIT_FILES = {"train": "train", "val": "eval", "test": "test"}
 N_FIELDS = 5
 
 
+def retrieval_spec(max_length: int = LRA_MAX_LENGTH) -> TaskSpec:
+    return TaskSpec("retrieval", "pair", BYTE_VOCAB_SIZE, max_length, 2)
+
+
 def split_path(root: Path, split: str) -> Path:
     return root / "tsv_data" / f"new_aan_pairs.{SPLIT_FILES[split]}.tsv"
 
@@ -66,5 +70,5 @@ def load_retrieval(data_dir: str | Path | None, max_length: int = LRA_MAX_LENGTH
         relative = str(split_path(Path(), split))
         path = locate(data_dir, relative, "retrieval", release_hint("retrieval", False))
         datasets[split] = read_split(path, max_length)
-    spec = TaskSpec("retrieval", "pair", BYTE_VOCAB_SIZE, max_length, 2)
+    spec = retrieval_spec(max_length)
     return TaskData(spec, datasets["train"], datasets["test"], val=datasets["val"])

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch.utils.data import TensorDataset
 
 from ..base import TaskData, TaskSpec
 
+#: one random stream per split; the stream of split s under seed k is seeded with
+#: k * len(SPLITS) + s, so no two (seed, split) pairs ever share a stream
+SPLITS = ("train", "val", "test")
 
-def split_generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
-    """Independent generators for the train and test splits, so that the test
-    set depends only on the seed, not on how many training examples were drawn."""
-    root = torch.Generator().manual_seed(seed)
-    train_seed, test_seed = torch.randint(0, 2**62, (2,), generator=root).tolist()
-    return torch.Generator().manual_seed(train_seed), torch.Generator().manual_seed(test_seed)
+Split = tuple[torch.Tensor, torch.Tensor]
+
+
+def split_generator(seed: int, split: str) -> torch.Generator:
+    """The generator of one split: the val and test sets depend only on the seed,
+    not on how many training examples were drawn, and never repeat another
+    split's (or another seed's) stream."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return torch.Generator().manual_seed(seed * len(SPLITS) + SPLITS.index(split))
 
 
 def random_subsets(n_rows: int, low: int, high: int, size: int, gen: torch.Generator):
@@ -24,15 +34,17 @@ def random_subsets(n_rows: int, low: int, high: int, size: int, gen: torch.Gener
     return ranks[:, :size] + low
 
 
-def per_token_data(
-    spec: TaskSpec,
-    train: tuple[torch.Tensor, torch.Tensor],
-    test: tuple[torch.Tensor, torch.Tensor],
-) -> TaskData:
-    return TaskData(spec=spec, train=TensorDataset(*train), test=TensorDataset(*test))
+def per_token_data(spec: TaskSpec, splits: dict[str, Split]) -> TaskData:
+    train, val, test = (TensorDataset(*splits[s]) for s in SPLITS)
+    return TaskData(spec=spec, train=train, test=test, val=val)
 
 
-def check_counts(n_train: int, n_test: int) -> None:
-    for name, value in (("n_train", n_train), ("n_test", n_test)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def generate_splits(
+    make_examples: Callable[[int, Any, torch.Generator], Split],
+    cfg: Any,
+    counts: dict[str, int],
+    seed: int,
+) -> dict[str, Split]:
+    """``make_examples(n, cfg, generator)`` for every split, each with its own stream:
+    one distribution, independent draws."""
+    return {s: make_examples(counts[s], cfg, split_generator(seed, s)) for s in SPLITS}

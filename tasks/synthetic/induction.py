@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..base import IGNORE_INDEX, TaskData, TaskSpec
-from .common import check_counts, per_token_data, split_generators
+from ..base import IGNORE_INDEX, TaskData, TaskSpec, split_sizes
+from .common import generate_splits, per_token_data
 
 TRIGGER_ID = 1
 FIRST_CONTENT_ID = 2
@@ -59,15 +59,17 @@ def induction_examples(
 
 
 def make_induction(
-    n_train: int, n_test: int, *, seed: int, config: InductionConfig | None = None, **overrides
+    n_train: int,
+    n_test: int,
+    *,
+    seed: int,
+    n_val: int | None = None,
+    config: InductionConfig | None = None,
+    **overrides,
 ) -> TaskData:
-    """Induction-head train and test splits; ``overrides`` set fields of
+    """Induction-head train, val and test splits (``n_val`` None: as many as
+    ``n_test``); ``overrides`` set fields of
     ``InductionConfig``, e.g. ``make_induction(1000, 100, seed=0, seq_len=256)``."""
-    check_counts(n_train, n_test)
+    counts = split_sizes(n_train, n_test, n_val)
     cfg = replace(config or InductionConfig(), **overrides)
-    train_gen, test_gen = split_generators(seed)
-    return per_token_data(
-        cfg.spec(),
-        induction_examples(n_train, cfg, train_gen),
-        induction_examples(n_test, cfg, test_gen),
-    )
+    return per_token_data(cfg.spec(), generate_splits(induction_examples, cfg, counts, seed))

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..base import IGNORE_INDEX, TaskData, TaskSpec
-from .common import check_counts, per_token_data, random_subsets, split_generators
+from ..base import IGNORE_INDEX, TaskData, TaskSpec, split_sizes
+from .common import generate_splits, per_token_data, random_subsets
 
 
 @dataclass(frozen=True)
@@ -97,13 +97,17 @@ def mqar_examples(
 
 
 def make_mqar(
-    n_train: int, n_test: int, *, seed: int, config: MQARConfig | None = None, **overrides
+    n_train: int,
+    n_test: int,
+    *,
+    seed: int,
+    n_val: int | None = None,
+    config: MQARConfig | None = None,
+    **overrides,
 ) -> TaskData:
-    """MQAR train and test splits; ``overrides`` set fields of ``MQARConfig``,
+    """MQAR train, val and test splits (``n_val`` None: as many as
+    ``n_test``); ``overrides`` set fields of ``MQARConfig``,
     e.g. ``make_mqar(2000, 200, seed=0, seq_len=128, num_kv_pairs=8)``."""
-    check_counts(n_train, n_test)
+    counts = split_sizes(n_train, n_test, n_val)
     cfg = replace(config or MQARConfig(), **overrides)
-    train_gen, test_gen = split_generators(seed)
-    return per_token_data(
-        cfg.spec(), mqar_examples(n_train, cfg, train_gen), mqar_examples(n_test, cfg, test_gen)
-    )
+    return per_token_data(cfg.spec(), generate_splits(mqar_examples, cfg, counts, seed))

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..base import IGNORE_INDEX, TaskData, TaskSpec
-from .common import check_counts, per_token_data, split_generators
+from ..base import IGNORE_INDEX, TaskData, TaskSpec, split_sizes
+from .common import generate_splits, per_token_data
 
 NOISE_ID = 1
 MARKER_ID = 2
@@ -76,16 +76,13 @@ def make_selective_copy(
     n_test: int,
     *,
     seed: int,
+    n_val: int | None = None,
     config: SelectiveCopyConfig | None = None,
     **overrides,
 ) -> TaskData:
-    """Selective-copying train and test splits; ``overrides`` set fields of
+    """Selective-copying train, val and test splits (``n_val`` None: as many as
+    ``n_test``); ``overrides`` set fields of
     ``SelectiveCopyConfig``, e.g. ``make_selective_copy(1000, 100, seed=0, n_copy=4)``."""
-    check_counts(n_train, n_test)
+    counts = split_sizes(n_train, n_test, n_val)
     cfg = replace(config or SelectiveCopyConfig(), **overrides)
-    train_gen, test_gen = split_generators(seed)
-    return per_token_data(
-        cfg.spec(),
-        selective_copy_examples(n_train, cfg, train_gen),
-        selective_copy_examples(n_test, cfg, test_gen),
-    )
+    return per_token_data(cfg.spec(), generate_splits(selective_copy_examples, cfg, counts, seed))
