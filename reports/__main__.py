@@ -2,7 +2,10 @@
 compare A B``: two runs side by side, regressions flagged.
 
 Exit status: 0 done; 1 ``--fail-on-regression`` and a regression was found;
-2 nothing to report (no runs, a --run that matches nothing, bad options).
+2 nothing to report (no runs, a --run that matches nothing, bad options);
+3 the report could not be written (--out read-only, disk full: --out is left
+as it was); 4 ``--fail-on-regression`` and no point of A matched one of B, so
+nothing could be checked.
 """
 
 from __future__ import annotations
@@ -16,17 +19,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from .compare import is_comparison, matched
 from .load import (
     ReportError,
     RunFile,
     list_run_files,
     load_points,
+    newest_readable,
     no_runs_message,
     resolve_run,
     select_run_files,
 )
-from .render import FORMATS, Section, write_report
+from .render import FORMATS, Section, WriteError, write_report
 from .report import compare_section, report_sections
+
+EXIT_REGRESSION, EXIT_NOTHING, EXIT_WRITE, EXIT_UNCHECKED = 1, 2, 3, 4
+#: stems of the comparison's table and figure: the full report's and the
+#: compare command's share an --out and must not overwrite each other
+REPORT_COMPARE, COMMAND_COMPARE = "report_compare", "compare"
 
 DESCRIPTION = """\
 Turn pytest-benchmark autosaves into report.md, a self-contained report.html,
@@ -68,7 +78,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         default=Path("reports/out"),
-        help="folder the report is written to; nothing is written elsewhere (default: reports/out)",
+        help="folder the report is written to, staged beside it and swapped in whole "
+        "(default: reports/out)",
     )
     parser.add_argument(
         "--format",
@@ -86,7 +97,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fail-on-regression",
         action="store_true",
-        help="exit with status 1 when a comparison flags a regression (for CI)",
+        help="exit with status 1 when a comparison flags a regression, 4 when no point "
+        "matched so that nothing was checked (for CI)",
     )
 
 
@@ -171,47 +183,63 @@ def finish(
         if path.suffix in (".md", ".html"):
             print(f"wrote {path}")
     print(f"wrote {len(written)} files under {args.out}")
-    regressions = sum(
-        int(table.frame["regression"].sum())
-        for section in sections
-        for table in section.tables
-        if table.name == "compare"
-    )
-    return 1 if args.fail_on_regression and regressions else 0
+    if not args.fail_on_regression:
+        return 0
+    comparisons = [t for section in sections for t in section.tables if is_comparison(t)]
+    if not any(matched(t.frame).any() for t in comparisons):
+        print(
+            "error: --fail-on-regression: no point of A matched one of B (they differ in "
+            "workload, mixer, sweep, length or model size), so nothing was checked",
+            file=sys.stderr,
+        )
+        return EXIT_UNCHECKED
+    regressions = sum(int(t.frame["regression"].sum()) for t in comparisons)
+    if regressions:
+        print(f"--fail-on-regression: {regressions} regressions", file=sys.stderr)
+        return EXIT_REGRESSION
+    return 0
 
 
 def report(args: argparse.Namespace) -> int:
+    if args.fail_on_regression and not args.compare:
+        raise ReportError("--fail-on-regression checks a comparison: add --compare and two runs")
     with reported_warnings() as messages:
         files = select_run_files(args.storage, args.run)
         points = load_points(files)
     sections = report_sections(points, args.fit, messages)
     if args.compare:
         run_a, run_b = two_runs(points, files)
-        section = compare_section(points, run_a, run_b, args.threshold)
+        section = compare_section(points, run_a, run_b, args.threshold, REPORT_COMPARE)
         print(section.text)
         sections.insert(1, section)
     runs = ", ".join(sorted(points["run"].unique()))
     return finish(args, f"mixbench report: {runs}", sections, points, "report")
 
 
-def compare(args: argparse.Namespace) -> int:
+def compare_files(args: argparse.Namespace) -> list[RunFile]:
+    """Runs A and B as given, else the two newest readable, complete runs."""
     available = list_run_files(args.storage)
     if len(args.runs) not in (0, 2):
         raise ReportError(f"compare takes two runs, A and B, or none; got {len(args.runs)}")
-    if args.runs:
-        chosen = [resolve_run(selector, available, args.storage) for selector in args.runs]
-        for selector, found in zip(args.runs, chosen, strict=True):
-            if len(found) != 1:
-                raise ReportError(f"{selector!r} names {len(found)} runs; compare needs one each")
-        files = [found[0] for found in chosen]
-    elif len(available) >= 2:
-        files = available[-2:]
-    else:
-        raise ReportError(no_runs_message(args.storage) + " (compare needs two)")
+    if not args.runs:
+        files = newest_readable(available, 2)
+        if len(files) < 2:
+            found = f"found {len(files)} readable" if available else "found none"
+            raise ReportError(f"{no_runs_message(args.storage)} (compare needs two; {found})")
+        return files
+    chosen = [resolve_run(selector, available, args.storage) for selector in args.runs]
+    for selector, found in zip(args.runs, chosen, strict=True):
+        if len(found) != 1:
+            raise ReportError(f"{selector!r} names {len(found)} runs; compare needs one each")
+    return [found[0] for found in chosen]
+
+
+def compare(args: argparse.Namespace) -> int:
     with reported_warnings():
+        files = compare_files(args)
         points = load_points(files)
     run_a, run_b = two_runs(points, files)
-    section = compare_section(points, run_a, run_b, args.threshold)
+    section = compare_section(points, run_a, run_b, args.threshold, COMMAND_COMPARE)
     print(section.text)
     # No points.csv: that is the full report's, and a comparison must not replace it.
     return finish(args, f"mixbench comparison: {run_a} → {run_b}", [section], None, "compare")
@@ -223,9 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = compare_parser().parse_args(argv[1:]) if is_compare else report_parser().parse_args(argv)
     try:
         return compare(args) if is_compare else report(args)
+    except WriteError as error:
+        print(f"error: {error}; {args.out} was left as it was", file=sys.stderr)
+        return EXIT_WRITE
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_NOTHING
 
 
 if __name__ == "__main__":

@@ -68,7 +68,12 @@ def flag_point(row: pd.Series, threshold: float) -> tuple[str, bool]:
     return (", ".join(gains) if gains else "within threshold"), False
 
 
-def compare_runs(points: pd.DataFrame, run_a: str, run_b: str, threshold: float) -> Table:
+COMPARE_FLAG = "regression"
+
+
+def compare_runs(
+    points: pd.DataFrame, run_a: str, run_b: str, threshold: float, name: str = "compare"
+) -> Table:
     a = per_point(points[points["run"] == run_a])
     b = per_point(points[points["run"] == run_b])
     merged = a.merge(b, on=MATCH_KEYS, how="outer", suffixes=("_a", "_b"))
@@ -83,7 +88,7 @@ def compare_runs(points: pd.DataFrame, run_a: str, run_b: str, threshold: float)
     frame["accuracy_a"], frame["accuracy_b"] = merged["accuracy_a"], merged["accuracy_b"]
     flags = [flag_point(row, threshold) for _, row in frame.iterrows()]
     frame["change"] = [text for text, _ in flags]
-    frame["regression"] = [bad for _, bad in flags]
+    frame[COMPARE_FLAG] = [bad for _, bad in flags]
     frame = frame.sort_values(
         ["regression", "workload", "mixer", "task", "sweep", "seq_len", "batch", "d_model"],
         ascending=[False, *[True] * 7],
@@ -95,24 +100,31 @@ def compare_runs(points: pd.DataFrame, run_a: str, run_b: str, threshold: float)
         f"less accurate by more than {100 * threshold:g}%, or a point that ran in A and broke "
         "in B. Points are matched on workload, mixer, task, sweep, length, batch and model size."
     )
-    return Table(
-        "compare", f"{run_a} → {run_b}", caption, frame, percent=("accuracy_a", "accuracy_b")
-    )
+    return Table(name, f"{run_a} → {run_b}", caption, frame, percent=("accuracy_a", "accuracy_b"))
+
+
+def matched(frame: pd.DataFrame) -> pd.Series:
+    """Points both runs measured."""
+    return frame["status_a"].notna() & frame["status_b"].notna()
+
+
+def is_comparison(table: Table) -> bool:
+    return {"status_a", "status_b", COMPARE_FLAG} <= set(table.frame.columns)
 
 
 def summary_line(table: Table) -> str:
     frame = table.frame
-    matched = frame["status_a"].notna() & frame["status_b"].notna()
-    regressions = int(frame["regression"].sum())
-    speedups = frame.loc[matched, "speedup_x"].dropna()
+    both = matched(frame)
+    regressions = int(frame[COMPARE_FLAG].sum())
+    speedups = frame.loc[both, "speedup_x"].dropna()
     typical = f"; median speed-up {speedups.median():.2f}×" if not speedups.empty else ""
-    if not matched.any():
+    if not both.any():
         return (
-            f"{table.title}: no point matched; the runs differ in workload, mixer, length or "
-            "model size (batch, d_model, n_layers)."
+            f"{table.title}: no point matched; the runs differ in workload, mixer, sweep, "
+            "length or model size (batch, d_model, n_layers)."
         )
     return (
-        f"{table.title}: {int(matched.sum())} points matched, {regressions} regression"
+        f"{table.title}: {int(both.sum())} points matched, {regressions} regression"
         f"{'' if regressions == 1 else 's'}{typical}; "
-        f"{int((~matched).sum())} points in only one run."
+        f"{int((~both).sum())} points in only one run."
     )

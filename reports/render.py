@@ -2,18 +2,20 @@
 as base64 PNG), the figures as PNG and SVG, every table as CSV and the tidy
 table of all points as points.csv.
 
-Every file is written to a temporary file beside it and then moved into
-place, so a reader never sees half a report, and nothing is written outside
-the output folder.
+The whole folder is written beside the old one and then swapped into place,
+so a reader never sees half a report or old and new files mixed, and a write
+error (a read-only folder, a full disk) changes nothing.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -67,25 +69,105 @@ class RenderedFigure:
 # -- writing files --------------------------------------------------------------
 
 
+class WriteError(Exception):
+    """The report could not be written; the output folder was left as it was."""
+
+
 def current_umask() -> int:
     mask = os.umask(0)  # the only way to read it is to set it
     os.umask(mask)
     return mask
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write beside the target, then rename over it: all or nothing."""
+def write_file(path: Path, data: bytes) -> None:
+    """One new file (in the staging folder: nothing reads it yet)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path.write_bytes(data)
+
+
+def carry(source: Path, target: Path) -> None:
+    """A file of the old folder into the new one: a hard link (no copy of
+    the bytes) where the file system allows, else a copy."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        # mkstemp makes files only the owner can read; a report is for everyone.
-        os.chmod(temporary, 0o666 & ~current_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def manifest_name(stem: str) -> str:
+    return f".{stem}.written"
+
+
+def listed(manifest: Path) -> set[str]:
+    return set(manifest.read_text().splitlines()) if manifest.is_file() else set()
+
+
+def kept_from(out: Path, stem: str) -> list[str]:
+    """The files of the old folder the new one keeps: everything but what
+    this kind of report wrote last time (a figure of a workload no longer
+    measured must not sit beside the new ones), unless another report's
+    manifest still names it. A user's own files are always kept."""
+    if not out.is_dir():
+        return []
+    manifest = out / manifest_name(stem)
+    others = set().union(*(listed(m) for m in out.glob(".*.written") if m != manifest))
+    mine = listed(manifest) - others
+    files = (p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    return sorted(f for f in files if f not in mine and f != manifest.name)
+
+
+def publish(out: Path, stem: str, files: dict[str, bytes]) -> list[Path]:
+    """Write ``files`` (relative path -> bytes) as the new ``out``: all of
+    them, with what the old folder keeps, into a staging folder beside it,
+    then swapped into place. A failure on the way (a read-only folder, a full
+    disk) leaves the old folder as it was, never old and new files mixed."""
+    out = out.resolve() if out.is_symlink() else out.absolute()
+    here = Path.cwd().resolve()
+    if out.resolve() == here or out.resolve() in here.parents:
+        raise WriteError(f"--out {out} holds the working folder; give a folder of its own")
+    parent = out.parent
+    staging = None
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "the folder is not writable", str(out))
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.", suffix=".new"))
+        for relative, data in files.items():
+            write_file(staging / relative, data)
+        write_file(staging / manifest_name(stem), "\n".join(sorted(files)).encode())
+        for relative in kept_from(out, stem):
+            if relative not in files:
+                carry(out / relative, staging / relative)
+        mode = 0o777 & ~current_umask()  # mkdtemp's folder is the owner's only
+        for folder in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
+            os.chmod(folder, mode)
+        swap(staging, out)
+        staging = None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        where = f" ({error.filename})" if error.filename and error.filename != str(out) else ""
+        raise WriteError(f"cannot write the report to {out}: {reason}{where}") from error
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return [out / relative for relative in files]
+
+
+def swap(staging: Path, out: Path) -> None:
+    """``staging`` becomes ``out``; the old ``out`` is removed once replaced."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+    os.rmdir(old)  # a free name beside out, for the old folder
+    os.rename(out, old)
+    try:
+        os.rename(staging, out)
+    except OSError:
+        os.rename(old, out)
         raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def render_figure(result: FigureResult) -> RenderedFigure:
@@ -245,6 +327,34 @@ def html_page(title: str, sections: Iterable[Section], figures: dict[str, Render
 # -- the whole report -----------------------------------------------------------
 
 
+def report_files(
+    title: str,
+    sections: Sequence[Section],
+    formats: Sequence[str],
+    points: pd.DataFrame | None,
+    stem: str,
+) -> dict[str, bytes]:
+    """Every file of a report by its path in the output folder, in memory."""
+    try:
+        figures = {f.name: render_figure(f) for section in sections for f in section.figures}
+    finally:
+        close_figures(sections)
+    files: dict[str, bytes] = {}
+    for name, rendered in figures.items():
+        files[f"figures/{name}.png"] = rendered.png
+        files[f"figures/{name}.svg"] = rendered.svg
+    for section in sections:
+        for table in section.tables:
+            files[f"tables/{table.name}.csv"] = table.frame.to_csv(index=False).encode()
+    if points is not None:
+        files["points.csv"] = points.to_csv(index=False).encode()
+    if "md" in formats:
+        files[f"{stem}.md"] = markdown(title, sections).encode()
+    if "html" in formats:
+        files[f"{stem}.html"] = html_page(title, sections, figures).encode()
+    return files
+
+
 def write_report(
     out: Path,
     title: str,
@@ -253,49 +363,5 @@ def write_report(
     points: pd.DataFrame | None = None,
     stem: str = "report",
 ) -> list[Path]:
-    """Everything into ``out``; returns the paths written."""
-    written: list[Path] = []
-
-    def save(path: Path, data: bytes) -> None:
-        write_atomic(path, data)
-        written.append(path)
-
-    try:
-        figures = {f.name: render_figure(f) for section in sections for f in section.figures}
-    finally:
-        close_figures(sections)
-    for name, rendered in figures.items():
-        save(out / "figures" / f"{name}.png", rendered.png)
-        save(out / "figures" / f"{name}.svg", rendered.svg)
-    for section in sections:
-        for table in section.tables:
-            save(out / "tables" / f"{table.name}.csv", table.frame.to_csv(index=False).encode())
-    if points is not None:
-        save(out / "points.csv", points.to_csv(index=False).encode())
-    if "md" in formats:
-        save(out / f"{stem}.md", markdown(title, sections).encode())
-    if "html" in formats:
-        save(out / f"{stem}.html", html_page(title, sections, figures).encode())
-    remove_stale(out, stem, written)
-    return written
-
-
-def manifest_path(out: Path, stem: str) -> Path:
-    return out / f".{stem}.written"
-
-
-def listed(manifest: Path) -> set[str]:
-    return set(manifest.read_text().splitlines()) if manifest.is_file() else set()
-
-
-def remove_stale(out: Path, stem: str, written: Sequence[Path]) -> None:
-    """Delete what this kind of report wrote last time and not this time (a
-    figure of a workload no longer measured would otherwise sit beside the new
-    ones), then remember what it wrote. Only files named in its own manifest
-    go, and none that another report's manifest still names: never a user's."""
-    now = {path.relative_to(out).as_posix() for path in written}
-    manifest = manifest_path(out, stem)
-    others = set().union(*(listed(m) for m in out.glob(".*.written") if m != manifest))
-    for stale in listed(manifest) - now - others:
-        (out / stale).unlink(missing_ok=True)
-    write_atomic(manifest, "\n".join(sorted(now)).encode())
+    """Everything into ``out`` at once (see publish); returns the paths written."""
+    return publish(out, stem, report_files(title, sections, formats, points, stem))

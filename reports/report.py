@@ -172,9 +172,15 @@ def report_sections(points: pd.DataFrame, fit: FitRange, warnings: Sequence[str]
     return build_sections(Context(points, fit, warnings))
 
 
-def compare_section(points: pd.DataFrame, run_a: str, run_b: str, threshold: float) -> Section:
-    table = compare_runs(points, run_a, run_b, threshold)
-    figure = figures.speedup_figure(table.frame, f"Speed-up {run_a} → {run_b}", threshold)
+def compare_section(
+    points: pd.DataFrame, run_a: str, run_b: str, threshold: float, name: str = "compare"
+) -> Section:
+    """The comparison of two runs; ``name`` is the stem of its table and
+    figure (``python -m reports --compare`` and ``python -m reports compare``
+    write into one folder under different names)."""
+    table = compare_runs(points, run_a, run_b, threshold, name)
+    title = f"Speed-up {run_a} → {run_b}"
+    figure = figures.speedup_figure(table.frame, title, threshold, f"{name}_speedup")
     return Section(
         f"Comparison: {run_a} → {run_b}",
         text=summary_line(table),

@@ -32,7 +32,7 @@ from reports.load import (
     load,
     select_run_files,
 )
-from reports.render import Section, current_umask, format_value, write_atomic, write_report
+from reports.render import Section, current_umask, format_value, write_report
 from reports.report import missing_key_notes
 from reports.tables import (
     Table,
@@ -339,8 +339,8 @@ def test_the_html_report_is_self_contained(report_run):
 def test_the_report_compares_two_machines(report_run):
     markdown = (report_run["out"] / "report.md").read_text()
     assert "## Comparison: 0001 AMD EPYC → 0001 NVIDIA H200" in markdown
-    assert (report_run["out"] / "figures" / "compare_speedup.svg").exists()
-    compared = pd.read_csv(report_run["out"] / "tables" / "compare.csv")
+    assert (report_run["out"] / "figures" / "report_compare_speedup.svg").exists()
+    compared = pd.read_csv(report_run["out"] / "tables" / "report_compare.csv")
     forward = compared[(compared["workload"] == "forward") & (compared["status_b"] == "ok")]
     assert forward["speedup_x"].to_numpy() == pytest.approx(100.0)  # the GPU fixture: 0.01×
 
@@ -360,13 +360,16 @@ def test_nothing_but_the_report_is_written(report_run):
     assert set(points["run"]) == {"0001 AMD EPYC", "0001 NVIDIA H200"}
 
 
-def test_write_atomic_replaces_whole_files(tmp_path):
-    target = tmp_path / "deep" / "file.txt"
-    write_atomic(target, b"first")
-    write_atomic(target, b"second")
-    assert target.read_bytes() == b"second"
-    assert target.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # not mkstemp's 0600
-    assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
+def test_a_report_is_swapped_in_whole_with_readable_files(tmp_path):
+    table = Table("t", "t", "", pd.DataFrame({"x": [1]}))
+    out = tmp_path / "deep" / "out"
+    write_report(out, "first", [Section("S", tables=[table])], ["md"])
+    write_report(out, "second", [Section("S", tables=[table])], ["md"])
+    assert "# second" in (out / "report.md").read_text()
+    for path in (out / "report.md", out / "tables" / "t.csv"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # not mkstemp's 0600
+    assert out.stat().st_mode & 0o777 == 0o777 & ~current_umask()
+    assert [p.name for p in out.parent.iterdir()] == ["out"]  # no staging folder left
 
 
 def test_a_new_report_removes_only_its_own_stale_files(tmp_path):
