@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
-from torch.utils.data import Subset
+from torch.utils.data import Dataset, Subset, TensorDataset
 
 from models.backbone import count_params
 from models.registry import get_spec
 
-from .base import TaskData, TaskSpec
+from .base import IGNORE_INDEX, TaskData, TaskSpec
 from .lra import load_task, make_listops, make_pathfinder
 from .lra.listops import listops_spec
 from .lra.pathfinder import pixel_spec
@@ -77,6 +78,13 @@ class Budget:
     #: evaluate on at most this many validation and test examples each (LRA's
     #: splits are large)
     max_test_examples: int = 1000
+    #: the learning rates to choose from on validation accuracy; empty: ``lr`` alone
+    lr_grid: tuple[float, ...] = ()
+
+    @property
+    def lrs(self) -> tuple[float, ...]:
+        """The learning rates an accuracy point trains at (``lr_grid`` or ``lr``)."""
+        return self.lr_grid or (self.lr,)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,9 @@ class AccuracyProfile:
     disk_options: dict[str, dict] = field(default_factory=dict)
     #: LRA tasks too long for this profile's machine
     disk_excluded: tuple[str, ...] = ()
+    #: training seeds per accuracy point (0, 1, ...): the learning rate is chosen on
+    #: seed 0's validation accuracy, then every seed trains at it
+    seeds: int = 1
 
     def task_names(self) -> list[str]:
         disk = [LRA_PREFIX + t for t in LRA_DISK_TASKS if t not in self.disk_excluded]
@@ -258,6 +269,7 @@ PROFILES: dict[str, AccuracyProfile] = {
                     steps=5000,
                     batch_size=64,
                     lr=1e-3,
+                    lr_grid=(5e-4, 1e-3, 2e-3),
                     d_model=128,
                     n_layers=2,
                     chunk_size=128,
@@ -274,6 +286,7 @@ PROFILES: dict[str, AccuracyProfile] = {
                     steps=5000,
                     batch_size=64,
                     lr=1e-3,
+                    lr_grid=(5e-4, 1e-3, 2e-3),
                     d_model=128,
                     n_layers=2,
                     chunk_size=128,
@@ -290,12 +303,14 @@ PROFILES: dict[str, AccuracyProfile] = {
             steps=5000,
             batch_size=32,
             lr=5e-4,
+            lr_grid=(2.5e-4, 5e-4, 1e-3),
             d_model=256,
             n_layers=4,
             chunk_size=256,
             time_budget_s=3600,
             max_test_examples=10_000,
         ),
+        seeds=3,
     ),
 }
 # the GPU smoke profile checks the GPU path at smoke sizes
@@ -329,6 +344,28 @@ def task_data(task: str, profile: str, data_dir: str | None, seed: int) -> TaskD
         val=Subset(data.val, range(min(len(data.val), cap))),
         test=Subset(data.test, range(min(len(data.test), cap))),
     )
+
+
+def majority_accuracy(dataset: Dataset) -> float:
+    """The accuracy of always predicting the most common target of ``dataset`` (over
+    predicted positions for per_token tasks): the chance level a result is read
+    against. Reads labels without inputs where the dataset keeps them apart."""
+    targets = torch.as_tensor(target_array(dataset)).reshape(-1)
+    targets = targets[targets != IGNORE_INDEX]
+    if targets.numel() == 0:
+        raise ValueError("the split has no predicted positions")
+    return float(targets.bincount().max()) / targets.numel()
+
+
+def target_array(dataset: Dataset) -> torch.Tensor | np.ndarray:
+    if isinstance(dataset, TensorDataset):
+        return dataset.tensors[1]
+    if isinstance(dataset, Subset):
+        return target_array(dataset.dataset)[np.asarray(dataset.indices)]
+    labels = getattr(dataset, "labels", None)
+    if labels is not None:
+        return np.asarray(labels)
+    return torch.stack([torch.as_tensor(dataset[i][1]) for i in range(len(dataset))])
 
 
 def budget_of(task: str, profile: str) -> Budget:
@@ -460,6 +497,10 @@ class AccuracyRun:
     result: TrainResult
     #: the reference (attention) model's parameters that ``model`` was sized to
     target_params: int | None = None
+    #: the test accuracy of always predicting the most common target
+    chance_accuracy: float | None = None
+    #: the learning rate trained at
+    lr: float | None = None
 
 
 def default_timer(run: Callable[[], StepsOutcome]) -> StepsOutcome:
@@ -474,6 +515,7 @@ def run_accuracy(
     device: str = "cpu",
     data_dir: str | Path | None = None,
     seed: int = 0,
+    lr: float | None = None,
     autocast: str = "auto",
     timer: Callable[[Callable[[], StepsOutcome]], StepsOutcome] = default_timer,
     progress: bool | None = None,
@@ -485,7 +527,8 @@ def run_accuracy(
     ``timer`` calls the training steps (not data generation, model building,
     optimizer set-up or evaluation) and returns their outcome: the suite passes
     ``lambda run: benchmark.pedantic(run, rounds=1, iterations=1)``. ``autocast``
-    is TrainConfig's: "auto" (bf16 on CUDA), "bf16" or "off".
+    is TrainConfig's: "auto" (bf16 on CUDA), "bf16" or "off". ``lr`` overrides the
+    budget's (the suite trains each of ``budget.lrs`` and chooses on validation).
     Raises MixerUnavailable and tasks.lra.DataMissing for runs that cannot start.
     """
     budget = budget_of(task, profile)
@@ -504,7 +547,7 @@ def run_accuracy(
     train_cfg = TrainConfig(
         steps=budget.steps,
         batch_size=budget.batch_size,
-        lr=budget.lr,
+        lr=budget.lr if lr is None else lr,
         weight_decay=budget.weight_decay,
         seed=seed,
         device=str(device),
@@ -514,5 +557,13 @@ def run_accuracy(
     )
     result = train(model, data, train_cfg, timer=timer)
     return AccuracyRun(
-        mixer, task, seq_len, budget.batch_size, model_cfg, result, sizing.target_params
+        mixer,
+        task,
+        seq_len,
+        budget.batch_size,
+        model_cfg,
+        result,
+        target_params=sizing.target_params,
+        chance_accuracy=majority_accuracy(data.test),
+        lr=train_cfg.lr,
     )
