@@ -4,6 +4,10 @@ runs here (or why not) and its parameter count at a default size."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+
+import pandas as pd
 
 from .backbone import count_params
 from .registry import build_mixer, list_mixers
@@ -12,36 +16,94 @@ DEFAULT_D_MODEL = 256
 DEFAULT_CONFIG = {"retnet": {"n_heads": 4}, "attention": {"n_heads": 4}}
 
 
-def list_command(d_model: int) -> str:
-    rows = [("name", "family", "modes", "available", f"params@d{d_model}")]
+def width_problem(d_model: int) -> str | None:
+    """Why some registered variant cannot be built at ``d_model`` with its listing's
+    config (e.g. heads that do not divide it), with a width that works; or None."""
+    specs = list_mixers()
+
+    def problems(width: int) -> list[str]:
+        found = []
+        for spec in specs:
+            problem = spec.cls.config_problem(width, **DEFAULT_CONFIG.get(spec.family, {}))
+            if problem is not None:
+                found.append(f"{spec.name}: {problem}")
+        return found
+
+    found = problems(d_model)
+    if not found:
+        return None
+    fits = next(
+        (
+            w
+            for delta in range(1, 1025)
+            for w in (d_model - delta, d_model + delta)
+            if w > 0 and not problems(w)
+        ),
+        None,
+    )
+    hint = f"; try --d-model {fits}" if fits else ""
+    return f"--d-model {d_model} does not fit {found[0]}{hint}"
+
+
+def list_table(d_model: int) -> pd.DataFrame:
+    rows = []
     for spec in list_mixers():
         reason = spec.unavailable_reason()
         config = DEFAULT_CONFIG.get(spec.family, {})
         if reason is None:
-            params = str(count_params(build_mixer(spec.name, d_model, **config)))
+            params = count_params(build_mixer(spec.name, d_model, **config))
         else:
             # weights do not need the backend: count them on the CPU all the same
-            params = str(count_params(spec.cls(d_model=d_model, **config)))
-        available = "yes" if reason is None else f"unavailable: {reason}"
-        ref = " (reference)" if spec.reference else ""
-        rows.append((spec.name + ref, spec.family, ", ".join(spec.cls.modes), available, params))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    lines = []
-    for row in rows:
-        cells = [c.ljust(w) for c, w in zip(row, widths, strict=False)] + [row[-1]]
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
+            params = count_params(spec.cls(d_model=d_model, **config))
+        rows.append(
+            {
+                "name": spec.name + (" (reference)" if spec.reference else ""),
+                "family": spec.family,
+                "modes": ", ".join(spec.cls.modes),
+                "available": "yes" if reason is None else f"unavailable: {reason}",
+                f"params@d{d_model}": params,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
-def main(argv: list[str] | None = None) -> None:
+def list_command(d_model: int) -> str:
+    table = list_table(d_model)
+    # text columns read better flush left (to_string right-aligns every value)
+    left = {
+        column: f"{{:<{table[column].str.len().max()}}}".format
+        for column in table.columns
+        if pd.api.types.is_string_dtype(table[column])
+    }
+    return table.to_string(index=False, justify="left", formatters=left)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models")
     sub = parser.add_subparsers(dest="command", required=True)
     lst = sub.add_parser("list", help="list every registered mixer variant")
-    lst.add_argument("--d-model", type=int, default=DEFAULT_D_MODEL)
+    lst.add_argument("--d-model", type=positive_int, default=DEFAULT_D_MODEL)
     args = parser.parse_args(argv)
     if args.command == "list":
-        print(list_command(args.d_model))
+        problem = width_problem(args.d_model)
+        if problem is not None:
+            lst.error(problem)  # exits with status 2
+        try:
+            print(list_command(args.d_model))
+        except BrokenPipeError:  # piped into head: the reader has what it wanted
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - flushed at exit, not a traceback
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

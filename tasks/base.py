@@ -10,7 +10,7 @@ Token id ``pad_id`` pads shorter sequences to ``seq_len``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from torch.utils.data import Dataset
@@ -38,6 +38,9 @@ class TaskData:
     train: Dataset
     test: Dataset
     val: Dataset
+    #: what a loader left out, by reason, e.g. ``{"empty images": 12}`` (the
+    #: Pathfinder release holds some 0-byte PNGs, which LRA drops as well)
+    skipped: dict[str, int] = field(default_factory=dict)
 
 
 def split_sizes(n_train: int, n_test: int, n_val: int | None = None) -> dict[str, int]:

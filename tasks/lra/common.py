@@ -45,28 +45,59 @@ def data_dir_from_env() -> Path | None:
 
 def candidate_roots(data_dir: str | Path) -> list[Path]:
     """Where to look: the folder itself and, since the release tarball unpacks into
-    ``lra_release/``, that subfolder, so either the folder or its parent works."""
+    ``lra_release/`` (and, extracted into a folder of that name, into
+    ``lra_release/lra_release/``, where the release keeps Pathfinder), those
+    subfolders, so the folder, its parent or its grandparent all work."""
     root = Path(data_dir).expanduser()
-    return [root, root / "lra_release"]
+    return [root, root / "lra_release", root / "lra_release" / "lra_release"]
 
 
-def locate(data_dir: str | Path | None, relative: str, task: str, how_to_get: str) -> Path:
-    """The first ``root/relative`` that exists, or DataMissing saying where it belongs."""
+def locate(
+    data_dir: str | Path | None,
+    relative: str,
+    task: str,
+    how_to_get: str,
+    aliases: Sequence[str] = (),
+) -> Path:
+    """The first ``root/relative`` (or ``root/alias``: other names the same files go by,
+    such as S4's ``listops/`` for the release's ``listops-1000/``) that exists, or
+    DataMissing saying where it belongs."""
+    names = [relative, *aliases]
+    also = f" (or {', '.join(aliases)})" if aliases else ""
     if data_dir is None:
         raise DataMissing(
-            f"LRA task {task!r} needs {relative} inside a data directory, but none was "
+            f"LRA task {task!r} needs {relative}{also} inside a data directory, but none was "
             f"given: pass --data-dir DIR or set {DATA_ENV_VAR}=DIR, with DIR/{relative} "
             f"in place. {how_to_get}"
         )
     for root in candidate_roots(data_dir):
-        if (root / relative).exists():
-            return root / relative
+        for name in names:
+            if (root / name).exists():
+                return root / name
     expected = Path(data_dir).expanduser() / relative
     raise DataMissing(
-        f"LRA task {task!r} needs {expected}, which does not exist (looked in "
-        f"{' and '.join(str(r) for r in candidate_roots(data_dir))}; the data directory "
+        f"LRA task {task!r} needs {expected}{also}, which does not exist (looked in "
+        f"{', '.join(str(r) for r in candidate_roots(data_dir))}; the data directory "
         f"comes from --data-dir or {DATA_ENV_VAR}). {how_to_get}"
     )
+
+
+def sibling(found: Path, relative: str, task: str) -> Path:
+    """``relative`` next to ``found`` (the other splits of a task live where its first
+    split was found), or DataMissing naming both."""
+    path = found.parent / relative
+    if not path.exists():
+        raise DataMissing(
+            f"LRA task {task!r}: found {found} but not {path}, which belongs beside it "
+            "(every split of a task must be in one folder)"
+        )
+    return path
+
+
+def require_examples(path: Path, count: int, what: str = "examples") -> None:
+    """MalformedData when a split's file holds nothing: training would divide by zero."""
+    if count == 0:
+        raise MalformedData(path, None, f"holds no {what}; an empty split cannot be trained on")
 
 
 def release_hint(task: str, generator: bool) -> str:
@@ -147,3 +178,15 @@ class LazyImageDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         pixels = self.read_pixels(self.paths[i]).reshape(-1).astype(np.int64)
         return torch.from_numpy(pixels), torch.tensor(self.labels[i])
+
+    def problems(self, limit: int | None = None) -> tuple[int, list[str]]:
+        """Open (decode) the first ``limit`` images (all by default): how many were
+        checked, and what is wrong with the bad ones, each naming its file."""
+        paths = self.paths if limit is None else self.paths[:limit]
+        found = []
+        for path in paths:
+            try:
+                self.read_pixels(path)
+            except MalformedData as error:
+                found.append(str(error))
+        return len(paths), found

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tasks.base import TaskData, TaskSpec
-from tasks.lra.common import MalformedData, TokenArrayDataset, locate
+from tasks.lra.common import MalformedData, TokenArrayDataset, locate, require_examples, sibling
 from tasks.lra.pathfinder import pixel_spec
 
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -57,7 +57,8 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise MalformedData(
             path, None, f"data is {data.shape} with {len(labels)} labels, expected (N, 3072)"
         )
-    if labels.size and not (0 <= labels.min() and labels.max() < 10):
+    require_examples(path, len(labels), "images")
+    if not (0 <= labels.min() and labels.max() < 10):
         raise MalformedData(path, None, "labels must lie in 0..9")
     rgb = data.reshape(-1, 3, SIDE * SIDE).transpose(0, 2, 1)  # planes -> pixels
     return to_grayscale(rgb), labels
@@ -68,10 +69,18 @@ def _read(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
+#: other places the batches folder is found in (torchvision-style roots)
+ALIASES = (f"cifar/{FOLDER}", f"cifar10/{FOLDER}")
+
+
 def load_image(data_dir: str | Path | None) -> TaskData:
+    """CIFAR-10 from ``cifar-10-batches-py/`` (or ``cifar/``, ``cifar10/`` above it)."""
     hint = f"Download {CIFAR_URL} and extract it there (it unpacks to {FOLDER}/)."
-    train_paths = [locate(data_dir, f"{FOLDER}/{b}", "image", hint) for b in TRAIN_BATCHES]
-    test_path = locate(data_dir, f"{FOLDER}/{TEST_BATCH}", "image", hint)
+    first, *others = TRAIN_BATCHES
+    aliases = [f"{a}/{first}" for a in ALIASES]
+    first_path = locate(data_dir, f"{FOLDER}/{first}", "image", hint, aliases)
+    train_paths = [first_path] + [sibling(first_path, b, "image") for b in others]
+    test_path = sibling(first_path, TEST_BATCH, "image")
     pixels, labels = _read(train_paths)
     n_train = int(len(labels) * TRAIN_FRACTION)
     test_pixels, test_labels = _read([test_path])

@@ -30,7 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from tasks.base import TaskData, TaskSpec, split_sizes
-from tasks.lra.common import MalformedData, TokenArrayDataset, locate, release_hint
+from tasks.lra.common import (
+    MalformedData,
+    TokenArrayDataset,
+    locate,
+    release_hint,
+    require_examples,
+    sibling,
+)
 
 MIN, MAX, MED, SUM_MOD, END = "[MIN", "[MAX", "[MED", "[SM", "]"
 OPERATORS = (MIN, MAX, MED, SUM_MOD)
@@ -146,8 +153,45 @@ def evaluate(tree: Tree) -> int:
     return (values[middle - 1] + values[middle]) // 2
 
 
+class TooFewExpressions(ValueError):
+    """Fewer distinct expressions exist in the window than were asked for."""
+
+
+def count_expressions(config: ListOpsConfig, cap: int) -> int:
+    """How many distinct expressions (``min_length < length < max_length``, depth and
+    arguments within the config) exist, counted up to ``cap`` (the count saturates
+    there: it only has to be compared with the number asked for).
+
+    By length: a digit has length 1 (10 of them); an operator node at a depth below
+    max_depth has 2 + its arguments' lengths (4 operators, 2..max_args arguments,
+    each a tree one level deeper). Counts are kept as float64 clipped at ``cap``,
+    exact while cap ** 2 * max_length < 2 ** 53."""
+    top = config.max_length - 1  # the longest length kept
+    leaves = np.zeros(top + 1)
+    leaves[1] = len(VALUES)
+    below = leaves  # trees rooted at max_depth: digits only
+    for _ in range(config.max_depth - 1):  # depths max_depth - 1 .. 1
+        power, sums = below, np.zeros(top + 1)
+        for _ in range(config.max_args - 1):  # 2 .. max_args arguments
+            power = np.minimum(np.convolve(power, below)[: top + 1], cap)
+            sums = np.minimum(sums + power, cap)
+        trees = leaves.copy()
+        trees[2:] += len(OPERATORS) * sums[: top - 1]
+        below = np.minimum(trees, cap)
+    return int(min(below[config.min_length + 1 : top + 1].sum(), cap))
+
+
 def generate_examples(n: int, config: ListOpsConfig, seed: int) -> list[tuple[str, int]]:
-    """``n`` distinct (source, answer) pairs, the same for the same seed."""
+    """``n`` distinct (source, answer) pairs, the same for the same seed;
+    TooFewExpressions when fewer than ``n`` distinct expressions exist."""
+    available = count_expressions(config, cap=n)
+    if available < n:
+        raise TooFewExpressions(
+            f"only {available} distinct ListOps expressions have min_length "
+            f"{config.min_length} < length < max_length {config.max_length} with max_depth "
+            f"{config.max_depth} and max_args {config.max_args}, fewer than the {n} asked "
+            "for; ask for fewer, widen the length window or raise max_depth / max_args"
+        )
     rng = random.Random(seed)
     examples: dict[str, int] = {}  # a dict keeps first-seen order, unlike the original set
     while len(examples) < n:
@@ -156,13 +200,27 @@ def generate_examples(n: int, config: ListOpsConfig, seed: int) -> list[tuple[st
     return list(examples.items())
 
 
-def tokenize(source: str) -> list[str]:
-    return [t for t in source.split() if t not in ("(", ")")]
+#: operators as a tokenizer that strips brackets writes them: "MIN" for "[MIN"
+BARE_OPERATORS = {op.removeprefix("["): op for op in OPERATORS}
 
 
-def encode(source: str, max_length: int) -> np.ndarray:
+def tokenize(source: str, brackets: bool = True) -> list[str]:
+    """The tokens of a source string, parentheses stripped (LRA's intended
+    tokenization). Operators may be written ``[MIN`` or ``MIN`` (sources tokenised
+    without brackets). ``brackets=False`` also drops ``]``, as LRA's released input
+    pipeline did (its tokenizer kept only alphanumeric tokens): the nesting is lost,
+    which is what the published LRA ListOps numbers were measured on."""
+    tokens = []
+    for token in source.split():
+        if token in ("(", ")") or (token == END and not brackets):
+            continue
+        tokens.append(BARE_OPERATORS.get(token, token))
+    return tokens
+
+
+def encode(source: str, max_length: int, brackets: bool = True) -> np.ndarray:
     """Token ids cut to ``max_length`` and padded with 0; KeyError on an unknown token."""
-    ids = [TOKEN_ID[t] for t in tokenize(source)][:max_length]
+    ids = [TOKEN_ID[t] for t in tokenize(source, brackets)][:max_length]
     row = np.zeros(max_length, dtype=np.uint8)
     row[: len(ids)] = ids
     return row
@@ -172,10 +230,12 @@ def listops_spec(max_length: int, name: str = "listops") -> TaskSpec:
     return TaskSpec(name, "classify", len(VOCAB), max_length, N_CLASSES, TOKEN_ID[PAD])
 
 
-def to_dataset(examples: list[tuple[str, int]], max_length: int) -> TokenArrayDataset:
+def to_dataset(
+    examples: list[tuple[str, int]], max_length: int, brackets: bool = True
+) -> TokenArrayDataset:
     tokens = np.zeros((len(examples), max_length), dtype=np.uint8)
     for i, (source, _) in enumerate(examples):
-        tokens[i] = encode(source, max_length)
+        tokens[i] = encode(source, max_length, brackets)
     return TokenArrayDataset(tokens, np.array([t for _, t in examples], dtype=np.int64))
 
 
@@ -210,8 +270,16 @@ def make_listops(
 # -- the release's files --------------------------------------------------------------
 
 
+#: other names the release's folder goes by (S4 and its descendants move it to listops/)
+FOLDER_ALIASES = ("listops",)
+
+
 def split_path(root: Path, split: str) -> Path:
-    return root / RELEASE_FOLDER / f"{RELEASE_TASK}_{split}.tsv"
+    return root / RELEASE_FOLDER / split_file(split)
+
+
+def split_file(split: str) -> str:
+    return f"{RELEASE_TASK}_{split}.tsv"
 
 
 def write_release(out_dir: str | Path, splits: dict[str, list[tuple[str, int]]]) -> list[Path]:
@@ -230,17 +298,32 @@ def write_release(out_dir: str | Path, splits: dict[str, list[tuple[str, int]]])
 
 
 def read_split(path: Path) -> list[tuple[str, int]]:
-    """(source, target) rows of one release TSV; MalformedData names file and line."""
-    with path.open(newline="") as f:
-        lines = f.read().splitlines()
-    if not lines or tuple(lines[0].split("\t")) != HEADER:
-        raise MalformedData(path, 1, f"expected the header 'Source<TAB>Target', got {lines[:1]}")
+    """(source, target) rows of one release TSV; MalformedData names file and line
+    (a bad header, a bad row, bytes that are not UTF-8, no rows at all)."""
+    lines = path.read_bytes().splitlines()
+    header = _decode(path, 1, lines[0]).lstrip("\ufeff") if lines else ""
+    if tuple(header.split("\t")) != HEADER:
+        raise MalformedData(path, 1, f"expected the header 'Source<TAB>Target', got {header!r}")
     examples = []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, raw in enumerate(lines[1:], start=2):
+        line = _decode(path, number, raw)
         if not line.strip():
             continue
         examples.append(_parse_row(path, number, line))
+    require_examples(path, len(examples), "examples (only the header)")
     return examples
+
+
+def _decode(path: Path, number: int, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedData(
+            path,
+            number,
+            f"not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
+            "ListOps files are plain ASCII: re-download or regenerate this file",
+        ) from None
 
 
 def _parse_row(path: Path, number: int, line: str) -> tuple[str, int]:
@@ -255,16 +338,22 @@ def _parse_row(path: Path, number: int, line: str) -> tuple[str, int]:
         raise MalformedData(
             path, number, f"unknown tokens {unknown}; expected digits, {', '.join(OPERATORS)}, ]"
         )
-    return source, int(target)
+    return source, int(target.strip())
 
 
-def load_listops(data_dir: str | Path | None, max_length: int = LRA_MAX_LENGTH) -> TaskData:
-    """The LRA release's ListOps (96k/2k/2k examples, padded to 2000 tokens)."""
+def load_listops(
+    data_dir: str | Path | None, max_length: int = LRA_MAX_LENGTH, brackets: bool = True
+) -> TaskData:
+    """The LRA release's ListOps (96k/2k/2k examples, padded to 2000 tokens) from
+    ``listops-1000/`` (or ``listops/``). ``brackets`` keeps ``]`` and the operators'
+    ``[`` (LRA's intended tokens; False: the tokens LRA's released pipeline saw)."""
+    hint = release_hint("listops", generator=True)
+    aliases = [f"{folder}/{split_file('train')}" for folder in FOLDER_ALIASES]
+    train_path = locate(data_dir, str(split_path(Path(), "train")), "listops", hint, aliases)
     datasets = {}
     for split in SPLITS:
-        relative = str(split_path(Path(), split))
-        path = locate(data_dir, relative, "listops", release_hint("listops", generator=True))
-        datasets[split] = to_dataset(read_split(path), max_length)
+        path = train_path if split == "train" else sibling(train_path, split_file(split), "listops")
+        datasets[split] = to_dataset(read_split(path), max_length, brackets)
     return TaskData(
         listops_spec(max_length), datasets["train"], datasets["test"], val=datasets["val"]
     )

@@ -30,9 +30,11 @@ from PIL import Image
 
 from tasks.base import TaskData, TaskSpec, split_sizes
 from tasks.lra.common import (
+    DataMissing,
     LazyImageDataset,
     MalformedData,
     TokenArrayDataset,
+    candidate_roots,
     locate,
     release_hint,
 )
@@ -200,23 +202,50 @@ def _metadata_order(path: Path) -> tuple[int, str]:
     return (int(path.stem), "") if path.stem.isdigit() else (1 << 62, path.name)
 
 
+#: image modes read as grayscale (converted to L as LRA's decode_png(channels=1) would)
+READABLE_MODES = ("L", "1", "P", "LA", "RGB", "RGBA")
+
+
 @dataclasses.dataclass(frozen=True)
 class PixelReader:
     """Reads one grayscale image of the expected size (a class, not a closure, so that
-    DataLoader workers can pickle it)."""
+    DataLoader workers can pickle it); MalformedData names the image and what is wrong
+    (not an image, cut off, another size, a mode that is not 8-bit grey or colour)."""
 
     resolution: int
 
     def __call__(self, path: Path) -> np.ndarray:
         try:
             with Image.open(path) as image:
+                if image.mode not in READABLE_MODES:
+                    raise MalformedData(
+                        path,
+                        None,
+                        f"image mode is {image.mode}; expected 8-bit grayscale (L) or one of "
+                        f"{', '.join(READABLE_MODES[1:])}",
+                    )
                 pixels = np.asarray(image if image.mode == "L" else image.convert("L"))
-        except OSError as error:
+        except (OSError, SyntaxError, ValueError) as error:
+            if isinstance(error, MalformedData):
+                raise
             raise MalformedData(path, None, f"not a readable image: {error}") from error
         if pixels.shape != (self.resolution, self.resolution):
             size = f"{self.resolution}x{self.resolution}"
-            raise MalformedData(path, None, f"image is {pixels.shape[::-1]}, expected {size}")
+            got = "x".join(map(str, pixels.shape[::-1]))
+            raise MalformedData(path, None, f"image is {got}, expected {size}")
         return pixels
+
+
+#: other places pathfinder{32,64,128,256}/ is found in (S4 and its descendants
+#: gather them in pathfinder/)
+ALIASES = ("pathfinder",)
+
+
+def split_sizes_of(n: int) -> tuple[int, int, int]:
+    """LRA's 80/10/10 split of ``n`` images, with at least one image in val and test."""
+    n_val = max(1, int(n * SPLIT_FRACTIONS[1]))
+    n_train = min(int(n * SPLIT_FRACTIONS[0]), n - n_val - 1)
+    return n_train, n_val, n - n_train - n_val
 
 
 def load_pathfinder(
@@ -225,22 +254,54 @@ def load_pathfinder(
     difficulty: str = "hard",
     name: str = "pathfinder",
 ) -> TaskData:
+    """``pathfinder{resolution}/<difficulty folder>/`` (or under ``pathfinder/``), split
+    80/10/10 in metadata order. Empty (0-byte) images, which the release holds, are
+    skipped as LRA skips them; ``TaskData.skipped`` counts them."""
     relative = folder(Path(), resolution, difficulty) / "metadata"
     task = "pathx" if name == "pathx" else "pathfinder"
     hint = release_hint(task, generator=True)
-    metadata_dir = locate(data_dir, str(relative), name, hint)
+    aliases = [f"{a}/{relative}" for a in ALIASES]
+    try:
+        metadata_dir = locate(data_dir, str(relative), name, hint, aliases)
+    except DataMissing as missing:
+        raise DataMissing(f"{missing}{_other_difficulties(data_dir, resolution)}") from None
     files = sorted(metadata_dir.glob("*.npy"), key=_metadata_order)
     if not files:
         raise MalformedData(metadata_dir, None, "holds no metadata *.npy files")
-    rows = []
+    listed = []
     for path in files:
-        rows += read_metadata(path, metadata_dir.parent)
-    rows = [(image, label) for image, label in rows if os.path.getsize(image) > 0]
-    n_train = int(len(rows) * SPLIT_FRACTIONS[0])
-    n_val = int(len(rows) * SPLIT_FRACTIONS[1])
+        listed += read_metadata(path, metadata_dir.parent)
+    rows = [(image, label) for image, label in listed if os.path.getsize(image) > 0]
+    n_empty = len(listed) - len(rows)
+    n_train, n_val, n_test = split_sizes_of(len(rows))
+    if n_train < 1:
+        raise MalformedData(
+            metadata_dir.parent,
+            None,
+            f"has {len(rows)} usable images ({n_empty} of {len(listed)} listed are empty "
+            "files): too few for train, val and test splits; regenerate or re-download it",
+        )
     splits = rows[:n_train], rows[n_train : n_train + n_val], rows[n_train + n_val :]
     reader = PixelReader(resolution)
     train, val, test = (
         LazyImageDataset([p for p, _ in s], [label for _, label in s], reader) for s in splits
     )
-    return TaskData(pixel_spec(name, resolution, 2), train, test, val=val)
+    skipped = {"empty images": n_empty} if n_empty else {}
+    return TaskData(pixel_spec(name, resolution, 2), train, test, val=val, skipped=skipped)
+
+
+def _other_difficulties(data_dir: str | Path | None, resolution: int) -> str:
+    """Which difficulty folders do exist, to say which ``difficulty`` would load."""
+    if data_dir is None:
+        return ""
+    found = []
+    for root in candidate_roots(data_dir):
+        for base in (root, *(root / a for a in ALIASES)):
+            for difficulty, name in DIFFICULTY_FOLDER.items():
+                if (base / f"pathfinder{resolution}" / name / "metadata").is_dir():
+                    found.append(
+                        f"{base / f'pathfinder{resolution}' / name} (difficulty={difficulty!r})"
+                    )
+    if not found:
+        return ""
+    return f" Found instead: {'; '.join(found)}; pass that difficulty to load it."

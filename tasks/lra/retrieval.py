@@ -19,6 +19,8 @@ from tasks.lra.common import (
     MalformedData,
     locate,
     release_hint,
+    require_examples,
+    sibling,
 )
 
 LRA_MAX_LENGTH = 4000
@@ -31,7 +33,15 @@ def retrieval_spec(max_length: int = LRA_MAX_LENGTH) -> TaskSpec:
 
 
 def split_path(root: Path, split: str) -> Path:
-    return root / "tsv_data" / f"new_aan_pairs.{SPLIT_FILES[split]}.tsv"
+    return root / "tsv_data" / split_file(split)
+
+
+#: other names the release's tsv_data/ folder goes by (S4: aan/)
+FOLDER_ALIASES = ("aan", "retrieval")
+
+
+def split_file(split: str) -> str:
+    return f"new_aan_pairs.{SPLIT_FILES[split]}.tsv"
 
 
 def read_split(path: Path, max_length: int) -> ByteTextDataset:
@@ -51,6 +61,7 @@ def read_split(path: Path, max_length: int) -> ByteTextDataset:
                 )
             labels.append(_label(path, number, fields[0]))
             pairs.append((fields[3][:max_length], fields[4][:max_length]))
+    require_examples(path, len(labels), "document pairs")
     return ByteTextDataset(pairs, labels, max_length)
 
 
@@ -65,10 +76,15 @@ def _label(path: Path, number: int, field: bytes) -> int:
 
 
 def load_retrieval(data_dir: str | Path | None, max_length: int = LRA_MAX_LENGTH) -> TaskData:
+    """The release's AAN pairs from ``tsv_data/`` (or ``aan/``, ``retrieval/``)."""
+    hint = release_hint("retrieval", False)
+    aliases = [f"{folder}/{split_file('train')}" for folder in FOLDER_ALIASES]
+    train_path = locate(data_dir, str(split_path(Path(), "train")), "retrieval", hint, aliases)
     datasets = {}
     for split in SPLIT_FILES:
-        relative = str(split_path(Path(), split))
-        path = locate(data_dir, relative, "retrieval", release_hint("retrieval", False))
+        path = (
+            train_path if split == "train" else sibling(train_path, split_file(split), "retrieval")
+        )
         datasets[split] = read_split(path, max_length)
     spec = retrieval_spec(max_length)
     return TaskData(spec, datasets["train"], datasets["test"], val=datasets["val"])

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasks.base import TaskData, TaskSpec
-from tasks.lra.common import BYTE_VOCAB_SIZE, ByteTextDataset, MalformedData, locate
+from tasks.lra.common import BYTE_VOCAB_SIZE, ByteTextDataset, MalformedData, locate, sibling
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 LRA_MAX_LENGTH = 4096
@@ -64,9 +64,15 @@ def hold_out(
     return train, val
 
 
+#: other places aclImdb/ is found in (a folder named after the dataset)
+ALIASES = ("imdb/aclImdb",)
+
+
 def load_text(data_dir: str | Path | None, max_length: int = LRA_MAX_LENGTH) -> TaskData:
+    """IMDB from ``aclImdb/`` (or ``imdb/aclImdb/``)."""
     hint = f"Download {IMDB_URL} and extract it there (it unpacks to aclImdb/)."
-    train_dir = locate(data_dir, "aclImdb/train/pos", "text", hint).parent
-    test_dir = locate(data_dir, "aclImdb/test/pos", "text", hint).parent
+    aliases = [f"{a}/train/pos" for a in ALIASES]
+    train_dir = locate(data_dir, "aclImdb/train/pos", "text", hint, aliases).parent
+    test_dir = sibling(train_dir, "test/pos", "text").parent
     train, val = hold_out(*read_reviews(train_dir, max_length), max_length)
     return TaskData(text_spec(max_length), train, read_split(test_dir, max_length), val=val)
