@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,7 @@ import pandas as pd
 from .compare import is_comparison, matched
 from .load import (
     ReportError,
+    RunChoiceWarning,
     RunFile,
     list_run_files,
     load_points,
@@ -141,19 +143,30 @@ def compare_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@dataclass
+class Reported:
+    """The warnings of reading the runs: all of them for the Notes, and
+    those about which runs were chosen for the summary as well."""
+
+    messages: list[str] = field(default_factory=list)
+    run_notes: list[str] = field(default_factory=list)
+
+
 @contextmanager
-def reported_warnings() -> Iterator[list[str]]:
+def reported_warnings() -> Iterator[Reported]:
     """Print warnings as they come, one line each, and keep them for the report."""
-    messages: list[str] = []
+    reported = Reported()
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-        messages.append(str(message))
+        reported.messages.append(str(message))
+        if issubclass(category, RunChoiceWarning):
+            reported.run_notes.append(str(message))
         print(f"warning: {message}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         warnings.showwarning = show
-        yield messages
+        yield reported
 
 
 def run_labels(points: pd.DataFrame, files: Sequence[RunFile]) -> list[str]:
@@ -203,10 +216,10 @@ def finish(
 def report(args: argparse.Namespace) -> int:
     if args.fail_on_regression and not args.compare:
         raise ReportError("--fail-on-regression checks a comparison: add --compare and two runs")
-    with reported_warnings() as messages:
+    with reported_warnings() as reported:
         files = select_run_files(args.storage, args.run)
         points = load_points(files)
-    sections = report_sections(points, args.fit, messages)
+    sections = report_sections(points, args.fit, reported.messages, reported.run_notes)
     if args.compare:
         run_a, run_b = two_runs(points, files)
         section = compare_section(points, run_a, run_b, args.threshold, REPORT_COMPARE)
@@ -235,12 +248,14 @@ def compare_files(args: argparse.Namespace) -> list[RunFile]:
 
 
 def compare(args: argparse.Namespace) -> int:
-    with reported_warnings():
+    with reported_warnings() as reported:
         files = compare_files(args)
         points = load_points(files)
     run_a, run_b = two_runs(points, files)
     section = compare_section(points, run_a, run_b, args.threshold, COMMAND_COMPARE)
     print(section.text)
+    if reported.run_notes:
+        section.blocks.insert(0, "\n".join(f"- {note}" for note in reported.run_notes))
     # No points.csv: that is the full report's, and a comparison must not replace it.
     return finish(args, f"mixbench comparison: {run_a} → {run_b}", [section], None, "compare")
 

@@ -21,7 +21,7 @@ from importlib import metadata
 
 import pandas as pd
 
-from schema import COST_STATUSES, Status
+from schema import COST_STATUSES, NOT_RUN_STATUSES, Status
 
 from .fits import FitRange, LogLogFit, fit_caption, fit_series, series
 from .tables import Table, attention_baseline
@@ -389,9 +389,9 @@ def check_run(
     run: str, points: pd.DataFrame, fit: FitRange, claims: dict[str, Sequence[Claim]]
 ) -> Iterable[Verdict]:
     for family, declared in claims.items():
-        mine = points[points["family"] == family]
+        mine = points[(points["family"] == family) & ~points["status"].isin(NOT_RUN_STATUSES)]
         if mine.empty:
-            continue  # the run has no point of that family: nothing to say
+            continue  # no point of the family was attempted here: nothing to say
         scope = Scope(run, family, mine, points, fit)
         for claim in declared:
             yield from claim.check(scope)

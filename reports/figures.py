@@ -25,7 +25,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
-from schema import DEFAULT_AXIS, SPEED_WORKLOADS, Workload  # noqa: E402
+from schema import DEFAULT_AXIS, SPEED_WORKLOADS, Status, Workload  # noqa: E402
 
 from . import axes  # noqa: E402
 from .load import NOT_DRAWN, axis_values  # noqa: E402
@@ -63,11 +63,19 @@ def mixer_palette(points: pd.DataFrame) -> dict[str, tuple[float, float, float]]
 
 
 def not_run_note(points: pd.DataFrame) -> str:
-    missing = points[points["status"].isin(NOT_DRAWN)]
+    """The figure's own points that are not drawn, each reason once; the
+    backends not available here are one line of the summary instead."""
+    missing = points[points["status"].isin(NOT_DRAWN) & (points["status"] != Status.UNAVAILABLE)]
     if missing.empty:
         return ""
-    named = sorted({f"{m} ({s}: {r})" for m, s, r in missing[["mixer", "status", "reason"]].values})
-    return " Not run: " + "; ".join(named) + "."
+    by_reason: dict[tuple[str, str], set[str]] = {}
+    for mixer, status, reason in missing[["mixer", "status", "reason"]].itertuples(index=False):
+        by_reason.setdefault((str(status), str(reason)), set()).add(str(mixer))
+    named = [
+        f"{', '.join(sorted(mixers))} ({status}: {reason})"
+        for (status, reason), mixers in sorted(by_reason.items())
+    ]
+    return " Not drawn: " + "; ".join(named) + "."
 
 
 def broke(statuses: pd.Series) -> pd.Series:

@@ -39,6 +39,7 @@ from schema import (
     NUMERIC_KEYS,
     OPTIONS_KEY,
     PARTIAL_KEY,
+    SPEED_WORKLOADS,
     STATS_KEYS,
     TIME_STAT,
     Status,
@@ -63,6 +64,8 @@ MATMUL_PEAK_KEY = "matmul_peak_flops_per_s"
 AUTOSAVE_TIME = re.compile(r"(\d{8}_\d{6})")
 RUN_ID = re.compile(r"^(\d+)")
 MIXBENCH_KEYS = (FAILURES_KEY, OPTIONS_KEY, PARTIAL_KEY)
+#: points of no one mixer: the machine's calibration matmul, the interleaved passes
+MIXERLESS_WORKLOADS = (Workload.CALIBRATION, Workload.INTERLEAVED)
 
 
 class ReportError(Exception):
@@ -370,7 +373,7 @@ def record_problems(entry: Mapping[str, Any], fields: Mapping[str, Any], timed: 
     sweep = fields.get("sweep")
     if isinstance(sweep, str) and sweep not in AXES:
         problems.append(f"sweep {sweep!r} is none of {', '.join(AXES)}")
-    if fields.get("mixer") is None:
+    if fields.get("mixer") is None and fields.get("workload") not in MIXERLESS_WORKLOADS:
         problems.append("extra_info names no mixer")
     if timed:
         problems += stats_problems(entry.get("stats"))
@@ -402,7 +405,7 @@ def point_row(
         row["status"] = Status.OK if timed else Status.FAILED
     elif status == Status.FAILED and LEGACY_REFERENCE_REASON in str(row["reason"] or ""):
         row["status"] = Status.REFERENCE_FAILED
-    if row["sweep"] is None and row["workload"] not in (None, Workload.ACCURACY):
+    if row["sweep"] is None and row["workload"] in (*SPEED_WORKLOADS, Workload.MIXER_FORWARD):
         row["sweep"] = DEFAULT_AXIS  # runs before --sweep: every speed point swept L
     if problems:
         name = entry.get("name") or entry.get("fullname") or "a benchmark without a name"
@@ -470,11 +473,28 @@ def axis_values(points: pd.DataFrame) -> pd.Series:
     return values
 
 
+def matmul_peaks(points: pd.DataFrame) -> pd.Series:
+    """The run's matmul peak in FLOP/s: machine_info's, else the calibration
+    point's (a square matmul timed at the start of the run)."""
+    peak = pd.to_numeric(points["machine_matmul_peak_flops_per_s"], errors="coerce")
+    calibration = points[(points["workload"] == Workload.CALIBRATION) & (points["status"] == "ok")]
+    if calibration.empty:
+        return peak
+    time_s = calibration[STAT_COLUMNS[TIME_STAT]]
+    measured = (
+        (pd.to_numeric(calibration["flops"], errors="coerce") / time_s)
+        .groupby(calibration["run_path"])
+        .max()
+    )
+    return peak.fillna(points["run_path"].map(measured))
+
+
 def add_derived_columns(points: pd.DataFrame) -> pd.DataFrame:
     points = points.copy()
     for key in NUMERIC_KEYS:
         points[key] = pd.to_numeric(points[key], errors="coerce")
     points["run"] = label_runs(points)
+    points["machine_matmul_peak_flops_per_s"] = matmul_peaks(points)
     points["axis_value"] = axis_values(points)
     points["time_s"] = points[STAT_COLUMNS[TIME_STAT]]
     work = points["flops"].fillna(points["flops_counted"])

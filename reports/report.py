@@ -10,11 +10,14 @@ from functools import cached_property
 
 import pandas as pd
 
+from schema import Status, Workload
+
 from . import axes, figures
 from .claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
 from .compare import compare_runs, summary_line
 from .fits import FitRange
 from .render import Section, close_figures
+from .summary import summary_blocks
 from .tables import (
     Table,
     accuracy_table,
@@ -38,6 +41,8 @@ def runs_table(points: pd.DataFrame) -> Table:
         {
             "file": grouped["run_ref"].first(),
             "profile": grouped["profile"].first(),
+            "sweeps": grouped["sweep"].agg(joined),
+            "partial": grouped["run_partial"].first().map({True: "yes, interrupted", False: "no"}),
             "commit": grouped["commit"].first(),
             "dirty": grouped["commit_dirty"].first(),
             "date": grouped["run_datetime"].first(),
@@ -57,11 +62,45 @@ def runs_table(points: pd.DataFrame) -> Table:
     return Table("runs", "Runs", caption, frame)
 
 
+def covered_points(group: pd.DataFrame) -> str:
+    """The points one reason covers, compactly: 'attention/math forward
+    seq_len=1024,2048; cummean/plain accuracy listops'."""
+    parts = []
+    for (mixer, workload), mine in group.groupby(["mixer", "workload"], sort=True, dropna=False):
+        if workload == Workload.ACCURACY:
+            where = ",".join(sorted(mine["task"].dropna().astype(str).unique()))
+        else:
+            where = "; ".join(
+                f"{axes.key(sweep)}="
+                + ",".join(f"{v:g}" for v in sorted(values["axis_value"].dropna().unique()))
+                for sweep, values in mine.groupby("sweep", sort=True)
+            )
+        parts.append(" ".join(str(p) for p in (mixer, workload, where) if p and not pd.isna(p)))
+    return "; ".join(parts)
+
+
 def not_ok_table(points: pd.DataFrame) -> Table:
-    columns = ["run", "workload", "mixer", "task", "seq_len", "status", "reason"]
-    frame = points.loc[~points["ok"], columns].sort_values(columns[:5], kind="stable")
-    caption = "Every point that did not run to completion, with the harness's reason."
-    return Table("not_ok", "Points that did not run", caption, frame.reset_index(drop=True))
+    """Each (run, status, reason) once with the points it covers; the
+    backends not available here are one line of the summary instead."""
+    broken = points[~points["ok"] & (points["status"] != Status.UNAVAILABLE)]
+    rows = [
+        {
+            "run": run,
+            "status": status,
+            "reason": reason,
+            "points": len(group),
+            "covers": covered_points(group),
+        }
+        for (run, status, reason), group in broken.groupby(
+            ["run", "status", broken["reason"].fillna("no reason recorded")], sort=True
+        )
+    ]
+    frame = pd.DataFrame(rows, columns=["run", "status", "reason", "points", "covers"])
+    caption = (
+        "Every point that was attempted and did not run to completion, one row per reason "
+        "with the points it covers (backends not available here are listed in the summary)."
+    )
+    return Table("not_ok", "Points that did not run", caption, frame)
 
 
 def missing_key_notes(points: pd.DataFrame) -> list[str]:
@@ -91,6 +130,8 @@ class Context:
     points: pd.DataFrame
     fit: FitRange
     warnings: Sequence[str] = ()
+    #: how the runs were chosen, where that is not the plain newest run
+    run_notes: Sequence[str] = ()
 
     @cached_property
     def claims(self) -> Table:
@@ -132,6 +173,7 @@ def notes_blocks(ctx: Context) -> list[str]:
 
 
 PARTS: tuple[Part, ...] = (
+    Part("Summary", lambda ctx: summary_blocks(ctx.points, ctx.claims, ctx.run_notes)),
     Part("Runs", lambda ctx: [runs_table(ctx.points)]),
     Part("Claims", claims_blocks),
     Part("Training cost", per_axis(training_cost_table)),
@@ -168,8 +210,13 @@ def build_sections(ctx: Context, parts: Sequence[Part] = PARTS) -> list[Section]
     return [Section(title, blocks=made) for title, made in blocks.items() if made]
 
 
-def report_sections(points: pd.DataFrame, fit: FitRange, warnings: Sequence[str]) -> list[Section]:
-    return build_sections(Context(points, fit, warnings))
+def report_sections(
+    points: pd.DataFrame,
+    fit: FitRange,
+    warnings: Sequence[str],
+    run_notes: Sequence[str] = (),
+) -> list[Section]:
+    return build_sections(Context(points, fit, warnings, run_notes))
 
 
 def compare_section(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from schema import DEFAULT_AXIS, LRA_PREFIX, NOT_RUN_STATUSES, SPEED_WORKLOADS, Workload
+from schema import DEFAULT_AXIS, LRA_PREFIX, NOT_RUN_STATUSES, SPEED_WORKLOADS, Status, Workload
 
 from . import axes
 from .fits import FitRange, fit_caption, fit_series
@@ -84,7 +84,11 @@ def mean_of_all(scores: list[float]) -> float:
 
 
 def accuracy_table(points: pd.DataFrame) -> Table:
-    acc = points[points["workload"] == "accuracy"].copy()
+    acc = points[points["workload"] == Workload.ACCURACY].copy()
+    never_tried = acc.groupby(["run", "mixer"])["status"].transform(
+        lambda statuses: (statuses == Status.UNAVAILABLE).all()
+    )
+    acc = acc[~never_tried.astype(bool)]  # a backend not available here: the summary says so
     # a run stopped by its time budget still measured the accuracy it reached
     acc["reached"] = acc["ok"] | ((acc["status"] == "timeout") & acc["accuracy"].notna())
     tasks = sorted(acc.loc[acc["reached"], "task"].dropna().unique())

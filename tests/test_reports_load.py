@@ -33,34 +33,31 @@ STAMP = "2026-02-01T12:00:00+00:00"
 OPTIONS = {"profile": "smoke", "device": "cpu", "dtype": "float32", "sweep": "length"}
 
 
+#: a value of each JSON type the schema's fields take
+SAMPLES = {
+    schema.INT: 7,
+    schema.FLOAT: 0.5,
+    schema.TEXT: "text",
+    schema.MAPPING: {"n_heads": 2},
+    schema.LIST: [{"lr": 1e-3, "val_accuracy": 0.4}],
+    (bool,): True,
+}
+FIXED = {
+    "mixer": "retnet/chunkwise",
+    "family": None,  # make_extra_info derives family and variant from the mixer
+    "variant": None,
+    "workload": schema.Workload.FORWARD,
+    "sweep": "length",
+    "seq_len": 1024,
+}
+
+
 def point(status: schema.Status = schema.Status.OK, **values: object) -> dict:
-    """Every field of the schema given a value of its type."""
-    fields = dict(
-        mixer="retnet/chunkwise",
-        mixer_class="models.retnet:RetNet",
-        workload=schema.Workload.FORWARD,
-        sweep="length",
-        seq_len=1024,
-        batch=2,
-        d_model=64,
-        n_layers=2,
-        dtype="float32",
-        device="cpu",
-        params=50_000,
-        flops=1.5e9,
-        flops_counted=1.25e9,
-        peak_mem_bytes=16_000_000,
-        state_bytes=32_768,
-        tokens_per_s=204_800.0,
-        accuracy=None,
-        val_accuracy=None,
-        status=status,
-        reason=None if status == schema.Status.OK else f"because {status}",
-        mixer_config={"n_heads": 2, "chunk_size": 64},
-        ref_rel_err=3e-6,
-    )
+    """Every field of the schema, whatever it holds now, given a value of its type."""
+    fields = {f.name: SAMPLES[f.types] for f in schema.FIELDS}
+    fields.update(FIXED, status=status)
     fields.update(values)
-    return fields
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def write_run(folder: Path, benchmarks: list, failures: list, name: str, **data: object) -> Path:
@@ -81,18 +78,7 @@ def read_one(path: Path) -> pd.DataFrame:
 
 @pytest.mark.parametrize("status", list(schema.Status))
 def test_every_status_round_trips_through_the_schema(tmp_path, status):
-    accuracy = dict(
-        workload=schema.Workload.ACCURACY,
-        task="lra-listops",
-        sweep=None,
-        accuracy=0.375,
-        val_accuracy=0.4,
-        seed=3,
-        lr=1e-3,
-        lr_grid=[{"lr": 1e-3, "val_accuracy": 0.4}, {"lr": 3e-4, "val_accuracy": 0.35}],
-        chance_accuracy=0.1,
-        tokens_seen=1_000_000,
-    )
+    accuracy = dict(workload=schema.Workload.ACCURACY, task="lra-listops", sweep=None)
     values = [point(status), point(status, **accuracy)]
     timed = status in (schema.Status.OK, schema.Status.TIMEOUT)
     entries = [make.schema_benchmark(make.stats(0.01) if timed else None, **v) for v in values]
@@ -110,7 +96,7 @@ def test_every_status_round_trips_through_the_schema(tmp_path, status):
             else:
                 assert row[key] == expected, key
     speed = rows[rows["workload"] == "forward"].iloc[0]
-    assert speed["axis_value"] == 1024
+    assert speed["axis_value"] == 1024 and speed["family"] == "retnet"
     if timed:
         assert speed["time_s"] == 0.01
 
@@ -220,3 +206,30 @@ def test_the_reports_never_import_torch():
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "ok"
+
+
+def test_points_of_no_mixer_are_valid_and_calibrate_the_peak(tmp_path):
+    calibration = make.schema_benchmark(
+        make.stats(0.001),
+        workload=schema.Workload.CALIBRATION,
+        seq_len=512,
+        batch=1,
+        d_model=512,
+        flops=2 * 512**3,
+        status=schema.Status.OK,
+    )
+    interleaved = make.schema_benchmark(
+        make.stats(0.05),
+        workload=schema.Workload.INTERLEAVED,
+        of_workload="forward",
+        sweep="length",
+        seq_len=1024,
+        interleaved_s={"retnet/chunkwise": [0.01, 0.011], "attention/sdpa": [0.02, 0.021]},
+        status=schema.Status.OK,
+    )
+    forward = make.schema_benchmark(make.stats(0.01), **point())
+    path = write_run(tmp_path, [calibration, interleaved, forward], [], "0001_x.json")
+    with warnings_as_errors():
+        rows = read_one(path)
+    assert rows["ok"].all()
+    assert rows["machine_matmul_peak_flops_per_s"].unique().tolist() == [2 * 512**3 / 0.001]

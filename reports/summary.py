@@ -1,0 +1,188 @@
+"""What the report opens with: per run and workload, who was fastest and who
+used least memory at the longest swept value every mixer ran, decode latency
+and state size against attention, the claims' verdicts in a few lines, which
+backends were not available here (once, with why), and the runs that were
+interrupted or passed over."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from schema import SPEED_WORKLOADS, Status, Workload
+
+from . import axes
+from .claims import VERDICTS
+from .tables import Table, attention_baseline
+
+MEASURES = ["time_s", "peak_mem_bytes", "state_bytes", "latency_per_token_s"]
+
+
+def common_value(ok: pd.DataFrame) -> float:
+    """The longest swept value at which every mixer that ran, ran (NaN: none)."""
+    values = [set(group["axis_value"]) for _, group in ok.groupby("mixer")]
+    common = set.intersection(*values) if values else set()
+    return max(common) if common else math.nan
+
+
+def ratio(value: float, baseline: float) -> float:
+    if pd.isna(value) or pd.isna(baseline) or not baseline:
+        return math.nan
+    return value / baseline
+
+
+def best(here: pd.DataFrame, column: str, baseline: str | None) -> tuple[str | None, float, float]:
+    """The mixer with the lowest ``column`` here, its value and its ratio to the baseline's."""
+    values = here[column].dropna()
+    values = values[values > 0]
+    if values.empty:
+        return None, math.nan, math.nan
+    winner = str(values.idxmin())
+    theirs = here[column].get(baseline, math.nan) if baseline else math.nan
+    return winner, float(values[winner]), ratio(values[winner], theirs)
+
+
+def at_longest(points: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame, float, str | None]]:
+    """Per (run, sweep, workload) of the speed points: the medians per mixer
+    at the longest value all of them ran, that value and the baseline."""
+    speed = points[points["workload"].isin(SPEED_WORKLOADS) & points["sweep"].notna()]
+    found = []
+    for key, group in speed.groupby(["run", "sweep", "workload"], sort=True):
+        ok = group[group["ok"] & group["axis_value"].notna()]
+        if ok.empty:
+            continue
+        value = common_value(ok)
+        here = ok[ok["axis_value"] == value].groupby("mixer")[MEASURES].median()
+        found.append((key, here, value, attention_baseline(group)))
+    return found
+
+
+def headline_table(points: pd.DataFrame) -> Table:
+    rows = []
+    for (run, sweep, workload), here, value, baseline in at_longest(points):
+        row = {
+            "run": run,
+            "workload": workload,
+            "at": axes.at(sweep, value) if not math.isnan(value) else "no value all ran",
+            "mixers": len(here),
+        }
+        for column, name in (("time_s", "fastest"), ("peak_mem_bytes", "least_memory")):
+            winner, amount, vs = best(here, column, baseline)
+            row[name] = winner
+            row[f"{name}_{'time_s' if column == 'time_s' else 'bytes'}"] = amount
+            row[f"{name}_vs_attention_x"] = vs
+        row["baseline"] = baseline or "none ran"
+        rows.append(row)
+    columns = [
+        "run", "workload", "at", "mixers", "fastest", "fastest_time_s",
+        "fastest_vs_attention_x", "least_memory", "least_memory_bytes",
+        "least_memory_vs_attention_x", "baseline",
+    ]  # fmt: skip
+    caption = (
+        "Per run and workload, at the longest swept value every mixer that ran there ran: the "
+        "fastest mixer (median time per call; decode: per token) and the one with the least "
+        "peak memory, each as a ratio to the attention baseline (below 1: cheaper)."
+    )
+    frame = pd.DataFrame(rows, columns=columns)
+    return Table("summary", "At the longest common value", caption, frame)
+
+
+def decode_table(points: pd.DataFrame) -> Table:
+    rows = []
+    for (run, sweep, workload), here, value, baseline in at_longest(points):
+        if workload != Workload.DECODE or math.isnan(value):
+            continue
+        base = here.loc[baseline] if baseline in here.index else None
+        for mixer, measured in here.iterrows():
+            rows.append(
+                {
+                    "run": run,
+                    "at": axes.at(sweep, value),
+                    "mixer": mixer,
+                    "latency_per_token_s": measured["latency_per_token_s"],
+                    "latency_vs_attention_x": ratio(
+                        measured["latency_per_token_s"],
+                        base["latency_per_token_s"] if base is not None else math.nan,
+                    ),
+                    "state_bytes": measured["state_bytes"],
+                    "state_vs_attention_x": ratio(
+                        measured["state_bytes"],
+                        base["state_bytes"] if base is not None else math.nan,
+                    ),
+                }
+            )
+    columns = [
+        "run", "at", "mixer", "latency_per_token_s", "latency_vs_attention_x",
+        "state_bytes", "state_vs_attention_x",
+    ]  # fmt: skip
+    caption = (
+        "Decoding at the longest context every mixer ran: latency per token and the size of "
+        "the decoding state (KV cache for attention), as ratios to the attention baseline."
+    )
+    return Table("summary_decode", "Decoding", caption, pd.DataFrame(rows, columns=columns))
+
+
+def claims_lines(claims: Table) -> list[str]:
+    """One line per verdict: which claims, about which mixers."""
+    frame = claims.frame
+    if frame.empty:
+        return ["- No claim of a family in these runs could be checked."]
+    counts = frame["verdict"].value_counts()
+    lines = [
+        "- Claims: "
+        + ", ".join(f"{counts.get(verdict, 0)} {verdict}" for verdict in VERDICTS)
+        + " (rows of the Claims table)."
+    ]
+    for verdict in VERDICTS:
+        chosen = frame[frame["verdict"] == verdict]
+        if chosen.empty:
+            continue
+        parts = [
+            f"{claim} ({', '.join(sorted(set(group['mixer'])))})"
+            for claim, group in chosen.groupby("claim", sort=False)
+        ]
+        lines.append(f"- {verdict.capitalize()}: " + "; ".join(parts) + ".")
+    return lines
+
+
+def unavailable_line(points: pd.DataFrame) -> str:
+    """The backends that could not run on this machine, once each with why."""
+    missing = points[points["status"] == Status.UNAVAILABLE]
+    if missing.empty:
+        return ""
+    reasons = missing.groupby(missing["reason"].fillna("no reason recorded"), sort=True)
+    parts = [
+        f"{', '.join(sorted(set(group['mixer'].dropna())))} ({reason})" for reason, group in reasons
+    ]
+    return "- Not available here, so in no table or figure: " + "; ".join(parts) + "."
+
+
+def partial_lines(points: pd.DataFrame) -> list[str]:
+    partial = sorted(points.loc[points["run_partial"].astype(bool), "run"].unique())
+    return [
+        f"- {run} was interrupted before its end: its tables and figures lack the points it "
+        "did not reach, and its claims may be inconclusive for that."
+        for run in partial
+    ]
+
+
+def summary_blocks(
+    points: pd.DataFrame, claims: Table, run_notes: Sequence[str]
+) -> list[str | Table]:
+    lines = [f"- {note[0].upper()}{note[1:]}." for note in run_notes]
+    lines += partial_lines(points)
+    unavailable = unavailable_line(points)
+    lines += [unavailable] if unavailable else []
+    blocks: list[str | Table] = []
+    if lines:
+        blocks.append("\n".join(lines))
+    headline = headline_table(points)
+    if not headline.frame.empty:
+        blocks.append(headline)
+    decode = decode_table(points)
+    if not decode.frame.empty:
+        blocks.append(decode)
+    blocks.append("\n".join(claims_lines(claims)))
+    return blocks

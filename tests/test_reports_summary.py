@@ -1,0 +1,192 @@
+"""What the report opens with and how it reads: the summary, runs that were
+interrupted or cannot be read, one line for the backends not available here,
+each reason once, captions about their own figure, and a page with contents."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports.__main__ import main
+from reports.figures import decode_cost, time_figure
+from reports.load import RunChoiceWarning, load_points, run_file, select_run_files
+from reports.report import not_ok_table
+from reports.summary import decode_table, headline_table
+from tests.fixtures import make_benchmarks as make
+
+HERE = Path(__file__).parent / "fixtures" / "benchmarks"
+CPU_DIR = "Linux-CPython-3.11-64bit"
+CPU_1 = HERE / CPU_DIR / "0001_aaa1111_20260101_120000.json"
+CPU_2 = HERE / CPU_DIR / "0002_bbb2222_20260102_120000.json"
+
+
+def run(*argv: str) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, err.getvalue()
+
+
+def storage_with(tmp_path: Path, *files: Path) -> Path:
+    storage = tmp_path / "storage"
+    (storage / CPU_DIR).mkdir(parents=True)
+    for source in files:
+        shutil.copy(source, storage / CPU_DIR / source.name)
+    return storage
+
+
+def partial_copy(storage: Path, source: Path, name: str) -> Path:
+    data = json.loads(source.read_text())
+    data["mixbench_partial"] = True
+    data["benchmarks"] = data["benchmarks"][:10]
+    target = storage / CPU_DIR / name
+    target.write_text(json.dumps(data))
+    return target
+
+
+@pytest.fixture(scope="module")
+def cpu() -> pd.DataFrame:
+    return load_points([run_file(CPU_1)])
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("page")
+    storage = storage_with(tmp, CPU_1)
+    out = tmp / "out"
+    code, stderr = run("--storage", str(storage), "--out", str(out))
+    assert code == 0, stderr
+    return {"md": (out / "report.md").read_text(), "html": (out / "report.html").read_text()}
+
+
+# -- the summary ----------------------------------------------------------------
+
+
+def test_the_report_opens_with_its_summary(page):
+    sections = [line for line in page["md"].splitlines() if line.startswith("## ")]
+    assert sections[0] == "## Summary"
+    summary = page["md"].split("## Summary", 1)[1].split("\n## ", 1)[0]
+    assert "### At the longest common value" in summary and "### Decoding" in summary
+    assert "- Claims: " in summary and "- Holds: " in summary
+
+
+def test_the_summary_names_the_cheapest_at_the_longest_common_value(cpu):
+    frame = headline_table(cpu).frame.set_index("workload")
+    train = frame.loc["train_step"]
+    assert train["at"] == "seq_len=2048" and train["mixers"] == 6
+    assert train["fastest"] == "retnet/chunkwise"
+    assert train["fastest_vs_attention_x"] == pytest.approx(0.25)  # L vs L^2, 0.01 vs 0.02 s
+    assert train["least_memory"] == "retnet/recurrent"
+    # attention/math timed out at 2048: the longest value every mixer ran is 1024
+    assert frame.loc["forward", "at"] == "seq_len=1024"
+    decode = decode_table(cpu).frame.set_index("mixer")
+    assert decode.loc["retnet/recurrent", "latency_vs_attention_x"] == pytest.approx(0.5)
+    state = make.N_LAYERS * make.BATCH * make.D_MODEL**2 * 4
+    attention = 2 * make.N_LAYERS * make.BATCH * 2048 * make.D_MODEL * 4
+    assert decode.loc["retnet/recurrent", "state_vs_attention_x"] == pytest.approx(
+        state / attention
+    )
+
+
+def test_unavailable_backends_are_one_line_not_rows(page, cpu):
+    line = (
+        "- Not available here, so in no table or figure: hyena/fft (needs torch.fft on this build)."
+    )
+    assert page["md"].count(line) == 1
+    assert page["md"].count("needs torch.fft") == 1  # in no table, caption or claim
+    assert "unavailable" not in set(not_ok_table(cpu).frame["status"])
+
+
+def test_a_reason_that_repeats_is_shown_once_with_its_points(cpu):
+    more = cpu[(cpu["mixer"] == "attention/math") & (cpu["workload"] == "train_step")].copy()
+    more = more[more["seq_len"] >= 1024]
+    more[["status", "reason", "ok"]] = ["timeout", "over the 10 s budget", False]
+    frame = not_ok_table(pd.concat([cpu, more])).frame
+    timeouts = frame[frame["reason"] == "over the 10 s budget"]
+    assert len(timeouts) == 1 and timeouts["points"].item() == 3
+    covers = timeouts["covers"].item()
+    assert (
+        covers == "attention/math forward seq_len=2048; attention/math train_step seq_len=1024,2048"
+    )
+    assert (
+        frame.loc[frame["status"] == "diverged", "covers"].item() == "mamba/scan accuracy listops"
+    )
+
+
+def test_a_caption_lists_only_what_concerns_its_figure(cpu):
+    import matplotlib.pyplot as plt
+
+    time, decode = time_figure(cpu, "length"), decode_cost(cpu, "length")
+    try:
+        assert "diverged" not in time.caption  # an accuracy point
+        assert "hyena/fft" not in time.caption  # unavailable: the summary's line
+        assert "timeout" not in decode.caption  # a forward point
+    finally:
+        plt.close(time.figure)
+        plt.close(decode.figure)
+
+
+def test_the_html_page_has_contents_and_scrolling_tables(page):
+    html = page["html"]
+    assert '<nav class="toc">' in html
+    for anchor in ("summary", "runs", "claims", "training-cost", "points-that-did-not-run"):
+        assert f'<a href="#{anchor}">' in html and f'<section id="{anchor}">' in html
+    assert html.count('<div class="table-scroll">') == html.count("<table ")
+    assert ".table-scroll { overflow-x: auto" in html
+
+
+# -- which run is "latest" ------------------------------------------------------
+
+
+def test_an_interrupted_newest_run_is_not_latest_without_saying_so(tmp_path):
+    storage = storage_with(tmp_path, CPU_1)
+    partial = partial_copy(storage, CPU_2, "0002_bbb2222_20260102_120000.json")
+    with pytest.warns(RunChoiceWarning, match=r"0002 is newer but was interrupted.*--run"):
+        chosen = select_run_files(storage, ["latest"])
+    assert [f.path.name for f in chosen] == [CPU_1.name]
+    out = tmp_path / "out"
+    code, stderr = run("--storage", str(storage), "--out", str(out))
+    assert code == 0 and "interrupted" in stderr
+    summary = (out / "report.md").read_text().split("## Runs")[0]
+    assert f"pass --run {CPU_DIR}/0002 for the partial one" in summary
+    code, _ = run("--storage", str(storage), "--run", str(partial), "--out", str(out))
+    markdown = (out / "report.md").read_text()
+    assert "0002 AMD EPYC (partial)" in markdown
+    assert "0002 AMD EPYC (partial) was interrupted before its end" in markdown.split("## Runs")[0]
+    assert "yes, interrupted" in markdown
+
+
+def test_only_partial_runs_are_reported_as_partial(tmp_path):
+    storage = tmp_path / "storage"
+    (storage / CPU_DIR).mkdir(parents=True)
+    partial_copy(storage, CPU_1, CPU_1.name)
+    with pytest.warns(RunChoiceWarning, match="reported as partial"):
+        chosen = select_run_files(storage, ["latest"])
+    assert [f.path.name for f in chosen] == [CPU_1.name]
+
+
+def test_an_unreadable_newest_run_falls_back_to_the_newest_readable(tmp_path):
+    storage = storage_with(tmp_path, CPU_1)
+    (storage / CPU_DIR / "0002_x_20260109_120000.json").write_text('{"benchmarks": [')
+    out = tmp_path / "out"
+    code, stderr = run("--storage", str(storage), "--out", str(out))
+    assert code == 0
+    summary = (out / "report.md").read_text().split("## Runs")[0]
+    assert "The newest run" in summary and "0002_x_20260109_120000.json" in summary
+    assert f"cannot be read; reporting {CPU_DIR}/0001" in summary
+    assert f"--run {CPU_DIR}/0001" in summary
+    assert "0001 AMD EPYC" in summary
+
+
+def test_no_readable_run_is_an_error_that_names_the_files(tmp_path):
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    (storage / "0001_x.json").write_text("nope")
+    code, stderr = run("--storage", str(storage), "--out", str(tmp_path / "out"))
+    assert code == 2 and "none of the runs" in stderr and "0001_x.json" in stderr
