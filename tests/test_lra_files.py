@@ -162,3 +162,36 @@ def test_task_names_and_unknown_task(tmp_path: Path) -> None:
     assert set(TASK_NAMES) == {"listops", "text", "retrieval", "image", "pathfinder", "pathx"}
     with pytest.raises(ValueError, match="listops"):
         load_task("cifar100", tmp_path)
+
+
+@pytest.mark.parametrize("folder", ["aan", "retrieval", "lra_release/lra_release/tsv_data"])
+def test_retrieval_folder_names_users_have(tmp_path: Path, folder: str) -> None:
+    write_aan(tmp_path)
+    (tmp_path / folder).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "tsv_data").rename(tmp_path / folder)
+    assert len(load_task("retrieval", tmp_path).val) == 1
+
+
+def test_text_and_image_folder_names_users_have(tmp_path: Path) -> None:
+    for folder in ("imdb", "cifar"):
+        (tmp_path / folder).mkdir()
+    write_imdb(tmp_path / "imdb")
+    write_cifar(tmp_path / "cifar")
+    assert len(load_task("text", tmp_path).test) == 2
+    assert len(load_task("image", tmp_path).test) == 10
+
+
+@pytest.mark.parametrize(
+    ("name", "empty"),
+    [("retrieval", "tsv_data/new_aan_pairs.eval.tsv"), ("image", "cifar-10-batches-py/test_batch")],
+)
+def test_empty_split_files_are_malformed(tmp_path: Path, name: str, empty: str) -> None:
+    write_aan(tmp_path)
+    write_cifar(tmp_path)
+    if name == "retrieval":
+        (tmp_path / empty).write_bytes(b"\n")
+    else:
+        with (tmp_path / empty).open("wb") as f:
+            pickle.dump({b"data": np.zeros((0, 3072), np.uint8), b"labels": []}, f)
+    with pytest.raises(MalformedData, match=f"{empty}: holds no"):
+        load_task(name, tmp_path)

@@ -164,3 +164,47 @@ def test_release_subfolder_and_env_var(tmp_path: Path, monkeypatch: pytest.Monke
     assert len(load_task("listops", data_dir_from_env()).train) == 1
     monkeypatch.setenv("MIXBENCH_DATA", "")
     assert data_dir_from_env() is None
+
+
+def write_splits(folder: Path, source: str, answer: int) -> None:
+    folder.mkdir(parents=True)
+    for split in ("train", "val", "test"):
+        (folder / f"basic_{split}.tsv").write_text(f"Source\tTarget\n{source}\t{answer}\n")
+
+
+def test_brackets_option_gives_lras_released_tokens(tmp_path: Path) -> None:
+    source = "( ( ( [MAX 2 ) ( ( ( [MIN 7 ) 4 ) ] ) ) ] )"
+    write_splits(tmp_path / "listops-1000", source, 4)
+    kept = load_task("listops", tmp_path, max_length=16)
+    dropped = load_task("listops", tmp_path, max_length=16, brackets=False)
+    words = [VOCAB[t] for t in kept.train[0][0] if t != 0]
+    assert words == ["[MAX", "2", "[MIN", "7", "4", "]", "]"]
+    assert [VOCAB[t] for t in dropped.train[0][0] if t != 0] == ["[MAX", "2", "[MIN", "7", "4"]
+    assert kept.spec == dropped.spec  # one vocabulary either way
+
+
+def test_sources_written_without_brackets_load(tmp_path: Path) -> None:
+    write_splits(tmp_path / "listops-1000", "MAX 2 MIN 7 4", 7)
+    data = load_task("listops", tmp_path, max_length=8)
+    assert [VOCAB[t] for t in data.test[0][0] if t != 0] == ["[MAX", "2", "[MIN", "7", "4"]
+
+
+@pytest.mark.parametrize(
+    "layout", ["lra_release/lra_release/listops-1000", "listops", "lra_release/listops"]
+)
+def test_folder_names_users_have(tmp_path: Path, layout: str) -> None:
+    write_splits(tmp_path / layout, "( ( [SM 4 ) ] )", 4)
+    data = load_task("listops", tmp_path)
+    assert (len(data.train), len(data.val), len(data.test)) == (1, 1, 1)
+
+
+def test_splits_must_sit_beside_each_other(tmp_path: Path) -> None:
+    write_splits(tmp_path / "listops-1000", "( ( [SM 4 ) ] )", 4)
+    (tmp_path / "listops-1000/basic_val.tsv").unlink()
+    with pytest.raises(DataMissing, match="basic_val.tsv, which belongs beside it"):
+        load_task("listops", tmp_path)
+
+
+def test_generated_val_is_disjoint_and_sized() -> None:
+    data = make_listops(20, 5, n_val=7, min_len=8, max_len=40, seed=0)
+    assert (len(data.train), len(data.val), len(data.test)) == (20, 7, 5)

@@ -161,3 +161,37 @@ def test_missing_data_says_which_file_goes_where(tmp_path: Path) -> None:
     assert str(tmp_path / "pathfinder32/curv_baseline/metadata") in str(error.value)
     with pytest.raises(DataMissing, match="pathfinder128/curv_contour_length_14"):
         load_task("pathx", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "layout", ["lra_release/lra_release", "lra_release", "pathfinder", "lra_release/pathfinder"]
+)
+def test_folder_names_users_have(tmp_path: Path, layout: str) -> None:
+    assert main(["generate", "pathfinder", "--out", str(tmp_path / "gen"), "--n", "10"]) == 0
+    (tmp_path / layout).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "gen/pathfinder32").rename(tmp_path / layout / "pathfinder32")
+    data = load_task("pathfinder", tmp_path)
+    assert (len(data.train), len(data.val), len(data.test)) == (8, 1, 1)
+
+
+def test_missing_difficulty_names_the_ones_on_disk(tmp_path: Path) -> None:
+    assert main(["generate", "pathfinder", "--out", str(tmp_path), "--n", "3"]) == 0
+    with pytest.raises(DataMissing) as error:
+        load_task("pathfinder", tmp_path, difficulty="easy")
+    message = str(error.value)
+    assert "curv_baseline" in message and "difficulty='hard'" in message
+    assert "pass that difficulty" in message
+
+
+def test_empty_images_are_counted(tmp_path: Path) -> None:
+    base = _write_release(tmp_path, [f"imgs/0 sample_{i}.png {i} {i % 2} 1.0" for i in range(5)])
+    for i in range(1, 5):
+        Image.fromarray(np.full((32, 32), i, np.uint8)).save(base / f"imgs/0/sample_{i}.png")
+    (base / "imgs/0/sample_2.png").write_bytes(b"")
+    data = load_task("pathfinder", tmp_path)
+    assert data.skipped == {"empty images": 1}
+    assert (len(data.train), len(data.val), len(data.test)) == (2, 1, 1)
+    for png in base.rglob("*.png"):
+        png.write_bytes(b"")
+    with pytest.raises(MalformedData, match="0 usable images"):
+        load_task("pathfinder", tmp_path)

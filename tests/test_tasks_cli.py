@@ -1,0 +1,252 @@
+"""python -m tasks and python -m models on bad input: a one-line error naming the
+argument and the fix, exit status 2, never a traceback; check finds what would
+break training (empty splits, bad images, undecodable files)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tasks.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+LISTOPS_HEADER = "Source\tTarget\n"
+
+
+def usage_error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
+    """Run ``main(argv)``, expect argparse's exit 2, return the error line."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(lines) == 1, lines
+    assert "Traceback" not in lines[0]
+    return lines[0]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+# -- generate listops ------------------------------------------------------------------
+def test_asking_for_more_listops_trees_than_exist_fails_at_once(tmp_path):
+    # a root operator over two digits: 4 * 10 * 10 = 400 distinct expressions of length 4
+    args = ["generate", "listops", "--out", str(tmp_path), "--min-length", "3"]
+    args += ["--max-length", "6", "--max-depth", "2", "--max-args", "2"]
+    done = run_cli("tasks", *args, "--n", "401")  # looped forever before
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "only 400 distinct expressions" in done.stderr and "lower --n" in done.stderr
+    assert main([*args, "--n", "400"]) == 0
+
+
+def test_count_expressions_matches_an_enumeration():
+    from itertools import product
+
+    from tasks.lra.listops import OPERATORS, ListOpsConfig, count_expressions
+
+    def trees(depth: int, config: ListOpsConfig) -> list[int]:
+        """Token lengths of every distinct tree rooted at ``depth``."""
+        lengths = [1] * 10
+        if depth < config.max_depth:
+            below = trees(depth + 1, config)
+            for k in range(2, config.max_args + 1):
+                for args in product(below, repeat=k):
+                    lengths += [2 + sum(args)] * len(OPERATORS)
+        return lengths
+
+    for config in (ListOpsConfig(3, 6, 2, 2), ListOpsConfig(1, 8, 2, 3), ListOpsConfig(4, 9, 3, 2)):
+        expected = sum(config.min_length < n < config.max_length for n in trees(1, config))
+        assert count_expressions(config, cap=10**9) == expected
+        assert count_expressions(config, cap=10) == min(10, expected)
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--min-length", "60", "--max-length", "20"], "--min-length 60 must be at least 2 below"),
+        (["--n", "0"], "argument --n: must be a positive integer"),
+        (["--n", "2"], "--n 2 is too small to split"),
+        (["--max-depth", "1"], "max_depth must be at least 2"),
+    ],
+)
+def test_bad_listops_arguments(tmp_path, capsys, extra, words):
+    line = usage_error(capsys, ["generate", "listops", "--out", str(tmp_path), *extra])
+    assert words in line
+
+
+def test_listops_refuses_to_overwrite_unless_asked(tmp_path, capsys):
+    args = ["generate", "listops", "--out", str(tmp_path), "--n", "20"]
+    args += ["--min-length", "10", "--max-length", "40"]
+    assert main(args) == 0
+    first = (tmp_path / "listops-1000/basic_train.tsv").read_text()
+    line = usage_error(capsys, [*args, "--seed", "1"])
+    assert "already holds a dataset" in line and "--overwrite" in line
+    assert main([*args, "--seed", "1", "--overwrite"]) == 0
+    assert (tmp_path / "listops-1000/basic_train.tsv").read_text() != first
+
+
+# -- generate pathfinder ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--n", "-3"], "argument --n: must be a positive integer, got -3"),
+        (["--images-per-file", "0"], "argument --images-per-file: must be a positive integer"),
+        (["--workers", "0"], "argument --workers: must be a positive integer"),
+        (["--paddle-margin", "-1"], "paddle_margin must hold values >= 0"),
+        (["--resolution", "8"], "enlarge --resolution"),
+    ],
+)
+def test_bad_pathfinder_arguments(tmp_path, capsys, extra, words):
+    line = usage_error(capsys, ["generate", "pathfinder", "--out", str(tmp_path / "d"), *extra])
+    assert words in line
+    assert not (tmp_path / "d" / "pathfinder32").exists()
+
+
+def test_pathfinder_refuses_to_mix_datasets_and_overwrite_replaces(tmp_path, capsys):
+    base = tmp_path / "pathfinder32/curv_contour_length_14"
+    args = ["generate", "pathfinder", "--out", str(tmp_path)]
+    assert main([*args, "--n", "12", "--images-per-file", "5"]) == 0
+    assert len(list((base / "metadata").glob("*.npy"))) == 3
+    line = usage_error(capsys, [*args, "--n", "4"])
+    assert "already holds a dataset (pathfinder32/curv_contour_length_14)" in line
+    assert main([*args, "--n", "4", "--overwrite"]) == 0
+    # the old batches are gone, not mixed in
+    assert sorted(p.name for p in (base / "metadata").iterdir()) == ["0.npy"]
+    assert len(list(base.rglob("*.png"))) == 4
+
+
+def test_out_that_cannot_be_written(tmp_path, capsys, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    line = usage_error(capsys, ["generate", "pathfinder", "--out", str(afile), "--n", "3"])
+    assert f"--out {afile} is a file" in line
+    line = usage_error(capsys, ["generate", "pathfinder", "--out", str(afile / "sub"), "--n", "3"])
+    assert "cannot be written to" in line and "choose a folder you can write to" in line
+
+    # a read-only folder (simulated: the tests may run as root, who writes anywhere)
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    line = usage_error(capsys, ["generate", "listops", "--out", str(tmp_path / "ro"), "--n", "9"])
+    assert "cannot be written to (Permission denied)" in line
+
+
+# -- check -------------------------------------------------------------------------------
+def write_listops_files(root: Path, train: str) -> Path:
+    folder = root / "listops-1000"
+    folder.mkdir(parents=True)
+    row = "( ( [SM 4 ) ] )\t4\n"
+    for split, text in (
+        ("train", train),
+        ("val", LISTOPS_HEADER + row),
+        ("test", LISTOPS_HEADER + row),
+    ):
+        (folder / f"basic_{split}.tsv").write_text(text)
+    return folder / "basic_train.tsv"
+
+
+def check_lines(capsys, data_dir: Path, *extra: str) -> tuple[int, dict[str, str]]:
+    code = main(["check", "--data-dir", str(data_dir), *extra])
+    out = capsys.readouterr().out
+    return code, {line.split()[0]: line for line in out.splitlines()}
+
+
+def test_check_reports_a_header_only_tsv_and_training_refuses_it(tmp_path, capsys):
+    path = write_listops_files(tmp_path, LISTOPS_HEADER)
+    code, lines = check_lines(capsys, tmp_path)
+    assert code == 1
+    assert "malformed" in lines["listops"] and f"{path}: holds no examples" in lines["listops"]
+
+    from tasks.lra import MalformedData, load_task
+
+    with pytest.raises(MalformedData, match="an empty split cannot be trained on"):
+        load_task("listops", tmp_path)
+
+
+def test_check_names_the_file_and_line_of_non_utf8_bytes(tmp_path, capsys):
+    path = write_listops_files(tmp_path, LISTOPS_HEADER + "( ( [SM 4 ) ] )\t4\n")
+    path.write_bytes(path.read_bytes() + b"( ( [MIN 1 \xff ) ] )\t1\n")
+    code, lines = check_lines(capsys, tmp_path)
+    assert code == 1 and f"{path}:3: not UTF-8 text (byte 0xff at column 12)" in lines["listops"]
+
+
+def write_pathfinder_files(root: Path, n: int) -> Path:
+    base = root / "pathfinder32/curv_contour_length_14"
+    (base / "imgs/0").mkdir(parents=True)
+    (base / "metadata").mkdir()
+    lines = []
+    for i in range(n):
+        Image.fromarray(np.full((32, 32), i, np.uint8)).save(base / f"imgs/0/sample_{i}.png")
+        lines.append(f"imgs/0 sample_{i}.png {i} {i % 2} 1.0\n")
+    (base / "metadata/0.npy").write_text("".join(lines))
+    return base
+
+
+def test_check_reports_all_empty_pngs(tmp_path, capsys):
+    base = write_pathfinder_files(tmp_path, 5)
+    for png in base.rglob("*.png"):
+        png.write_bytes(b"")
+    code, lines = check_lines(capsys, tmp_path)
+    assert code == 1 and "malformed" in lines["pathfinder"]
+    assert "0 usable images (5 of 5 listed are empty files)" in lines["pathfinder"]
+
+
+def test_check_opens_the_images(tmp_path, capsys):
+    base = write_pathfinder_files(tmp_path, 12)
+    code, lines = check_lines(capsys, tmp_path)
+    assert "ok: train/val/test 9/1/2" in lines["pathfinder"]
+
+    (base / "imgs/0/sample_4.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(base / "imgs/0/sample_6.png")
+    Image.fromarray(np.zeros((32, 32), np.float32)).save(base / "imgs/0/sample_7.tiff", "TIFF")
+    (base / "imgs/0/sample_7.png").write_bytes((base / "imgs/0/sample_7.tiff").read_bytes())
+    (base / "imgs/0/sample_2.png").write_bytes(b"")  # empty: skipped, as LRA does
+    code, lines = check_lines(capsys, tmp_path)
+    line = lines["pathfinder"]
+    assert code == 1 and "bad images: 3 of 11 opened" in line
+    assert "sample_4.png: not a readable image" in line
+    assert "sample_6.png: image is 16x16, expected 32x32" in line
+    assert "sample_7.png: image mode is F" in line
+
+    code, lines = check_lines(capsys, tmp_path, "--max-images", "1")
+    assert "bad images" not in lines["pathfinder"]  # only the first image of each split
+
+
+def test_check_counts_the_empty_pngs_it_skips(tmp_path, capsys):
+    base = write_pathfinder_files(tmp_path, 13)
+    (base / "imgs/0/sample_5.png").write_bytes(b"")
+    code, lines = check_lines(capsys, tmp_path)
+    assert "ok: train/val/test 9/1/2, skipped 1 empty images" in lines["pathfinder"]
+
+
+# -- python -m models --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("width", "words"),
+    [("0", "argument --d-model: must be a positive integer, got 0"), ("30", "try --d-model 32")],
+)
+def test_models_list_rejects_a_bad_width_in_one_line(width, words):
+    done = run_cli("models", "list", "--d-model", width)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and words in errors[0]
+
+
+def test_models_list_is_a_pandas_table():
+    from models.__main__ import list_command, list_table
+    from models.registry import list_mixers
+
+    table = list_table(64)
+    assert list(table.columns) == ["name", "family", "modes", "available", "params@d64"]
+    assert len(table) == len(list_mixers()) and table["params@d64"].dtype.kind == "i"
+    lines = list_command(64).splitlines()
+    assert lines[0].startswith("name") and len(lines) == len(table) + 1
