@@ -14,6 +14,7 @@ be right, never a traceback.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -173,6 +174,19 @@ def shard(text: str, context: Context | None = None) -> Shard:
     return Shard(int(match.group(1)), int(match.group(2)))
 
 
+def workers(text: str, context: Context | None = None) -> int:
+    """A positive number, or auto: one per GPU where there are GPUs, else one per core."""
+    if text == "auto":
+        return torch.cuda.device_count() or os.cpu_count() or 1
+    return positive_int(text)
+
+
+def ray_address(text: str, context: Context | None = None) -> str:
+    if not text.strip():
+        raise OptionError("is empty; give the cluster's address, e.g. ray://head:10001 or auto")
+    return text.strip()
+
+
 def group_name(text: str, context: Context | None = None) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
         raise OptionError(f"{text!r} must be 1-64 letters, digits, '.', '_' or '-'")
@@ -187,6 +201,12 @@ def data_folder(text: str, context: Context | None = None) -> Path:
             "(or leave it out to use $MIXBENCH_DATA)"
         )
     return path
+
+
+def accuracy_seeds(profile: str) -> int:
+    from tasks.accuracy import get_profile
+
+    return get_profile(profile).seeds
 
 
 def data_dir_from_env(context: Context) -> Path | None:
@@ -272,6 +292,26 @@ OPTIONS: tuple[Option, ...] = (
         "torch intra-op threads, 0 for torch's default (default: the profile's)",
         thread_count,
         lambda context: context.profile.threads,
+    ),
+    Option(
+        "--seeds",
+        "training seeds per accuracy point: the learning rate is chosen on seed 0's validation "
+        "accuracy, then every seed trains at it (default: the profile's)",
+        positive_int,
+        lambda context: accuracy_seeds(context.profile.name),
+    ),
+    Option(
+        "--workers",
+        "run the accuracy grid as Ray tasks on N workers (auto: one per core, or per GPU); "
+        "needs pip install 'mixbench[ray]' (default: in this process, Ray never imported)",
+        workers,
+        lambda context: None,
+    ),
+    Option(
+        "--ray-address",
+        "an existing Ray cluster for --workers (default: a local cluster the suite starts)",
+        ray_address,
+        lambda context: None,
     ),
     Option(
         "--shard",

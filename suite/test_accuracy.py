@@ -1,41 +1,51 @@
 """Accuracy of one variant per family on the profile's tasks: synthetic recall
-(MQAR, selective copying), small generated LRA tasks (ListOps, Pathfinder) and
-the LRA release's tasks found under --data-dir (or MIXBENCH_DATA). One benchmark per
-(task, mixer), e.g. ``test_accuracy[mqar-attention/sdpa]``; its time is the
-training run (benchmark.pedantic, one round), its extra_info the accuracy on
-the held-out split, tokens_per_s and status.
+(MQAR, selective copying, induction), small generated LRA tasks (ListOps,
+Pathfinder) and the LRA release's tasks found under --data-dir (or
+MIXBENCH_DATA). One benchmark per (task, mixer), e.g.
+``test_accuracy[mqar-attention/sdpa]``.
+
+The protocol, the same for every mixer (tasks/accuracy.py holds the budgets):
+
+1. the variant passes the reference check the speed points pass (forward
+   against its family reference, prefill + step, causality) before any training;
+2. its model is sized to within 5% of the attention model's parameters;
+3. seed 0 trains at every learning rate of the task's grid, for the same
+   steps on the same tokens; the rate with the best validation accuracy is
+   chosen (never test);
+4. seeds 1..N-1 (``--seeds N``) train at the chosen rate;
+5. the point records the mean test accuracy over the seeds, every seed's
+   accuracy, the grid with its validation scores and the task's chance level.
+
+The runs train in this process, or as Ray tasks with ``--workers``
+(suite/grid.py); the records are the same either way. The benchmark's time
+is the point's whole training (all its runs), ``step_s`` the median seconds
+per training step.
 
     pytest suite/ -k accuracy --profile default
-    pytest suite/test_accuracy.py --profile smoke --mixers 'mamba/*'
-
-Budgets (sizes, steps, learning rates) live in tasks/accuracy.py. Runs that
-cannot start (unavailable mixer, LRA files missing) and runs that diverge are
-recorded under "mixbench_failures" and skipped; a run that ran out of its time
-budget keeps its accuracy, with status "timeout" and the steps it made in reason.
+    pytest suite/test_accuracy.py --profile smoke --mixers 'mamba/*' --workers 2
 """
 
 from __future__ import annotations
 
 import glob
+import statistics
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import torch
 
-from models.registry import MixerUnavailable, get_spec
-from schema import make_extra_info
-from tasks.accuracy import (
-    DEFAULT_MIXERS,
-    SANITY_BARS,
-    AccuracyRun,
-    get_profile,
-    run_accuracy,
-)
+from models.registry import get_spec
+from schema import Status, Workload, make_extra_info
+from tasks.accuracy import DEFAULT_MIXERS, SANITY_BARS, budget_of, get_profile
 
+from .grid import GridContext, InProcess, RayGrid, RunKey, RunRecord
 from .options import RunOptions, get_options
 from .records import record_failure
+from .sweep import PointNotRun, checked_reference_error, session_history
 
-WORKLOAD = "accuracy"
+#: runs whose accuracy counts (a run out of time still reached one)
+REACHED = (Status.OK, Status.TIMEOUT)
 
 
 def accuracy_mixers(options: RunOptions, patterns: str) -> list[str]:
@@ -55,7 +65,7 @@ def accuracy_mixers(options: RunOptions, patterns: str) -> list[str]:
 
 def accuracy_points(config: pytest.Config) -> list[tuple[str, str]]:
     options = get_options(config)
-    mixers = accuracy_mixers(options, config.getoption("--mixers"))
+    mixers = accuracy_mixers(options, config.getoption("mixbench_mixers") or "*")
     tasks = get_profile(options.profile.name).task_names()
     # task-major order: each task's data is built once and shared by its mixers
     return [(task, mixer) for task in tasks for mixer in mixers]
@@ -73,118 +83,201 @@ def autocast_mode(options: RunOptions) -> str:
     return "bf16" if options.dtype in (torch.bfloat16, torch.float16) else "off"
 
 
-def base_info(options: RunOptions, task: str, mixer: str) -> dict[str, Any]:
+def lr_grid(task: str, profile: str) -> tuple[float, ...]:
+    return budget_of(task, profile).lrs
+
+
+# -- the grid of this session's runs --------------------------------------------------
+@dataclass
+class SessionGrid:
+    executor: InProcess | RayGrid
+    seeds: int
+
+
+_GRID_KEY = pytest.StashKey[SessionGrid]()
+
+
+def session_grid(request: pytest.FixtureRequest) -> SessionGrid:
+    """Made at the first accuracy test: every collected point's first phase
+    (seed 0 at each learning rate) is submitted at once, so that workers stay
+    busy while the tests wait in turn."""
+    config = request.config
+    if _GRID_KEY in config.stash:
+        return config.stash[_GRID_KEY]
+    options = get_options(config)
+    points = [
+        (item.callspec.params["task"], item.callspec.params["mixer"])
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_accuracy"
+    ]
+    runnable = {(t, m) for t, m in points if not_runnable_reason(request, m) is None}
+    profile = options.profile.name
+    total = sum(len(lr_grid(t, profile)) + options.seeds - 1 for t, _ in runnable)
+    context = GridContext(
+        profile=profile,
+        device=str(options.device),
+        data_dir=str(options.data_dir) if options.data_dir else None,
+        autocast=autocast_mode(options),
+        threads=accuracy_threads(options, config),
+    )
+    if options.workers or options.ray_address:
+        gpus = 1 if options.device.type == "cuda" else 0
+        executor = RayGrid(context, total, options.workers or 1, options.ray_address, gpus)
+    else:
+        executor = InProcess(context, total)
+    grid = SessionGrid(executor, options.seeds)
+    config.add_cleanup(executor.close)  # also after Ctrl-C: nothing left running
+    executor.submit([RunKey(t, m, 0, lr) for t, m in points if (t, m) in runnable
+                     for lr in lr_grid(t, profile)])  # fmt: skip
+    config.stash[_GRID_KEY] = grid
+    return grid
+
+
+def accuracy_threads(options: RunOptions, config: pytest.Config) -> int:
+    """One intra-op thread per run on a CPU unless --threads says otherwise: at
+    these tiny shapes more threads only synchronise, and on a busy machine
+    spinning threads made a 100-step run 30x slower (measured on the 2-core box)."""
+    if "threads" in options.given:
+        return options.threads
+    return 1 if options.device.type == "cpu" else 0
+
+
+def not_runnable_reason(request: pytest.FixtureRequest, mixer: str) -> PointNotRun | None:
+    """Why a mixer cannot train at all: unavailable, or its reference check failed."""
+    spec = get_spec(mixer)
+    reason = spec.unavailable_reason()
+    if reason is not None:
+        return PointNotRun(Status.UNAVAILABLE, reason)
+    options = get_options(request.config)
+    try:
+        checked_reference_error(session_history(request.config), options, spec)
+    except PointNotRun as failed:
+        return failed
+    return None
+
+
+@pytest.fixture
+def accuracy_point(request: pytest.FixtureRequest):
+    yield
+    accuracy_items = [
+        item
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_accuracy"
+    ]
+    grid = request.config.stash.get(_GRID_KEY, None)
+    if grid is not None and request.node is accuracy_items[-1]:
+        # the speed files come next: nothing of the grid may still hold a core
+        grid.executor.close()
+
+
+# -- one point ------------------------------------------------------------------------
+def choose_lr(records: list[RunRecord]) -> RunRecord | None:
+    """The run with the best validation accuracy; ties go to the grid's order."""
+    scored = [r for r in records if r.status in REACHED and r.val_accuracy is not None]
+    return max(scored, key=lambda r: r.val_accuracy) if scored else None
+
+
+def train_point(grid: SessionGrid, task: str, mixer: str, profile: str) -> dict[str, Any]:
+    first = [grid.executor.result(RunKey(task, mixer, 0, lr)) for lr in lr_grid(task, profile)]
+    chosen = choose_lr(first)
+    if chosen is None:
+        return {"first": first, "seeds": []}
+    others = [RunKey(task, mixer, seed, chosen.key.lr) for seed in range(1, grid.seeds)]
+    grid.executor.submit(others)
+    return {"first": first, "seeds": [chosen, *(grid.executor.result(k) for k in others)]}
+
+
+def point_status(seeds: list[RunRecord], first: list[RunRecord]) -> Status:
+    if not seeds:
+        statuses = {r.status for r in first}
+        for status in (Status.SKIPPED, Status.UNAVAILABLE, Status.DIVERGED):
+            if statuses == {status}:
+                return status
+        return Status.FAILED
+    statuses = {r.status for r in seeds}
+    if statuses <= {Status.OK}:
+        return Status.OK
+    if statuses <= set(REACHED):
+        return Status.TIMEOUT
+    return Status.FAILED if Status.FAILED in statuses else Status.DIVERGED
+
+
+def point_info(first: list[RunRecord], seeds: list[RunRecord]) -> dict[str, Any]:
+    reached = [r for r in seeds if r.status in REACHED and r.accuracy is not None]
+    shape = (seeds or first)[0]
+    reasons = sorted({f"{r.key}: {r.reason}" for r in (*first, *seeds) if r.reason})
     return {
-        "mixer": mixer,
-        "workload": WORKLOAD,
-        "task": task,
-        "device": options.device.type,
-        "dtype": "bfloat16" if autocast_mode(options) == "bf16" else "float32",
+        "seq_len": shape.seq_len,
+        "batch": shape.batch,
+        "d_model": shape.d_model,
+        "n_layers": shape.n_layers,
+        "mixer_config": shape.mixer_config,
+        "params": shape.params,
+        "params_target": shape.target_params,
+        "accuracy": statistics.fmean(r.accuracy for r in reached) if reached else None,
+        "val_accuracy": seeds[0].val_accuracy if seeds else None,
+        "seed_accuracies": [
+            {"seed": r.key.seed, "accuracy": r.accuracy, "status": str(r.status)} for r in seeds
+        ],
+        "lr": seeds[0].key.lr if seeds else None,
+        "lr_grid": [
+            {"lr": r.key.lr, "val_accuracy": r.val_accuracy, "status": str(r.status)} for r in first
+        ],
+        "chance_accuracy": shape.chance_accuracy,
+        "tokens_seen": shape.tokens_seen,
+        "tokens_per_s": median_of(r.tokens_per_s for r in seeds),
+        "step_s": median_of(r.step_s for r in seeds),
+        "status": point_status(seeds, first),
+        "reason": "; ".join(reasons) or None,
     }
 
 
-def run_info(run: AccuracyRun) -> dict[str, Any]:
-    result = run.result
-    return {
-        "seq_len": run.seq_len,
-        "batch": run.batch,
-        "d_model": run.model.d_model,
-        "n_layers": run.model.n_layers,
-        "mixer_config": run.model.mixer_config,
-        "params": result.params,
-        "tokens_per_s": result.tokens_per_s,
-        "accuracy": result.accuracy,
-        "status": result.status,
-        "reason": result.reason,
-    }
+def median_of(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 def not_run(request: pytest.FixtureRequest, benchmark, info: dict[str, Any], message: str):
     """Record a point that did not give an accuracy and skip its test."""
     benchmark.has_error = True  # never saved as a benchmark
-    record_failure(request, request.node.name, info, group=f"{WORKLOAD}-{info['task']}")
+    record_failure(request, request.node.name, info, group=f"accuracy-{info['task']}")
+    if info["status"] in (Status.FAILED, Status.REFERENCE_FAILED):
+        pytest.fail(message, pytrace=False)
     pytest.skip(message)
 
 
-@pytest.fixture
-def accuracy_threads(request: pytest.FixtureRequest):
-    """One intra-op thread on a CPU unless --threads says otherwise: at these tiny
-    shapes more threads only synchronise, and on a busy machine spinning threads
-    made a 100-step run 30x slower (measured on the 2-core CI box)."""
-    options = get_options(request.config)
-    explicit = request.config.getoption("--threads") is not None
-    before = torch.get_num_threads()
-    if options.device.type == "cpu" and not explicit:
-        torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.mark.usefixtures("accuracy_threads")
+@pytest.mark.usefixtures("accuracy_point")
 def test_accuracy(request: pytest.FixtureRequest, benchmark, task: str, mixer: str) -> None:
-    from tasks.lra import DataMissing
-
     options = get_options(request.config)
-    benchmark.group = f"{WORKLOAD}-{task}"
-    info = base_info(options, task, mixer)
-    reason = get_spec(mixer).unavailable_reason()
-    if reason is not None:
-        not_run(
-            request,
-            benchmark,
-            {**info, "status": "unavailable", "reason": reason},
-            f"{mixer}: unavailable: {reason}",
-        )
-    try:
-        run = run_accuracy(
-            mixer,
-            task,
-            options.profile.name,
-            device=str(options.device),
-            data_dir=options.data_dir,
-            autocast=autocast_mode(options),
-            timer=lambda fit: benchmark.pedantic(fit, rounds=1, iterations=1),
-        )
-    except DataMissing as missing:
-        not_run(
-            request,
-            benchmark,
-            {**info, "status": "skipped", "reason": str(missing)},
-            f"{task}: {missing}",
-        )
-    except MixerUnavailable as unavailable:
-        not_run(
-            request,
-            benchmark,
-            {**info, "status": "unavailable", "reason": str(unavailable)},
-            str(unavailable),
-        )
-    except Exception as exc:
-        benchmark.has_error = True
-        record_failure(
-            request,
-            request.node.name,
-            {**info, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"},
-            group=f"{WORKLOAD}-{task}",
-        )
-        raise
-
-    info.update(run_info(run))
-    # a run out of time still measured an accuracy (after fewer steps): it stays a
-    # benchmark with status "timeout"; a diverged run has nothing to show
-    if run.result.status == "diverged":
-        not_run(
-            request, benchmark, info, f"{mixer} on {task}: {run.result.status}: {run.result.reason}"
-        )
+    benchmark.group = f"accuracy-{task}"
+    info = {
+        "mixer": mixer,
+        "mixer_class": get_spec(mixer).class_path,
+        "workload": Workload.ACCURACY,
+        "task": task,
+        "device": options.device.type,
+        "dtype": "bfloat16" if autocast_mode(options) == "bf16" else "float32",
+    }
+    blocked = not_runnable_reason(request, mixer)
+    if blocked is not None:
+        not_run(request, benchmark, {**info, "status": blocked.status, "reason": blocked.reason},
+                f"{mixer} on {task}: {blocked}")  # fmt: skip
+    grid = session_grid(request)
+    runs = benchmark.pedantic(
+        lambda: train_point(grid, task, mixer, options.profile.name), rounds=1, iterations=1
+    )
+    info.update(point_info(runs["first"], runs["seeds"]))
+    if info["accuracy"] is None:
+        not_run(request, benchmark, info, f"{mixer} on {task}: {info['status']}: {info['reason']}")
     benchmark.extra_info.update(make_extra_info(**info))
-    check_sanity_bar(options.profile.name, task, mixer, run)
+    check_sanity_bar(options.profile.name, task, mixer, info)
 
 
-def check_sanity_bar(profile: str, task: str, mixer: str, run: AccuracyRun) -> None:
+def check_sanity_bar(profile: str, task: str, mixer: str, info: dict[str, Any]) -> None:
     bar = SANITY_BARS.get((profile, task, mixer.split("/", 1)[0]))
-    if bar is not None and run.result.status == "ok" and run.result.accuracy < bar:
+    if bar is not None and info["status"] == Status.OK and info["accuracy"] < bar:
         pytest.fail(
-            f"{mixer} reached {run.result.accuracy:.3f} on {task} after the full budget; it "
-            f"must reach {bar} (the loop or the budget in tasks/accuracy.py is wrong)",
+            f"{mixer} reached {info['accuracy']:.3f} on {task} (mean over seeds) after the full "
+            f"budget; it must reach {bar} (the loop or the budget in tasks/accuracy.py is wrong)",
             pytrace=False,
         )

@@ -1,0 +1,209 @@
+"""The accuracy grid: every training run of the collected accuracy points
+(task x mixer x seed x learning rate), run in this process or as Ray tasks.
+
+A run is a ``RunKey``; ``train_one`` trains it (tasks/accuracy.py) and
+returns a plain ``RunRecord``, so that the same record comes back whether the
+run ran here or on a worker, and the report cannot tell the difference.
+
+- ``InProcess`` (the default) trains a run when its record is asked for.
+- ``RayGrid`` (``--workers N``) submits runs to a local Ray cluster it starts,
+  or to the one ``--ray-address`` names; each run takes one CPU thread, or one
+  GPU. A worker that dies (killed, out of memory) gives a record with status
+  failed and its reason, and the rest of the grid goes on. Ray is imported
+  only here, only then.
+
+Speed points never share the machine with this: suite/test_accuracy.py
+waits for every run of the grid before the speed files start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from schema import Status
+
+
+@dataclass(frozen=True)
+class RunKey:
+    task: str
+    mixer: str
+    seed: int
+    lr: float
+
+    def __str__(self) -> str:
+        return f"{self.task}-{self.mixer}-seed{self.seed}-lr{self.lr:g}"
+
+
+@dataclass(frozen=True)
+class GridContext:
+    """What every run needs besides its key (picklable: it travels to workers)."""
+
+    profile: str
+    device: str
+    data_dir: str | None
+    autocast: str
+    #: torch threads per run (0: leave torch's default)
+    threads: int
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    key: RunKey
+    status: str
+    reason: str | None = None
+    accuracy: float | None = None
+    val_accuracy: float | None = None
+    chance_accuracy: float | None = None
+    params: int | None = None
+    target_params: int | None = None
+    seq_len: int | None = None
+    batch: int | None = None
+    d_model: int | None = None
+    n_layers: int | None = None
+    mixer_config: dict | None = None
+    steps: int | None = None
+    tokens_seen: int | None = None
+    tokens_per_s: float | None = None
+    train_s: float | None = None
+
+    @property
+    def step_s(self) -> float | None:
+        return self.train_s / self.steps if self.train_s and self.steps else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "key": asdict(self.key)}
+
+
+def train_one(key: RunKey, context: GridContext) -> RunRecord:
+    """Train one run; a run that cannot start or breaks comes back as a record."""
+    import torch
+
+    from models.registry import MixerUnavailable
+    from tasks.accuracy import run_accuracy
+    from tasks.lra import DataMissing
+
+    if context.threads:
+        torch.set_num_threads(context.threads)
+    try:
+        run = run_accuracy(
+            key.mixer,
+            key.task,
+            context.profile,
+            device=context.device,
+            data_dir=context.data_dir,
+            seed=key.seed,
+            lr=key.lr,
+            autocast=context.autocast,
+            progress=False,
+        )
+    except DataMissing as missing:
+        return RunRecord(key, Status.SKIPPED, str(missing))
+    except MixerUnavailable as unavailable:
+        return RunRecord(key, Status.UNAVAILABLE, str(unavailable))
+    except Exception as exc:  # a broken run is recorded; the grid goes on
+        return RunRecord(key, Status.FAILED, f"{type(exc).__name__}: {exc}")
+    result = run.result
+    return RunRecord(
+        key,
+        str(result.status),
+        result.reason,
+        accuracy=result.accuracy,
+        val_accuracy=result.val_accuracy,
+        chance_accuracy=run.chance_accuracy,
+        params=result.params,
+        target_params=run.target_params,
+        seq_len=run.seq_len,
+        batch=run.batch,
+        d_model=run.model.d_model,
+        n_layers=run.model.n_layers,
+        mixer_config=dict(run.model.mixer_config),
+        steps=result.steps,
+        tokens_seen=result.steps * run.batch * run.seq_len,
+        tokens_per_s=result.tokens_per_s,
+        train_s=result.train_time_s,
+    )
+
+
+class InProcess:
+    """Runs train here, one after another, when their record is asked for."""
+
+    def __init__(self, context: GridContext, total: int, train: Callable = train_one) -> None:
+        self.context, self.train = context, train
+        self.records: dict[RunKey, RunRecord] = {}
+        self.progress = tqdm(total=total, desc="accuracy runs", unit="run", leave=False)
+
+    def submit(self, keys: Sequence[RunKey]) -> None:
+        """Nothing to do ahead of time: runs train when asked for."""
+
+    def result(self, key: RunKey) -> RunRecord:
+        if key not in self.records:
+            self.records[key] = self.train(key, self.context)
+            self.progress.update()
+        return self.records[key]
+
+    def close(self) -> None:
+        self.progress.close()
+
+
+class RayGrid:
+    """Runs as Ray tasks, submitted ahead of the tests that wait for them."""
+
+    def __init__(
+        self,
+        context: GridContext,
+        total: int,
+        workers: int,
+        address: str | None = None,
+        gpus_per_run: float = 0,
+        train: Callable = train_one,
+    ) -> None:
+        import ray
+
+        self.ray, self.context = ray, context
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        self.remote = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(train)
+        self.pending: dict[RunKey, Any] = {}
+        self.records: dict[RunKey, RunRecord] = {}
+        self.progress = tqdm(total=total, desc="accuracy runs", unit="run", leave=False)
+
+    def submit(self, keys: Sequence[RunKey]) -> None:
+        for key in keys:
+            if key not in self.pending and key not in self.records:
+                self.pending[key] = self.remote.remote(key, self.context)
+
+    def result(self, key: RunKey) -> RunRecord:
+        self.submit([key])
+        while key not in self.records:
+            done, _ = self.ray.wait(list(self.pending.values()), num_returns=1, timeout=1.0)
+            for ref in done:
+                self.collect(ref)
+        return self.records[key]
+
+    def collect(self, ref: Any) -> None:
+        key = next(k for k, r in self.pending.items() if r == ref)
+        del self.pending[key]
+        try:
+            self.records[key] = self.ray.get(ref)
+        except Exception as exc:  # the worker died or the task raised: recorded
+            reason = f"the Ray worker running it was lost: {type(exc).__name__}: {exc}"
+            self.records[key] = RunRecord(key, Status.FAILED, reason.splitlines()[0])
+        self.progress.update()
+
+    def close(self) -> None:
+        """Cancel what has not run (Ctrl-C, or tests deselected midway) and shut
+        down; closing twice does nothing."""
+        if not self.ray.is_initialized():
+            return
+        for ref in self.pending.values():
+            self.ray.cancel(ref, force=True)
+        self.pending.clear()
+        self.progress.close()
+        self.ray.shutdown()
