@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import html
 import io
 import math
 import os
@@ -236,7 +237,7 @@ def numeric_columns(table: Table) -> set[str]:
 def markdown_table(table: Table) -> str:
     """The table by ``DataFrame.to_markdown`` (tabulate), values in units."""
     if table.frame.empty:
-        return "_Not measured in the selected runs._\n"
+        return f"_{table.empty}_\n"
     cells = formatted(table).map(escape_cell)
     numeric = numeric_columns(table)
     align = tuple("right" if c in numeric else "left" for c in cells.columns)
@@ -247,7 +248,7 @@ def markdown_table(table: Table) -> str:
 def html_table(table: Table) -> str:
     """The table by ``Styler.to_html``: text columns left-aligned and wrapping."""
     if table.frame.empty:
-        return "<p><em>Not measured in the selected runs.</em></p>"
+        return f"<p><em>{html.escape(table.empty)}</em></p>"
     cells = formatted(table)
     numeric = numeric_columns(table)
     classes = pd.DataFrame(
@@ -267,7 +268,7 @@ def text_block(text: str) -> dict:
     return {"kind": "text", "text": text, "bullets": items, "paragraphs": paragraphs}
 
 
-def table_block(table: Table, section: Section, html: bool) -> dict:
+def table_block(table: Table, section: Section, as_html: bool) -> dict:
     block = {
         "kind": "table",
         "heading": table.title if table.title != section.title else "",
@@ -275,7 +276,9 @@ def table_block(table: Table, section: Section, html: bool) -> dict:
         "caption": table.caption,
         "csv": f"tables/{table.name}.csv",
     }
-    block["html" if html else "markdown"] = html_table(table) if html else markdown_table(table)
+    block["html" if as_html else "markdown"] = (
+        html_table(table) if as_html else markdown_table(table)
+    )
     return block
 
 
@@ -292,7 +295,7 @@ def figure_block(figure: FigureResult, rendered: RenderedFigure | None) -> dict:
 
 
 def page_sections(
-    sections: Iterable[Section], html: bool, figures: dict[str, RenderedFigure]
+    sections: Iterable[Section], as_html: bool, figures: dict[str, RenderedFigure]
 ) -> list[dict]:
     pages = []
     for section in sections:
@@ -301,7 +304,7 @@ def page_sections(
             if isinstance(block, str):
                 blocks.append(text_block(block))
             elif isinstance(block, Table):
-                blocks.append(table_block(block, section, html))
+                blocks.append(table_block(block, section, as_html))
             else:
                 blocks.append(figure_block(block, figures.get(block.name)))
         pages.append({"title": section.title, "anchor": anchor(section.title), "blocks": blocks})

@@ -100,7 +100,7 @@ def not_ok_table(points: pd.DataFrame) -> Table:
         "Every point that was attempted and did not run to completion, one row per reason "
         "with the points it covers (backends not available here are listed in the summary)."
     )
-    return Table("not_ok", "Points that did not run", caption, frame)
+    return Table("not_ok", "Points that did not run", caption, frame, empty="Every point ran.")
 
 
 def missing_key_notes(points: pd.DataFrame) -> list[str]:

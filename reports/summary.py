@@ -15,7 +15,7 @@ from schema import SPEED_WORKLOADS, Status, Workload
 
 from . import axes
 from .claims import VERDICTS
-from .tables import Table, attention_baseline
+from .tables import Table, attention_baseline, baseline_among
 
 MEASURES = ["time_s", "peak_mem_bytes", "state_bytes", "latency_per_token_s"]
 
@@ -124,6 +124,79 @@ def decode_table(points: pd.DataFrame) -> Table:
     return Table("summary_decode", "Decoding", caption, pd.DataFrame(rows, columns=columns))
 
 
+#: Student's t at 0.975 for 1..30 degrees of freedom (no scipy in a report's install)
+T_975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+    2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+    2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def t_975(df: int) -> float:
+    return T_975[df - 1] if df <= len(T_975) else 1.96 + 2.4 / df
+
+
+def paired_ratio(mine: Sequence[float], theirs: Sequence[float]) -> tuple[float, float, float]:
+    """The geometric mean of pass-by-pass ratios and its 95% interval (t on
+    the log ratios): passes are paired, so a slow phase of the machine that
+    hit both mixers cancels out."""
+    pairs = [(a, b) for a, b in zip(mine, theirs, strict=False) if a and b and a > 0 and b > 0]
+    if not pairs:
+        return math.nan, math.nan, math.nan
+    logs = [math.log(a / b) for a, b in pairs]
+    mean = sum(logs) / len(logs)
+    if len(logs) < 2:
+        return math.exp(mean), math.nan, math.nan
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
+    half = t_975(len(logs) - 1) * sd / math.sqrt(len(logs))
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+
+
+def interleaved_table(points: pd.DataFrame) -> Table:
+    """The suite's interleaved passes: each mixer's time over attention's,
+    pass by pass, at the value where they all ran."""
+    if "interleaved_s" not in points.columns:
+        chosen = points.iloc[0:0]
+    else:
+        chosen = points[(points["workload"] == Workload.INTERLEAVED) & points["ok"]]
+    rows = []
+    for _, point in chosen.iterrows():
+        passes = point["interleaved_s"]
+        if not isinstance(passes, dict):
+            continue
+        baseline = baseline_among(passes)
+        where = axes.at(point["sweep"], point["axis_value"]) if point["sweep"] in axes.AXES else ""
+        for mixer, times in sorted(passes.items()):
+            times = [t for t in times if isinstance(t, int | float)]
+            ratio_x, low_x, high_x = (
+                paired_ratio(times, passes[baseline]) if baseline else (math.nan,) * 3
+            )
+            rows.append(
+                {
+                    "run": point["run"],
+                    "workload": point.get("of_workload"),
+                    "at": where,
+                    "mixer": mixer,
+                    "passes": len(times),
+                    "median_time_s": float(pd.Series(times).median()) if times else math.nan,
+                    "vs_attention_x": ratio_x,
+                    "ci_low_x": low_x,
+                    "ci_high_x": high_x,
+                }
+            )
+    columns = [
+        "run", "workload", "at", "mixer", "passes", "median_time_s", "vs_attention_x",
+        "ci_low_x", "ci_high_x",
+    ]  # fmt: skip
+    caption = (
+        "The mixers timed side by side in alternating passes at the largest value where they "
+        "all ran: time over the attention baseline's, the geometric mean of the pass-by-pass "
+        "ratios with its 95% interval. An interval that straddles 1.00× does not tell them apart."
+    )
+    frame = pd.DataFrame(rows, columns=columns)
+    return Table("interleaved", "Side by side, interleaved", caption, frame)
+
+
 def claims_lines(claims: Table) -> list[str]:
     """One line per verdict: which claims, about which mixers."""
     frame = claims.frame
@@ -181,8 +254,8 @@ def summary_blocks(
     headline = headline_table(points)
     if not headline.frame.empty:
         blocks.append(headline)
-    decode = decode_table(points)
-    if not decode.frame.empty:
-        blocks.append(decode)
+    for table in (decode_table(points), interleaved_table(points)):
+        if not table.frame.empty:
+            blocks.append(table)
     blocks.append("\n".join(claims_lines(claims)))
     return blocks

@@ -8,6 +8,7 @@ did not run, with their status, rather than dropping them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,8 @@ class Table:
     frame: pd.DataFrame
     #: fractions shown as percent
     percent: tuple[str, ...] = ()
+    #: what an empty table means
+    empty: str = "Not measured in the selected runs."
 
 
 # -- baselines ------------------------------------------------------------------
@@ -36,7 +39,12 @@ class Table:
 
 def attention_baseline(points: pd.DataFrame) -> str | None:
     """attention/sdpa, else attention/math, else any attention variant that ran."""
-    ran = set(points.loc[points["ok"], "mixer"].dropna())
+    return baseline_among(points.loc[points["ok"], "mixer"].dropna())
+
+
+def baseline_among(mixers: Iterable[str]) -> str | None:
+    """The attention variant ratios are taken to, among ``mixers``."""
+    ran = set(mixers)
     attention = sorted(m for m in ran if str(m).startswith("attention/"))
     preferred = [m for m in BASELINE_PREFERENCE if m in ran]
     return (preferred or attention or [None])[0]

@@ -190,3 +190,31 @@ def test_no_readable_run_is_an_error_that_names_the_files(tmp_path):
     (storage / "0001_x.json").write_text("nope")
     code, stderr = run("--storage", str(storage), "--out", str(tmp_path / "out"))
     assert code == 2 and "none of the runs" in stderr and "0001_x.json" in stderr
+
+
+def test_interleaved_passes_give_paired_ratios_with_an_interval(tmp_path):
+    from reports.summary import interleaved_table, paired_ratio
+
+    ratio, low, high = paired_ratio([1.0, 2.0, 1.0, 2.0], [2.0, 4.0, 2.0, 4.0])
+    assert (ratio, low, high) == pytest.approx((0.5, 0.5, 0.5))  # a slow phase cancels out
+    ratio, low, high = paired_ratio([1.0, 1.1, 0.9, 1.0], [2.0, 2.0, 2.0, 2.0])
+    assert low < ratio < high < 1
+    passes = {"retnet/chunkwise": [0.010, 0.012, 0.011], "attention/sdpa": [0.020, 0.024, 0.022]}
+    point = make.schema_benchmark(
+        make.stats(0.05),
+        workload="interleaved",
+        of_workload="forward",
+        sweep="length",
+        seq_len=2048,
+        batch=2,
+        interleaved_s=passes,
+        status="ok",
+    )
+    data = make.schema_autosave([point], [], {"sweep": "length"}, stamp="2026-02-01T12:00:00")
+    path = tmp_path / "0001_x.json"
+    path.write_text(json.dumps(data))
+    frame = interleaved_table(load_points([run_file(path)])).frame.set_index("mixer")
+    row = frame.loc["retnet/chunkwise"]
+    assert row["at"] == "seq_len=2048" and row["workload"] == "forward" and row["passes"] == 3
+    assert row["vs_attention_x"] == pytest.approx(0.5)
+    assert frame.loc["attention/sdpa", "vs_attention_x"] == pytest.approx(1.0)
