@@ -3,9 +3,10 @@ sweep: length, batch or d_model), one line per mixer variant, one row of
 panels per run so that machines, devices and sweeps never blend.
 
 Points that broke (oom, timeout, failed, diverged) are drawn as markers at the
-failed length on the axis edge where the metric is worse, with a legend entry,
-never dropped; points that never ran (unavailable, skipped) are named in the
-caption.
+swept value where they broke, on the axis edge where the metric is worse, with
+a legend entry, never dropped; points that never ran (skipped, failed their
+reference check, or an invalid record) are named in the caption, each reason
+once; backends not available here are the summary's one line.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Assembles the report's sections from the tidy table of points: the runs,
-the claims, training and inference cost, the curves against length, scaling
-exponents, accuracy, and every point that did not run."""
+"""Assembles the report's sections from the tidy table of points through one
+registry (PARTS): the summary, the runs, the claims, training and inference
+cost, the curves against each swept axis, scaling exponents, accuracy, every
+point that did not run, and the notes. Whatever a registered builder makes is
+placed in its section; a new table or figure is one more Part."""
 
 from __future__ import annotations
 

@@ -241,13 +241,29 @@ def partial_lines(points: pd.DataFrame) -> list[str]:
     ]
 
 
+def contention_line(points: pd.DataFrame) -> str:
+    """Points the suite timed while the machine was busy, once per run."""
+    if "contended" not in points.columns:
+        return ""
+    busy = points[points["contended"].fillna(False).astype(bool)]
+    if busy.empty:
+        return ""
+    parts = [
+        f"{run}: {len(group)} ({', '.join(sorted(set(group['mixer'].dropna())))})"
+        for run, group in busy.groupby("run", sort=True)
+    ]
+    return (
+        "- Timed while the machine was busy (the suite's contention probe above its threshold; "
+        "read those times with care, column 'contended' of points.csv): " + "; ".join(parts) + "."
+    )
+
+
 def summary_blocks(
     points: pd.DataFrame, claims: Table, run_notes: Sequence[str]
 ) -> list[str | Table]:
     lines = [f"- {note[0].upper()}{note[1:]}." for note in run_notes]
     lines += partial_lines(points)
-    unavailable = unavailable_line(points)
-    lines += [unavailable] if unavailable else []
+    lines += [line for line in (unavailable_line(points), contention_line(points)) if line]
     blocks: list[str | Table] = []
     if lines:
         blocks.append("\n".join(lines))

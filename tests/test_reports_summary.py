@@ -218,3 +218,13 @@ def test_interleaved_passes_give_paired_ratios_with_an_interval(tmp_path):
     assert row["at"] == "seq_len=2048" and row["workload"] == "forward" and row["passes"] == 3
     assert row["vs_attention_x"] == pytest.approx(0.5)
     assert frame.loc["attention/sdpa", "vs_attention_x"] == pytest.approx(1.0)
+
+
+def test_points_timed_under_contention_are_named_once(cpu):
+    from reports.summary import contention_line
+
+    assert contention_line(cpu) == ""  # older runs record no contention
+    busy = cpu.assign(contended=cpu["mixer"].eq("mamba/scan") & cpu["workload"].eq("forward"))
+    line = contention_line(busy)
+    assert line.startswith("- Timed while the machine was busy")
+    assert "0001 AMD EPYC: 4 (mamba/scan)" in line
