@@ -116,7 +116,8 @@ def report_parser() -> argparse.ArgumentParser:
         action="extend",
         nargs="+",
         default=[],
-        help="latest (default: the newest autosave of any machine folder, by its save time), "
+        help="latest (default: the newest readable, complete autosave of any machine folder, "
+        "by its save time; a newer unreadable or interrupted one is named in the summary), "
         "all, an id like 0003 or <machine-folder>/0003, or a path to an autosave or a folder "
         "of them; repeat for several runs",
     )
@@ -127,7 +128,7 @@ def report_parser() -> argparse.ArgumentParser:
         "--fit",
         choices=("half", "all"),
         default="half",
-        help="fit scaling slopes over the longer half of the lengths (default) or all of them",
+        help="fit scaling slopes over the longer half of the swept values (default) or all",
     )
     return parser
 
