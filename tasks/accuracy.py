@@ -6,6 +6,11 @@ tasks) fits its purpose: ``smoke`` seconds, ``default`` under 10 minutes on a
 2-core CPU, ``paper`` a GPU. Generated tasks need no download; LRA tasks read
 from disk (``MIXBENCH_DATA``) are added at the profile's size and raise
 ``DataMissing`` when their files are absent.
+
+Every mixer's model on a task is sized to within 5% of the attention model's
+parameters (``matched_sizing``); a run reports validation accuracy (what a
+learning rate is chosen on) and test accuracy (what is reported), and the
+task's majority-class accuracy to read them against.
 """
 
 from __future__ import annotations

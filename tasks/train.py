@@ -67,7 +67,8 @@ class TrainConfig:
     #: "auto": bf16 autocast on CUDA, full precision elsewhere
     autocast: Literal["auto", "bf16", "off"] = "auto"
     eval_batch_size: int = 128
-    #: save here every ``checkpoint_every`` steps and at the end; resume from it if it exists
+    #: save here every ``checkpoint_every`` steps and at the end; resume from it if it
+    #: exists (CheckpointError when it is unreadable or belongs to another run)
     checkpoint_path: str | Path | None = None
     checkpoint_every: int = 100
     #: stop training after this many seconds (status "timeout"), then evaluate
@@ -303,6 +304,9 @@ def save_checkpoint(run: Run, cfg: TrainConfig) -> None:
     os.replace(partial, path)  # a run killed while saving leaves the last good checkpoint
 
 
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "progress", "rng", "identity")
+
+
 def read_checkpoint(path: Path, device: str) -> dict:
     """The checkpoint's payload; CheckpointError naming ``path`` when it is cut off,
     empty or not a mixbench checkpoint."""
@@ -346,9 +350,6 @@ def load_checkpoint(run: Run, cfg: TrainConfig) -> None:
     run.scheduler.load_state_dict(payload["scheduler"])
     set_rng_state({k: _to_cpu(v) for k, v in payload["rng"].items()})
     run.progress = Progress(**payload["progress"])
-
-
-CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "progress", "rng", "identity")
 
 
 def _to_cpu(state: torch.Tensor | list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
