@@ -58,9 +58,10 @@ def task_spec(name: str, **options) -> TaskSpec:
 
 def load_task(name: str, data_dir: str | Path | None, **options) -> TaskData:
     """An LRA task from the files under ``data_dir`` (see each loader for the layout and
-    its options: listops/text/retrieval take max_length, pathfinder/pathx take
-    resolution and difficulty). Raises DataMissing, whose message says which file to put
-    where, and MalformedData, which names the file and line."""
+    its options: listops/text/retrieval take max_length, listops also brackets,
+    pathfinder/pathx take resolution and difficulty). Raises DataMissing, whose message
+    says which file to put where, and MalformedData, which names the file and line
+    (including a split with no examples)."""
     if name not in LOADERS:
         raise ValueError(f"unknown LRA task {name!r}; choose one of {', '.join(LOADERS)}")
     return LOADERS[name](data_dir, **options)
