@@ -35,6 +35,8 @@ class Status(StrEnum):
     #: the variant disagrees with its family's reference (or prefill+step with
     #: its forward, or it is not causal): never timed, never trained
     REFERENCE_FAILED = "reference_failed"
+    #: given by the reader, never written: the saved record breaks this schema
+    INVALID = "invalid"
 
 
 NOT_RUN_STATUSES = (Status.UNAVAILABLE, Status.SKIPPED)
@@ -58,6 +60,8 @@ class Workload(StrEnum):
 
 
 SPEED_WORKLOADS = (Workload.FORWARD, Workload.TRAIN_STEP, Workload.PREFILL, Workload.DECODE)
+#: points of no one mixer: the machine's calibration matmul, the interleaved passes
+MIXERLESS_WORKLOADS = (Workload.CALIBRATION, Workload.INTERLEAVED)
 
 
 @dataclass(frozen=True)

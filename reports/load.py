@@ -10,7 +10,7 @@ figures never go back to the JSON.
 
 The reader validates: a field of the wrong type is a warning naming the file,
 the benchmark and the field, and the point gets the reader's own status
-``INVALID`` (never ok); a file that plain pytest-benchmark wrote (not this
+``Status.INVALID`` (never ok); a file that plain pytest-benchmark wrote (not this
 suite) is named as such and skipped.
 """
 
@@ -35,6 +35,7 @@ from schema import (
     FAILURES_KEY,
     FIELDS_BY_NAME,
     INT,
+    MIXERLESS_WORKLOADS,
     NOT_RUN_STATUSES,
     NUMERIC_KEYS,
     OPTIONS_KEY,
@@ -50,9 +51,9 @@ from schema import (
 )
 
 #: the reader's own status, beside schema.Status: a record the schema rejects
-INVALID = "invalid"
+
 #: points never drawn at their swept value: they never ran (or cannot be trusted)
-NOT_DRAWN = (*NOT_RUN_STATUSES, Status.REFERENCE_FAILED, INVALID)
+NOT_DRAWN = (*NOT_RUN_STATUSES, Status.REFERENCE_FAILED, Status.INVALID)
 #: runs from before Status.REFERENCE_FAILED failed such a variant with this in its reason
 LEGACY_REFERENCE_REASON = "family reference"
 #: pytest-benchmark's statistics as columns, in seconds (rounds and iterations are counts)
@@ -64,8 +65,6 @@ MATMUL_PEAK_KEY = "matmul_peak_flops_per_s"
 AUTOSAVE_TIME = re.compile(r"(\d{8}_\d{6})")
 RUN_ID = re.compile(r"^(\d+)")
 MIXBENCH_KEYS = (FAILURES_KEY, OPTIONS_KEY, PARTIAL_KEY)
-#: points of no one mixer: the machine's calibration matmul, the interleaved passes
-MIXERLESS_WORKLOADS = (Workload.CALIBRATION, Workload.INTERLEAVED)
 
 
 class ReportError(Exception):
@@ -416,7 +415,7 @@ def point_row(
         )
         for key in bad_fields(fields):  # the offending values become None
             row[key] = None
-        row["status"] = INVALID
+        row["status"] = Status.INVALID
         row["reason"] = "invalid record: " + "; ".join(problems)
     row["status"] = str(row["status"])
     return row

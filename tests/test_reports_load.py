@@ -18,7 +18,6 @@ import pytest
 
 import schema
 from reports.load import (
-    INVALID,
     InvalidPointWarning,
     SkippedFileWarning,
     load,
@@ -119,7 +118,7 @@ def test_a_run_before_sweeps_is_a_length_sweep():
 def test_the_old_fixtures_load_as_they_are():
     with warnings_as_errors():
         points = load(FIXTURES, ["all"])
-    assert not (points["status"] == INVALID).any()
+    assert not (points["status"] == schema.Status.INVALID).any()
     assert points["run"].nunique() == 4
     assert points.loc[points["run"] == "0001 AMD EPYC", "ok"].sum() == 66
 
@@ -161,7 +160,7 @@ def test_a_malformed_field_is_named_and_not_ok(tmp_path, change, named):
     assert str(path) in message and bad["name"] in message and named in message
     assert rows["ok"].tolist() == [True, False]
     broken = rows.iloc[1]
-    assert broken["status"] == INVALID and named in broken["reason"]
+    assert broken["status"] == schema.Status.INVALID and named in broken["reason"]
 
 
 def test_a_plain_pytest_benchmark_file_is_named_as_such(tmp_path):
