@@ -139,6 +139,7 @@ FIELDS: tuple[Field, ...] = (
     Field("chance_accuracy", FLOAT, "accuracy: the task's majority-class accuracy on test"),
     Field("tokens_seen", INT, "accuracy: training tokens of one run"),
     Field("step_s", FLOAT, "accuracy: median seconds per training step"),
+    Field("task_config", MAPPING, "accuracy: the task's settings, e.g. {num_kv_pairs: 8}"),
     Field("params_target", INT, "accuracy: the attention model's params this model matches"),
     Field("status", TEXT, "one of Status"),
     Field("reason", TEXT, "why the status is not ok"),
