@@ -286,3 +286,24 @@ def test_a_batch_sweep_saves_its_batch_values(tmp_path: Path) -> None:
         assert bench["group"] == f"decode-B{info['batch']}-L32"
         assert info["tokens_per_s"] == pytest.approx(info["batch"] / bench["stats"]["median"])
     assert data["mixbench_options"]["sweep"] == "batch"
+
+
+def test_an_interrupted_run_is_saved_and_marked_partial(tmp_path: Path) -> None:
+    """Ctrl-C: pytest-benchmark saves what ran; the file says it is not the whole run."""
+    import signal
+    import time
+
+    command = [
+        sys.executable, "-m", "pytest", "suite/test_calibration.py", "suite/test_speed.py",
+        "--profile", "smoke", "--mixers", "retnet/recurrent", "--lengths", "32,2k,4k,8k,16k",
+        "-k", "matmul or test_train_step", "--benchmark-json", str(tmp_path / "run.json"), "-q",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # the token loop's train step at 2k runs until its 10 s budget: interrupt it there
+    time.sleep(4)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    data = json.loads((tmp_path / "run.json").read_text())
+    assert data["mixbench_partial"] is True
+    assert data["benchmarks"], "what ran before Ctrl-C is kept"
