@@ -92,6 +92,190 @@ def sequential_selective_scan(
     return torch.stack(ys, dim=1), h
 
 
+#: positions of the scan whose states the forward keeps for the backward: the
+#: backward recomputes the states in between (a few slabs, warm in cache) from them
+CHECKPOINT_EVERY = 4
+
+
+@dataclass
+class ScanLayout:
+    """The chunked scan's view of a sequence: ``size`` positions per chunk, the
+    chunks of every sequence side by side as rows, position first, so that one
+    step of the recurrence is one op over a (rows, N, E) slab. ``pad`` zeros past
+    the end fill the last chunk: delta = 0 there means decay 1 and input 0, so
+    the padding leaves h unchanged."""
+
+    batch: int
+    length: int
+    size: int
+
+    @property
+    def pad(self) -> int:
+        return -self.length % self.size
+
+    @property
+    def n_chunks(self) -> int:
+        return (self.length + self.pad) // self.size
+
+    @property
+    def rows(self) -> int:
+        return self.batch * self.n_chunks
+
+    def by_position(self, z: torch.Tensor) -> torch.Tensor:
+        """(b, L, k) -> (size, rows, k), contiguous (one copy): each step reads one block."""
+        if self.pad:
+            z = F.pad(z, (0, 0, 0, self.pad))
+        z = z.view(self.batch, self.n_chunks, self.size, -1).permute(2, 0, 1, 3)
+        return z.contiguous().view(self.size, self.rows, -1)
+
+    def by_sequence(self, z: torch.Tensor) -> torch.Tensor:
+        """(size, rows, k) -> (b, L, k): the inverse of by_position, padding dropped."""
+        z = z.view(self.size, self.batch, self.n_chunks, -1).permute(1, 2, 0, 3)
+        return z.reshape(self.batch, self.length + self.pad, -1)[:, : self.length]
+
+
+def scan_decay(delta_t: torch.Tensor, A2: torch.Tensor) -> torch.Tensor:
+    """exp(delta A) of one step as exp2(delta A log2(e)), (rows, N, E): exp2 is
+    about twice as fast as exp on CPUs, to the same precision."""
+    return (delta_t.unsqueeze(1) * A2).exp2_()
+
+
+def scan_input(B_t: torch.Tensor, du_t: torch.Tensor) -> torch.Tensor:
+    """(delta u) B of one step, (rows, N, E)."""
+    return B_t.unsqueeze(2) * du_t.unsqueeze(1)
+
+
+def chunk_starts(layout: ScanLayout, du, delta, A2, B) -> tuple[torch.Tensor, torch.Tensor]:
+    """The true state before every chunk, (rows, N, E), and the final state
+    (b, N, E): each chunk runs from h = 0 keeping only its end state, then a
+    short loop over chunks carries the state across their borders (a chunk's
+    total decay is exp(A * sum of its delta) <= 1)."""
+    local = du.new_zeros(layout.rows, *A2.shape)
+    for t in range(layout.size):
+        local = scan_input(B[t], du[t]).addcmul_(scan_decay(delta[t], A2), local)
+    shape = (layout.batch, layout.n_chunks, *A2.shape)
+    local = local.view(shape)
+    chunk_decay = (delta.sum(0).view(layout.batch, layout.n_chunks, 1, -1) * A2).exp2_()
+    starts = du.new_empty(shape)
+    h = du.new_zeros(layout.batch, *A2.shape)
+    for c in range(layout.n_chunks):
+        starts[:, c] = h
+        h = torch.addcmul(local[:, c], chunk_decay[:, c], h)
+    return starts.view(layout.rows, *A2.shape), h
+
+
+def chunk_end_adjoints(layout: ScanLayout, delta, A2, C, dy, dh) -> torch.Tensor:
+    """The gradient flowing into each chunk's last position from the positions
+    after it, (rows, N, E): the mirror image of ``chunk_starts``. Each chunk runs
+    the adjoint recurrence g_t = C_t dy_t + exp(delta_{t+1} A) g_{t+1} backwards
+    from 0 and hands exp(delta_0 A) g_0 to the chunk before it; a short loop
+    over chunks carries those across the borders, from the final state's
+    gradient ``dh`` (b, N, E) or 0."""
+    N, E = A2.shape
+    shape = (layout.batch, layout.n_chunks, N, E)
+    ends = dy.new_zeros(shape)
+    if dh is not None:
+        ends[:, -1] = dh
+    if layout.n_chunks > 1:
+        out = dy.new_zeros(layout.rows, N, E)
+        for t in range(layout.size - 1, -1, -1):
+            out = torch.addcmul(out, C[t].unsqueeze(2), dy[t].unsqueeze(1))
+            out.mul_(scan_decay(delta[t], A2))
+        out = out.view(shape)
+        chunk_decay = (delta.sum(0).view(layout.batch, layout.n_chunks, 1, E) * A2).exp2_()
+        for c in range(layout.n_chunks - 1, 0, -1):
+            ends[:, c - 1] += torch.addcmul(out[:, c], chunk_decay[:, c], ends[:, c])
+    return ends.view(layout.rows, N, E)
+
+
+class ChunkedScan(torch.autograd.Function):
+    """The selective scan over (b, L, E) inputs in chunks, with a hand-written
+    backward. Returns y (b, L, E) without the D skip and the final h (b, E, N).
+
+    Forward: the chunks of every sequence are rows of one slab; with more than
+    one chunk, ``chunk_starts`` finds each chunk's true start state first; then
+    every chunk runs the recurrence from it, reading y out. It keeps only the
+    inputs and the states at every CHECKPOINT_EVERY-th position.
+
+    Backward: for h_t = a_t h_{t-1} + x_t (a_t = exp(delta_t A), x_t = (delta_t u_t) B_t)
+    and y_t = C_t . h_t, the adjoint g_t = dL/dh_t = C_t dy_t + a_{t+1} g_{t+1} runs
+    backwards (across chunk borders by ``chunk_end_adjoints``), segment by segment
+    between checkpoints, whose states it recomputes; then
+    d(delta u)_t = g_t . B_t, dB_t = g_t . (delta u)_t, dC_t = h_t . dy_t, and
+    r_t = g_t a_t h_{t-1}, the gradient of delta_t A, gives d delta_t = r_t . A and
+    dA = sum_t r_t delta_t. Memory: O(L (E + N) + L E N / CHECKPOINT_EVERY), not
+    autograd's several (L, E, N) tensors.
+    """
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, chunk_size: int):
+        layout = ScanLayout(u.shape[0], u.shape[1], min(chunk_size, u.shape[1]))
+        du, dl, Bp, Cp = (layout.by_position(z) for z in (delta * u, delta, B, C))
+        # the state is laid out (N, E), E contiguous: C.h is a (1, N) @ (N, E) product
+        A2 = (A.T * math.log2(math.e)).contiguous()
+        if layout.n_chunks > 1:
+            h, final = chunk_starts(layout, du, dl, A2, Bp)
+        else:
+            h = du.new_zeros(layout.rows, *A2.shape)
+        keep = any(ctx.needs_input_grad)
+        checkpoints = []
+        y = du.new_empty(layout.size, layout.rows, 1, du.shape[-1])
+        for t in range(layout.size):
+            if keep and t % CHECKPOINT_EVERY == 0:
+                checkpoints.append(h)
+            h = scan_input(Bp[t], du[t]).addcmul_(scan_decay(dl[t], A2), h)
+            torch.bmm(Cp[t].unsqueeze(1), h, out=y[t])
+        if layout.n_chunks == 1:
+            final = h
+        if keep:
+            ctx.layout = layout
+            ctx.save_for_backward(u, delta, A, B, C, torch.stack(checkpoints))
+        return layout.by_sequence(y), final.transpose(-1, -2)
+
+    @staticmethod
+    def backward(ctx, dy, dh):
+        u, delta, A, B, C, checkpoints = ctx.saved_tensors
+        layout = ctx.layout
+        du, dl, Bp, Cp = (layout.by_position(z) for z in (delta * u, delta, B, C))
+        dy = layout.by_position(dy)
+        A2 = (A.T * math.log2(math.e)).contiguous()
+        A_ne = A.T.contiguous()
+        g = chunk_end_adjoints(layout, dl, A2, Cp, dy, None if dh is None else dh.transpose(1, 2))
+        rows, (N, E) = layout.rows, A2.shape
+        d_du = du.new_empty(layout.size, rows, 1, E)
+        d_delta = du.new_empty(layout.size, rows, E)
+        dB = du.new_empty(layout.size, rows, 1, N)
+        dC = du.new_empty(layout.size, rows, 1, N)
+        dA = du.new_zeros(rows, N, E)
+        for s in range(len(checkpoints) - 1, -1, -1):
+            first = s * CHECKPOINT_EVERY
+            last = min(layout.size, first + CHECKPOINT_EVERY)
+            hs, decays = [checkpoints[s]], []
+            for t in range(first, last):
+                decays.append(scan_decay(dl[t], A2))
+                hs.append(scan_input(Bp[t], du[t]).addcmul_(decays[-1], hs[-1]))
+            for t in range(last - 1, first - 1, -1):
+                i = t - first
+                g = torch.addcmul(g, Cp[t].unsqueeze(2), dy[t].unsqueeze(1))
+                torch.bmm(Bp[t].unsqueeze(1), g, out=d_du[t])
+                torch.bmm(du[t].unsqueeze(1), g.transpose(1, 2), out=dB[t])
+                torch.bmm(dy[t].unsqueeze(1), hs[i + 1].transpose(1, 2), out=dC[t])
+                g = g.mul_(decays[i])  # a_t g_t: what flows on to position t - 1
+                r = torch.mul(g, hs[i], out=decays[i])
+                dA.addcmul_(r, dl[t].unsqueeze(1))
+                torch.sum(r.mul_(A_ne), -2, out=d_delta[t])
+        d_du, d_delta = layout.by_sequence(d_du), layout.by_sequence(d_delta)
+        d_A = dA.sum(0).T
+        return (
+            d_du * delta,
+            d_delta.addcmul_(d_du, u),
+            d_A,
+            layout.by_sequence(dB),
+            layout.by_sequence(dC),
+            None,
+        )
+
+
 def chunked_selective_scan(
     u: torch.Tensor,
     delta: torch.Tensor,
@@ -100,59 +284,55 @@ def chunked_selective_scan(
     C: torch.Tensor,
     chunk_size: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same result as ``sequential_selective_scan`` with sequential depth
-    2*chunk_size + L/chunk_size instead of L.
+    """The same result as ``sequential_selective_scan``, in ``ChunkedScan``: with
+    one chunk (chunk_size >= L) the recurrence itself, one position at a time
+    over the whole batch; with more, sequential depth 2*chunk_size + L/chunk_size
+    instead of L, at twice the work (each chunk's end state first, then its
+    outputs). Only products of decays <= 1 appear, so nothing overflows however
+    long the sequence."""
+    return ChunkedScan.apply(u, delta, A, B, C, chunk_size)
 
-    The sequence is cut into chunks that are all processed at once:
-    1. every chunk runs the recurrence from h = 0, keeping only its end state;
-    2. a short loop over chunks carries the true state across chunk borders
-       (the chunk's total decay is exp(A * sum of delta) <= 1);
-    3. every chunk reruns the recurrence from its true start state, reading y out.
-    Recomputing the discretisation in step 3, instead of keeping (L, E, N)
-    tensors from step 1, keeps the working set to one (chunks, N, E) slab, so
-    memory stays O(L E + chunks E N) without autograd. Only products of decays
-    <= 1 appear, so nothing overflows however long the sequence.
-    """
-    batch, length, channels = u.shape
-    size = min(chunk_size, length)
-    # delta = 0 past the end means decay 1 and input 0: the padding leaves h unchanged
-    pad = -length % size
-    delta_u, delta, B, C = (F.pad(z, (0, 0, 0, pad)) for z in (delta * u, delta, B, C))
-    n_chunks = (length + pad) // size
 
-    def by_position(z: torch.Tensor) -> torch.Tensor:
-        """(b, L, k) -> (size, b, chunks, 1, k): position within the chunk first;
-        the 1 broadcasts against the state's N axis."""
-        return z.view(batch, n_chunks, size, 1, -1).permute(2, 0, 1, 3, 4)
+class CausalConvSiLU(torch.autograd.Function):
+    """silu(bias + sum_k w_k x_{t-(K-1-k)}) over (b, L, E): the causal depthwise
+    conv as K shifted multiply-adds on the overlapping parts only (zero history
+    contributes nothing), then silu; with a hand-written backward (autograd's
+    would zero-fill a padded gradient per tap and copy the tap's slice into it)."""
 
-    delta_u, delta = by_position(delta_u), by_position(delta)
-    B, C = by_position(B).transpose(-1, -2), by_position(C)
-    # the state is laid out (N, E), E contiguous: C.h is then a (1, N) @ (N, E) product.
-    # exp2 of a prescaled A is about twice as fast as exp on CPUs, to the same precision.
-    A2 = A.T * math.log2(math.e)
+    @staticmethod
+    def forward(ctx, x_in: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor):
+        length, taps = x_in.shape[1], weight.shape[1]
+        pre = torch.addcmul(bias, x_in, weight[:, -1])
+        for k in range(taps - 1):
+            lag = taps - 1 - k
+            if lag < length:
+                pre[:, lag:].addcmul_(x_in[:, : length - lag], weight[:, k])
+        ctx.save_for_backward(x_in, weight, pre)
+        return F.silu(pre)
 
-    def update(h: torch.Tensor, t: int) -> torch.Tensor:
-        # in place on fresh temporaries that autograd does not keep: fewer slabs in cache
-        return (B[t] * delta_u[t]).addcmul_((delta[t] * A2).exp2_(), h)
-
-    local_end = delta.new_zeros(batch, n_chunks, *A2.shape)
-    for t in range(size):
-        local_end = update(local_end, t)
-
-    chunk_decay = torch.exp2(delta.sum(0) * A2)
-    h = local_end.new_zeros(batch, *A2.shape)
-    starts = []
-    for c in range(n_chunks):
-        starts.append(h)
-        h = torch.addcmul(local_end[:, c], chunk_decay[:, c], h)
-
-    state = torch.stack(starts, dim=1)
-    ys = []
-    for t in range(size):
-        state = update(state, t)
-        ys.append(C[t] @ state)
-    y = torch.stack(ys, dim=2).reshape(batch, length + pad, channels)
-    return y[:, :length], h.transpose(-1, -2)
+    @staticmethod
+    def backward(ctx, du: torch.Tensor):
+        x_in, weight, pre = ctx.saved_tensors
+        length, taps = pre.shape[1], weight.shape[1]
+        d_pre = torch.ops.aten.silu_backward(du, pre)
+        d_x = d_w = d_bias = None
+        if ctx.needs_input_grad[0]:
+            d_x = d_pre * weight[:, -1]
+            for k in range(taps - 1):
+                lag = taps - 1 - k
+                if lag < length:
+                    d_x[:, : length - lag].addcmul_(d_pre[:, lag:], weight[:, k])
+        if ctx.needs_input_grad[1]:
+            d_w = weight.new_zeros(weight.shape)
+            product = torch.empty_like(d_pre)
+            for k in range(taps):
+                lag = taps - 1 - k
+                if lag < length:
+                    part = torch.mul(d_pre[:, lag:], x_in[:, : length - lag], out=product[:, lag:])
+                    torch.sum(part, (0, 1), out=d_w[:, k])
+        if ctx.needs_input_grad[2]:
+            d_bias = d_pre.sum((0, 1))
+        return d_x, d_w, d_bias
 
 
 class Mamba(Mixer):
@@ -340,34 +520,64 @@ class ReferenceMamba(Mamba):
 
 @register_mixer("mamba/scan")
 class ScanMamba(Mamba):
-    """The chunked scan in plain torch (see ``chunked_selective_scan``)."""
+    """The chunked scan in plain torch with hand-written backwards (see
+    ``ChunkedScan`` and ``CausalConvSiLU``); in_proj as one product."""
 
-    #: the first pass repeats the discretisation and the update (4 FLOPs) without C.h
-    scan_flops_per_state = SCAN_FLOPS_PER_STATE + 4
+    #: the first pass (more than one chunk only) repeats the discretisation and
+    #: the update (4 FLOPs) without C.h
+    first_pass_flops_per_state: ClassVar[int] = 4
     #: per chunk and state element: the chunk's decay exp2(sum(delta) A) (a multiply)
     #: and the carry h <- decay h + local end (a multiply-add)
     carry_flops_per_state: ClassVar[int] = 3
+    #: batch * d_inner * d_state from which one step over the whole batch is a
+    #: big enough op that a single chunk (the plain recurrence, no first pass)
+    #: beats chunking: the chunks' first pass doubles the work to cut op count
+    single_chunk_slab: ClassVar[int] = 2**15
 
     def __init__(self, d_model: int, *, chunk_size: int | None = None, **config: Any) -> None:
-        """``chunk_size`` None picks the power of two nearest sqrt(L) per call,
-        which balances the loop over positions against the loop over chunks."""
+        """``chunk_size`` None picks one chunk when a step over the batch is big
+        enough (``single_chunk_slab``), else the power of two nearest sqrt(L)
+        per call, which balances the loop over positions against the loop over chunks."""
         super().__init__(d_model, **config)
         if chunk_size is not None:
             check_positive("chunk_size", chunk_size)
         self.chunk_size = chunk_size
 
-    def scan_chunk_size(self, seq_len: int) -> int:
-        return self.chunk_size or 2 ** round(math.log2(seq_len) / 2)
+    def scan_chunk_size(self, batch: int, seq_len: int) -> int:
+        """The chunk the scan runs with at this batch and length (at most seq_len)."""
+        if self.chunk_size is not None:
+            return min(self.chunk_size, seq_len)
+        if batch * self.d_inner * self.d_state >= self.single_chunk_slab:
+            return seq_len
+        return min(2 ** round(math.log2(seq_len) / 2), seq_len)
+
+    def scan_chunks(self, batch: int, seq_len: int) -> int:
+        return -(-seq_len // self.scan_chunk_size(batch, seq_len))
+
+    def project_in(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One product for both halves: half the backward's products; the conv
+        copies x_in anyway and z is read once."""
+        x_in, z = F.linear(x, self.in_proj.weight).chunk(2, dim=-1)
+        return x_in, z
+
+    def causal_conv(self, x_in: torch.Tensor) -> torch.Tensor:
+        return CausalConvSiLU.apply(x_in, self.conv1d.weight.squeeze(1), self.conv1d.bias)
 
     def selective_scan(self, u, delta, A, B, C):
-        return chunked_selective_scan(u, delta, A, B, C, self.scan_chunk_size(u.shape[1]))
+        chunk = self.scan_chunk_size(u.shape[0], u.shape[1])
+        return chunked_selective_scan(u, delta, A, B, C, chunk)
 
     def scan_flops(self, batch: int, seq_len: int) -> int:
-        """Both passes at every position (the padding past the end is not
-        counted) and one carry per chunk."""
-        n_chunks = -(-seq_len // min(self.scan_chunk_size(seq_len), seq_len))
-        carry = batch * n_chunks * self.carry_flops_per_state * self.d_inner * self.d_state
-        return super().scan_flops(batch, seq_len) + carry
+        """The recurrence and C.h at every position (the padding past the end is
+        not counted); with more than one chunk also the first pass and one carry
+        per chunk."""
+        total = super().scan_flops(batch, seq_len)
+        n_chunks = self.scan_chunks(batch, seq_len)
+        if n_chunks > 1:
+            per_state = self.first_pass_flops_per_state * seq_len
+            per_state += self.carry_flops_per_state * n_chunks
+            total += batch * per_state * self.d_inner * self.d_state
+        return total
 
 
 @register_mixer("mamba/mamba-ssm")

@@ -215,19 +215,37 @@ def test_mamba_reference_relation_to_the_counter(length):
     assert forward_counted(mixer, length) == mixer.flops(B, length) - mamba_unseen(mixer, length)
 
 
-@pytest.mark.parametrize("length,chunk", [(16, 4), (20, 8), (5, None), (17, None)])
+@pytest.mark.parametrize(
+    "length,chunk", [(16, 4), (20, 8), (5, None), (17, None), (16, 16), (13, 64)]
+)
 def test_mamba_scan_relation_to_the_counter(length, chunk):
-    """On top of the reference's unseen work: the per-chunk carry (3 FLOPs per state,
-    elementwise) is unseen, and the second pass's C.h read-out runs on the padding
-    past the end as well."""
+    """On top of the reference's unseen work: with more than one chunk, the first
+    pass (4 FLOPs per state) and the per-chunk carry (3 per state) are elementwise,
+    so unseen, and the second pass's C.h read-out runs on the padding past the
+    end as well; one chunk is the plain recurrence, seen as the reference is."""
     mixer = build_mixer("mamba/scan", D, chunk_size=chunk)
-    size = min(mixer.scan_chunk_size(length), length)
+    size = mixer.scan_chunk_size(B, length)
     n_chunks = -(-length // size)
     states = mixer.d_inner * mixer.d_state
-    carries = B * n_chunks * 3 * states
+    first_pass = B * length * 4 * states if n_chunks > 1 else 0
+    carries = B * n_chunks * 3 * states if n_chunks > 1 else 0
     padded_readout = B * (n_chunks * size - length) * 2 * states
-    expected = mixer.flops(B, length) - mamba_unseen(mixer, length) - carries + padded_readout
+    expected = (
+        mixer.flops(B, length) - mamba_unseen(mixer, length) - first_pass - carries + padded_readout
+    )
     assert forward_counted(mixer, length) == expected
+
+
+def test_mamba_scan_picks_one_chunk_for_big_slabs():
+    """A batch whose step is a big op runs the recurrence in one chunk (no first
+    pass); a small one chunks at about sqrt(L)."""
+    mixer = build_mixer("mamba/scan", D)
+    big = -(-mixer.single_chunk_slab // (mixer.d_inner * mixer.d_state))
+    assert mixer.scan_chunk_size(big, 4096) == 4096
+    assert mixer.scan_chunk_size(1, 4096) == 64
+    reference = build_mixer("mamba/reference", D)
+    assert mixer.flops(big, 100) == reference.flops(big, 100)
+    assert mixer.flops(1, 100) > reference.flops(1, 100)
 
 
 @pytest.mark.parametrize("context", [0, 2, 9])
@@ -327,7 +345,6 @@ def train_counted(mixer, length: int) -> tuple[int, int]:
         ("retnet/chunkwise", {"n_heads": 4, "chunk_size": 4}),
         ("retnet/recurrent", {"n_heads": 4}),
         ("mamba/reference", {}),
-        ("mamba/scan", {}),
     ],
 )
 def test_backward_costs_twice_the_forward_as_train_flops_assumes(name, config):
@@ -335,6 +352,23 @@ def test_backward_costs_twice_the_forward_as_train_flops_assumes(name, config):
     forward, train = train_counted(mixer, 9)
     assert train == 3 * forward
     assert mixer.flops(B, 9, backward=True) == 3 * mixer.flops(B, 9)
+
+
+@pytest.mark.parametrize("chunk", [4, 9])
+def test_mamba_scan_backward_reads_out_three_products(chunk):
+    """mamba/scan's hand-written backward (models/mamba.py ``ChunkedScan``) reads
+    d(delta u) = g . B, dB = g . (delta u) and dC = h . dy out as batched matrix
+    products, 2 N E FLOPs each per padded position; autograd's backward of the
+    forward's C.h product would take two (6 against 4): the counter sees one
+    product more than 3x the forward. Everything else it adds is elementwise.
+    The analytic count keeps the 3x rule (models/base.py ``train_flops``)."""
+    mixer = build_mixer("mamba/scan", D, chunk_size=chunk)
+    length = 9
+    size = mixer.scan_chunk_size(B, length)
+    padded = -(-length // size) * size
+    forward, train = train_counted(mixer, length)
+    assert train == 3 * forward + B * padded * 2 * mixer.d_inner * mixer.d_state
+    assert mixer.flops(B, length, backward=True) == 3 * mixer.flops(B, length)
 
 
 def test_counter_ignores_groups_in_a_depthwise_convolutions_backward():
