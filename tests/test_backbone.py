@@ -1,18 +1,13 @@
-"""The shared backbone: shapes, pooling, decoding through it, and sizing mixers alike."""
+"""The shared backbone: shapes, pooling and decoding through it (tasks/accuracy.py's
+matched_sizing sizes whole models alike; tests/test_tasks_sizing.py tests it)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from models.backbone import (
-    Backbone,
-    BackboneConfig,
-    count_params,
-    mixer_params,
-    width_for_params,
-)
-from models.registry import list_mixers, reference_of
+from models.backbone import Backbone, BackboneConfig, count_params
+from models.registry import reference_of
 
 
 def small(mixer: str, **overrides) -> Backbone:
@@ -55,22 +50,6 @@ def test_prefill_then_step_equals_forward_through_the_backbone(family):
     for t in range(7, 12):
         last, states = model.step(tokens[:, t], states)
         assert torch.allclose(last, logits[:, t], atol=1e-9)
-
-
-def test_width_for_params_meets_within_five_percent():
-    target = mixer_params("attention/sdpa", 256, n_heads=4)
-    for spec in list_mixers():
-        if spec.unavailable_reason() is not None or spec.family == "attention":
-            continue
-        config = {"n_heads": 4} if spec.family == "retnet" else {}
-        width = width_for_params(spec.name, target, **config)
-        got = mixer_params(spec.name, width, **config)
-        assert abs(got - target) <= 0.05 * target, (spec.name, width, got, target)
-
-
-def test_width_for_params_explains_an_impossible_target():
-    with pytest.raises(ValueError, match="within 5%"):
-        width_for_params("attention/sdpa", 100, multiple_of=64, n_heads=4)
 
 
 def test_count_params_counts_every_weight():
