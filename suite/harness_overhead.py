@@ -29,7 +29,7 @@ from torch.utils.benchmark import Timer
 from models.registry import get_spec
 
 from .options import get_options
-from .workloads import Call, Workload, build_backbone, build_workload
+from .workloads import Workload, build_backbone, build_workload, call_for
 
 #: (mixer, workload, length): a fast matmul-bound call, a slower one, a
 #: per-token decode step and a training step
@@ -84,8 +84,7 @@ def test_overhead(request, benchmark, point, repeat) -> None:
     options = get_options(request.config)
     shape = {"length": length, "batch": options.fixed("batch"), "d_model": options.fixed("d_model")}
     model = build_backbone(get_spec(mixer), shape, options, options.device)
-    call = Call(shape["batch"], length, options.device, options.profile.decode_tokens)
-    work = build_workload(workload, model, call)
+    work = build_workload(workload, model, call_for(shape, options))
     work.call()
     rounds = max(options.profile.min_rounds, 10)
     work.prepare((rounds + 2) * work.iterations)

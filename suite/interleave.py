@@ -24,8 +24,8 @@ from .measure import free_memory
 from .options import RunOptions, get_options
 from .records import record_failure
 from .sweep import SweepHistory, session_history
-from .workloads import Call, build_backbone, build_workload
 from .workloads import Workload as TimedWork
+from .workloads import build_backbone, build_workload, call_for
 
 #: the interleaved passes of one workload may take this many point budgets
 BUDGETS_PER_COMPARISON = 2
@@ -99,7 +99,7 @@ def run_interleaved(request: pytest.FixtureRequest, benchmark: Any, workload: st
         )
         pytest.skip(reason)
     shape = {axis: options.fixed(axis) for axis in AXES} | {comparison.sweep: comparison.x}
-    call = Call(shape["batch"], shape["length"], options.device, options.profile.decode_tokens)
+    call = call_for(shape, options)
     passes = Passes(
         {
             name: build_workload(

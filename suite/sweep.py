@@ -50,11 +50,11 @@ from .measure import (
 from .options import RunOptions, get_options
 from .records import record_failure
 from .workloads import (
-    Call,
     ReferenceCheck,
     analytic_figures,
     build_backbone,
     build_workload,
+    call_for,
     check_against_reference,
     mixer_config,
 )
@@ -96,11 +96,6 @@ class Point:
     @property
     def shown(self) -> dict[str, int]:
         return {self.sweep: self.x, "length": self.shape["length"]}
-
-    def call(self, options: RunOptions) -> Call:
-        return Call(
-            self.shape["batch"], self.shape["length"], options.device, options.profile.decode_tokens
-        )
 
 
 def sweep_points(options: RunOptions, workload: str) -> list[Point]:
@@ -319,8 +314,9 @@ def base_info(options: RunOptions, spec: MixerSpec, point: Point) -> dict[str, A
         "mixer_class": spec.class_path,
         "workload": point.workload,
         "sweep": point.sweep,
-        **{AXES[axis].key: value for axis, value in point.shape.items()},
         "n_layers": options.n_layers,
+        # after the run-wide values, so that a swept axis records its own value
+        **{AXES[axis].key: value for axis, value in point.shape.items()},
         "dtype": str(options.dtype).removeprefix("torch."),
         "device": options.device.type,
         "mixer_config": mixer_config(spec, options),
@@ -336,7 +332,7 @@ def measure_point(
     started = time.perf_counter()
     with time_limit(budget_s):
         model = build_backbone(spec, point.shape, options, options.device)
-        work = build_workload(point.workload, model, point.call(options))
+        work = build_workload(point.workload, model, call_for(point.shape, options))
         round_s = time_once(work.call) * work.iterations
         peak = peak_memory_bytes(work.call, options.device)
         flops_counted = counted_flops(work.call)

@@ -86,6 +86,11 @@ class Call:
     decode_tokens: int
 
 
+def call_for(shape: Mapping[str, int], options: RunOptions) -> Call:
+    """What a point's workload is built with, from its value on every axis."""
+    return Call(shape["batch"], shape["length"], options.device, options.profile.decode_tokens)
+
+
 def forward_workload(model: Backbone, call: Call) -> Workload:
     model.eval()
     tokens = random_tokens(model, call.batch, call.length, call.device)

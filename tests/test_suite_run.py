@@ -286,6 +286,21 @@ def test_a_batch_sweep_saves_its_batch_values(tmp_path: Path) -> None:
         assert bench["group"] == f"decode-B{info['batch']}-L32"
         assert info["tokens_per_s"] == pytest.approx(info["batch"] / bench["stats"]["median"])
     assert data["mixbench_options"]["sweep"] == "batch"
+    out = tmp_path / "report"
+    command = [
+        sys.executable,
+        "-m",
+        "reports",
+        "--run",
+        str(tmp_path / "run.json"),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = (out / "report.md").read_text()
+    assert "batch size" in report  # the figures and tables name the swept axis
+    assert any("batch" in path.name for path in (out / "figures").glob("*.png"))
 
 
 def test_an_interrupted_run_is_saved_and_marked_partial(tmp_path: Path) -> None:
