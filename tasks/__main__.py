@@ -1,24 +1,39 @@
-"""python -m tasks: generate LRA data that needs no download, and check what is on disk.
+"""python -m tasks: generate LRA data that needs no download, check what is on disk,
+and train one model.
 
     python -m tasks generate listops --out DIR [--n 1000] [--min-length 32 --max-length 128]
     python -m tasks generate pathfinder --out DIR [--n 1000] [--difficulty hard]
     python -m tasks generate pathx --out DIR [--n 200]
     python -m tasks check [--data-dir DIR] [--max-images N]
+    python -m tasks train --task T --mixer M --profile P [--seed S] [--lr X] [--out FILE.json]
+    torchrun --nproc_per_node N -m tasks train ...
 
 ``generate`` writes the LRA release's layout under DIR, so pointing --data-dir or
 MIXBENCH_DATA at DIR lets the loaders read it exactly as they read the real release.
 It refuses to write over a dataset already there unless given --overwrite (which
-replaces it). Bad arguments end with a one-line error and exit status 2.
+replaces it).
+
+``train`` is one of the suite's accuracy runs (tasks.accuracy.run_accuracy: the
+profile's budget, the model matched to attention's parameters) outside pytest; it
+prints the result and --out saves it as the suite's accuracy fields (schema.py).
+Under torchrun it trains data-parallel (DDP; gloo on the CPU, nccl on CUDA) with
+the profile's global batch split over the processes; rank 0 alone prints and writes.
+
+Bad arguments end with a one-line error and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tasks.lra import TASK_NAMES, DataMissing, MalformedData, data_dir_from_env, load_task
 from tasks.lra.common import LazyImageDataset
@@ -34,6 +49,26 @@ SPLITS = ("train", "val", "test")
 
 class UsageError(Exception):
     """A bad argument: main() reports it in argparse's style and exits with 2."""
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, e.g. 1e-3; got {text}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -198,6 +233,231 @@ def image_problems(data, limit: int | None) -> tuple[int, list[str]] | None:
     return (opened, found) if found else None
 
 
+# -- train ---------------------------------------------------------------------------------
+def resolve_device(text: str) -> str:
+    """``--device``: auto (cuda when torch sees a GPU), cpu, cuda or cuda:N."""
+    import torch
+
+    if text == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise UsageError(f"--device {text!r} is not a device; use auto, cpu or cuda") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {text}: training runs on cpu or cuda; use auto, cpu or cuda")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {text} but torch sees no CUDA device; pass --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(
+                f"--device {text}: torch sees {torch.cuda.device_count()} CUDA devices; "
+                "pass --device cuda (under torchrun each rank takes its LOCAL_RANK's GPU)"
+            )
+    return text
+
+
+def writable_file(out: Path) -> Path:
+    """``out`` as a file to write the result to (its folder created if need be);
+    UsageError when it cannot be written, found before any training."""
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name, e.g. {out / 'result.json'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as error:
+        raise UsageError(
+            f"--out {out} cannot be written to ({error.strerror or error}); "
+            "choose a file in a folder you can write to"
+        ) from None
+    return out
+
+
+def check_train_args(args: argparse.Namespace) -> str:
+    """Every argument checked before any data is made or model built; the device."""
+    from models.registry import get_spec
+    from tasks.accuracy import PROFILES, budget_of, matched_sizing, task_spec
+    from tasks.train import launched_world_size, world_size_problem
+
+    if args.profile not in PROFILES:
+        raise UsageError(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
+    known = PROFILES[args.profile].task_names()
+    if args.task not in known:
+        raise UsageError(
+            f"unknown task {args.task!r} in profile {args.profile}; choose one of "
+            f"{', '.join(known)}"
+        )
+    try:
+        spec = get_spec(args.mixer)
+    except ValueError as error:
+        raise UsageError(f"--mixer: {error}") from None
+    unavailable = spec.unavailable_reason()
+    if unavailable is not None:
+        raise UsageError(
+            f"--mixer {args.mixer} cannot run here: {unavailable}; choose another "
+            "(python -m models list shows which can)"
+        )
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise UsageError(
+            f"--data-dir {args.data_dir} is not a folder; give the folder holding the LRA "
+            "data (python -m tasks check --data-dir DIR shows what it holds)"
+        )
+    device = resolve_device(args.device)
+    budget = budget_of(args.task, args.profile)
+    problem = world_size_problem(budget.batch_size, launched_world_size())
+    if problem is not None:
+        raise UsageError(f"profile {args.profile}, task {args.task}: {problem}")
+    try:
+        matched_sizing(args.mixer, task_spec(args.task, args.profile), budget)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.out is not None and is_main_process():
+        writable_file(args.out)
+    return device
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a torchrun launch, or a process on its own."""
+    from tasks.train import launched_rank
+
+    return launched_rank() == 0
+
+
+def train_command(args: argparse.Namespace) -> int:
+    """Train one accuracy run (data-parallel under torchrun), print it, save --out."""
+    import torch
+
+    from models.registry import MixerUnavailable
+    from tasks.accuracy import run_accuracy
+    from tasks.train import distributed
+
+    device = check_train_args(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with distributed(device) as ddp:
+        try:
+            run = run_accuracy(
+                args.mixer,
+                args.task,
+                args.profile,
+                device=ddp.device if ddp is not None else device,
+                data_dir=args.data_dir,
+                seed=args.seed,
+                lr=args.lr,
+                autocast=args.autocast,
+                progress=args.progress,
+            )
+        except (DataMissing, MalformedData) as error:
+            raise UsageError(f"{args.task}: {error}") from None
+        except MixerUnavailable as error:
+            raise UsageError(f"--mixer {args.mixer} cannot run here: {error}") from None
+        world_size = 1 if ddp is None else ddp.world_size
+    if not is_main_process():
+        return 0
+    info = result_info(run, args, device)
+    print(result_lines(run, info, world_size))
+    if args.out is not None:
+        write_json(args.out, info)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def result_info(run, args: argparse.Namespace, device: str) -> dict[str, Any]:
+    """The run as the suite's accuracy point records it (schema.make_extra_info)."""
+    import torch
+
+    from models.registry import get_spec
+    from schema import Status, Workload, make_extra_info
+
+    result = run.result
+    bf16 = args.autocast == "bf16" or (args.autocast == "auto" and device.startswith("cuda"))
+    return make_extra_info(
+        mixer=run.mixer,
+        mixer_class=get_spec(run.mixer).class_path,
+        workload=Workload.ACCURACY,
+        task=run.task,
+        seq_len=run.seq_len,
+        batch=run.batch,
+        d_model=run.model.d_model,
+        n_layers=run.model.n_layers,
+        dtype=str(torch.bfloat16 if bf16 else torch.float32).removeprefix("torch."),
+        device=torch.device(device).type,
+        params=result.params,
+        params_target=run.target_params,
+        mixer_config=dict(run.model.mixer_config),
+        accuracy=result.accuracy,
+        val_accuracy=result.val_accuracy,
+        seed_accuracies=[
+            {"seed": args.seed, "accuracy": result.accuracy, "status": str(result.status)}
+        ],
+        lr=run.lr,
+        chance_accuracy=run.chance_accuracy,
+        tokens_seen=result.steps * run.batch * run.seq_len,
+        tokens_per_s=result.tokens_per_s,
+        step_s=result.train_time_s / result.steps if result.steps else None,
+        status=Status(result.status),
+        reason=result.reason,
+    )
+
+
+def result_lines(run, info: dict[str, Any], world_size: int) -> str:
+    def fraction(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    processes = f", {world_size} processes (DDP)" if world_size > 1 else ""
+    rows = [
+        ("status", info["status"] + (f" ({info['reason']})" if info["reason"] else "")),
+        ("accuracy", f"{fraction(info['accuracy'])} (test)"),
+        ("val accuracy", fraction(info["val_accuracy"])),
+        ("chance", f"{fraction(info['chance_accuracy'])} (majority class on test)"),
+        ("params", f"{info['params']:,} (attention's model: {info['params_target']:,})"),
+        ("steps", f"{run.result.steps} of batch {info['batch']} x {info['seq_len']} tokens"),
+        ("tokens/s", "-" if info["tokens_per_s"] is None else f"{info['tokens_per_s']:,.0f}"),
+        ("train time", f"{run.result.train_time_s:.1f} s"),
+    ]
+    head = (
+        f"{info['mixer']} on {info['task']} (d_model {info['d_model']}, lr {info['lr']:g}, "
+        f"seed {info['seed_accuracies'][0]['seed']}, {info['device']}{processes})"
+    )
+    return "\n".join([head, *(f"  {name:<13}{value}" for name, value in rows)])
+
+
+def write_json(out: Path, info: dict[str, Any]) -> None:
+    """Write ``info`` whole or not at all (a temporary file renamed over ``out``)."""
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(json.dumps(info, indent=2, allow_nan=True) + "\n")
+    os.replace(partial, out)
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="train one model as the suite's accuracy runs do (data-parallel under torchrun)",
+    )
+    train.add_argument("--task", required=True, help="a task of the profile, e.g. mqar")
+    train.add_argument("--mixer", required=True, help="family/variant (python -m models list)")
+    train.add_argument("--profile", required=True, help="smoke, default, paper or gpu-smoke")
+    train.add_argument("--seed", type=non_negative_int, default=0)
+    train.add_argument("--lr", type=positive_float, default=None, help="default: the budget's")
+    train.add_argument("--data-dir", type=Path, default=None, help="LRA data (or MIXBENCH_DATA)")
+    train.add_argument("--out", type=Path, default=None, help="write the result here as JSON")
+    train.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda")
+    train.add_argument(
+        "--autocast", choices=("auto", "bf16", "off"), default="auto", help="auto: bf16 on CUDA"
+    )
+    train.add_argument(
+        "--threads", type=positive_int, default=None, help="torch threads (default: torch's)"
+    )
+    train.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar (default: when stderr is a terminal)",
+    )
+    train.set_defaults(run=train_command)
+
+
 def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
     generate = subparsers.add_parser("generate", help="write generated LRA data to --out")
     tasks = generate.add_subparsers(dest="task", required=True)
@@ -234,9 +494,10 @@ def _add_common(parser: argparse.ArgumentParser, n: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tasks", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m tasks", description=__doc__.split("\n")[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_generate_parser(subparsers)
+    add_train_parser(subparsers)
     check_parser = subparsers.add_parser("check", help="which LRA tasks are on disk")
     check_parser.add_argument("--data-dir", type=Path, default=None)
     check_parser.add_argument(
@@ -248,12 +509,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's one-line errors with exit status 2; under torchrun rank 0 alone
+    prints them (every rank exits 2), so that N processes do not say it N times."""
+
+    def error(self, message: str):
+        if not is_main_process():
+            sys.exit(2)
+        super().error(message)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "check":
             return check(args)
+        if args.command == "train":
+            return train_command(args)
         start = time.perf_counter()
         summary = args.run(args)
     except UsageError as error:

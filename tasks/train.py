@@ -5,6 +5,16 @@ splits. ``train`` is the one way through: set-up, the steps, evaluation.
 
 A run that produces a NaN/inf loss or gradient stops and comes back with
 ``status="diverged"``: divergence is a finding about a mixer, not a crash.
+
+Data-parallel: when a process group of more than one process is up (``torchrun``
+and ``with distributed(device)``, or any ``init_process_group``), ``train`` wraps
+the model in DistributedDataParallel and each rank takes its ``1/world_size``
+slice of every step's global batch (``cfg.batch_size``, which the world size must
+divide): the same examples one process sees, the loss and its gradient those of
+the whole batch (DDP averages the gradients). Only rank 0 shows progress and
+writes checkpoints; every rank reads the checkpoint to resume, so it must lie
+where all of them see it. Evaluation is split by rank and summed. Without a
+process group (or with one process) nothing of this runs.
 """
 
 from __future__ import annotations
@@ -16,14 +26,16 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import Dataset, TensorDataset
 from tqdm.auto import tqdm
@@ -185,6 +197,99 @@ def fetch_batch(dataset: Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, 
     )
 
 
+# -- data-parallel -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a data-parallel run (a process group of more than one)."""
+
+    rank: int
+    world_size: int
+    #: the device this rank trains on: "cpu", or "cuda:<local rank>" under torchrun
+    device: str
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the one that shows progress, writes checkpoints and results."""
+        return self.rank == 0
+
+    def shard(self, indices: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous slice of a global batch (world_size divides it)."""
+        per_rank = len(indices) // self.world_size
+        return indices[self.rank * per_rank : (self.rank + 1) * per_rank]
+
+    def sum(self, values: list[float], dtype: torch.dtype = torch.float64) -> list[float]:
+        """``values`` summed over the ranks (every rank gets the sums)."""
+        summed = torch.tensor(values, dtype=dtype, device=self.device)
+        dist.all_reduce(summed)
+        return summed.tolist()
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank when it is true on one: a decision all ranks share (a
+        rank that stopped alone would leave the others waiting in DDP's all-reduce)."""
+        return bool(self.sum([float(flag)])[0])
+
+
+def launched_world_size() -> int:
+    """How many processes torchrun started (its WORLD_SIZE; 1 outside torchrun)."""
+    return int(os.environ.get("WORLD_SIZE") or 1)
+
+
+def launched_rank() -> int:
+    """This process's rank as torchrun set it (RANK; 0 outside torchrun)."""
+    return int(os.environ.get("RANK") or 0)
+
+
+def backend_for(device: str) -> str:
+    """The collective backend for ``device``: nccl on CUDA, gloo on the CPU."""
+    return "nccl" if torch.device(device).type == "cuda" else "gloo"
+
+
+def current_distributed(device: str) -> Distributed | None:
+    """The data-parallel run this process is part of, or None when no process group
+    of more than one process is up (then training is a single process's, unchanged)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return None
+    return Distributed(dist.get_rank(), dist.get_world_size(), device)
+
+
+@contextlib.contextmanager
+def distributed(device: str = "cpu") -> Iterator[Distributed | None]:
+    """Join torchrun's process group for the block and leave it after: gloo on the
+    CPU, nccl on CUDA with each rank on ``cuda:<LOCAL_RANK>``; train in the block
+    on ``Distributed.device``. Gives None outside torchrun or with one process
+    (nothing is set up), and the group already up when the caller made one."""
+    if dist.is_available() and dist.is_initialized():
+        yield current_distributed(device)
+        return
+    if launched_world_size() < 2:
+        yield None
+        return
+    kwargs: dict[str, Any] = {}
+    if torch.device(device).type == "cuda":
+        local_rank = int(os.environ.get("LOCAL_RANK") or 0)
+        torch.cuda.set_device(local_rank)
+        device = f"cuda:{local_rank}"
+        kwargs["device_id"] = torch.device(device)
+    dist.init_process_group(backend_for(device), **kwargs)
+    try:
+        yield current_distributed(device)
+    finally:
+        dist.destroy_process_group()
+
+
+def world_size_problem(batch_size: int, world_size: int) -> str | None:
+    """Why ``world_size`` processes cannot share a global batch of ``batch_size``
+    (None when they can): each rank takes batch_size / world_size examples a step."""
+    if batch_size % world_size == 0:
+        return None
+    fits = [n for n in range(1, batch_size + 1) if batch_size % n == 0]
+    return (
+        f"the global batch of {batch_size} cannot be split evenly over {world_size} "
+        f"processes; run a number of processes that divides it "
+        f"(torchrun --nproc_per_node {' or '.join(map(str, fits[:6]))})"
+    )
+
+
 # -- evaluation ----------------------------------------------------------------------
 def autocast_dtype(cfg: TrainConfig) -> torch.dtype | None:
     if cfg.autocast == "bf16" or (cfg.autocast == "auto" and cfg.device.startswith("cuda")):
@@ -198,23 +303,50 @@ def autocast(device: str, dtype: torch.dtype | None) -> contextlib.AbstractConte
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
-def task_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the predicted positions: classes on the last axis
-    of ``logits``; ``target`` is IGNORE_INDEX where nothing is predicted."""
+def task_loss(
+    logits: torch.Tensor, target: torch.Tensor, reduction: Literal["mean", "sum"] = "mean"
+) -> torch.Tensor:
+    """Mean (or summed) cross-entropy over the predicted positions: classes on the
+    last axis of ``logits``; ``target`` is IGNORE_INDEX where nothing is predicted."""
     return F.cross_entropy(
         logits.float().reshape(-1, logits.shape[-1]),
         target.reshape(-1),
         ignore_index=IGNORE_INDEX,
+        reduction=reduction,
     )
 
 
+def global_batch_loss(
+    logits: torch.Tensor, target: torch.Tensor, ddp: Distributed
+) -> tuple[torch.Tensor, float]:
+    """This rank's part of the global batch's mean loss, and that mean. The part is
+    scaled so that DDP's average of the ranks' gradients is the gradient of the
+    mean over every predicted position of the global batch, as one process computes
+    it, even when the ranks' slices hold different numbers of predicted positions."""
+    local_sum = task_loss(logits, target, reduction="sum")
+    loss_sum, count = ddp.sum([local_sum.item(), float((target != IGNORE_INDEX).sum())])
+    if count == 0:  # one process's mean is NaN too: the run is reported diverged
+        return local_sum * math.nan, math.nan
+    return local_sum * (ddp.world_size / count), loss_sum / count
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig, split: str = "test") -> float:
-    """Accuracy over every predicted position (per_token) or example (classify, pair)."""
+def evaluate(
+    model: nn.Module,
+    dataset: Dataset,
+    cfg: TrainConfig,
+    split: str = "test",
+    ddp: Distributed | None = None,
+) -> float:
+    """Accuracy over every predicted position (per_token) or example (classify, pair);
+    with ``ddp`` each rank scores every world_size-th batch and the counts are summed."""
     model.eval()
     correct = total = 0
     dtype = autocast_dtype(cfg)
-    for start in range(0, len(dataset), cfg.eval_batch_size):
+    starts = range(0, len(dataset), cfg.eval_batch_size)
+    if ddp is not None:
+        starts = starts[ddp.rank :: ddp.world_size]
+    for start in starts:
         stop = min(start + cfg.eval_batch_size, len(dataset))
         tokens, target = fetch_batch(dataset, torch.arange(start, stop))
         tokens, target = tokens.to(cfg.device), target.to(cfg.device)
@@ -224,6 +356,8 @@ def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig, split: str = 
         correct += int((predicted == target)[scored].sum())
         total += int(scored.sum())
     model.train()
+    if ddp is not None:
+        correct, total = (int(n) for n in ddp.sum([correct, total], dtype=torch.int64))
     if total == 0:
         raise ValueError(
             f"the {split} split has no predicted positions (every target is IGNORE_INDEX); "
@@ -378,6 +512,16 @@ class Run:
     progress: Progress
     checkpoint: Path | None
     identity: dict[str, Any]
+    #: the data-parallel run this is a rank of; None: one process
+    dist: Distributed | None = None
+    #: what the steps call: ``model`` wrapped in DistributedDataParallel under
+    #: ``dist``, else ``model`` itself
+    net: nn.Module | None = None
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes checkpoints (one process, or rank 0)."""
+        return self.dist is None or self.dist.is_main
 
 
 @dataclass
@@ -408,34 +552,73 @@ def train(
     budget runs out (status "timeout", evaluated all the same). ``timer`` calls the
     steps and returns their outcome, so that a benchmark times the steps alone, not
     the optimizer's set-up (its first construction imports torch._dynamo) or evaluation.
+
+    Inside a process group of more than one process this is one rank of a
+    data-parallel run (the module docstring says how); ValueError when the world
+    size does not divide ``cfg.batch_size``.
     """
     check_splits(data)
-    run = start_run(model, data, cfg)
+    ddp = current_distributed(cfg.device)
+    if ddp is not None:
+        problem = world_size_problem(cfg.batch_size, ddp.world_size)
+        if problem is not None:
+            raise ValueError(problem)
+    run = start_run(model, data, cfg, ddp)
     outcome = timer(functools.partial(run_steps, run, data.train, cfg))
     return finish(run, data, cfg, outcome)
 
 
-def start_run(model: nn.Module, data: TaskData, cfg: TrainConfig) -> Run:
+def start_run(
+    model: nn.Module, data: TaskData, cfg: TrainConfig, ddp: Distributed | None = None
+) -> Run:
     model.to(cfg.device).train()
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler(optimizer, cfg)
     checkpoint = Path(cfg.checkpoint_path) if cfg.checkpoint_path else None
-    run = Run(model, optimizer, scheduler, Progress(), checkpoint, run_identity(model, data, cfg))
+    identity = run_identity(model, data, cfg)
+    run = Run(model, optimizer, scheduler, Progress(), checkpoint, identity, dist=ddp, net=model)
     if checkpoint is not None and checkpoint.exists():
         load_checkpoint(run, cfg)
     else:
         torch.manual_seed(cfg.seed)
+    if ddp is not None:
+        check_ranks_agree(run)
+        # DDP broadcasts rank 0's parameters and buffers: every rank starts alike
+        device = torch.device(cfg.device)
+        cuda = device.type == "cuda"
+        device_ids = [device.index or torch.cuda.current_device()] if cuda else None
+        run.net = DistributedDataParallel(model, device_ids=device_ids)
     return run
+
+
+def check_ranks_agree(run: Run) -> None:
+    """CheckpointError unless every rank resumes from the same step: a checkpoint
+    only rank 0's machine sees would leave the other ranks' optimizers behind."""
+    assert run.dist is not None
+    mine = (run.checkpoint is not None and run.checkpoint.exists(), run.progress.step)
+    everyone: list[Any] = [None] * run.dist.world_size
+    dist.all_gather_object(everyone, mine)
+    if len({tuple(x) for x in everyone}) > 1:
+        seen = "; ".join(
+            f"rank {rank}: " + (f"resumes at step {step}" if found else "finds none")
+            for rank, (found, step) in enumerate(everyone)
+        )
+        raise CheckpointError(
+            f"the ranks disagree on checkpoint {run.checkpoint} ({seen}); put "
+            "checkpoint_path on storage every rank reads (rank 0 alone writes it)"
+        )
 
 
 def finish(run: Run, data: TaskData, cfg: TrainConfig, outcome: StepsOutcome) -> TrainResult:
     """Accuracy on val and test (None for a diverged run, whose weights mean nothing)."""
+    if run.dist is not None:
+        dist.barrier()  # no rank leaves before rank 0's last checkpoint is written
     eval_start = time.perf_counter()
     accuracy = val_accuracy = None
     if outcome.status != "diverged":
         if data.val is not None:
-            val_accuracy = evaluate(run.model, data.val, cfg, "val")
-        accuracy = evaluate(run.model, data.test, cfg, "test")
+            val_accuracy = evaluate(run.model, data.val, cfg, "val", run.dist)
+        accuracy = evaluate(run.model, data.test, cfg, "test", run.dist)
     eval_time_s = time.perf_counter() - eval_start
     progress = outcome.progress
     train_time_s = progress.train_time_s
@@ -456,19 +639,30 @@ def finish(run: Run, data: TaskData, cfg: TrainConfig, outcome: StepsOutcome) ->
 
 def run_steps(run: Run, dataset: Dataset, cfg: TrainConfig) -> StepsOutcome:
     """Steps from ``run.progress.step`` to ``cfg.steps``, updating the progress in
-    place. Only the steps count towards ``train_time_s``, not checkpointing."""
-    model, progress = run.model, run.progress
+    place. Only the steps count towards ``train_time_s``, not checkpointing.
+
+    Under ``run.dist`` each rank steps on its slice of the global batch; the loss
+    recorded is the global batch's, and ``tokens_seen`` counts every rank's tokens."""
+    model, progress, ddp = run.model, run.progress, run.dist
+    net = run.net or model
+    world_size = 1 if ddp is None else ddp.world_size
     dtype = autocast_dtype(cfg)
-    bar = tqdm(total=cfg.steps, initial=progress.step, disable=not show_progress(cfg), desc="train")
+    shown = show_progress(cfg) and run.writes
+    bar = tqdm(total=cfg.steps, initial=progress.step, disable=not shown, desc="train")
     with bar:
         while progress.step < cfg.steps:
             step_start = time.perf_counter()
             indices = batch_indices(progress.step, cfg.batch_size, len(dataset), cfg.seed)
+            if ddp is not None:
+                indices = ddp.shard(indices)
             tokens, target = (t.to(cfg.device) for t in fetch_batch(dataset, indices))
             with autocast(cfg.device, dtype):
-                logits = model(tokens)
-            loss = task_loss(logits, target)
-            loss_value = loss.item()
+                logits = net(tokens)
+            if ddp is None:
+                loss = task_loss(logits, target)
+                loss_value = loss.item()
+            else:
+                loss, loss_value = global_batch_loss(logits, target, ddp)
             if not math.isfinite(loss_value):
                 return StepsOutcome(
                     "diverged", f"loss is {loss_value} at step {progress.step}", progress
@@ -485,19 +679,23 @@ def run_steps(run: Run, dataset: Dataset, cfg: TrainConfig) -> StepsOutcome:
             synchronize(cfg.device)
 
             progress.step += 1
-            progress.tokens_seen += tokens.numel()
+            progress.tokens_seen += tokens.numel() * world_size
             progress.losses.append(loss_value)
             progress.train_time_s += time.perf_counter() - step_start
             bar.update(1)
             if progress.step % 10 == 0:
                 bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
-            if run.checkpoint is not None and (
-                progress.step % cfg.checkpoint_every == 0 or progress.step == cfg.steps
+            if (
+                run.checkpoint is not None
+                and run.writes
+                and (progress.step % cfg.checkpoint_every == 0 or progress.step == cfg.steps)
             ):
                 save_checkpoint(run, cfg)
             out_of_time = (
                 cfg.time_budget_s is not None and progress.train_time_s > cfg.time_budget_s
             )
+            if ddp is not None and cfg.time_budget_s is not None:
+                out_of_time = ddp.any(out_of_time)  # every rank stops at the same step
             if out_of_time and progress.step < cfg.steps:
                 reason = f"time budget {cfg.time_budget_s:g} s ran out at step {progress.step}"
                 return StepsOutcome("timeout", reason, progress)
