@@ -250,3 +250,168 @@ def test_models_list_is_a_pandas_table():
     assert len(table) == len(list_mixers()) and table["params@d64"].dtype.kind == "i"
     lines = list_command(64).splitlines()
     assert lines[0].startswith("name") and len(lines) == len(table) + 1
+
+
+# -- train -------------------------------------------------------------------------------
+TRAIN = ["train", "--task", "mqar", "--mixer", "attention/math", "--profile", "smoke"]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Bad arguments must be refused before any data is made or model trained."""
+    import tasks.accuracy
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained despite a bad argument")
+
+    monkeypatch.setattr(tasks.accuracy, "run_accuracy", refuse)
+
+
+def test_train_prints_the_result_and_writes_the_suites_schema(tmp_path, capsys, monkeypatch):
+    import json
+
+    import tasks.accuracy
+    from schema import EXTRA_INFO_KEYS, field_problems
+
+    calls = []
+    run_accuracy = tasks.accuracy.run_accuracy
+
+    def recorded(*args, **kwargs):
+        calls.append((args, kwargs))
+        return run_accuracy(*args, **kwargs)
+
+    monkeypatch.setattr(tasks.accuracy, "run_accuracy", recorded)
+    out = tmp_path / "runs" / "mqar.json"
+    argv = [*TRAIN, "--seed", "1", "--lr", "0.002", "--out", str(out), "--threads", "1"]
+    assert main([*argv, "--no-progress", "--device", "cpu"]) == 0
+    # the suite's accuracy run, not a copy of it
+    ((args, kwargs),) = calls
+    assert args == ("attention/math", "mqar", "smoke")
+    assert kwargs["seed"] == 1 and kwargs["lr"] == 0.002 and kwargs["device"] == "cpu"
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "attention/math on mqar (d_model 32, lr 0.002, seed 1, cpu)"
+    rows = {line.split()[0]: line for line in lines[1:-1]}
+    assert set(rows) == {
+        "status",
+        "accuracy",
+        "val",
+        "chance",
+        "params",
+        "steps",
+        "tokens/s",
+        "train",
+    }
+    assert rows["status"].split() == ["status", "ok"]
+    assert "steps        15 of batch 16 x 32 tokens" in rows["steps"]
+    assert lines[-1] == f"wrote {out}"
+
+    info = json.loads(out.read_text())
+    assert tuple(info) == EXTRA_INFO_KEYS and field_problems(info) == []
+    assert info["workload"] == "accuracy" and info["task"] == "mqar" and info["status"] == "ok"
+    assert info["lr"] == 0.002 and info["seed_accuracies"][0]["seed"] == 1
+    assert info["params"] == info["params_target"] and info["tokens_seen"] == 15 * 16 * 32
+    assert 0 <= info["accuracy"] <= 1 and 0 <= info["val_accuracy"] <= 1
+    assert f"{info['accuracy']:.4f} (test)" in rows["accuracy"]
+    assert f"{info['chance_accuracy']:.4f}" in rows["chance"]
+    assert f"{info['params']:,}" in rows["params"]
+    assert not list(out.parent.glob("*.partial"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--task", "nope"], "unknown task 'nope' in profile smoke; choose one of mqar, "),
+        (["--mixer", "attention/fast"], "--mixer: unknown mixer 'attention/fast'; did you mean"),
+        (["--mixer", "nope"], "unknown mixer 'nope'; known mixers: attention/"),
+        (["--profile", "tiny"], "unknown profile 'tiny'; choose one of smoke, default, paper"),
+        (["--seed", "-1"], "argument --seed: must be 0 or more, got -1"),
+        (["--seed", "one"], "argument --seed: expected an integer >= 0, got 'one'"),
+        (["--lr", "0"], "argument --lr: must be a positive number, e.g. 1e-3; got 0"),
+        (["--lr", "-0.001"], "argument --lr: must be a positive number"),
+        (["--lr", "nan"], "argument --lr: must be a positive number"),
+        (["--threads", "0"], "argument --threads: must be a positive integer"),
+        (["--device", "tpu"], "--device 'tpu' is not a device; use auto, cpu or cuda"),
+        (["--autocast", "fp16"], "argument --autocast: invalid choice: 'fp16'"),
+    ],
+)
+def test_bad_train_arguments(capsys, no_training, extra, words):
+    argv = list(TRAIN)
+    for i in range(0, len(extra), 2):  # replace the option when TRAIN has it
+        if extra[i] in argv:
+            argv[argv.index(extra[i]) + 1] = extra[i + 1]
+        else:
+            argv += extra[i : i + 2]
+    assert words in usage_error(capsys, argv)
+
+
+def test_train_refuses_a_mixer_that_cannot_run_here(capsys, no_training, monkeypatch):
+    from models.registry import get_spec
+
+    cls = get_spec("attention/math").cls
+    monkeypatch.setattr(cls, "unavailable_reason", classmethod(lambda cls: "needs CUDA"))
+    line = usage_error(capsys, TRAIN)
+    assert "--mixer attention/math cannot run here: needs CUDA; choose another" in line
+
+
+def test_train_without_a_gpu_refuses_cuda(capsys, no_training, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    line = usage_error(capsys, [*TRAIN, "--device", "cuda"])
+    assert "--device cuda but torch sees no CUDA device; pass --device cpu" in line
+
+
+def test_train_refuses_an_out_it_cannot_write(tmp_path, capsys, no_training, monkeypatch):
+    line = usage_error(capsys, [*TRAIN, "--out", str(tmp_path)])
+    example = tmp_path / "result.json"
+    assert f"--out {tmp_path} is a folder; give a file name, e.g. {example}" in line
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    line = usage_error(capsys, [*TRAIN, "--out", str(afile / "r.json")])
+    assert f"--out {afile / 'r.json'} cannot be written to" in line and "choose a file" in line
+
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    line = usage_error(capsys, [*TRAIN, "--out", str(tmp_path / "ro" / "r.json")])
+    assert "cannot be written to (Permission denied)" in line
+
+
+def test_train_refuses_a_missing_data_dir(tmp_path, capsys, no_training):
+    line = usage_error(capsys, [*TRAIN, "--data-dir", str(tmp_path / "absent")])
+    assert f"--data-dir {tmp_path / 'absent'} is not a folder" in line
+
+
+def test_train_on_lra_without_its_files_says_where_to_put_them(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MIXBENCH_DATA", raising=False)
+    argv = ["train", "--task", "lra-listops", "--mixer", "attention/math", "--profile", "smoke"]
+    line = usage_error(capsys, argv)
+    assert "lra-listops: LRA task 'listops' needs" in line and "--data-dir" in line
+    line = usage_error(capsys, [*argv, "--data-dir", str(tmp_path)])
+    assert "which does not exist" in line
+
+
+def test_train_refuses_a_world_size_that_does_not_divide_the_batch(
+    capsys, no_training, monkeypatch
+):
+    monkeypatch.setenv("WORLD_SIZE", "3")  # as torchrun --nproc_per_node 3 sets it
+    monkeypatch.setenv("RANK", "0")
+    line = usage_error(capsys, TRAIN)
+    assert "profile smoke, task mqar: the global batch of 16 cannot be split evenly over 3" in line
+    assert "torchrun --nproc_per_node 1 or 2 or 4 or 8 or 16" in line
+
+    monkeypatch.setenv("RANK", "1")  # the other ranks exit 2 without saying it again
+    with pytest.raises(SystemExit) as exited:
+        main(TRAIN)
+    assert exited.value.code == 2 and capsys.readouterr().err == ""
+
+
+def test_train_errors_never_show_a_traceback(tmp_path):
+    done = run_cli("tasks", *TRAIN, "--lr", "-1")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "--lr" in errors[0]
