@@ -24,6 +24,13 @@ import pandas as pd
 from schema import COST_STATUSES, NOT_RUN_STATUSES, Status
 
 from .fits import FitRange, LogLogFit, fit_caption, fit_series, series
+from .spread import (
+    RATE_COLUMNS,
+    TIME_COLUMNS,
+    column_ratio,
+    contention_text,
+    interleaved_passes,
+)
 from .tables import Table, attention_baseline
 from .units import human
 
@@ -48,6 +55,10 @@ class Verdict:
     measured: str
     criterion: str
     verdict: str
+    #: the 95% interval of the measured figure the verdict rests on (a slope,
+    #: a difference of slopes or a ratio); NaN where it has none
+    low: float = math.nan
+    high: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,35 @@ class Scope:
     mine: pd.DataFrame
     everyone: pd.DataFrame
     fit: FitRange
+
+
+def judge(low: float, high: float, lower: float, upper: float, strict: bool = False) -> str:
+    """HOLDS where the whole interval [low, high] meets lower ≤ x ≤ upper
+    (x < upper when ``strict``), FAILS where none of it does, INCONCLUSIVE
+    where it straddles a bound or there is no interval."""
+    if math.isnan(low) or math.isnan(high):
+        return INCONCLUSIVE
+    below_upper = high < upper if strict else high <= upper
+    above_upper = low >= upper if strict else low > upper
+    if low >= lower and below_upper:
+        return HOLDS
+    if high < lower or above_upper:
+        return FAILS
+    return INCONCLUSIVE
+
+
+def straddle_note(low: float, high: float, bounds: Iterable[float]) -> str:
+    """'; the interval straddles 1.2' where it does; why a verdict is inconclusive."""
+    if math.isnan(low) or math.isnan(high):
+        return ""
+    crossed = [b for b in bounds if math.isfinite(b) and low < b <= high]
+    return f"; the interval straddles {', '.join(f'{b:g}' for b in crossed)}" if crossed else ""
+
+
+def busy_note(rows: pd.DataFrame) -> str:
+    """'; timed under contention: ...' for the rows the suite flagged."""
+    text = contention_text(rows)
+    return f"; timed under contention: {text}" if text else ""
 
 
 # -- the kinds of claim ---------------------------------------------------------
@@ -82,8 +122,18 @@ class Claim:
         raise NotImplementedError
 
     # helpers for the kinds below
-    def verdict(self, scope: Scope, mixer: str, measured: str, verdict: str) -> Verdict:
-        return Verdict(self.text, scope.family, scope.run, mixer, measured, self.criterion, verdict)
+    def verdict(
+        self,
+        scope: Scope,
+        mixer: str,
+        measured: str,
+        verdict: str,
+        low: float = math.nan,
+        high: float = math.nan,
+    ) -> Verdict:
+        return Verdict(
+            self.text, scope.family, scope.run, mixer, measured, self.criterion, verdict, low, high
+        )
 
     def about(self, points: pd.DataFrame) -> pd.DataFrame:
         if not self.variants:
@@ -109,8 +159,17 @@ def too_few(column: str, fit: LogLogFit, what: str) -> str:
 
 
 def slope_text(fit: LogLogFit) -> str:
+    """'slope 1.02 (95% CI [0.91, 1.10], bootstrap over the rounds; R² 0.99) over ...'."""
     slope, r2 = human("_slope", fit.slope), human("_r2", fit.r2)
-    return f"slope {slope} (R² {r2}) over {fit.span}"
+    return f"slope {slope} ({fit.interval_text()}; R² {r2}) over {fit.span}"
+
+
+def fitted_rows(points: pd.DataFrame, fit: LogLogFit) -> pd.DataFrame:
+    """The ok points a fit went through."""
+    if not fit.n:
+        return points.iloc[0:0]
+    inside = points["axis_value"].between(fit.first * (1 - 1e-9), fit.last * (1 + 1e-9))
+    return points[points["ok"] & inside]
 
 
 def baseline_fit(scope: Scope, workload: str, column: str) -> tuple[str | None, LogLogFit]:
@@ -125,13 +184,20 @@ def baseline_fit(scope: Scope, workload: str, column: str) -> tuple[str | None, 
 def contrast(scope: Scope, workload: str, column: str) -> str:
     """The attention baseline's slope, for scale."""
     baseline, other = baseline_fit(scope, workload, column)
-    return f"; {baseline}: slope {human('_slope', other.slope)}" if other.n > 1 else ""
+    if other.n < 2:
+        return ""
+    interval = (
+        f" [{other.low:.2f}, {other.high:.2f}]" if other.has_interval and other.low != other.high
+        else ""
+    )  # fmt: skip
+    return f"; {baseline}: slope {human('_slope', other.slope)}{interval}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class SlopeWithin(Claim):
     """The log–log slope of ``column`` against L lies in [low, high], per
-    variant (and per workload, where there are several)."""
+    variant (and per workload, where there are several): holds where the
+    slope's whole 95% interval does, does not hold where none of it does."""
 
     workloads: tuple[str, ...]
     column: str
@@ -142,8 +208,17 @@ class SlopeWithin(Claim):
     def criterion(self) -> str:
         return f"{self.low} ≤ slope ≤ {self.high}" if self.low > 0 else f"slope ≤ {self.high}"
 
+    def bounds(self) -> tuple[float, float, bool]:
+        """(lower, upper, whether upper is strict) of the criterion."""
+        return (self.low if self.low > 0 else -math.inf), self.high, False
+
     def holds(self, slope: float) -> bool:
-        return (self.low if self.low > 0 else -math.inf) <= slope <= self.high
+        lower, upper, strict = self.bounds()
+        return lower <= slope and (slope < upper if strict else slope <= upper)
+
+    def judge(self, fit: LogLogFit) -> str:
+        lower, upper, strict = self.bounds()
+        return judge(fit.low, fit.high, lower, upper, strict)
 
     def check(self, scope: Scope) -> Iterator[Verdict]:
         several = len(self.workloads) > 1
@@ -157,32 +232,44 @@ class SlopeWithin(Claim):
                 yield self.verdict(scope, label, measured, INCONCLUSIVE)
             for mixer in mixers:
                 label = f"{mixer} {workload}" if several else mixer
-                result = fit_series(chosen[chosen["mixer"] == mixer], self.column, scope.fit)
+                mine = chosen[chosen["mixer"] == mixer]
+                result = fit_series(mine, self.column, scope.fit)
                 if result.n < 2:
                     measured = too_few(self.column, result, f"{mixer} {workload}")
                     yield self.verdict(scope, label, measured, INCONCLUSIVE)
                     continue
-                measured = slope_text(result) + contrast(scope, workload, self.column)
-                verdict = HOLDS if self.holds(result.slope) else FAILS
-                yield self.verdict(scope, label, measured, verdict)
+                lower, upper, _ = self.bounds()
+                measured = (
+                    slope_text(result)
+                    + contrast(scope, workload, self.column)
+                    + straddle_note(result.low, result.high, (lower, upper))
+                    + busy_note(fitted_rows(mine, result))
+                )
+                yield self.verdict(
+                    scope, label, measured, self.judge(result), result.low, result.high
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConstantIn(SlopeWithin):
-    """A figure that does not grow with L: slope below CONSTANT_SLOPE."""
+    """A figure that does not grow with L: slope below CONSTANT_SLOPE (its
+    whole 95% interval, to hold)."""
 
     @property
     def criterion(self) -> str:
         return f"slope < {CONSTANT_SLOPE} in log–log"
 
-    def holds(self, slope: float) -> bool:
-        return slope < CONSTANT_SLOPE
+    def bounds(self) -> tuple[float, float, bool]:
+        return -math.inf, CONSTANT_SLOPE, True
 
 
 @dataclass(frozen=True, kw_only=True)
 class SlopeBelowBaseline(Claim):
     """Grows more slowly in L than the attention baseline: a smaller log–log
-    slope over the same lengths (sub-quadratic where attention is quadratic)."""
+    slope over the same lengths (sub-quadratic where attention is quadratic).
+    The difference of the slopes gets a 95% interval from the two slopes'
+    (as normals: half widths added in quadrature); it holds where that
+    interval lies below 0."""
 
     workloads: tuple[str, ...]
     column: str
@@ -223,8 +310,21 @@ class SlopeBelowBaseline(Claim):
                 ]
                 a = fit_series(window, self.column, scope.fit)
                 b = fit_series(other, self.column, scope.fit)
-                measured = f"{slope_text(a)}; {baseline}: {slope_text(b)}"
-                yield self.verdict(scope, label, measured, HOLDS if a.slope < b.slope else FAILS)
+                difference = a.slope - b.slope
+                half = math.hypot(a.half_width, b.half_width)
+                low, high = difference - half, difference + half
+                verdict = judge(low, high, -math.inf, 0.0, strict=True)
+                gap = (
+                    f"; difference {difference:.2f}, 95% CI [{low:.2f}, {high:.2f}]"
+                    if not math.isnan(half)
+                    else "; no interval on the difference"
+                )
+                measured = (
+                    f"{slope_text(a)}; {baseline}: {slope_text(b)}{gap}"
+                    + straddle_note(low, high, (0.0,))
+                    + busy_note(pd.concat([fitted_rows(window, a), fitted_rows(other, b)]))
+                )
+                yield self.verdict(scope, label, measured, verdict, low, high)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -276,7 +376,10 @@ def longest_common(chosen: pd.DataFrame, mixer: str, baseline: str) -> tuple[flo
 @dataclass(frozen=True, kw_only=True)
 class BeatsBaseline(Claim):
     """``column`` below (or above) the attention baseline's at the longest
-    length both ran, or the baseline ran out of memory or time there."""
+    length both ran, or the baseline ran out of memory or time there. A time
+    or throughput is compared by its ratio's 95% interval (spread.py: the
+    interleaved passes, else the rounds); bytes are counted and compared as
+    they are."""
 
     workload: str
     column: str
@@ -302,33 +405,67 @@ class BeatsBaseline(Claim):
             )
             yield self.verdict(scope, self.anyone(scope), measured, INCONCLUSIVE)
             return
+        passes = interleaved_passes(scope.everyone)
         for mixer in about:
             length, how = longest_common(chosen, mixer, baseline)
             if math.isnan(length):
                 measured = f"no length where both {mixer} and {baseline} ran"
                 yield self.verdict(scope, mixer, measured, INCONCLUSIVE)
                 continue
-            at = chosen[(chosen["axis_value"] == length) & chosen["ok"]]
-            mine = at.loc[at["mixer"] == mixer, self.column].median()
+            here = chosen[chosen["axis_value"] == length]
+            mine_rows = here[(here["mixer"] == mixer) & here["ok"]]
+            theirs_rows = here[here["mixer"] == baseline]
             if how == "baseline broke":
-                status = chosen.loc[
-                    (chosen["mixer"] == baseline) & (chosen["axis_value"] == length), "status"
-                ].iloc[0]
-                measured = f"at L={length:g}: {mixer} ran, {baseline} {status}"
-                yield self.verdict(scope, mixer, measured, HOLDS)
+                yield self.broke(scope, mixer, baseline, length, mine_rows, theirs_rows)
                 continue
-            theirs = at.loc[at["mixer"] == baseline, self.column].median()
+            theirs_rows = theirs_rows[theirs_rows["ok"]]
+            mine = mine_rows[self.column].median()
+            theirs = theirs_rows[self.column].median()
             if math.isnan(mine) or math.isnan(theirs):
                 measured = f"{self.column} not recorded at L={length:g}"
                 yield self.verdict(scope, mixer, measured, INCONCLUSIVE)
                 continue
-            ratio = mine / theirs
-            holds = ratio < 1 if self.lower_is_better else ratio > 1
+            key = (scope.run, str(self.workload), LENGTH_AXIS, length)
+            ratio = column_ratio(mine_rows, theirs_rows, self.column, passes.get(key))
+            timed = self.column in TIME_COLUMNS or self.column in RATE_COLUMNS
+            if timed:
+                upper = 1.0 if self.lower_is_better else math.inf
+                lower = -math.inf if self.lower_is_better else 1.0
+                verdict = judge(ratio.low, ratio.high, lower, upper, strict=True)
+                interval = f", {ratio.interval_text()}"
+                note = straddle_note(ratio.low, ratio.high, (1.0,))
+            else:
+                holds = ratio.value < 1 if self.lower_is_better else ratio.value > 1
+                verdict, interval, note = (HOLDS if holds else FAILS), ", counted", ""
             measured = (
                 f"at L={length:g}: {human(self.column, mine)} vs {baseline} "
-                f"{human(self.column, theirs)} ({ratio:.2f}×)"
+                f"{human(self.column, theirs)} ({ratio.value:.2f}×{interval})"
+                + note
+                + busy_note(pd.concat([mine_rows, theirs_rows]))
             )
-            yield self.verdict(scope, mixer, measured, HOLDS if holds else FAILS)
+            yield self.verdict(scope, mixer, measured, verdict, ratio.low, ratio.high)
+
+    def broke(
+        self,
+        scope: Scope,
+        mixer: str,
+        baseline: str,
+        length: float,
+        mine: pd.DataFrame,
+        theirs: pd.DataFrame,
+    ) -> Verdict:
+        """The baseline ran out of memory or time where the mixer ran: that
+        decides it, and the measured text says so (and whether the machine
+        was busy when the baseline's budget ran out)."""
+        failed = theirs[theirs["status"].isin(COST_STATUSES)]
+        status = str(failed["status"].iloc[0])
+        reason = failed["reason"].dropna()
+        why = f" ({reason.iloc[0]})" if not reason.empty else ""
+        measured = (
+            f"decided by {status}: at L={length:g} {mixer} ran and {baseline} hit {status}{why}"
+            + busy_note(pd.concat([mine, failed]))
+        )
+        return self.verdict(scope, mixer, measured, HOLDS)
 
 
 # -- the registry of claims -----------------------------------------------------
@@ -413,9 +550,13 @@ def claims_table(
     caption = (
         "Each family's claims against this data, one row per variant checked. Slopes are "
         f"log–log along the length of length sweeps, {fit_caption(fit)}; 'constant' means slope "
-        f"< {CONSTANT_SLOPE}. A claim that needs points the run did not record is "
-        "'inconclusive'. At short lengths fixed costs flatten slopes: read the lengths next to "
-        "each number."
+        f"< {CONSTANT_SLOPE}. Every slope and ratio carries its 95% interval (low, high; how it "
+        "was found is in the measured text): a claim holds where the whole interval meets the "
+        "criterion, does not hold where none of it does, and is 'inconclusive' where the "
+        "interval straddles the criterion, or the run did not record the points it needs. A "
+        "verdict decided by the baseline running out of memory or time says 'decided by'; "
+        "points timed under contention are named. At short lengths fixed costs flatten "
+        "slopes: read the lengths next to each number."
     )
     if sources:
         caption += " Claims are taken from: " + "; ".join(sources) + "."

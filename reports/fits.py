@@ -1,8 +1,17 @@
-"""The one log–log slope fit of the project, with its R²: the report's
-scaling table and claims and ``python -m suite.slopes`` all fit through here.
+"""The one log–log slope fit of the project, with its R² and a 95% interval:
+the report's scaling table and claims and ``python -m suite.slopes`` all fit
+through here.
 
 A slope k says ``value ∝ x^k`` along the axis the points were swept on
 (``axis_value``, see load.py): ~1 linear, ~2 quadratic, ~0 flat.
+
+The interval of a time's slope is a bootstrap over the rounds: each swept
+value's rounds (``round_times_s``) are resampled, their median taken, and the
+line refitted, ``spread.RESAMPLES`` times; the 2.5th and 97.5th percentiles
+of those slopes are its ends. Where a swept value has no rounds (older runs,
+or a column that is not a time), the interval is the regression's: slope ±
+t(0.975, n−2) × its standard error, over three values or more. Bytes are
+counted, not timed: over two values their slope is exact.
 """
 
 from __future__ import annotations
@@ -14,12 +23,23 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .spread import PERCENTILES, TIME_COLUMNS, bootstrap_medians, generator, pooled_rounds, t_975
+
 FitRange = Literal["half", "all"]
+#: how a slope's interval was found
+BOOTSTRAP, STANDARD_ERROR, EXACT, NO_INTERVAL = "bootstrap", "standard error", "exact", "none"
+INTERVAL_WORDS = {
+    BOOTSTRAP: "bootstrap over the rounds",
+    STANDARD_ERROR: "regression's standard error",
+    EXACT: "counted bytes, two values",
+    NO_INTERVAL: "no interval: two values without rounds",
+}
 
 
 @dataclass(frozen=True)
 class LogLogFit:
-    """``value ≈ exp(intercept) * x ** slope`` over ``n`` swept values."""
+    """``value ≈ exp(intercept) * x ** slope`` over ``n`` swept values, with
+    the 95% interval [low, high] of the slope and how it was found."""
 
     slope: float
     intercept: float
@@ -27,6 +47,9 @@ class LogLogFit:
     n: int
     first: float
     last: float
+    low: float = math.nan
+    high: float = math.nan
+    interval: str = NO_INTERVAL
 
     @property
     def span(self) -> str:
@@ -35,12 +58,28 @@ class LogLogFit:
             return ""
         return f"{self.first:g}–{self.last:g} ({self.n} points)"
 
+    @property
+    def has_interval(self) -> bool:
+        return not (math.isnan(self.low) or math.isnan(self.high))
+
+    @property
+    def half_width(self) -> float:
+        """The interval's half width, as a normal's 1.96 σ (NaN: none)."""
+        return (self.high - self.low) / 2 if self.has_interval else math.nan
+
+    def interval_text(self) -> str:
+        """'95% CI [0.91, 1.08], bootstrap over the rounds'."""
+        if not self.has_interval:
+            return INTERVAL_WORDS[NO_INTERVAL]
+        return f"95% CI [{self.low:.2f}, {self.high:.2f}], {INTERVAL_WORDS[self.interval]}"
+
 
 NO_FIT = LogLogFit(math.nan, math.nan, math.nan, 0, math.nan, math.nan)
 
 
 def fit_loglog(xs: np.ndarray | pd.Series, values: np.ndarray | pd.Series) -> LogLogFit:
-    """Least-squares line through (log x, log value); needs two positive points."""
+    """Least-squares line through (log x, log value); needs two positive
+    points. Its interval is the regression's (three points or more)."""
     x = np.asarray(xs, dtype=float)
     y = np.asarray(values, dtype=float)
     keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
@@ -48,13 +87,28 @@ def fit_loglog(xs: np.ndarray | pd.Series, values: np.ndarray | pd.Series) -> Lo
     if len(np.unique(x)) < 2:
         return replace(NO_FIT, n=len(x))
     slope, intercept = np.polyfit(x, y, 1)
-    residual = np.sum((y - (slope * x + intercept)) ** 2)
+    residual = float(np.sum((y - (slope * x + intercept)) ** 2))
     total = np.sum((y - y.mean()) ** 2)
     # A flat series is fitted exactly: its R² is 1, not rounding noise over 0.
+    exact = np.ptp(y) <= 1e-12 or residual <= 1e-24 * max(total, 1e-300)
     r2 = 1.0 - residual / total if np.ptp(y) > 1e-12 else 1.0
-    return LogLogFit(
+    fit = LogLogFit(
         float(slope), float(intercept), float(r2), len(x), math.exp(x.min()), math.exp(x.max())
     )
+    if len(x) < 3:
+        return fit
+    spread_x = float(np.sum((x - x.mean()) ** 2))
+    half = 0.0 if exact else t_975(len(x) - 2) * math.sqrt(residual / (len(x) - 2) / spread_x)
+    return replace(fit, low=fit.slope - half, high=fit.slope + half, interval=STANDARD_ERROR)
+
+
+def bootstrap_slopes(xs: np.ndarray, rounds: list[np.ndarray]) -> np.ndarray:
+    """The slope of log(median of resampled rounds) over log x, per resample."""
+    rng = generator()
+    x = np.log(np.asarray(xs, dtype=float))
+    y = np.log(np.stack([bootstrap_medians(r, rng) for r in rounds], axis=1))  # (B, n)
+    dx = x - x.mean()
+    return ((y - y.mean(axis=1, keepdims=True)) @ dx) / float(dx @ dx)
 
 
 def fit_window(values: pd.Index, fit: FitRange) -> pd.Index:
@@ -73,15 +127,32 @@ def fit_caption(fit: FitRange) -> str:
     return "fitted over the longer half of the swept values (at least three)"
 
 
+def ok_points(points: pd.DataFrame, column: str) -> pd.DataFrame:
+    return points[points["ok"] & points[column].notna() & points["axis_value"].notna()]
+
+
 def series(points: pd.DataFrame, column: str) -> pd.Series:
     """Successful values by swept value (median where a value repeats). The
     caller passes the points of one sweep of one mixer and workload."""
-    ok = points[points["ok"] & points[column].notna() & points["axis_value"].notna()]
-    return ok.groupby("axis_value")[column].median()
+    return ok_points(points, column).groupby("axis_value")[column].median()
 
 
 def fit_series(points: pd.DataFrame, column: str, fit: FitRange) -> LogLogFit:
+    """The slope of ``column`` over the fit window, with its 95% interval:
+    a bootstrap over the rounds where ``column`` is a time and every value in
+    the window has rounds, else the regression's."""
     values = series(points, column)
     values = values[values > 0]
     window = fit_window(values.index, fit)
-    return fit_loglog(window.to_numpy(), values.loc[window].to_numpy())
+    result = fit_loglog(window.to_numpy(), values.loc[window].to_numpy())
+    if result.n < 2 or math.isnan(result.slope):
+        return result
+    if column in TIME_COLUMNS:
+        ok = ok_points(points, column)
+        rounds = [pooled_rounds(ok[ok["axis_value"] == value]) for value in window]
+        if all(len(r) >= 2 for r in rounds):
+            low, high = np.percentile(bootstrap_slopes(window.to_numpy(), rounds), PERCENTILES)
+            return replace(result, low=float(low), high=float(high), interval=BOOTSTRAP)
+    if result.n == 2 and column.endswith("_bytes"):
+        return replace(result, low=result.slope, high=result.slope, interval=EXACT)
+    return result

@@ -29,8 +29,9 @@ from markupsafe import Markup
 from pandas.io.formats.style import Styler
 
 from . import templates
+from .spread import CONTENDED_MARK, IQR
 from .tables import Table
-from .units import human
+from .units import human, interval
 
 if TYPE_CHECKING:  # figures import matplotlib: python -m suite.slopes needs neither
     from .figures import FigureResult
@@ -204,15 +205,47 @@ def format_value(column: str, value: object, percent: bool = False) -> str:
     return human(column, float(value))
 
 
+def interval_cell(column: str, value: object, low: object, high: object, kind: object) -> str:
+    """What follows a value in its cell: '[low, high]' (a 95% CI), '(IQR
+    low–high)' for a run without rounds, nothing where there is no spread."""
+    numbers = [v if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
+               for v in (value, low, high)]  # fmt: skip
+    text = interval(column, *numbers)
+    if not text or numbers[1] == numbers[2]:  # none, or exact (counted, a perfect fit)
+        return ""
+    if kind == IQR:
+        return " (IQR " + text.strip("[]").replace(", ", "–") + ")"
+    return " " + text
+
+
 def formatted(table: Table) -> pd.DataFrame:
+    """Every cell in units; a value with an interval or a mark gets them in
+    its cell, and the columns that held them are left out (the CSV keeps them)."""
     percent = set(table.percent)
-    return pd.DataFrame(
-        {
-            column: [format_value(column, v, column in percent) for v in table.frame[column]]
-            for column in table.frame.columns
-        },
-        index=table.frame.index,
-    )
+    frame = table.frame
+    cells = {
+        column: [format_value(column, v, column in percent) for v in frame[column]]
+        for column in frame.columns
+    }
+    for column, (low, high, kind) in table.intervals.items():
+        if column not in frame.columns or low not in frame.columns or high not in frame.columns:
+            continue
+        kinds = frame[kind] if kind in frame.columns else [None] * len(frame)
+        cells[column] = [
+            cell + interval_cell(column, v, a, b, k)
+            for cell, v, a, b, k in zip(
+                cells[column], frame[column], frame[low], frame[high], kinds, strict=True
+            )
+        ]
+    for column, flag in table.marks.items():
+        if column in frame.columns and flag in frame.columns:
+            cells[column] = [
+                f"{cell} {CONTENDED_MARK}" if marked is True or marked == 1 else cell
+                for cell, marked in zip(cells[column], frame[flag], strict=True)
+            ]
+    hidden = table.helper_columns
+    shown = [c for c in frame.columns if c not in hidden]
+    return pd.DataFrame({c: cells[c] for c in shown}, index=frame.index, columns=shown)
 
 
 # -- blocks of a page ------------------------------------------------------------
@@ -231,7 +264,8 @@ def escape_cell(text: str) -> str:
 
 def numeric_columns(table: Table) -> set[str]:
     frame = table.frame
-    return {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
+    hidden = table.helper_columns
+    return {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and c not in hidden}
 
 
 def markdown_table(table: Table) -> str:

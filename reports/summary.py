@@ -8,14 +8,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from schema import SPEED_WORKLOADS, Status, Workload
 
 from . import axes
 from .claims import VERDICTS
-from .tables import Table, attention_baseline, baseline_among
+from .spread import (
+    BASELINE,
+    NO_RATIO,
+    Ratio,
+    bounds,
+    column_ratio,
+    contention_of,
+    interleaved_passes,
+    median_ci,
+    paired_ratio,
+    with_spread,
+)
+from .tables import (
+    RATIO_CAPTION,
+    RATIOS_FROM,
+    SPREAD_CAPTION,
+    Table,
+    attention_baseline,
+    baseline_among,
+)
 
 MEASURES = ["time_s", "peak_mem_bytes", "state_bytes", "latency_per_token_s"]
 
@@ -33,123 +54,176 @@ def ratio(value: float, baseline: float) -> float:
     return value / baseline
 
 
-def best(here: pd.DataFrame, column: str, baseline: str | None) -> tuple[str | None, float, float]:
-    """The mixer with the lowest ``column`` here, its value and its ratio to the baseline's."""
+@dataclass(frozen=True)
+class Longest:
+    """One (run, sweep, workload) of the speed points at the longest value
+    every mixer that ran there ran: the medians per mixer (``here``), the
+    points themselves, and the interleaved passes at that value, if any."""
+
+    run: str
+    sweep: str
+    workload: str
+    value: float
+    here: pd.DataFrame
+    rows: pd.DataFrame
+    baseline: str | None
+    passes: dict[str, list[float]] | None
+
+    def ratio(self, mixer: str, column: str) -> Ratio:
+        """``column`` of ``mixer`` over the baseline's, with its 95% interval."""
+        if self.baseline is None or mixer not in self.here.index:
+            return NO_RATIO
+        if mixer == self.baseline:
+            return Ratio(1.0, source=BASELINE)
+        mine = self.rows[self.rows["mixer"] == mixer]
+        theirs = self.rows[self.rows["mixer"] == self.baseline]
+        if theirs.empty:
+            return NO_RATIO
+        return column_ratio(mine, theirs, column, self.passes)
+
+    def spread(self, mixer: str, column: str) -> tuple[float, float, bool]:
+        """The low and high end of ``mixer``'s ``column`` here, and whether
+        it was timed under contention."""
+        mine = self.rows[self.rows["mixer"] == mixer]
+        low, high = bounds(mine, column)
+        return float(low.median()), float(high.median()), bool(contention_of(mine).any())
+
+
+def best(here: pd.DataFrame, column: str) -> str | None:
+    """The mixer with the lowest positive ``column`` here."""
     values = here[column].dropna()
     values = values[values > 0]
-    if values.empty:
-        return None, math.nan, math.nan
-    winner = str(values.idxmin())
-    theirs = here[column].get(baseline, math.nan) if baseline else math.nan
-    return winner, float(values[winner]), ratio(values[winner], theirs)
+    return str(values.idxmin()) if not values.empty else None
 
 
-def at_longest(points: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame, float, str | None]]:
+def at_longest(points: pd.DataFrame) -> list[Longest]:
     """Per (run, sweep, workload) of the speed points: the medians per mixer
     at the longest value all of them ran, that value and the baseline."""
     speed = points[points["workload"].isin(SPEED_WORKLOADS) & points["sweep"].notna()]
+    passes = interleaved_passes(points)
     found = []
-    for key, group in speed.groupby(["run", "sweep", "workload"], sort=True):
-        ok = group[group["ok"] & group["axis_value"].notna()]
+    for (run, sweep, workload), group in speed.groupby(["run", "sweep", "workload"], sort=True):
+        ok = with_spread(group[group["ok"] & group["axis_value"].notna()])
         if ok.empty:
             continue
         value = common_value(ok)
-        here = ok[ok["axis_value"] == value].groupby("mixer")[MEASURES].median()
-        found.append((key, here, value, attention_baseline(group)))
+        rows = ok[ok["axis_value"] == value]
+        here = rows.groupby("mixer")[MEASURES].median()
+        found.append(
+            Longest(
+                run, sweep, workload, value, here, rows, attention_baseline(group),
+                passes.get((run, str(workload), sweep, value)),
+            )
+        )  # fmt: skip
     return found
+
+
+def interval_row(row: dict, name: str, found: Ratio) -> None:
+    """A ratio column with its interval's ends and source."""
+    stem = name.removesuffix("_x")
+    row[name], row[f"{stem}_low_x"], row[f"{stem}_high_x"] = found.value, found.low, found.high
+    row.setdefault(RATIOS_FROM, found.source if not math.isnan(found.value) else None)
 
 
 def headline_table(points: pd.DataFrame) -> Table:
     rows = []
-    for (run, sweep, workload), here, value, baseline in at_longest(points):
+    for longest in at_longest(points):
+        value = longest.value
         row = {
-            "run": run,
-            "workload": workload,
-            "at": axes.at(sweep, value) if not math.isnan(value) else "no value all ran",
-            "mixers": len(here),
+            "run": longest.run,
+            "workload": longest.workload,
+            "at": axes.at(longest.sweep, value) if not math.isnan(value) else "no value all ran",
+            "mixers": len(longest.here),
         }
-        for column, name in (("time_s", "fastest"), ("peak_mem_bytes", "least_memory")):
-            winner, amount, vs = best(here, column, baseline)
-            row[name] = winner
-            row[f"{name}_{'time_s' if column == 'time_s' else 'bytes'}"] = amount
-            row[f"{name}_vs_attention_x"] = vs
-        row["baseline"] = baseline or "none ran"
+        fastest = best(longest.here, "time_s")
+        row["fastest"] = fastest
+        row["fastest_time_s"] = longest.here["time_s"].get(fastest, math.nan)
+        low, high, busy = (
+            longest.spread(fastest, "time_s") if fastest else (math.nan,) * 2 + (False,)
+        )
+        row["fastest_low_s"], row["fastest_high_s"], row["contended"] = low, high, busy
+        interval_row(
+            row, "fastest_vs_attention_x", longest.ratio(fastest, "time_s") if fastest else NO_RATIO
+        )
+        frugal = best(longest.here, "peak_mem_bytes")
+        row["least_memory"] = frugal
+        row["least_memory_bytes"] = longest.here["peak_mem_bytes"].get(frugal, math.nan)
+        row["least_memory_vs_attention_x"] = (
+            longest.ratio(frugal, "peak_mem_bytes").value if frugal else math.nan
+        )
+        row["baseline"] = longest.baseline or "none ran"
+        ratios_from = row.pop(RATIOS_FROM)
+        row[RATIOS_FROM] = ratios_from
         rows.append(row)
     columns = [
-        "run", "workload", "at", "mixers", "fastest", "fastest_time_s",
-        "fastest_vs_attention_x", "least_memory", "least_memory_bytes",
-        "least_memory_vs_attention_x", "baseline",
+        "run", "workload", "at", "mixers", "fastest", "fastest_time_s", "fastest_low_s",
+        "fastest_high_s", "contended", "fastest_vs_attention_x", "fastest_vs_attention_low_x",
+        "fastest_vs_attention_high_x", "least_memory", "least_memory_bytes",
+        "least_memory_vs_attention_x", "baseline", RATIOS_FROM,
     ]  # fmt: skip
     caption = (
         "Per run and workload, at the longest swept value every mixer that ran there ran: the "
         "fastest mixer (median time per call; decode: per token) and the one with the least "
-        "peak memory, each as a ratio to the attention baseline (below 1: cheaper)."
+        "peak memory, each as a ratio to the attention baseline (below 1: cheaper). "
+        + SPREAD_CAPTION
+        + RATIO_CAPTION
     )
     frame = pd.DataFrame(rows, columns=columns)
-    return Table("summary", "At the longest common value", caption, frame)
+    intervals = {
+        "fastest_time_s": ("fastest_low_s", "fastest_high_s", None),
+        "fastest_vs_attention_x": (
+            "fastest_vs_attention_low_x", "fastest_vs_attention_high_x", None
+        ),
+    }  # fmt: skip
+    return Table(
+        "summary", "At the longest common value", caption, frame,
+        intervals=intervals, marks={"fastest_time_s": "contended"},
+    )  # fmt: skip
 
 
 def decode_table(points: pd.DataFrame) -> Table:
     rows = []
-    for (run, sweep, workload), here, value, baseline in at_longest(points):
-        if workload != Workload.DECODE or math.isnan(value):
+    for longest in at_longest(points):
+        if longest.workload != Workload.DECODE or math.isnan(longest.value):
             continue
-        base = here.loc[baseline] if baseline in here.index else None
-        for mixer, measured in here.iterrows():
-            rows.append(
-                {
-                    "run": run,
-                    "at": axes.at(sweep, value),
-                    "mixer": mixer,
-                    "latency_per_token_s": measured["latency_per_token_s"],
-                    "latency_vs_attention_x": ratio(
-                        measured["latency_per_token_s"],
-                        base["latency_per_token_s"] if base is not None else math.nan,
-                    ),
-                    "state_bytes": measured["state_bytes"],
-                    "state_vs_attention_x": ratio(
-                        measured["state_bytes"],
-                        base["state_bytes"] if base is not None else math.nan,
-                    ),
-                }
-            )
+        for mixer, measured in longest.here.iterrows():
+            low, high, busy = longest.spread(mixer, "latency_per_token_s")
+            row = {
+                "run": longest.run,
+                "at": axes.at(longest.sweep, longest.value),
+                "mixer": mixer,
+                "latency_per_token_s": measured["latency_per_token_s"],
+                "latency_low_s": low,
+                "latency_high_s": high,
+                "contended": busy,
+            }
+            interval_row(row, "latency_vs_attention_x", longest.ratio(mixer, "latency_per_token_s"))
+            row["state_bytes"] = measured["state_bytes"]
+            row["state_vs_attention_x"] = longest.ratio(mixer, "state_bytes").value
+            row[RATIOS_FROM] = row.pop(RATIOS_FROM)
+            rows.append(row)
     columns = [
-        "run", "at", "mixer", "latency_per_token_s", "latency_vs_attention_x",
-        "state_bytes", "state_vs_attention_x",
+        "run", "at", "mixer", "latency_per_token_s", "latency_low_s", "latency_high_s",
+        "contended", "latency_vs_attention_x", "latency_vs_attention_low_x",
+        "latency_vs_attention_high_x", "state_bytes", "state_vs_attention_x", RATIOS_FROM,
     ]  # fmt: skip
     caption = (
         "Decoding at the longest context every mixer ran: latency per token and the size of "
-        "the decoding state (KV cache for attention), as ratios to the attention baseline."
+        "the decoding state (KV cache for attention), as ratios to the attention baseline. "
+        + SPREAD_CAPTION
+        + RATIO_CAPTION
     )
-    return Table("summary_decode", "Decoding", caption, pd.DataFrame(rows, columns=columns))
-
-
-#: Student's t at 0.975 for 1..30 degrees of freedom (no scipy in a report's install)
-T_975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-    2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-    2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)  # fmt: skip
-
-
-def t_975(df: int) -> float:
-    return T_975[df - 1] if df <= len(T_975) else 1.96 + 2.4 / df
-
-
-def paired_ratio(mine: Sequence[float], theirs: Sequence[float]) -> tuple[float, float, float]:
-    """The geometric mean of pass-by-pass ratios and its 95% interval (t on
-    the log ratios): passes are paired, so a slow phase of the machine that
-    hit both mixers cancels out."""
-    pairs = [(a, b) for a, b in zip(mine, theirs, strict=False) if a and b and a > 0 and b > 0]
-    if not pairs:
-        return math.nan, math.nan, math.nan
-    logs = [math.log(a / b) for a, b in pairs]
-    mean = sum(logs) / len(logs)
-    if len(logs) < 2:
-        return math.exp(mean), math.nan, math.nan
-    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
-    half = t_975(len(logs) - 1) * sd / math.sqrt(len(logs))
-    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+    intervals = {
+        "latency_per_token_s": ("latency_low_s", "latency_high_s", None),
+        "latency_vs_attention_x": (
+            "latency_vs_attention_low_x", "latency_vs_attention_high_x", None
+        ),
+    }  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    return Table(
+        "summary_decode", "Decoding", caption, frame,
+        intervals=intervals, marks={"latency_per_token_s": "contended"},
+    )  # fmt: skip
 
 
 def interleaved_table(points: pd.DataFrame) -> Table:
@@ -167,10 +241,12 @@ def interleaved_table(points: pd.DataFrame) -> Table:
         baseline = baseline_among(passes)
         where = axes.at(point["sweep"], point["axis_value"]) if point["sweep"] in axes.AXES else ""
         for mixer, times in sorted(passes.items()):
-            times = [t for t in times if isinstance(t, int | float)]
-            ratio_x, low_x, high_x = (
-                paired_ratio(times, passes[baseline]) if baseline else (math.nan,) * 3
-            )
+            times = [t for t in times if isinstance(t, int | float) and t > 0]
+            if mixer == baseline:
+                found = Ratio(1.0, source=BASELINE)
+            else:
+                found = paired_ratio(times, passes[baseline]) if baseline else NO_RATIO
+            low, high = median_ci(times)
             rows.append(
                 {
                     "run": point["run"],
@@ -178,23 +254,32 @@ def interleaved_table(points: pd.DataFrame) -> Table:
                     "at": where,
                     "mixer": mixer,
                     "passes": len(times),
-                    "median_time_s": float(pd.Series(times).median()) if times else math.nan,
-                    "vs_attention_x": ratio_x,
-                    "ci_low_x": low_x,
-                    "ci_high_x": high_x,
+                    "median_time_s": float(np.median(times)) if times else math.nan,
+                    "time_low_s": low,
+                    "time_high_s": high,
+                    "vs_attention_x": found.value,
+                    "ci_low_x": found.low,
+                    "ci_high_x": found.high,
                 }
             )
     columns = [
-        "run", "workload", "at", "mixer", "passes", "median_time_s", "vs_attention_x",
-        "ci_low_x", "ci_high_x",
+        "run", "workload", "at", "mixer", "passes", "median_time_s", "time_low_s",
+        "time_high_s", "vs_attention_x", "ci_low_x", "ci_high_x",
     ]  # fmt: skip
     caption = (
         "The mixers timed side by side in alternating passes at the largest value where they "
-        "all ran: time over the attention baseline's, the geometric mean of the pass-by-pass "
-        "ratios with its 95% interval. An interval that straddles 1.00× does not tell them apart."
+        "all ran: the median time per call over the passes and its bootstrap 95% CI, and the "
+        "time over the attention baseline's as the median of the pass-by-pass ratios, with a "
+        "bootstrap 95% CI of that median (a slow phase of the machine hits both mixers of a "
+        "pass alike, so it cancels out of their ratio). An interval that straddles 1.00× does "
+        "not tell them apart."
     )
     frame = pd.DataFrame(rows, columns=columns)
-    return Table("interleaved", "Side by side, interleaved", caption, frame)
+    intervals = {
+        "median_time_s": ("time_low_s", "time_high_s", None),
+        "vs_attention_x": ("ci_low_x", "ci_high_x", None),
+    }
+    return Table("interleaved", "Side by side, interleaved", caption, frame, intervals=intervals)
 
 
 def claims_lines(claims: Table) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,17 @@ from schema import DEFAULT_AXIS, LRA_PREFIX, NOT_RUN_STATUSES, SPEED_WORKLOADS, 
 
 from . import axes
 from .fits import FitRange, fit_caption, fit_series
+from .spread import (
+    CONTENDED_MARK,
+    RATE_COLUMNS,
+    TIME_COLUMNS,
+    bounds,
+    contention_of,
+    contention_text,
+    interleaved_passes,
+    ratio_columns,
+    with_spread,
+)
 
 BASELINE_PREFERENCE = ("attention/sdpa", "attention/math")
 
@@ -32,6 +43,19 @@ class Table:
     percent: tuple[str, ...] = ()
     #: what an empty table means
     empty: str = "Not measured in the selected runs."
+    #: value column -> (low column, high column, kind column or None): the pages
+    #: show "value [low, high]" in one cell (kind "iqr": "(IQR low–high)"); the
+    #: CSV keeps every column
+    intervals: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)
+    #: value column -> boolean column: the pages put spread.CONTENDED_MARK after
+    #: the value where it is true (a point timed under contention)
+    marks: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def helper_columns(self) -> set[str]:
+        """Columns the pages fold into another column's cell."""
+        folded = {c for low, high, kind in self.intervals.values() for c in (low, high, kind)}
+        return {c for c in folded | set(self.marks.values()) if c}
 
 
 # -- baselines ------------------------------------------------------------------
@@ -133,11 +157,81 @@ def accuracy_table(points: pd.DataFrame) -> Table:
     return Table("accuracy", "Accuracy per task", caption, frame, percent=(*tasks, *averages))
 
 
+#: a measure's interval columns in a table: (low, high)
+INTERVAL_NAMES = {
+    "time_s": ("time_low_s", "time_high_s"),
+    "tokens_per_s": ("tokens_low_per_s", "tokens_high_per_s"),
+    "latency_per_token_s": ("latency_low_s", "latency_high_s"),
+}
+SPREAD_KIND = "time_spread"
+RATIOS_FROM = "ratios_from"
+SPREAD_CAPTION = (
+    "Times and throughputs show a bootstrap 95% CI of the median over the point's timed "
+    "rounds in brackets, or '(IQR q1–q3)' for a run that saved no rounds; "
+    f"{CONTENDED_MARK}: timed while the suite's contention probe saw the machine busy."
+)
+RATIO_CAPTION = (
+    " Time and throughput ratios carry a 95% interval; column ratios_from says where it "
+    "comes from: 'interleaved' (the suite's alternating passes at that value: the median "
+    "of the pass-by-pass ratios, bootstrapped), 'rounds' (an unpaired bootstrap of the two "
+    "points' rounds) or 'none' (no rounds saved). Bytes are counted, not timed: their "
+    "ratios have no interval."
+)
+
+
+def ratio_names(name: str) -> tuple[str, str]:
+    """The interval columns of a ratio column: memory_vs_attention_x ->
+    memory_vs_attention_low_x, memory_vs_attention_high_x."""
+    stem = name.removesuffix("_x")
+    return f"{stem}_low_x", f"{stem}_high_x"
+
+
+def add_measure(part: pd.DataFrame, rows: pd.DataFrame, measure: str, intervals: dict) -> None:
+    """``measure`` of ``rows`` into ``part``, with its interval where it is a time."""
+    part[measure] = rows[measure]
+    if measure in INTERVAL_NAMES:
+        low, high = INTERVAL_NAMES[measure]
+        part[low], part[high] = bounds(rows, measure)
+        part[SPREAD_KIND] = with_spread(rows)["time_spread"]
+        intervals[measure] = (low, high, SPREAD_KIND)
+
+
+def add_ratio(
+    part: pd.DataFrame,
+    rows: pd.DataFrame,
+    baseline: str | None,
+    measure: str,
+    name: str,
+    workload: str,
+    passes: dict,
+    intervals: dict,
+) -> None:
+    """The ratio of ``measure`` to the baseline's, with its interval and
+    source where ``measure`` is timed."""
+    if measure not in TIME_COLUMNS and measure not in RATE_COLUMNS:
+        part[name] = ratio_to_baseline(rows, baseline, measure)
+        return
+    ratios = ratio_columns(rows, baseline, measure, passes, workload)
+    low, high = ratio_names(name)
+    part[name], part[low], part[high] = ratios["value"], ratios["low"], ratios["high"]
+    part[RATIOS_FROM] = ratios["source"].where(part[name].notna())
+    intervals[name] = (low, high, None)
+
+
+def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """ratios_from after every other shown column."""
+    if RATIOS_FROM not in frame.columns:
+        return frame
+    return frame[[c for c in frame.columns if c != RATIOS_FROM] + [RATIOS_FROM]]
+
+
 def inference_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Table:
     decode = ran_or_broke(axes.on_axis(points[points["workload"] == Workload.DECODE], axis))
+    decode = with_spread(decode)
+    passes = interleaved_passes(points)
     column = axes.key(axis)
     baselines = {run: attention_baseline(group) for run, group in decode.groupby("run")}
-    parts = []
+    parts, intervals = [], {}
     for run, group in decode.groupby("run"):
         baseline = baselines[run]
         part = group[["run", column, "mixer", "status"]].copy()
@@ -147,19 +241,27 @@ def inference_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Tabl
             ("tokens_per_s", "tokens_per_s_vs_attention_x"),
             ("latency_per_token_s", "latency_vs_attention_x"),
         ):
-            part[measure] = group[measure]
-            part[ratio] = ratio_to_baseline(group, baseline, measure)
-        parts.append(part)
+            add_measure(part, group, measure, intervals)
+            add_ratio(part, group, baseline, measure, ratio, Workload.DECODE, passes, intervals)
+        part["contended"] = contention_of(group)
+        parts.append(ordered(part))
     frame = concat_sorted(parts, ["run", column, "mixer"])
     what = "a context of seq_len tokens" if column == "seq_len" else f"each {column}"
     caption = (
         f"Decoding one token at a time after {what}: peak memory, state/KV-cache bytes, "
         "throughput and latency per token. "
         + baselines_caption(baselines, axis)
+        + " "
+        + SPREAD_CAPTION
+        + RATIO_CAPTION
         + held_caption(decode, axis)
     )
     title = f"Inference cost by {'context length' if column == 'seq_len' else axes.words(axis)}"
-    return Table(axes.suffixed("inference_cost", axis), title, caption, frame)
+    marks = {"latency_per_token_s": "contended"}
+    return Table(
+        axes.suffixed("inference_cost", axis), title, caption, frame,
+        intervals=intervals, marks=marks,
+    )  # fmt: skip
 
 
 def training_values(group: pd.DataFrame, baseline: str | None) -> list[float]:
@@ -175,47 +277,58 @@ def training_values(group: pd.DataFrame, baseline: str | None) -> list[float]:
 
 def training_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Table:
     train = ran_or_broke(axes.on_axis(points[points["workload"] == Workload.TRAIN_STEP], axis))
+    train = with_spread(train)
+    passes = interleaved_passes(points)
     column = axes.key(axis)
     baselines = {run: attention_baseline(group) for run, group in train.groupby("run")}
-    parts = []
+    parts, intervals = [], {}
     for run, group in train.groupby("run"):
         at = group[group["axis_value"].isin(training_values(group, baselines[run]))]
-        part = at[["run", column, "mixer", "status", "time_s"]].copy()
+        part = at[["run", column, "mixer", "status"]].copy()
+        add_measure(part, at, "time_s", intervals)
         for measure, ratio in (
             ("peak_mem_bytes", "memory_vs_attention_x"),
             ("tokens_per_s", "tokens_per_s_vs_attention_x"),
         ):
-            part[measure] = at[measure]
-            part[ratio] = ratio_to_baseline(at, baselines[run], measure)
-        parts.append(part)
+            add_measure(part, at, measure, intervals)
+            add_ratio(
+                part, at, baselines[run], measure, ratio, Workload.TRAIN_STEP, passes, intervals
+            )
+        part["contended"] = contention_of(at)
+        parts.append(ordered(part))
     frame = concat_sorted(parts, ["run", column, "mixer"])
     words = axes.words(axis)
     caption = (
         f"One training step (forward and backward) at the largest {words} where the attention "
         f"baseline ran, and at the largest {words} any mixer ran where that is larger. "
         + baselines_caption(baselines, axis)
+        + " "
+        + SPREAD_CAPTION
+        + RATIO_CAPTION
         + held_caption(train, axis)
     )
     title = "Training cost at the " + (
         "longest lengths" if column == "seq_len" else f"largest {words}"
     )
-    return Table(axes.suffixed("training_cost", axis), title, caption, frame)
+    return Table(
+        axes.suffixed("training_cost", axis), title, caption, frame,
+        intervals=intervals, marks={"time_s": "contended"},
+    )  # fmt: skip
 
 
 SCALING_COLUMNS = [
-    "run",
-    "workload",
-    "mixer",
-    "time_slope",
-    "time_r2",
-    "memory_slope",
-    "memory_r2",
-    "fit_lengths",
-]
+    "run", "workload", "mixer", "time_slope", "time_slope_low", "time_slope_high",
+    "time_interval", "time_r2", "memory_slope", "memory_slope_low", "memory_slope_high",
+    "memory_r2", "contended", "fit_lengths",
+]  # fmt: skip
+SLOPE_INTERVALS = {
+    "time_slope": ("time_slope_low", "time_slope_high", None),
+    "memory_slope": ("memory_slope_low", "memory_slope_high", None),
+}
 
 
 def scaling_table(points: pd.DataFrame, fit: FitRange, axis: str = DEFAULT_AXIS) -> Table:
-    speed = axes.on_axis(points[points["workload"].isin(SPEED_WORKLOADS)], axis)
+    speed = ran_or_broke(axes.on_axis(points[points["workload"].isin(SPEED_WORKLOADS)], axis))
     rows = []
     for (run, workload, mixer), group in speed.groupby(["run", "workload", "mixer"]):
         time_fit = fit_series(group, "time_s", fit)
@@ -226,13 +339,22 @@ def scaling_table(points: pd.DataFrame, fit: FitRange, axis: str = DEFAULT_AXIS)
                 "workload": workload,
                 "mixer": mixer,
                 "time_slope": time_fit.slope,
+                "time_slope_low": time_fit.low,
+                "time_slope_high": time_fit.high,
+                "time_interval": time_fit.interval if time_fit.n > 1 else None,
                 "time_r2": time_fit.r2,
                 "memory_slope": memory_fit.slope,
+                "memory_slope_low": memory_fit.low,
+                "memory_slope_high": memory_fit.high,
                 "memory_r2": memory_fit.r2,
+                "contended": contention_text(group, with_mixer=False),
                 "fit_lengths": time_fit.span or memory_fit.span,
             }
         )
     columns = [*SCALING_COLUMNS]
+    if not any(r["contended"] for r in rows):
+        columns.remove("contended")
+        rows = [{k: v for k, v in r.items() if k != "contended"} for r in rows]
     if axis != DEFAULT_AXIS:
         columns[-1] = f"fit_{axes.key(axis)}"
         rows = [{**r, columns[-1]: r.pop("fit_lengths")} for r in rows]
@@ -242,10 +364,17 @@ def scaling_table(points: pd.DataFrame, fit: FitRange, axis: str = DEFAULT_AXIS)
         f"Exponent k of time ∝ {x}^k and of peak memory ∝ {x}^k (slope in log–log) along "
         f"the {axes.label(axis)}, {fit_caption(fit)}, with the fit's R². 1 is linear, 2 "
         "quadratic; N/A: fewer than two successful values or nothing measured. Decode time is "
-        "per token." + held_caption(speed, axis)
+        "per token. In brackets, the slope's 95% interval; time_interval says how it was "
+        "found: 'bootstrap' (each value's rounds resampled, their median refitted), 'standard "
+        "error' (the regression's, for runs without rounds; three values or more) or 'none' "
+        "(two values without rounds). Memory is counted: its interval is the regression's, "
+        "exact over two values. contended: points of the fit timed under contention."
+        + held_caption(speed, axis)
     )
     title = "Scaling exponents" + ("" if axis == DEFAULT_AXIS else f" along {axes.words(axis)}")
-    return Table(axes.suffixed("scaling", axis), title, caption, frame)
+    return Table(
+        axes.suffixed("scaling", axis), title, caption, frame, intervals=dict(SLOPE_INTERVALS)
+    )
 
 
 def concat_sorted(parts: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:

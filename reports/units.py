@@ -11,11 +11,17 @@ DECIMAL = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 SUBSECOND = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
 
 
-def scaled(value: float, steps: Sequence[tuple[float, str]], unit: str) -> str:
+def scale(value: float, steps: Sequence[tuple[float, str]]) -> tuple[float, str]:
+    """The divisor and prefix ``value`` is shown with."""
     for size, prefix in steps:
         if abs(value) >= size:
-            return f"{value / size:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
+            return size, prefix
+    return 1.0, ""
+
+
+def scaled(value: float, steps: Sequence[tuple[float, str]], unit: str) -> str:
+    size, prefix = scale(value, steps)
+    return f"{value / size:.3g} {prefix}{unit}"
 
 
 def human(column: str, value: float) -> str:
@@ -42,3 +48,19 @@ def length_label(value: float) -> str:
     if value >= 1024 and value % 1024 == 0:
         return f"{value / 1024:g}k"
     return f"{value:g}"
+
+
+def interval(column: str, value: float, low: float, high: float) -> str:
+    """The ends of ``value``'s interval in its own scale and without the unit
+    (the value carries it): '[1.18, 1.31]' beside '1.23 ms'; empty where an
+    end is missing."""
+    if any(math.isnan(v) for v in (value, low, high)):
+        return ""
+    steps = {"_bytes": BINARY, "_per_s": DECIMAL, "_s": SUBSECOND}
+    for suffix, table in steps.items():
+        if column.endswith(suffix):
+            size, _ = scale(value, table)
+            return f"[{low / size:.3g}, {high / size:.3g}]"
+    if column.endswith(("_x", "_slope", "_r2")):
+        return f"[{low:.2f}, {high:.2f}]".replace("-0.00", "0.00")
+    return f"[{low:.3g}, {high:.3g}]"

@@ -282,7 +282,9 @@ def test_attention_running_out_of_memory_where_retnet_ran_is_the_answer(points):
     frame = claims_table(cpu, "half").frame.set_index(["claim", "mixer"])
     row = frame.loc[("Training uses less memory than attention (Table 4)", "retnet/chunkwise")]
     assert row["verdict"] == HOLDS
-    assert row["measured"] == "at L=2048: retnet/chunkwise ran, attention/sdpa oom"
+    assert row["measured"] == (
+        "decided by oom: at L=2048 retnet/chunkwise ran and attention/sdpa hit oom"
+    )
 
 
 def test_a_variant_that_disagrees_with_its_reference_breaks_the_equivalence_claim(points):

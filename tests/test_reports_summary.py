@@ -193,12 +193,14 @@ def test_no_readable_run_is_an_error_that_names_the_files(tmp_path):
 
 
 def test_interleaved_passes_give_paired_ratios_with_an_interval(tmp_path):
-    from reports.summary import interleaved_table, paired_ratio
+    from reports.spread import PAIRED, paired_ratio
+    from reports.summary import interleaved_table
 
-    ratio, low, high = paired_ratio([1.0, 2.0, 1.0, 2.0], [2.0, 4.0, 2.0, 4.0])
-    assert (ratio, low, high) == pytest.approx((0.5, 0.5, 0.5))  # a slow phase cancels out
-    ratio, low, high = paired_ratio([1.0, 1.1, 0.9, 1.0], [2.0, 2.0, 2.0, 2.0])
-    assert low < ratio < high < 1
+    found = paired_ratio([1.0, 2.0, 1.0, 2.0], [2.0, 4.0, 2.0, 4.0])
+    assert (found.value, found.low, found.high) == pytest.approx((0.5, 0.5, 0.5))  # cancels out
+    assert found.source == PAIRED
+    found = paired_ratio([1.0, 1.1, 0.9, 1.0], [2.0, 2.0, 2.0, 2.0])
+    assert found.low < found.value < found.high < 1
     passes = {"retnet/chunkwise": [0.010, 0.012, 0.011], "attention/sdpa": [0.020, 0.024, 0.022]}
     point = make.schema_benchmark(
         make.stats(0.05),
