@@ -171,9 +171,11 @@ def reported_warnings() -> Iterator[Reported]:
 
 
 def run_labels(points: pd.DataFrame, files: Sequence[RunFile]) -> list[str]:
-    """The runs' labels in the order they were asked for."""
+    """The runs' labels in the order they were asked for (the shards of one
+    group are one run)."""
     by_path = points.drop_duplicates("run_path").set_index("run_path")["run"]
-    return [by_path[str(f.path)] for f in files if str(f.path) in by_path.index]
+    labels = [by_path[str(f.path)] for f in files if str(f.path) in by_path.index]
+    return list(dict.fromkeys(labels))
 
 
 def two_runs(points: pd.DataFrame, files: Sequence[RunFile]) -> tuple[str, str]:

@@ -83,6 +83,11 @@ class RunChoiceWarning(UserWarning):
     """The run a report shows is not the one a plain 'latest' would suggest."""
 
 
+class ShardWarning(RunChoiceWarning):
+    """The shards of one group are incomplete, saved a point twice, or ran on
+    different hardware: what the merged run shows is not one plain run."""
+
+
 @dataclass(frozen=True)
 class RunFile:
     path: Path
@@ -95,6 +100,39 @@ class RunFile:
     @property
     def ref(self) -> str:
         return f"{self.machine_dir}/{self.run_id}"
+
+
+@dataclass(frozen=True)
+class ShardOf:
+    """An autosave written with ``--shard K/N``: the K-th share of its group."""
+
+    group: str
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+SHARD_TEXT = re.compile(r"\s*([0-9]+)\s*/\s*([0-9]+)\s*")
+
+
+def shard_of(data: Mapping[str, Any] | None) -> ShardOf | None:
+    """The shard an autosave is, from ``mixbench_options.shard`` ("K/N") and
+    ``shard_group``; None for a run that was not sharded."""
+    options = mapping(data or {}, OPTIONS_KEY)
+    text, group = options.get("shard"), options.get("shard_group")
+    match = SHARD_TEXT.fullmatch(str(text)) if text is not None else None
+    if match is None or not group:
+        return None
+    index, count = int(match.group(1)), int(match.group(2))
+    return ShardOf(str(group), index, count) if 1 <= index <= count else None
+
+
+def group_label(group: str, count: int, present: int) -> str:
+    """How a merged shard group is named in every table and figure."""
+    shards = f"{count} shards" if present >= count else f"{present} of {count} shards"
+    return f"group {group} ({shards})"
 
 
 # -- finding runs ---------------------------------------------------------------
@@ -137,29 +175,56 @@ def is_partial(data: Mapping[str, Any] | None) -> bool:
     return bool(data) and data.get(PARTIAL_KEY) is True
 
 
+def order(found: RunFile) -> tuple[str, str, str]:
+    return (found.saved_at, found.run_id, str(found.path))
+
+
+def group_members(found: RunFile, available: Sequence[RunFile], cache: dict) -> list[RunFile]:
+    """``found`` and, where it is a shard, every readable autosave of its group."""
+    shard = shard_of(found.data)
+    if shard is None:
+        return [found]
+    members = []
+    for other in available:
+        if other.path not in cache:
+            cache[other.path] = read(other)
+        other = cache[other.path]
+        mine = shard_of(other.data)
+        if other.data is not None and mine is not None and mine.group == shard.group:
+            members.append(other)
+    return members
+
+
 def newest_readable(available: Sequence[RunFile], count: int = 1) -> list[RunFile]:
     """The ``count`` newest runs that can be read and were not interrupted,
     saying which newer files were passed over and why; where too few complete
-    runs exist, partial ones fill in (marked as such in the report)."""
-    complete: list[RunFile] = []
-    partial: list[RunFile] = []
+    runs exist, partial ones fill in (marked as such in the report). The
+    shards of one group (``--shard K/N``) are one run, taken as a whole."""
+    complete: list[list[RunFile]] = []
+    partial: list[list[RunFile]] = []
     unreadable: list[RunFile] = []
+    cache: dict[Path, RunFile] = {}
+    taken: set[str] = set()
     for found in reversed(available):
-        found = read(found)
+        found = cache.setdefault(found.path, read(found))
         if found.data is None:
             unreadable.append(found)
-        elif is_partial(found.data):
-            partial.append(found)
-        else:
-            complete.append(found)
+            continue
+        shard = shard_of(found.data)
+        if shard is not None:
+            if shard.group in taken:
+                continue
+            taken.add(shard.group)
+        unit = group_members(found, available, cache)
+        (partial if any(is_partial(f.data) for f in unit) else complete).append(unit)
         if len(complete) == count:
             break
-    chosen = complete + partial[: count - len(complete)]
-    chosen.sort(key=lambda f: (f.saved_at, f.run_id, str(f.path)))
+    chosen_units = complete + partial[: count - len(complete)]
+    chosen = sorted((f for unit in chosen_units for f in unit), key=order)
     if not chosen:
         return []
-    newest = max(chosen, key=lambda f: (f.saved_at, f.run_id, str(f.path)))
-    names = ", ".join(f.ref for f in chosen)
+    newest = max(chosen, key=order)
+    names = ", ".join(unit_name(unit) for unit in sorted(chosen_units, key=lambda u: order(u[0])))
     for skipped in unreadable:
         warnings.warn(
             f"the newest run {skipped.ref} ({skipped.path.name}) cannot be read; reporting "
@@ -167,22 +232,31 @@ def newest_readable(available: Sequence[RunFile], count: int = 1) -> list[RunFil
             RunChoiceWarning,
             3,
         )
-    for passed in partial:
-        if passed in chosen:
+    for unit in partial:
+        passed = unit_name(unit)
+        if unit in chosen_units:
             warnings.warn(
-                f"run {passed.ref} was interrupted before its end ({PARTIAL_KEY}): "
+                f"run {passed} was interrupted before its end ({PARTIAL_KEY}): "
                 "reported as partial, it lacks the points it did not reach",
                 RunChoiceWarning,
                 3,
             )
         else:
             warnings.warn(
-                f"run {passed.ref} is newer but was interrupted ({PARTIAL_KEY}); reporting "
-                f"{names}, the newest complete run (pass --run {passed.ref} for the partial one)",
+                f"run {passed} is newer but was interrupted ({PARTIAL_KEY}); reporting "
+                f"{names}, the newest complete run (pass --run {unit[-1].ref} for the partial one)",
                 RunChoiceWarning,
                 3,
             )
     return chosen
+
+
+def unit_name(unit: Sequence[RunFile]) -> str:
+    """A run as the warnings name it: its file, or its shard group and files."""
+    shard = shard_of(unit[0].data)
+    if shard is None:
+        return unit[0].ref
+    return f"shard group {shard.group} ({', '.join(f.ref for f in unit)})"
 
 
 def resolve_run(selector: str, available: Sequence[RunFile], storage: Path) -> list[RunFile]:
@@ -315,7 +389,12 @@ def mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 def run_meta(found: RunFile, data: Mapping[str, Any]) -> dict[str, Any]:
     commit = mapping(data, "commit_info")
     options = mapping(data, OPTIONS_KEY)
+    shard = shard_of(data)
     return {
+        # the run a point belongs to: its file, or the shard group it is a share of
+        "run_key": f"shard-group:{shard.group}" if shard else str(found.path),
+        "run_group": shard.group if shard else None,
+        "shard": str(shard) if shard else None,
         "run_id": found.run_id,
         "profile": options.get("profile"),
         "run_sweep": options.get("sweep"),
@@ -445,22 +524,29 @@ def label_runs(points: pd.DataFrame) -> pd.Series:
     machine it ran on (the GPU where a point ran on CUDA, else the CPU), then
     the machine folder or the path where that is not yet unique; an
     interrupted run says so in its name, in every table and figure."""
-    runs = points.groupby("run_path", sort=False).agg(
+    if "run_key" not in points:  # rows made by hand, without the reader's run columns
+        points = points.assign(run_key=points["run_path"], run_group=None, shard=None)
+    runs = points.groupby("run_key", sort=False).agg(
         run_id=("run_id", "first"),
         run_ref=("run_ref", "first"),
+        run_path=("run_path", "first"),
+        group=("run_group", "first"),
+        shards=("shard", lambda s: sorted(set(s.dropna()))),
         gpu=("machine_gpu", "first"),
         cpu=("machine", "first"),
-        partial=("run_partial", "first"),
+        partial=("run_partial", "any"),
         on_gpu=("device", lambda d: d.astype(str).str.startswith("cuda").any()),
     )
-    runs["run_path"] = runs.index
     machine = runs["gpu"].where(runs["on_gpu"] & runs["gpu"].notna(), runs["cpu"])
     labels = runs["run_id"] + " " + machine
     for fallback in ("run_ref", "run_path"):
         clashing = labels.duplicated(keep=False)
         labels[clashing] = runs.loc[clashing, "run_id"] + " " + runs.loc[clashing, fallback]
+    for key, run in runs[runs["group"].notna()].iterrows():
+        count = int(run["shards"][0].split("/")[1]) if run["shards"] else 0
+        labels[key] = group_label(str(run["group"]), count, len(run["shards"]))
     labels = labels.where(~runs["partial"].astype(bool), labels + " (partial)")
-    return points["run_path"].map(labels)
+    return points["run_key"].map(labels)
 
 
 def axis_values(points: pd.DataFrame) -> pd.Series:
@@ -505,16 +591,121 @@ def add_derived_columns(points: pd.DataFrame) -> pd.DataFrame:
     return points
 
 
+# -- shards of one group, merged into one run -------------------------------------
+
+
+def hardware(machine_info: Mapping[str, Any]) -> tuple[str, str, str]:
+    """What makes two machines' timings comparable: architecture, CPU, GPU."""
+    cpu = machine_info.get("cpu") if isinstance(machine_info.get("cpu"), dict) else {}
+    return (
+        str(machine_info.get("machine") or "?"),
+        str(cpu.get("brand_raw") or machine_info.get("processor") or "?"),
+        str(machine_info.get("gpu_name") or "no GPU"),
+    )
+
+
+def point_key(row: Mapping[str, Any]) -> tuple:
+    """A point's identity within a run: its pytest id. The calibration runs in
+    every shard (each on its own machine), so it is one point per shard."""
+    name = row.get("fullname") or row.get("name")
+    if row.get("workload") == Workload.CALIBRATION:
+        return (name, row.get("shard"))
+    return (name,)
+
+
+def merged_group(group: str, members: Sequence[tuple[RunFile, dict]]) -> list[dict[str, Any]]:
+    """The points of one shard group as one run: each point once (a point
+    saved by two autosaves, e.g. a shard run again, keeps the newest), each
+    shard's own machine in its rows; warnings say which shards are missing
+    and when the shards ran on different hardware."""
+    newest_first = sorted(
+        members, key=lambda m: (str(m[1].get("datetime") or ""), *order(m[0])), reverse=True
+    )
+    per_file: list[list[dict[str, Any]]] = []
+    kept: dict[tuple, str] = {}
+    twice: dict[tuple[str, str], list[str]] = {}
+    for found, data in newest_first:
+        mine = []
+        for row in run_rows(found, data):
+            key = point_key(row)
+            if key in kept:
+                twice.setdefault((kept[key], found.ref), []).append(str(key[0]))
+                continue
+            kept[key] = found.ref
+            mine.append(row)
+        per_file.append(mine)
+    rows = [row for mine in reversed(per_file) for row in mine]  # oldest autosave first
+    for (newer, older), names in sorted(twice.items()):
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        warnings.warn(
+            f"shard group {group}: {len(names)} points saved by both {older} and {newer}; "
+            f"kept the newest, {newer}'s: {shown}",
+            ShardWarning,
+            3,
+        )
+    ordered = sorted(members, key=lambda m: order(m[0]))
+    shards = {found.path: (found.ref, shard_of(data)) for found, data in ordered}
+    counts = sorted({s.count for _, s in shards.values() if s})
+    present = {s.index for _, s in shards.values() if s}
+    found_text = ", ".join(f"{s} in {ref}" for ref, s in shards.values())
+    for count in counts:
+        missing = [f"{k}/{count}" for k in range(1, count + 1) if k not in present]
+        if missing:
+            warnings.warn(
+                f"shard group {group}: shard {', '.join(missing)} missing (found {found_text}); "
+                "the points dealt to it are not in the report",
+                ShardWarning,
+                3,
+            )
+    if len(counts) > 1:
+        warnings.warn(
+            f"shard group {group}: its autosaves split the run into "
+            f"{' and '.join(map(str, counts))} shards; the group id was reused",
+            ShardWarning,
+            3,
+        )
+    machines = {found.path: hardware(mapping(data, "machine_info")) for found, data in ordered}
+    if len(set(machines.values())) > 1:
+        described = "; ".join(
+            f"{shards[path][1]} ({shards[path][0]}): {' / '.join(machine)}"
+            for path, machine in machines.items()
+        )
+        warnings.warn(
+            f"shard group {group} ran on different hardware ({described}): its points were "
+            "timed on different machines, so compare times across shards with care",
+            ShardWarning,
+            3,
+        )
+    return rows
+
+
 def load_points(files: Sequence[RunFile]) -> pd.DataFrame:
-    """Every point of the given runs; unreadable files are warned about and skipped."""
+    """Every point of the given runs; unreadable files are warned about and
+    skipped; the autosaves of one shard group are merged into one run."""
     rows: list[dict[str, Any]] = []
     read_count = 0
+    groups: dict[str, list[tuple[RunFile, dict]]] = {}
     for found in files:
         data = found.data if found.data is not None else read_autosave(found.path)
         if data is None:
             continue
         read_count += 1
+        shard = shard_of(data)
+        if shard is not None:
+            if shard.group not in groups:
+                groups[shard.group] = []
+                rows.append({"_group": shard.group})  # the group's place among the runs
+            groups[shard.group].append((found, data))
+            continue
         rows.extend(run_rows(found, data))
+    if groups:
+        rows = [
+            merged
+            for row in rows
+            for merged in (
+                merged_group(row["_group"], groups[row["_group"]]) if "_group" in row else [row]
+            )
+        ]
     if not read_count:
         names = ", ".join(str(f.path) for f in files)
         raise ReportError(f"none of the selected runs could be read ({names})")

@@ -19,6 +19,7 @@ from .claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
 from .compare import compare_runs, summary_line
 from .fits import FitRange
 from .render import Section, close_figures
+from .shards import shards_table
 from .summary import summary_blocks
 from .tables import (
     Table,
@@ -177,6 +178,7 @@ def notes_blocks(ctx: Context) -> list[str]:
 PARTS: tuple[Part, ...] = (
     Part("Summary", lambda ctx: summary_blocks(ctx.points, ctx.claims, ctx.run_notes)),
     Part("Runs", lambda ctx: [runs_table(ctx.points)]),
+    Part("Runs", lambda ctx: [shards_table(ctx.points)]),
     Part("Claims", claims_blocks),
     Part("Training cost", per_axis(training_cost_table)),
     Part("Inference cost", per_axis(inference_cost_table)),

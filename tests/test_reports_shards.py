@@ -1,0 +1,174 @@
+"""Shard merging (``pytest suite/ --shard K/N`` on N machines): the reader
+merges the autosaves of one shard group into one run with no point missing
+or duplicated, each shard keeping its own machine; a shard saved twice keeps
+the newest, missing shards and shards on different hardware are named, and
+'latest' takes the newest group as a whole (tests/fixtures/shards, written
+by tests/fixtures/make_shards.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports.__main__ import main, run_labels
+from reports.load import ShardWarning, load, select_run_files
+from tests.fixtures import make_shards
+
+SHARDS = Path(__file__).parent / "fixtures" / "shards"
+WHOLE = SHARDS / "whole"
+GROUP = SHARDS / "group"
+SHARD_1 = GROUP / "box-a" / "0001_eee5555_20260301_100000.json"
+SHARD_2 = GROUP / "box-b" / "0001_eee5555_20260301_100500.json"
+LABEL = f"group {make_shards.GROUP} (2 shards)"
+#: what makes two rows the same measurement
+COMPARED = ["workload", "mixer", "task", "sweep", "seq_len", "status", "time_s", "accuracy"]
+
+
+def storage(tmp_path: Path, *files: Path) -> Path:
+    for source in files:
+        target = tmp_path / source.parent.name / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+    return tmp_path
+
+
+def rewritten(source: Path, target: Path, change) -> Path:
+    data = json.loads(source.read_text())
+    change(data)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data))
+    return target
+
+
+def measured(points: pd.DataFrame) -> pd.DataFrame:
+    rows = points[points["workload"] != "calibration"]
+    return rows.set_index("fullname")[COMPARED].sort_index()
+
+
+def quietly(storage: Path, selectors: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        points = load(storage, selectors)
+    return points, [str(w.message) for w in caught if issubclass(w.category, ShardWarning)]
+
+
+def test_two_shards_merge_into_exactly_the_points_of_the_unsharded_run():
+    whole = load(WHOLE, ["all"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        merged = load(GROUP, ["all"])
+    assert merged["run"].unique().tolist() == [LABEL]
+    assert not measured(merged).index.duplicated().any()
+    pd.testing.assert_frame_equal(measured(merged), measured(whole))
+    # each shard keeps its own machine and its own calibration matmul
+    assert set(merged["shard"]) == {"1/2", "2/2"}
+    calibration = merged[merged["workload"] == "calibration"].set_index("shard")
+    assert calibration["machine_node"].to_dict() == {"1/2": "box-a", "2/2": "box-b"}
+    peaks = merged.groupby("shard")["machine_matmul_peak_flops_per_s"].first()
+    assert peaks["1/2"] == pytest.approx(2 * 512**3 / 0.002)
+    assert peaks["2/2"] == pytest.approx(2 * 512**3 / 0.0021)
+    nodes = merged[merged["workload"] != "calibration"].groupby("shard")["machine_node"]
+    assert nodes.unique().map(list).to_dict() == {"1/2": ["box-a"], "2/2": ["box-b"]}
+
+
+def test_latest_takes_the_newest_group_as_a_whole(tmp_path):
+    folder = storage(tmp_path, WHOLE / "box-a" / "0001_eee5555_20260301_090000.json")
+    storage(folder, SHARD_1, SHARD_2)
+    chosen = select_run_files(folder, ["latest"])
+    assert sorted(f.path.name for f in chosen) == sorted([SHARD_1.name, SHARD_2.name])
+    points = load(folder, ["latest"])
+    assert points["run"].unique().tolist() == [LABEL]
+    # the newest file is shard 1 (run again later): shard 2 still comes with it
+    later = folder / "box-a" / "0002_eee5555_20260301_110000.json"
+    rewritten(SHARD_1, later, lambda data: data.update(datetime="2026-03-01T11:00:00+00:00"))
+    chosen = select_run_files(folder, ["latest"])
+    assert {f.path.name for f in chosen} == {SHARD_1.name, SHARD_2.name, later.name}
+    # a newer unsharded run is the latest on its own
+    newer = folder / "box-c" / "0001_fff6666_20260302_090000.json"
+    rewritten(WHOLE / "box-a" / "0001_eee5555_20260301_090000.json", newer, lambda data: None)
+    assert [f.path.name for f in select_run_files(folder, ["latest"])] == [newer.name]
+
+
+def test_a_shard_saved_twice_keeps_the_newest_and_warns(tmp_path):
+    folder = storage(tmp_path, SHARD_1, SHARD_2)
+
+    def slower(data: dict) -> None:
+        data["datetime"] = "2026-03-01T11:00:00+00:00"
+        for entry in data["benchmarks"]:
+            entry["stats"]["median"] *= 2
+
+    rewritten(SHARD_1, folder / "box-a" / "0002_eee5555_20260301_110000.json", slower)
+    points, caught = quietly(folder, ["all"])
+    assert points["run"].unique().tolist() == [LABEL]
+    assert not measured(points).index.duplicated().any()
+    assert len(measured(points)) == len(measured(load(WHOLE, ["all"])))
+    first = json.loads(SHARD_1.read_text())["benchmarks"]
+    name = next(e["fullname"] for e in first if e["extra_info"]["workload"] == "forward")
+    time_s = points.set_index("fullname").loc[name, "time_s"]
+    assert time_s == pytest.approx(
+        2 * next(e for e in first if e["fullname"] == name)["stats"]["median"]
+    )
+    assert len(points[points["workload"] == "calibration"]) == 2  # one per shard
+    assert any("box-a/0001" in m and "box-a/0002" in m and "kept the newest" in m for m in caught)
+
+
+def test_a_group_with_a_missing_shard_says_which(tmp_path):
+    folder = storage(tmp_path, SHARD_1)
+    points, caught = quietly(folder, ["all"])
+    assert points["run"].unique().tolist() == [f"group {make_shards.GROUP} (1 of 2 shards)"]
+    assert any("shard 2/2 missing" in m for m in caught)
+
+
+def test_shards_on_different_hardware_are_warned_about(tmp_path):
+    folder = storage(tmp_path, SHARD_1)
+
+    def xeon(data: dict) -> None:
+        data["machine_info"]["cpu"]["brand_raw"] = "Intel Xeon"
+
+    rewritten(SHARD_2, folder / "box-b" / SHARD_2.name, xeon)
+    _, caught = quietly(folder, ["all"])
+    assert any("different hardware" in m and "Intel Xeon" in m and "AMD EPYC" in m for m in caught)
+    _, same = quietly(GROUP, ["all"])  # box-a and box-b: other nodes, the same hardware
+    assert not same
+
+
+def test_two_groups_compare_as_two_runs(tmp_path):
+    folder = storage(tmp_path, SHARD_1, SHARD_2)
+
+    def regrouped(data: dict) -> None:
+        data["mixbench_options"]["shard_group"] = "0123456789ab"
+        data["datetime"] = "2026-03-02T10:00:00+00:00"
+
+    for source in (SHARD_1, SHARD_2):
+        rewritten(source, folder / source.parent.name / f"0002_{source.name[5:]}", regrouped)
+    files = select_run_files(folder, ["all"])
+    points = load(folder, ["all"])
+    assert run_labels(points, files) == [LABEL, "group 0123456789ab (2 shards)"]
+
+
+def test_the_report_lists_each_shard_and_its_machine(tmp_path):
+    folder = storage(tmp_path / "storage", SHARD_1)
+    rewritten(
+        SHARD_2,
+        folder / "box-b" / SHARD_2.name,
+        lambda data: data["machine_info"].update(gpu_name="NVIDIA H200"),
+    )
+    out = tmp_path / "out"
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["--storage", str(folder), "--out", str(out), "--format", "md"])
+    assert code == 0
+    shards = pd.read_csv(out / "tables" / "shards.csv")
+    assert shards["shard"].tolist() == ["1/2", "2/2"]
+    assert shards["node"].tolist() == ["box-a", "box-b"]
+    assert shards["gpu"].fillna("none").tolist() == ["none", "NVIDIA H200"]
+    markdown = (out / "report.md").read_text()
+    assert LABEL in markdown
+    summary = markdown.split("## Runs")[0]
+    assert "ran on different hardware" in summary
