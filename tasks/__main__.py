@@ -434,6 +434,13 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
         "train",
         help="train one model as the suite's accuracy runs do (data-parallel under torchrun)",
+        description=(
+            "Train one mixer on one task within the profile's budget, exactly as an accuracy "
+            "point of the suite does (tasks.accuracy.run_accuracy), and print its accuracy. "
+            "Under torchrun --nproc_per_node N it trains with DistributedDataParallel, the "
+            "profile's global batch split over the N processes (N must divide it); rank 0 "
+            "alone shows progress and writes --out."
+        ),
     )
     train.add_argument("--task", required=True, help="a task of the profile, e.g. mqar")
     train.add_argument("--mixer", required=True, help="family/variant (python -m models list)")

@@ -185,6 +185,7 @@ def test_one_process_never_touches_torch_distributed(monkeypatch):
     assert result.status == "ok" and result.steps == 3
 
 
+@pytest.mark.slow  # ~15 s on 2 cores: torchrun, two ranks importing torch, a smoke run
 @pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None,
                     reason="torchrun is not installed beside this python")  # fmt: skip
 def test_torchrun_trains_and_rank_0_alone_prints_and_writes(tmp_path):
@@ -200,3 +201,17 @@ def test_torchrun_trains_and_rank_0_alone_prints_and_writes(tmp_path):
     info = json.loads(out.read_text())
     assert info["status"] == "ok" and info["batch"] == 16
     assert info["tokens_seen"] == 15 * 16 * 32
+
+
+def test_outside_torchrun_distributed_sets_nothing_up(monkeypatch):
+    import torch.distributed as dist
+
+    from tasks.train import distributed
+
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    with distributed("cpu") as ddp:
+        assert ddp is None and not dist.is_initialized()
+    monkeypatch.setenv("WORLD_SIZE", "1")  # torchrun --nproc_per_node 1: one process
+    with distributed("cpu") as ddp:
+        assert ddp is None and not dist.is_initialized()
