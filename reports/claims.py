@@ -187,9 +187,10 @@ def contrast(scope: Scope, workload: str, column: str) -> str:
     if other.n < 2:
         return ""
     interval = (
-        f" [{other.low:.2f}, {other.high:.2f}]" if other.has_interval and other.low != other.high
+        f" [{other.low:.2f}, {other.high:.2f}]".replace("-0.00", "0.00")
+        if other.has_interval and other.low != other.high
         else ""
-    )  # fmt: skip
+    )
     return f"; {baseline}: slope {human('_slope', other.slope)}{interval}"
 
 
@@ -432,14 +433,14 @@ class BeatsBaseline(Claim):
                 upper = 1.0 if self.lower_is_better else math.inf
                 lower = -math.inf if self.lower_is_better else 1.0
                 verdict = judge(ratio.low, ratio.high, lower, upper, strict=True)
-                interval = f", {ratio.interval_text()}"
+                interval = f" ({ratio.interval_text()})"
                 note = straddle_note(ratio.low, ratio.high, (1.0,))
             else:
                 holds = ratio.value < 1 if self.lower_is_better else ratio.value > 1
-                verdict, interval, note = (HOLDS if holds else FAILS), ", counted", ""
+                verdict, interval, note = (HOLDS if holds else FAILS), " (counted)", ""
             measured = (
                 f"at L={length:g}: {human(self.column, mine)} vs {baseline} "
-                f"{human(self.column, theirs)} ({ratio.value:.2f}×{interval})"
+                f"{human(self.column, theirs)}; ratio {ratio.value:.2f}×{interval}"
                 + note
                 + busy_note(pd.concat([mine_rows, theirs_rows]))
             )
@@ -560,4 +561,7 @@ def claims_table(
     )
     if sources:
         caption += " Claims are taken from: " + "; ".join(sources) + "."
-    return Table("claims", "Claims of each architecture, checked", caption, frame)
+    return Table(
+        "claims", "Claims of each architecture, checked", caption, frame,
+        intervals={"verdict": ("low", "high", None)},
+    )  # fmt: skip

@@ -26,10 +26,27 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
-from schema import DEFAULT_AXIS, SPEED_WORKLOADS, Status, Workload  # noqa: E402
+from schema import (  # noqa: E402
+    DEFAULT_AXIS,
+    NOT_RUN_STATUSES,
+    SPEED_WORKLOADS,
+    Status,
+    Workload,
+)
 
 from . import axes  # noqa: E402
+from .flops import CONVENTION_SOURCE, TOLERANCE, above_peak, point_peaks  # noqa: E402
 from .load import NOT_DRAWN, axis_values  # noqa: E402
+from .spread import (  # noqa: E402
+    CI,
+    IQR,
+    NO_SPREAD,
+    RATE_COLUMNS,
+    TIME_COLUMNS,
+    bounds,
+    contention_of,
+    with_spread,
+)
 from .units import human, length_label  # noqa: E402
 
 STATUS_MARKERS = {"oom": "X", "timeout": "P", "failed": "v", "diverged": "d"}
@@ -57,8 +74,11 @@ class Metric:
 
 
 def mixer_palette(points: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
-    """One colour per mixer variant, the same in every figure of a report."""
-    mixers = sorted(points["mixer"].dropna().unique())
+    """One colour per mixer variant, the same in every figure of a report;
+    the variants that were not available here get none (tab10's ten distinct
+    colours go as far as they can)."""
+    tried = points[~points["status"].isin(NOT_RUN_STATUSES)] if "status" in points else points
+    mixers = sorted(tried["mixer"].dropna().unique())
     colors = sns.color_palette("tab10" if len(mixers) <= 10 else "husl", len(mixers))
     return dict(zip(mixers, colors, strict=True))
 
@@ -95,17 +115,51 @@ def leave_empty(ax: Axes) -> None:
 
 
 def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
-    """One line per mixer through the median at each swept value. Plain ax.plot
-    in seaborn's theme and palette: sns.lineplot costs a second a panel here."""
+    """One line per mixer through the median at each swept value, with error
+    bars where the metric is a time or a rate (spread.bounds: the bootstrap
+    95% CI of the median, or q1–q3 for runs without rounds) and a ring around
+    points timed under contention. Plain ax.plot in seaborn's theme and
+    palette: sns.lineplot costs a second a panel here."""
     ok = panel[panel["ok"] & (panel[metric.column] > 0)]
     if ok.empty:
         ax.text(0.5, 0.5, "no successful points", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
         return
     ax.set_yscale("log")
+    low, high = bounds(ok, metric.column)
+    timed = metric.column in TIME_COLUMNS or metric.column in RATE_COLUMNS
+    ok = ok.assign(bar_low=low, bar_high=high, busy=contention_of(ok) & timed)
     for mixer, group in ok.groupby("mixer"):
-        line = group.groupby("axis_value")[metric.column].median()
+        by = group.groupby("axis_value")
+        line = by[metric.column].median()
         ax.plot(line.index, line.to_numpy(), marker="o", markersize=4, color=palette[mixer])
+        ends = pd.DataFrame({"low": by["bar_low"].median(), "high": by["bar_high"].median()})
+        ends = ends.dropna()
+        if not ends.empty:
+            y = line.loc[ends.index].to_numpy()
+            below = np.clip(y - ends["low"].to_numpy(), 0, None)
+            above = np.clip(ends["high"].to_numpy() - y, 0, None)
+            ax.errorbar(
+                ends.index, y, yerr=[below, above], fmt="none", ecolor=palette[mixer],
+                elinewidth=1, capsize=2.5, alpha=0.8,
+            )  # fmt: skip
+        busy = group[group["busy"]]
+        if not busy.empty:
+            ax.scatter(
+                busy["axis_value"], busy[metric.column], s=70, facecolors="none",
+                edgecolors="black", linewidths=1.0, zorder=4,
+            )  # fmt: skip
+
+
+def mark_flagged(ax: Axes, panel: pd.DataFrame, metric: Metric) -> None:
+    """Points that break physics (a FLOP count above the matmul peak): red
+    crosses at their value, never part of a line."""
+    if panel.empty:
+        return
+    ax.scatter(
+        panel["axis_value"], panel[metric.column], marker="x", s=60, color="red",
+        linewidths=1.8, zorder=6,
+    )  # fmt: skip
 
 
 def mark_broken(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
@@ -164,12 +218,24 @@ def style_axes(ax: Axes, column: str) -> None:
     ax.minorticks_off()
 
 
-def legend_handles(points: pd.DataFrame, palette: dict) -> list[Line2D]:
+def legend_handles(
+    points: pd.DataFrame, palette: dict, flagged: str | None = None, rings: bool = True
+) -> list[Line2D]:
     shown = points[points["ok"] | broke(points["status"])]
     handles = [
         Line2D([], [], color=palette[m], marker="o", label=m)
         for m in sorted(shown["mixer"].dropna().unique())
     ]
+    if rings and contention_of(shown[shown["ok"]]).any():
+        handles.append(
+            Line2D([], [], linestyle="", marker="o", markersize=9, markerfacecolor="none",
+                   markeredgecolor="black", label="timed under contention")
+        )  # fmt: skip
+    if flagged:
+        handles.append(
+            Line2D([], [], linestyle="", marker="x", markersize=8, color="red",
+                   markeredgewidth=1.8, label=flagged)
+        )  # fmt: skip
     for status in sorted(set(points.loc[broke(points["status"]), "status"])):
         handles.append(
             Line2D(
@@ -202,10 +268,17 @@ def grid(n_rows: int, n_cols: int) -> tuple[Figure, np.ndarray]:
     return fig, axes
 
 
-def finish(fig: Figure, points: pd.DataFrame, palette: dict, title: str) -> None:
+def finish(
+    fig: Figure,
+    points: pd.DataFrame,
+    palette: dict,
+    title: str,
+    flagged: str | None = None,
+    rings: bool = True,
+) -> None:
     fig.suptitle(title, y=1 - 0.2 / fig.get_figheight())
     fig.legend(
-        handles=legend_handles(points, palette),
+        handles=legend_handles(points, palette, flagged, rings),
         loc="center left",
         bbox_to_anchor=(1 - (MARGINS["right"] - 0.2) / fig.get_figwidth(), 0.5),
         frameon=False,
@@ -223,11 +296,20 @@ def metric_by_workload(
     title: str,
     references: dict[str, float] | None = None,
     axis: str = DEFAULT_AXIS,
+    flagged: pd.Series | None = None,
+    flagged_label: str = "",
 ) -> FigureResult | None:
     """Rows: runs; columns: workloads; the metric against the swept axis in
     each panel, with a dashed reference line per run where one is given.
-    Only the points of one sweep: the caller makes one figure per axis."""
+    Only the points of one sweep: the caller makes one figure per axis.
+    ``flagged`` (a mask over ``points``) are drawn as red crosses, not in
+    their line."""
     chosen = axes.on_axis(points[points["workload"].isin(SPEED_WORKLOADS)], axis)
+    marked = (
+        flagged.reindex(chosen.index, fill_value=False).astype(bool)
+        if flagged is not None
+        else pd.Series(False, index=chosen.index)
+    )
     has_data = chosen[chosen["ok"] & (chosen[metric.column] > 0)]
     if has_data.empty:
         return None
@@ -245,15 +327,40 @@ def metric_by_workload(
                 leave_empty(ax)
                 continue
             frame_axis(ax, panel, axis)
-            draw_lines(ax, panel, metric, palette)
+            bad = marked.loc[panel.index]
+            draw_lines(ax, panel[~bad], metric, palette)
+            mark_flagged(ax, panel[bad & panel["ok"]], metric)
             if references and pd.notna(references.get(run)):
                 draw_reference(ax, references[run])
             mark_broken(ax, panel, metric, palette)
             style_axes(ax, metric.column)
             ax.set_ylabel(metric.label)
-    finish(fig, chosen, palette, title)
-    caption = title + "." + held_note(chosen, axis) + not_run_note(chosen)
+    timed = metric.column in TIME_COLUMNS or metric.column in RATE_COLUMNS
+    finish(fig, chosen, palette, title, flagged_label if marked.any() else None, timed)
+    caption = (
+        title + "." + bars_note(chosen, metric.column) + held_note(chosen, axis)
+        + not_run_note(chosen)
+    )  # fmt: skip
     return FigureResult(axes.suffixed(name, axis), title, caption, fig)
+
+
+def bars_note(points: pd.DataFrame, column: str) -> str:
+    """What the error bars and rings of a figure of ``column`` are."""
+    if column not in TIME_COLUMNS and column not in RATE_COLUMNS:
+        return ""
+    ok = with_spread(points[points["ok"]])
+    kinds = set(ok["time_spread"])
+    parts = []
+    if CI in kinds:
+        parts.append("bootstrap 95% CI of the median over the point's timed rounds")
+    if IQR in kinds:
+        parts.append("q1–q3 for runs that saved no rounds")
+    note = f" Bars: {'; '.join(parts)}." if parts else ""
+    if NO_SPREAD in kinds:
+        note += " Points without bars recorded no spread."
+    if contention_of(ok).any():
+        note += " Ringed: timed while the suite's contention probe saw the machine busy."
+    return note
 
 
 def held_note(points: pd.DataFrame, axis: str) -> str:
@@ -321,17 +428,27 @@ def decode_cost(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
         if length
         else "."
     )
-    caption = title + shape + held_note(decode, axis) + not_run_note(decode)
+    caption = (
+        title + shape + bars_note(decode, "latency_per_token_s") + held_note(decode, axis)
+        + not_run_note(decode)
+    )  # fmt: skip
     return FigureResult(axes.suffixed("decode_cost", axis), title, caption, fig)
 
 
 def flops_per_s(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult | None:
     """Achieved FLOP/s (analytic FLOPs over the median time) with the run's
-    measured matmul peak as a dashed line where the run recorded one."""
-    peaks = points.groupby("run")["machine_matmul_peak_flops_per_s"].max()
+    measured matmul peak as a dashed line where the run recorded one. A point
+    above flops.TOLERANCE × its peak is a FLOP-count error: a red cross, not a
+    point of its line (flops.py)."""
+    peaks_by_point = point_peaks(points)
+    peaks = peaks_by_point.groupby(points["run"]).max()
+    flagged = above_peak(points)
     metric = Metric("achieved_flops_per_s", "achieved FLOP/s", higher_is_worse=False)
     title = f"Achieved FLOP/s against {axes.words(axis)}"
-    result = metric_by_workload(points, metric, "flops_per_s", title, peaks.to_dict(), axis)
+    label = f"above {TOLERANCE:g}× the matmul peak: a FLOP-count error"
+    result = metric_by_workload(
+        points, metric, "flops_per_s", title, peaks.to_dict(), axis, flagged, label
+    )
     if result is None:
         return None
     chosen = axes.on_axis(points[points["workload"].isin(SPEED_WORKLOADS)], axis)
@@ -343,10 +460,21 @@ def flops_per_s(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
         note += " Dashed: the device's measured matmul peak (" + ", ".join(with_peak) + ")."
     if without:
         note += " No matmul peak recorded for " + ", ".join(without) + ", so no peak line there."
+    bad = chosen[flagged.reindex(chosen.index, fill_value=False).astype(bool)]
+    if not bad.empty:
+        names = ", ".join(
+            f"{p['mixer']} {p['workload']} {axes.at(axis, p['axis_value'])}"
+            for _, p in bad.sort_values(["mixer", "workload", "axis_value"]).iterrows()
+        )
+        note += (
+            f" Red crosses: above {TOLERANCE:g}× the peak, so their FLOP count is wrong "
+            f"(not a fast kernel): {names}; see 'FLOP-count errors'."
+        )
     result.caption = (
         title
-        + " (analytic FLOPs over median time)."
+        + f" (analytic FLOPs over median time; the convention is stated in {CONVENTION_SOURCE})."
         + note
+        + bars_note(chosen, metric.column)
         + held_note(chosen, axis)
         + not_run_note(chosen)
     )

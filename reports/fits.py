@@ -71,7 +71,10 @@ class LogLogFit:
         """'95% CI [0.91, 1.08], bootstrap over the rounds'."""
         if not self.has_interval:
             return INTERVAL_WORDS[NO_INTERVAL]
-        return f"95% CI [{self.low:.2f}, {self.high:.2f}], {INTERVAL_WORDS[self.interval]}"
+        if self.low == self.high:
+            return "exact: counted bytes" if self.interval == EXACT else "exact: a perfect fit"
+        ends = f"[{self.low:.2f}, {self.high:.2f}]".replace("-0.00", "0.00")
+        return f"95% CI {ends}, {INTERVAL_WORDS[self.interval]}"
 
 
 NO_FIT = LogLogFit(math.nan, math.nan, math.nan, 0, math.nan, math.nan)
@@ -87,6 +90,7 @@ def fit_loglog(xs: np.ndarray | pd.Series, values: np.ndarray | pd.Series) -> Lo
     if len(np.unique(x)) < 2:
         return replace(NO_FIT, n=len(x))
     slope, intercept = np.polyfit(x, y, 1)
+    slope = 0.0 if abs(slope) < 1e-12 else slope  # a flat series, not rounding noise
     residual = float(np.sum((y - (slope * x + intercept)) ** 2))
     total = np.sum((y - y.mean()) ** 2)
     # A flat series is fitted exactly: its R² is 1, not rounding noise over 0.

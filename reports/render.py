@@ -207,9 +207,14 @@ def format_value(column: str, value: object, percent: bool = False) -> str:
 
 def interval_cell(column: str, value: object, low: object, high: object, kind: object) -> str:
     """What follows a value in its cell: '[low, high]' (a 95% CI), '(IQR
-    low–high)' for a run without rounds, nothing where there is no spread."""
+    low–high)' for a run without rounds, nothing where there is no spread
+    (or the ends are one: an exact figure). A value that is text (a verdict)
+    gets its ends to two decimals."""
     numbers = [v if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
                for v in (value, low, high)]  # fmt: skip
+    if isinstance(value, str):
+        numbers[0] = 0.0
+        column = "_x"
     text = interval(column, *numbers)
     if not text or numbers[1] == numbers[2]:  # none, or exact (counted, a perfect fit)
         return ""
@@ -268,10 +273,25 @@ def numeric_columns(table: Table) -> set[str]:
     return {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and c not in hidden}
 
 
+#: a table of one row and more columns than this is shown as field / value rows
+TRANSPOSE_OVER = 8
+
+
+def shown(table: Table) -> Table:
+    """The table as the pages show it: one row of many columns reads better
+    as a column of fields (the CSV keeps the row)."""
+    cells = formatted(table)
+    if len(cells) != 1 or len(cells.columns) <= TRANSPOSE_OVER:
+        return table
+    frame = pd.DataFrame({"field": list(cells.columns), "value": list(cells.iloc[0])})
+    return Table(table.name, table.title, table.caption, frame, empty=table.empty)
+
+
 def markdown_table(table: Table) -> str:
     """The table by ``DataFrame.to_markdown`` (tabulate), values in units."""
     if table.frame.empty:
         return f"_{table.empty}_\n"
+    table = shown(table)
     cells = formatted(table).map(escape_cell)
     numeric = numeric_columns(table)
     align = tuple("right" if c in numeric else "left" for c in cells.columns)
@@ -283,15 +303,43 @@ def html_table(table: Table) -> str:
     """The table by ``Styler.to_html``: text columns left-aligned and wrapping."""
     if table.frame.empty:
         return f"<p><em>{html.escape(table.empty)}</em></p>"
+    table = shown(table)
     cells = formatted(table)
     numeric = numeric_columns(table)
+    folded = set(table.intervals) | set(table.marks)
+    for column in cells.columns:
+        if column in numeric or column in folded:
+            cells[column] = cells[column].map(keep_together)
     classes = pd.DataFrame(
         {c: ["num" if c in numeric else "text"] * len(cells) for c in cells.columns},
         index=cells.index,
     )
     styler = Styler(cells, uuid=anchor(table.name), cell_ids=False)
     styler = styler.hide(axis="index").format(escape="html").set_td_classes(classes)
-    return styler.set_table_attributes('class="data"').to_html(doctype_html=False)
+    page = styler.set_table_attributes('class="data"').to_html(doctype_html=False)
+    kinds = ["num" if c in numeric else "text" for c in cells.columns]
+
+    def heading(match: re.Match) -> str:
+        """A heading aligned as its column, its long name breakable after underscores."""
+        opening, text = match.group(1), match.group(2).replace("_", "_<wbr>")
+        column = re.search(r"\bcol(\d+)\b", opening)
+        if column and int(column.group(1)) < len(kinds):
+            opening = opening.replace('class="', f'class="{kinds[int(column.group(1))]} ', 1)
+        return opening + text + match.group(3)
+
+    return HEADER.sub(heading, page)
+
+
+#: a column heading: its opening tag, its text, its end
+HEADER = re.compile(r"(<th [^>]*>)([^<]*)(</th>)")
+INTERVAL_PART = re.compile(r"(\[[^\]]*\]|\(IQR [^)]*\))")
+
+
+def keep_together(cell: str) -> str:
+    """A value and its interval may wrap only between each other: '1.95 ms'
+    and '[1.89, 2.53]' each stay on one line."""
+    parts = [part.strip() for part in INTERVAL_PART.split(cell) if part.strip()]
+    return " ".join(part.replace(" ", "\u00a0") for part in parts)
 
 
 def text_block(text: str) -> dict:

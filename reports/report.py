@@ -14,16 +14,16 @@ import pandas as pd
 
 from schema import Status, Workload
 
-from . import axes, figures
+from . import accuracy, axes, figures, flops
 from .claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
 from .compare import compare_runs, summary_line
 from .fits import FitRange
 from .render import Section, close_figures
 from .shards import shards_table
-from .summary import summary_blocks
+from .spread import with_spread
+from .summary import interleaved_blocks, summary_blocks
 from .tables import (
     Table,
-    accuracy_table,
     inference_cost_table,
     scaling_table,
     training_cost_table,
@@ -183,16 +183,17 @@ PARTS: tuple[Part, ...] = (
     Part("Training cost", per_axis(training_cost_table)),
     Part("Inference cost", per_axis(inference_cost_table)),
     Part("Inference cost", per_axis(figures.decode_cost)),
+    Part("Side by side, interleaved", lambda ctx: interleaved_blocks(ctx.points)),
     Part("Time, memory and throughput", per_axis(figures.time_figure)),
     Part("Time, memory and throughput", per_axis(figures.memory_figure)),
     Part("Time, memory and throughput", per_axis(figures.throughput_figure)),
-    Part("Time, memory and throughput", per_axis(figures.flops_per_s)),
+    Part("FLOP/s", lambda ctx: flops.section_blocks(ctx.points)),
+    Part("FLOP/s", per_axis(figures.flops_per_s)),
     Part(
         "Scaling exponents", lambda ctx: [scaling_table(ctx.points, ctx.fit, a) for a in ctx.sweeps]
     ),
-    Part(
-        "Accuracy", lambda ctx: [accuracy_table(ctx.points), figures.accuracy_heatmap(ctx.points)]
-    ),
+    Part("Accuracy", lambda ctx: accuracy.table_blocks(ctx.points)),
+    Part("Accuracy", lambda ctx: accuracy.figure_blocks(ctx.points)),
     Part("Points that did not run", lambda ctx: [not_ok_table(ctx.points)]),
     Part("Notes", notes_blocks),
 )
@@ -220,7 +221,7 @@ def report_sections(
     warnings: Sequence[str],
     run_notes: Sequence[str] = (),
 ) -> list[Section]:
-    return build_sections(Context(points, fit, warnings, run_notes))
+    return build_sections(Context(with_spread(points), fit, warnings, run_notes))
 
 
 def compare_section(

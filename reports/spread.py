@@ -132,15 +132,15 @@ def bounds(points: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
     """The low and high end of ``column``'s interval per point: a time scales
     with its time's interval, a throughput or FLOP/s inversely; any other
     column has none (NaN)."""
+    if column not in TIME_COLUMNS and column not in RATE_COLUMNS:
+        nothing = pd.Series(math.nan, index=points.index)
+        return nothing, nothing
     points = with_spread(points)
     value = pd.to_numeric(points[column], errors="coerce")
     time = points["time_s"]
     if column in TIME_COLUMNS:
         return value * points["time_low_s"] / time, value * points["time_high_s"] / time
-    if column in RATE_COLUMNS:
-        return value * time / points["time_high_s"], value * time / points["time_low_s"]
-    nothing = pd.Series(math.nan, index=points.index)
-    return nothing, nothing
+    return value * time / points["time_high_s"], value * time / points["time_low_s"]
 
 
 def contention_of(rows: pd.DataFrame) -> pd.Series:

@@ -166,16 +166,28 @@ INTERVAL_NAMES = {
 SPREAD_KIND = "time_spread"
 RATIOS_FROM = "ratios_from"
 SPREAD_CAPTION = (
-    "Times and throughputs show a bootstrap 95% CI of the median over the point's timed "
-    "rounds in brackets, or '(IQR q1–q3)' for a run that saved no rounds; "
-    f"{CONTENDED_MARK}: timed while the suite's contention probe saw the machine busy."
+    "In brackets: a 95% CI of the median over the timed rounds ('(IQR …)': q1–q3, for a run "
+    f"that saved no rounds); {CONTENDED_MARK}: timed under contention."
 )
 RATIO_CAPTION = (
-    " Time and throughput ratios carry a 95% interval; column ratios_from says where it "
-    "comes from: 'interleaved' (the suite's alternating passes at that value: the median "
-    "of the pass-by-pass ratios, bootstrapped), 'rounds' (an unpaired bootstrap of the two "
-    "points' rounds) or 'none' (no rounds saved). Bytes are counted, not timed: their "
-    "ratios have no interval."
+    " A time or throughput ratio's 95% interval comes from the interleaved passes or the two "
+    "points' rounds (column ratios_from); bytes are counted, without interval."
+)
+#: the whole story, once, in the summary
+READING = (
+    "- How to read the numbers: a time is the median seconds per call over the point's timed "
+    "rounds; in brackets, a bootstrap 95% CI of that median (the rounds resampled 2000 "
+    "times), or '(IQR q1–q3)' for a run that saved no rounds. "
+    f"{CONTENDED_MARK} marks a point timed while the suite's contention probe saw the "
+    "machine busy.\n"
+    "- A ratio between two mixers' times (or throughputs) has a 95% interval too. Column "
+    "ratios_from says whence: 'interleaved' (the suite called the mixers in turn, pass by "
+    "pass, at that value: the median of the pass-by-pass ratios, bootstrapped, so that a "
+    "slow phase of the machine cancels out), 'rounds' (an unpaired bootstrap of the two "
+    "points' rounds), 'q1-q3' (the two points' quartiles, for runs without rounds), 'none'. "
+    "An interval that straddles 1.00× does not tell the two apart.\n"
+    "- Slopes carry a 95% interval (a bootstrap over the rounds, else the regression's), and "
+    "a claim is 'inconclusive' where its interval straddles the criterion."
 )
 
 

@@ -42,12 +42,15 @@ HTML_STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
        line-height: 1.4; }
 nav.toc { background: #f7f7f7; border: 1px solid #ddd; padding: 0.5em 1.5em; margin: 1em 0 2em; }
-nav.toc ol { margin: 0.3em 0; }
+nav.toc ol { margin: 0.3em 0; columns: 3 14em; }
 .table-scroll { overflow-x: auto; max-width: 100%; margin: 0.5em 0 1.5em; }
 table { border-collapse: collapse; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; white-space: nowrap; }
-th { background: #f3f3f3; position: sticky; top: 0; }
-td.text { text-align: left; white-space: normal; min-width: 8em; max-width: 32em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
+td { white-space: nowrap; }
+th { background: #f3f3f3; position: sticky; top: 0; vertical-align: bottom; min-width: 3em; }
+td.num { white-space: normal; }
+td.text, th.text { text-align: left; }
+td.text { white-space: normal; min-width: 6em; max-width: 30em; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; height: auto; }
 figcaption, p.caption { color: #444; font-size: 0.9em; }

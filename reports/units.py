@@ -60,7 +60,14 @@ def interval(column: str, value: float, low: float, high: float) -> str:
     for suffix, table in steps.items():
         if column.endswith(suffix):
             size, _ = scale(value, table)
-            return f"[{low / size:.3g}, {high / size:.3g}]"
+            return f"[{short(low / size)}, {short(high / size)}]"
     if column.endswith(("_x", "_slope", "_r2")):
         return f"[{low:.2f}, {high:.2f}]".replace("-0.00", "0.00")
-    return f"[{low:.3g}, {high:.3g}]"
+    return f"[{short(low)}, {short(high)}]"
+
+
+def short(value: float) -> str:
+    """Three significant digits, never in exponent form: 0.91, 12.3, 1090."""
+    if value and abs(value) < 1e-3:
+        return f"{value:.2g}"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"

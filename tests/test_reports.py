@@ -36,7 +36,6 @@ from reports.render import Section, current_umask, format_value, write_report
 from reports.report import missing_key_notes
 from reports.tables import (
     Table,
-    accuracy_table,
     inference_cost_table,
     scaling_table,
     training_cost_table,
@@ -216,41 +215,6 @@ def test_inference_cost_values_equal_the_inputs(points):
     assert gpu.loc[(2048, "retnet/recurrent"), "state_vs_attention_x"] == pytest.approx(
         recurrent["state_bytes"] / attention["state_bytes"]
     )
-
-
-def test_accuracy_table_is_lra_shaped_with_na(points):
-    frame = accuracy_table(points).frame
-    cpu = frame[frame["run"] == "0001 AMD EPYC"].set_index("mixer")
-    assert list(cpu.columns[1:4]) == ["listops", "retrieval", "text"]
-    assert cpu.loc["attention/sdpa", "listops"] == 0.37
-    assert cpu.loc["attention/sdpa", "average"] == pytest.approx((0.37 + 0.64 + 0.57) / 3)
-    assert math.isnan(cpu.loc["mamba/scan", "listops"])
-    assert math.isnan(cpu.loc["mamba/scan", "average"])
-    assert cpu.loc["mamba/scan", "not_ok"] == "listops: diverged"
-    assert cpu.loc["mamba/scan", "tasks_run"] == "1/3"
-
-
-def test_accuracy_table_keeps_budget_limited_runs_and_drops_tasks_nobody_ran(points):
-    cpu = points[points["run"] == "0001 AMD EPYC"].copy()
-    diverged = (cpu["mixer"] == "mamba/scan") & (cpu["task"] == "listops")
-    cpu.loc[diverged, ["status", "accuracy", "ok"]] = ["timeout", 0.21, False]
-    skipped = cpu[(cpu["workload"] == "accuracy") & (cpu["task"] == "text")].copy()
-    skipped[["task", "status", "accuracy", "ok"]] = ["lra-image", "skipped", math.nan, False]
-    table = accuracy_table(pd.concat([cpu, skipped]))
-    frame = table.frame.set_index("mixer")
-    assert frame.loc["mamba/scan", "listops"] == 0.21
-    assert frame.loc["mamba/scan", "not_ok"] == "listops: timeout"
-    assert "lra-image" not in frame.columns
-    assert "Not run for any mixer (see 'Points that did not run'): lra-image." in table.caption
-
-
-def test_lra_release_tasks_get_their_own_average(points):
-    cpu = points[points["run"] == "0001 AMD EPYC"].copy()
-    cpu["task"] = cpu["task"].replace({"listops": "lra-listops", "text": "lra-text"})
-    frame = accuracy_table(cpu).frame.set_index("mixer")
-    assert frame.loc["attention/sdpa", "lra_average"] == pytest.approx((0.37 + 0.64) / 2)
-    assert frame.loc["attention/sdpa", "average"] == pytest.approx((0.37 + 0.64 + 0.57) / 3)
-    assert math.isnan(frame.loc["mamba/scan", "lra_average"])
 
 
 def test_claims_hold_fail_or_are_not_measured(points):
