@@ -1,0 +1,361 @@
+"""The accuracy section (reports/accuracy.py): the protocol at its head, mean
+± a 95% t-interval per cell, 'at chance' and 'not distinguishable' marked,
+the LRA table with the published rows, the figures with their intervals and
+the Zoology claim (tests/fixtures/accuracy, written by
+tests/fixtures/make_accuracy.py; the older tests/fixtures/benchmarks hold
+one seed per point)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import statistics
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from matplotlib.container import ErrorbarContainer
+
+from reports import accuracy, published
+from reports.__main__ import main
+from reports.accuracy import (
+    ONE_SEED,
+    ZOOLOGY_CLAIM,
+    accuracy_frame,
+    accuracy_table,
+    interval,
+    lra_table,
+    pareto_front,
+    points_table,
+    state_growth,
+)
+from reports.claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
+from reports.load import load
+from reports.report import PARTS
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ACCURACY = FIXTURES / "accuracy"
+OLD = FIXTURES / "benchmarks"
+CPU = "0001 AMD EPYC"
+
+
+@pytest.fixture(scope="module")
+def points() -> pd.DataFrame:
+    return load(ACCURACY, ["all"])
+
+
+@pytest.fixture(scope="module")
+def old() -> pd.DataFrame:
+    return load(OLD, ["all"])
+
+
+def with_seeds(points: pd.DataFrame, task: str, mixer: str, seeds: list[float]) -> pd.DataFrame:
+    """``points`` with one point's seed accuracies replaced."""
+    changed = points.copy()
+    at = (changed["task"] == task) & (changed["mixer"] == mixer)
+    (index,) = changed.index[at]
+    changed.at[index, "seed_accuracies"] = [
+        {"seed": k, "accuracy": v, "status": "ok"} for k, v in enumerate(seeds)
+    ]
+    changed.at[index, "accuracy"] = statistics.fmean(seeds)
+    return changed
+
+
+def zoology(points: pd.DataFrame) -> dict[str, str]:
+    frame = claims_table(points, "half", {"attention": [ZOOLOGY_CLAIM]}).frame
+    return frame.set_index("mixer")["verdict"].to_dict()
+
+
+def cells(table) -> pd.DataFrame:
+    return table.frame[table.frame["run"] == CPU].set_index("mixer")
+
+
+# -- the interval ----------------------------------------------------------------
+
+
+def test_the_interval_is_a_student_t_interval_over_the_seeds():
+    seeds = [0.90, 0.92, 0.88]
+    span = interval(seeds)
+    half = 4.303 * statistics.stdev(seeds) / math.sqrt(3)
+    assert span.mean == pytest.approx(0.90) and span.half == pytest.approx(half)
+    assert span.text() == f"90.0 ± {100 * half:.1f}"
+    one = interval([0.5])
+    assert not one.known and one.text() == f"50.0 ({ONE_SEED})"
+    assert interval([0.5, 0.5]).half == 0.0  # equal seeds: an exact interval
+
+
+# -- the tables ------------------------------------------------------------------
+
+
+def test_cells_show_mean_and_interval_and_mark_at_chance(points):
+    table = accuracy_table(points)
+    frame = cells(table)
+    assert list(frame.columns[1:6]) == [
+        "mqar-L64-kv4", "mqar-L64-kv16", "mqar-L256-kv4", "mqar-L256-kv16", "selective_copy",
+    ]  # fmt: skip
+    expected = interval([0.90, 0.92, 0.88]).text()
+    assert frame.loc["attention/sdpa", "selective_copy"] == expected
+    assert "lra-listops" not in frame.columns  # the release's tasks have their own table
+    lra = cells(lra_table(points))
+    assert lra.loc["hyena/fft", "lra-listops"].startswith("at chance: 16.7 ± ")
+    assert lra.loc["hyena/fft", "lra-text"] == "diverged"
+    assert lra.loc["attention/sdpa", "lra-image"] == "not run"
+    assert not lra.loc["mamba/scan", "lra-listops"].startswith("at chance")
+
+
+def test_overlapping_intervals_are_named_not_distinguishable(points):
+    acc = accuracy_frame(points).set_index(["task", "mixer"])
+    assert acc.loc[("selective_copy", "attention/sdpa"), "not_distinguishable"] == (
+        "retnet/chunkwise"
+    )
+    assert acc.loc[("selective_copy", "mamba/scan"), "not_distinguishable"] == ""
+    blocks = accuracy.table_blocks(points)
+    notes = [b for b in blocks if isinstance(b, str) and b.startswith("Not distinguishable")]
+    assert len(notes) == 2  # under the table of generated tasks and under the LRA table
+    assert f"- {CPU}, selective_copy: attention/sdpa and retnet/chunkwise" in notes[0]
+    assert f"- {CPU}, lra-listops: attention/sdpa and retnet/chunkwise" in notes[1]
+
+
+def test_one_seed_has_no_interval_and_is_never_compared(old):
+    frame = cells(accuracy_table(old))
+    assert frame.loc["attention/sdpa", "listops"] == f"37.0 ({ONE_SEED})"
+    assert accuracy_frame(old)["not_distinguishable"].eq("").all()
+    text = accuracy.table_blocks(old)[1]
+    assert f"1 seed per point ({ONE_SEED})" in text
+
+
+def test_the_table_is_lra_shaped_with_na(old):
+    frame = cells(accuracy_table(old))
+    assert list(frame.columns[1:4]) == ["listops", "retrieval", "text"]
+    assert frame.loc["attention/sdpa", "average"] == pytest.approx((0.37 + 0.64 + 0.57) / 3)
+    assert frame.loc["mamba/scan", "listops"] == "diverged"
+    assert frame.loc["mamba/scan", "retrieval"] == "N/A"
+    assert math.isnan(frame.loc["mamba/scan", "average"])
+    assert frame.loc["mamba/scan", "not_ok"] == "listops: diverged"
+    assert frame.loc["mamba/scan", "tasks_run"] == "1/3"
+
+
+def test_budget_limited_points_are_kept_and_tasks_nobody_ran_named(old):
+    cpu = old[old["run"] == CPU].copy()
+    stopped = (cpu["mixer"] == "mamba/scan") & (cpu["task"] == "listops")
+    cpu.loc[stopped, ["status", "accuracy", "ok"]] = ["timeout", 0.21, False]
+    skipped = cpu[(cpu["workload"] == "accuracy") & (cpu["task"] == "text")].copy()
+    skipped[["task", "status", "accuracy", "ok"]] = ["induction", "skipped", math.nan, False]
+    table = accuracy_table(pd.concat([cpu, skipped]))
+    frame = table.frame.set_index("mixer")
+    assert frame.loc["mamba/scan", "listops"] == f"21.0 ({ONE_SEED}) (timeout)"
+    assert frame.loc["mamba/scan", "not_ok"] == "listops: timeout"
+    assert "induction" not in frame.columns
+    assert "Not run for any mixer (see 'Points that did not run'): induction." in table.caption
+
+
+def test_the_points_table_shows_the_protocol_beside_each_accuracy(points):
+    frame = points_table(points).frame.set_index(["task", "mixer"])
+    row = frame.loc[("mqar-L256-kv16", "retnet/chunkwise")]
+    assert row["params"] == 101_200 and row["params_target"] == 100_000
+    assert row["params_vs_target"] == "+1.2%"
+    assert row["tokens_seen"] == 400 * 32 * 256
+    assert row["lr"] == 3e-3
+    assert row["lr_grid_val"] == "0.001: 28.0; 0.003: 30.0 (chosen); 0.01: 28.0"
+    assert row["seeds"] == 3 and row["ci95_half"] == pytest.approx(
+        interval([0.30, 0.33, 0.28]).half
+    )
+    assert frame.loc[("lra-listops", "hyena/fft"), "mark"] == "at chance"
+
+
+def test_the_protocol_is_stated_and_checked_at_the_head(points):
+    head, bullets = accuracy.table_blocks(points)[:2]
+    assert "suite/test_accuracy.py" in head
+    for words in ("±5%", "all 27 points with a target are within it", "same tokens",
+                  "equal across the mixers of every task", "chosen per mixer on validation",
+                  "3 seeds per point", "95%", "Student-t", ONE_SEED, "majority class",
+                  "at chance", "not distinguishable"):  # fmt: skip
+        assert words in bullets, words
+    off = points.copy()
+    off.loc[(off["mixer"] == "hyena/fft") & (off["task"] == "selective_copy"), "params"] = 120_000
+    off.loc[(off["mixer"] == "mamba/scan") & (off["task"] == "selective_copy"), "tokens_seen"] = 1
+    bullets = accuracy.table_blocks(off)[1]
+    assert "outside it: hyena/fft on selective_copy (+20.0%)" in bullets
+    assert "they differ on selective_copy" in bullets
+
+
+def test_the_lra_table_carries_the_published_rows_with_their_sources(points):
+    frame = lra_table(points).frame
+    rows = frame[frame["run"] == "published"].set_index("mixer")
+    assert rows.loc["Transformer", "lra-listops"] == "36.37"
+    assert rows.loc["Transformer", "lra-pathx"] == "FAIL"
+    assert rows.loc["Transformer", "average"] == "54.39"
+    assert "Tay et al. 2021" in rows.loc["Transformer", "source"]
+    assert "Table 1" in rows.loc["Transformer", "source"]
+    assert [rows.loc["S4", t] for t in published.LRA_TASKS] == [
+        "58.35", "76.02", "87.09", "87.26", "86.05", "88.10",
+    ]  # fmt: skip
+    assert rows.loc["S4", "average"] == "80.48" and "Table 4" in rows.loc["S4", "source"]
+    measured = cells(lra_table(points))
+    assert measured.loc["attention/sdpa", "average"] == "50.5"  # over lra-listops and lra-text
+    assert measured.loc["hyena/fft", "average"] == "N/A"
+    assert (measured["source"] == "measured here").all()
+
+
+def test_without_release_tasks_the_published_table_stands_alone(old):
+    table = lra_table(old)
+    assert table.name == "accuracy_lra_published"
+    assert set(table.frame["run"]) == {"published"}
+    assert "not measured here" in table.caption
+
+
+def test_published_rows_are_the_papers_numbers():
+    transformer = published.TRANSFORMER_LRA.scores
+    assert [transformer[t] for t in published.LRA_TASKS[:5]] == [36.37, 64.27, 57.46, 42.44, 71.40]
+    assert transformer["lra-pathx"] is None
+    assert statistics.fmean(published.S4_LRA.scores.values()) == pytest.approx(80.48, abs=0.01)
+    assert statistics.fmean(list(transformer.values())[:5]) == pytest.approx(54.39, abs=0.01)
+
+
+# -- the Zoology claim ------------------------------------------------------------
+
+
+def test_the_zoology_claim_holds_for_the_fixed_state_mixers(points):
+    verdicts = zoology(points)
+    assert verdicts == {"retnet/chunkwise": HOLDS, "mamba/scan": HOLDS}  # hyena's state grows
+    frame = claims_table(points, "half", {"attention": [ZOOLOGY_CLAIM]}).frame
+    row = frame.set_index("mixer").loc["retnet/chunkwise"]
+    assert row["family"] == "retnet"
+    assert "at L=256" in row["measured"] and "(kv=16)" in row["measured"]
+    assert "Zoology" in claims_table(points, "half", {"attention": [ZOOLOGY_CLAIM]}).caption
+
+
+def test_the_zoology_claim_is_registered_for_every_report(points):
+    frame = claims_table(points, "half").frame
+    assert set(frame.loc[frame["claim"] == ZOOLOGY_CLAIM.text, "mixer"]) == {
+        "retnet/chunkwise", "mamba/scan",
+    }  # fmt: skip
+
+
+def test_the_zoology_claim_does_not_hold_where_the_state_keeps_up(points):
+    kept_up = with_seeds(points, "mqar-L256-kv16", "retnet/chunkwise", [0.99, 0.985, 0.995])
+    assert zoology(kept_up)["retnet/chunkwise"] == FAILS
+    attention_fell = with_seeds(points, "mqar-L256-kv16", "attention/sdpa", [0.50, 0.52, 0.51])
+    assert set(zoology(attention_fell).values()) == {FAILS}
+
+
+def test_the_zoology_claim_is_inconclusive_without_separation(points):
+    overlapping = with_seeds(points, "mqar-L256-kv16", "retnet/chunkwise", [0.2, 0.9, 0.95])
+    assert zoology(overlapping)["retnet/chunkwise"] == INCONCLUSIVE
+    one_pair = points[~points["task"].astype(str).str.endswith("kv16")]
+    verdicts = claims_table(one_pair, "half", {"attention": [ZOOLOGY_CLAIM]}).frame
+    assert set(verdicts["verdict"]) == {INCONCLUSIVE}
+    assert verdicts["measured"].str.contains("too few pair counts").all()
+    one_seed = points.copy()
+    one_seed["seed_accuracies"] = None  # older runs: the mean alone
+    frame = claims_table(one_seed, "half", {"attention": [ZOOLOGY_CLAIM]}).frame
+    assert set(frame["verdict"]) == {INCONCLUSIVE}
+    assert frame["measured"].str.contains(ONE_SEED).all()
+
+
+def test_no_mqar_no_zoology_rows(old):
+    assert zoology(old) == {}
+
+
+def test_a_fixed_state_is_read_from_state_bytes_else_the_family(points):
+    assert state_growth("retnet/chunkwise", points)[0] is True
+    assert state_growth("hyena/fft", points)[0] is False
+    assert "grows" in state_growth("attention/sdpa", points)[1]
+    bare = points.assign(state_bytes=math.nan)
+    fixed, how = state_growth("mamba/scan", bare)
+    assert fixed is True and "family" in how
+    assert state_growth("hyena/fft", bare)[0] is False
+    plugged = points[points["mixer"] == "retnet/chunkwise"].copy()
+    plugged[["mixer", "family", "variant"]] = ["cummean/plain", "cummean", "plain"]
+    both = pd.concat([points, plugged])
+    assert state_growth("cummean/plain", both)[0] is True  # its own state_bytes say so
+    assert zoology(both)["cummean/plain"] == HOLDS
+
+
+def test_mqar_pairs_come_from_task_config_else_the_name(points):
+    acc = accuracy_frame(points)
+    assert sorted(acc["kv_pairs"].dropna().unique()) == [4.0, 16.0]
+    renamed = points.assign(task_config=None)
+    assert sorted(accuracy_frame(renamed)["kv_pairs"].dropna().unique()) == [4.0, 16.0]
+
+
+# -- the figures ------------------------------------------------------------------
+
+
+def errorbars(ax) -> list[ErrorbarContainer]:
+    return [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+
+
+def test_the_length_figure_has_a_panel_per_pair_count_with_error_bars(points):
+    result = accuracy.length_figure(points)
+    try:
+        panels = [ax for ax in result.figure.axes if ax.get_title()]
+        assert [ax.get_title().split(" —")[0] for ax in panels] == [
+            "4 key-value pairs", "16 key-value pairs",
+        ]  # fmt: skip
+        assert all(len(errorbars(ax)) == 4 for ax in panels)  # one line per mixer
+        assert "95% t-interval" in result.caption
+    finally:
+        plt.close(result.figure)
+
+
+def test_the_state_figure_draws_state_on_a_log_axis_or_says_why_not(points, old):
+    result = accuracy.state_figure(points)
+    try:
+        panels = [ax for ax in result.figure.axes if ax.get_visible() and ax.get_title()]
+        assert panels[0].get_title().startswith("MQAR, 4 pairs")
+        assert all(ax.get_xscale() == "log" for ax in panels)
+        assert all(errorbars(ax) for ax in panels)
+    finally:
+        plt.close(result.figure)
+    note = accuracy.state_figure(old)
+    assert isinstance(note, str) and "no state_bytes" in note
+
+
+def test_the_pareto_front_keeps_what_nothing_beats():
+    costs = [1.0, 2.0, 3.0, 4.0, 1.5]
+    accuracies = [0.3, 0.8, 0.5, 0.9, 0.2]
+    assert pareto_front(costs, accuracies) == [0, 1, 3]
+
+
+def test_a_pareto_figure_per_task(points, old):
+    results = accuracy.pareto_figures(points)
+    figures = [r for r in results if not isinstance(r, str)]
+    try:
+        names = {f.name for f in figures}
+        assert "accuracy_pareto_mqar-L256-kv16" in names and "accuracy_pareto_lra-text" in names
+        assert len(figures) == 7
+        hard = next(f for f in figures if f.name == "accuracy_pareto_mqar-L256-kv16")
+        assert "on it: " + CPU + ", seconds: retnet/chunkwise, hyena/fft, attention/sdpa" in (
+            hard.caption
+        )
+    finally:
+        for f in figures:
+            plt.close(f.figure)
+    notes = accuracy.pareto_figures(old)
+    assert notes == [
+        "Accuracy against training cost: not drawn for listops, retrieval, text (no step_s "
+        "or FLOPs recorded)."
+    ]
+
+
+# -- the report ------------------------------------------------------------------
+
+
+def test_the_report_has_the_accuracy_section(tmp_path):
+    out = tmp_path / "out"
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["--storage", str(ACCURACY), "--out", str(out), "--format", "md"])
+    assert code == 0
+    for name in ("accuracy", "accuracy_lra", "accuracy_points", "claims"):
+        assert (out / "tables" / f"{name}.csv").exists(), name
+    for name in ("accuracy", "accuracy_length", "accuracy_state", "accuracy_pareto_selective_copy"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 1000, name
+    markdown = (out / "report.md").read_text()
+    section = markdown.split("## Accuracy\n", 1)[1]
+    assert section.lstrip().startswith("How these numbers were made")
+    assert "published" in section and "Tay et al. 2021" in section
+    assert ZOOLOGY_CLAIM.text in markdown
+    assert sum(p.section == "Accuracy" for p in PARTS) >= 2
