@@ -481,67 +481,6 @@ def flops_per_s(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
     return result
 
 
-def accuracy_heatmap(points: pd.DataFrame) -> FigureResult | None:
-    """Accuracy per task and mixer, one heatmap per run; cells that did not
-    finish show their status instead of a number."""
-    acc = points[points["workload"] == "accuracy"]
-    if acc.empty:
-        return None
-    runs = sorted(acc["run"].unique())
-    tasks = sorted(acc["task"].dropna().unique())
-    mixers = sorted(acc["mixer"].dropna().unique())
-    fig, axes = plt.subplots(
-        len(runs),
-        1,
-        figsize=(1.3 * len(tasks) + 3, 0.45 * len(mixers) * len(runs) + 1.5),
-        squeeze=False,
-    )
-    for ax, run in zip(axes[:, 0], runs, strict=True):
-        mine = acc[acc["run"] == run]
-        scores = (
-            mine[mine["ok"]]
-            .pivot_table(index="mixer", columns="task", values="accuracy", aggfunc="max")
-            .reindex(index=mixers, columns=tasks)
-        )
-        statuses = mine.pivot_table(
-            index="mixer", columns="task", values="status", aggfunc="first"
-        ).reindex(index=mixers, columns=tasks)
-        sns.heatmap(
-            scores.astype(float),
-            annot=True,
-            fmt=".1%",
-            vmin=0,
-            vmax=1,
-            cmap="viridis",
-            cbar_kws={"label": "accuracy"},
-            mask=scores.isna(),
-            ax=ax,
-        )
-        label_missing_cells(ax, scores, statuses)
-        ax.set_facecolor("#eeeeee")
-        ax.grid(False)
-        ax.set_title(run, fontsize=9, pad=9)
-        ax.set_xlabel("task")
-        ax.set_ylabel("mixer")
-    title = "Accuracy per task and mixer"
-    fig.suptitle(title)
-    fig.tight_layout()
-    caption = f"{title}. Grey cells: N/A where not run, else the status of the run that broke."
-    return FigureResult("accuracy", title, caption, fig)
-
-
-def label_missing_cells(ax: Axes, scores: pd.DataFrame, statuses: pd.DataFrame) -> None:
-    """Seaborn leaves masked cells blank: say why each is empty."""
-    for i, mixer in enumerate(scores.index):
-        for j, task in enumerate(scores.columns):
-            if pd.isna(scores.loc[mixer, task]):
-                status = statuses.loc[mixer, task]
-                text = "N/A" if pd.isna(status) else str(status)
-                ax.text(
-                    j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=8, color="dimgrey"
-                )
-
-
 def set_theme() -> None:
     sns.set_theme(style="whitegrid", context="paper")
 

@@ -11,10 +11,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from schema import DEFAULT_AXIS, LRA_PREFIX, NOT_RUN_STATUSES, SPEED_WORKLOADS, Status, Workload
+from schema import DEFAULT_AXIS, NOT_RUN_STATUSES, SPEED_WORKLOADS, Workload
 
 from . import axes
 from .fits import FitRange, fit_caption, fit_series
@@ -108,53 +107,6 @@ def ran_or_broke(points: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- the tables -----------------------------------------------------------------
-
-
-def mean_of_all(scores: list[float]) -> float:
-    """The LRA convention: an average only over a full row, else N/A."""
-    return float(np.mean(scores)) if scores and not any(map(math.isnan, scores)) else math.nan
-
-
-def accuracy_table(points: pd.DataFrame) -> Table:
-    acc = points[points["workload"] == Workload.ACCURACY].copy()
-    never_tried = acc.groupby(["run", "mixer"])["status"].transform(
-        lambda statuses: (statuses == Status.UNAVAILABLE).all()
-    )
-    acc = acc[~never_tried.astype(bool)]  # a backend not available here: the summary says so
-    # a run stopped by its time budget still measured the accuracy it reached
-    acc["reached"] = acc["ok"] | ((acc["status"] == "timeout") & acc["accuracy"].notna())
-    tasks = sorted(acc.loc[acc["reached"], "task"].dropna().unique())
-    never_ran = sorted(set(acc["task"].dropna()) - set(tasks))
-    # The release's LRA tasks get an average of their own, as in the LRA paper.
-    lra = [t for t in tasks if str(t).startswith(LRA_PREFIX)]
-    averages = ["average", "lra_average"] if lra else ["average"]
-    rows = []
-    for (run, mixer), group in acc.groupby(["run", "mixer"], sort=True):
-        by_task = group[group["reached"]].groupby("task")["accuracy"].max()
-        row = {"run": run, "mixer": mixer}
-        row.update({task: by_task.get(task, math.nan) for task in tasks})
-        row["average"] = mean_of_all([row[task] for task in tasks])
-        if lra:
-            row["lra_average"] = mean_of_all([row[task] for task in lra])
-        row["tasks_run"] = f"{by_task.reindex(tasks).notna().sum()}/{len(tasks)}"
-        broke = group[~group["ok"] & group["task"].isin(tasks)]
-        row["not_ok"] = "; ".join(
-            f"{t}: {s}" for t, s in zip(broke["task"], broke["status"], strict=True)
-        )
-        rows.append(row)
-    columns = ["run", "mixer", *tasks, *averages, "tasks_run", "not_ok"]
-    caption = (
-        "Test accuracy (percent) per task, LRA style. A run stopped by its time budget shows "
-        "the accuracy it reached and 'timeout' in the last column; N/A: not run or broke. An "
-        "average is over every task of the table (lra_average: the LRA release's tasks), N/A "
-        "unless all of them have a figure."
-    )
-    if never_ran:
-        caption += (
-            f" Not run for any mixer (see 'Points that did not run'): {', '.join(never_ran)}."
-        )
-    frame = pd.DataFrame(rows, columns=columns)
-    return Table("accuracy", "Accuracy per task", caption, frame, percent=(*tasks, *averages))
 
 
 #: a measure's interval columns in a table: (low, high)
