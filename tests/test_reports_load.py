@@ -19,10 +19,13 @@ import pytest
 import schema
 from reports.load import (
     InvalidPointWarning,
+    ShardOf,
+    ShardWarning,
     SkippedFileWarning,
     load,
     load_points,
     run_file,
+    shard_of,
 )
 from tests.fixtures import make_benchmarks as make
 
@@ -232,3 +235,62 @@ def test_points_of_no_mixer_are_valid_and_calibrate_the_peak(tmp_path):
         rows = read_one(path)
     assert rows["ok"].all()
     assert rows["machine_matmul_peak_flops_per_s"].unique().tolist() == [2 * 512**3 / 0.001]
+
+
+# -- shards and accuracy fields -------------------------------------------------
+
+
+def test_a_shard_is_read_from_the_runs_options():
+    options = schema.OPTIONS_KEY
+    assert shard_of({options: {"shard": "2/4", "shard_group": "abc"}}) == ShardOf("abc", 2, 4)
+    assert str(shard_of({options: {"shard": " 1 / 2 ", "shard_group": "g"}})) == "1/2"
+    for not_a_shard in (
+        {options: {"shard": "2/4"}},  # no group: nothing to merge it with
+        {options: {"shard": "5/4", "shard_group": "abc"}},
+        {options: {"shard": "half", "shard_group": "abc"}},
+        {options: {"profile": "smoke"}},
+        {},
+        None,
+    ):
+        assert shard_of(not_a_shard) is None
+
+
+def test_an_unsharded_run_is_its_own_file(tmp_path):
+    path = write_run(tmp_path, [make.schema_benchmark(make.stats(0.01), **point())], [], "1.json")
+    row = read_one(path).iloc[0]
+    assert row["run_key"] == str(path) and row["run_group"] is None and row["shard"] is None
+
+
+def test_a_shard_names_its_group_in_every_row(tmp_path):
+    entries = [make.schema_benchmark(make.stats(0.01), **point())]
+    path = write_run(tmp_path, entries, [], "0001_x.json")
+    data = json.loads(path.read_text())
+    data[schema.OPTIONS_KEY].update(shard="1/3", shard_group="feed")
+    path.write_text(json.dumps(data))
+    with pytest.warns(ShardWarning, match=r"shard 2/3, 3/3 missing"):
+        row = read_one(path).iloc[0]
+    assert (row["run_group"], row["shard"], row["run_key"]) == ("feed", "1/3", "shard-group:feed")
+    assert row["run"] == "group feed (1 of 3 shards)"
+
+
+def test_an_accuracy_points_lists_and_settings_reach_the_table(tmp_path):
+    seeds = [
+        {"seed": 0, "accuracy": 0.5, "status": "ok"},
+        {"seed": 1, "accuracy": 0.7, "status": "ok"},
+    ]
+    grid = [{"lr": 1e-3, "val_accuracy": 0.6, "status": "ok"}]
+    values = point(
+        workload=schema.Workload.ACCURACY,
+        task="mqar-L64-kv8",
+        sweep=None,
+        seed_accuracies=seeds,
+        lr_grid=grid,
+        task_config={"num_kv_pairs": 8, "seq_len": 64},
+        state_bytes=None,
+    )
+    path = write_run(tmp_path, [make.schema_benchmark(make.stats(1.0), **values)], [], "1.json")
+    with warnings_as_errors():
+        row = read_one(path).iloc[0]
+    assert row["seed_accuracies"] == seeds and row["lr_grid"] == grid
+    assert row["task_config"] == {"num_kv_pairs": 8, "seq_len": 64}
+    assert math.isnan(row["state_bytes"])  # not recorded yet: None, never a zero
