@@ -66,6 +66,11 @@ from .workloads import (
 UNTIMED_CALL_COST = 8
 #: a point may use this share of the free memory before it is predicted to run out
 MEMORY_HEADROOM = 0.8
+#: a point is skipped as a timeout only when predicted this many times over its
+#: budget: two short points measured in a noisy phase can make the slope look
+#: steeper than it is, and a point that would have fit must not be lost to load
+#: (the budget itself still stops a point that runs over)
+TIME_MARGIN = 3.0
 
 
 @dataclass(frozen=True)
@@ -175,12 +180,13 @@ def predict(history: SweepHistory, options: RunOptions, point: Point) -> PointNo
     xs, times = [o.x for o in measured], [o.call_s for o in measured]
     law = extrapolation_law(xs, times, min_time_exponent(point), 3.0)
     seconds = law(point.x) * calls
-    if seconds > options.time_budget_s:
+    if seconds > TIME_MARGIN * options.time_budget_s:
         return PointNotRun(
             Status.TIMEOUT,
             f"predicted {seconds:.3g} s for {calls:.3g} calls' worth (time per call "
             f"~ {axis.id_prefix}^{law.exponent:.2f} from {axis.id_prefix}="
-            f"{', '.join(str(x) for x in xs)}), over the {options.time_budget_s:g} s budget",
+            f"{', '.join(str(x) for x in xs)}), over {TIME_MARGIN:g}x the "
+            f"{options.time_budget_s:g} s budget",
         )
     return predict_memory(measured, options, point)
 

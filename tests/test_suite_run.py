@@ -305,6 +305,8 @@ def test_a_batch_sweep_saves_its_batch_values(tmp_path: Path) -> None:
 
 def test_an_interrupted_run_is_saved_and_marked_partial(tmp_path: Path) -> None:
     """Ctrl-C: pytest-benchmark saves what ran; the file says it is not the whole run."""
+    import os
+    import select
     import signal
     import time
 
@@ -313,9 +315,16 @@ def test_an_interrupted_run_is_saved_and_marked_partial(tmp_path: Path) -> None:
         "--profile", "smoke", "--mixers", "retnet/recurrent", "--lengths", "32,2k,4k,8k,16k",
         "-k", "matmul or test_train_step", "--benchmark-json", str(tmp_path / "run.json"), "-q",
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # the token loop's train step at 2k runs until its 10 s budget: interrupt it there
-    time.sleep(4)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, env=env)
+    # wait for the first passed test (the calibration), then interrupt the token
+    # loop's train step at 2k, which runs until its 10 s budget
+    seen, deadline = b"", time.monotonic() + 120
+    while b"." not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        if ready:
+            seen += os.read(process.stdout.fileno(), 1024)
+    time.sleep(2)
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=120)
