@@ -669,8 +669,8 @@ class RecallFallsWithFixedState(Claim):
         if verdict == INCONCLUSIVE:
             known = all(i.known for i in (*attention.values(), fewest, most))
             measured += "; the intervals do not separate" if known else f"; {ONE_SEED}"
-        low, high = (most.low, most.high) if most.known else (math.nan, math.nan)
-        return replace(self.verdict(scope, mixer, measured, verdict, low, high), family=family)
+        # no one interval: the verdict rests on several, each named in ``measured``
+        return replace(self.verdict(scope, mixer, measured, verdict), family=family)
 
 
 ZOOLOGY_CLAIM = RecallFallsWithFixedState(
