@@ -350,18 +350,21 @@ def task_columns(acc: pd.DataFrame, lra: bool) -> list[str]:
     return sorted(tasks, key=key)
 
 
-def footnote(acc: pd.DataFrame, tasks: Sequence[str]) -> str | None:
-    """The pairs of mixers not distinguishable on each task of a table."""
+def footnote(acc: pd.DataFrame, tasks: Sequence[str]) -> list[str]:
+    """The pairs of mixers not distinguishable on each task of a table: a
+    heading and a list (two blocks, so that both pages show a list)."""
     lines = []
-    for (run, task), group in acc[acc["task"].isin(tasks)].groupby(["run", "task"], sort=True):
+    rank = {task: k for k, task in enumerate(tasks)}  # the table's column order
+    chosen = acc[acc["task"].isin(tasks)]
+    groups = sorted(chosen.groupby(["run", "task"]), key=lambda g: (g[0][0], rank[g[0][1]]))
+    for (run, task), group in groups:
         pairs = indistinct_pairs(group)
         if pairs:
             named = "; ".join(f"{a} and {b}" for a, b in pairs)
             lines.append(f"- {run}, {task}: {named}")
     if not lines:
-        return None
-    head = "Not distinguishable (their 95% intervals overlap on the task):"
-    return head + "\n\n" + "\n".join(lines)
+        return []
+    return ["Not distinguishable (their 95% intervals overlap on the task):", "\n".join(lines)]
 
 
 def accuracy_table(points: pd.DataFrame) -> Table | None:
@@ -1025,9 +1028,9 @@ def table_blocks(points: pd.DataFrame) -> list[str | Table | None]:
     return [
         *protocol_blocks(acc),
         table,
-        footnote(acc, task_columns(acc, lra=False)) if table is not None else None,
+        *(footnote(acc, task_columns(acc, lra=False)) if table is not None else []),
         lra,
-        footnote(acc, lra_tasks) if lra is not None and lra.name == "accuracy_lra" else None,
+        *(footnote(acc, lra_tasks) if lra is not None and lra.name == "accuracy_lra" else []),
         points_table(points),
     ]
 

@@ -112,10 +112,13 @@ def test_overlapping_intervals_are_named_not_distinguishable(points):
     )
     assert acc.loc[("selective_copy", "mamba/scan"), "not_distinguishable"] == ""
     blocks = accuracy.table_blocks(points)
-    notes = [b for b in blocks if isinstance(b, str) and b.startswith("Not distinguishable")]
-    assert len(notes) == 2  # under the table of generated tasks and under the LRA table
-    assert f"- {CPU}, selective_copy: attention/sdpa and retnet/chunkwise" in notes[0]
-    assert f"- {CPU}, lra-listops: attention/sdpa and retnet/chunkwise" in notes[1]
+    heads = [k for k, b in enumerate(blocks) if str(b).startswith("Not distinguishable")]
+    assert len(heads) == 2  # under the table of generated tasks and under the LRA table
+    first, second = (blocks[k + 1] for k in heads)
+    assert all(line.startswith("- ") for line in first.splitlines())  # a list on both pages
+    assert f"- {CPU}, selective_copy: attention/sdpa and retnet/chunkwise" in first
+    assert f"- {CPU}, lra-listops: attention/sdpa and retnet/chunkwise" in second
+    assert blocks[heads[0] - 1].name == "accuracy" and blocks[heads[1] - 1].name == "accuracy_lra"
 
 
 def test_one_seed_has_no_interval_and_is_never_compared(old):
