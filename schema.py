@@ -126,10 +126,20 @@ FIELDS: tuple[Field, ...] = (
     Field("dtype", TEXT, "float32, bfloat16, ..."),
     Field("device", TEXT, "cpu or cuda"),
     Field("params", INT, "trainable parameters of the model"),
-    Field("flops", FLOAT, "analytic useful FLOPs per timed call (models/attention.py states it)"),
+    Field(
+        "flops",
+        FLOAT,
+        "analytic useful FLOPs per timed call (models/attention.py states the "
+        "convention); None on accuracy points",
+    ),
     Field("flops_counted", FLOAT, "torch's FlopCounterMode count; None where it sees nothing"),
     Field("peak_mem_bytes", INT, "allocator peak above the baseline, one call"),
-    Field("state_bytes", INT, "decoding state / KV cache after seq_len tokens"),
+    Field(
+        "state_bytes",
+        INT,
+        "decoding state / KV cache after seq_len tokens, at the point's "
+        "batch (accuracy points: batch 1)",
+    ),
     Field("tokens_per_s", FLOAT, "tokens per call over the median seconds per call"),
     Field("accuracy", FLOAT, "test accuracy, a fraction"),
     Field("val_accuracy", FLOAT, "validation accuracy, a fraction"),
