@@ -96,6 +96,11 @@ def straddle_note(low: float, high: float, bounds: Iterable[float]) -> str:
     return f"; the interval straddles {', '.join(f'{b:g}' for b in crossed)}" if crossed else ""
 
 
+def timed(column: str) -> bool:
+    """A time or a rate: measured with noise, and slowed by a busy machine."""
+    return column in TIME_COLUMNS or column in RATE_COLUMNS
+
+
 def busy_note(rows: pd.DataFrame) -> str:
     """'; timed under contention: ...' for the rows the suite flagged."""
     text = contention_text(rows)
@@ -244,7 +249,7 @@ class SlopeWithin(Claim):
                     slope_text(result)
                     + contrast(scope, workload, self.column)
                     + straddle_note(result.low, result.high, (lower, upper))
-                    + busy_note(fitted_rows(mine, result))
+                    + (busy_note(fitted_rows(mine, result)) if timed(self.column) else "")
                 )
                 yield self.verdict(
                     scope, label, measured, self.judge(result), result.low, result.high
@@ -323,7 +328,11 @@ class SlopeBelowBaseline(Claim):
                 measured = (
                     f"{slope_text(a)}; {baseline}: {slope_text(b)}{gap}"
                     + straddle_note(low, high, (0.0,))
-                    + busy_note(pd.concat([fitted_rows(window, a), fitted_rows(other, b)]))
+                    + (
+                        busy_note(pd.concat([fitted_rows(window, a), fitted_rows(other, b)]))
+                        if timed(self.column)
+                        else ""
+                    )
                 )
                 yield self.verdict(scope, label, measured, verdict, low, high)
 
@@ -428,8 +437,7 @@ class BeatsBaseline(Claim):
                 continue
             key = (scope.run, str(self.workload), LENGTH_AXIS, length)
             ratio = column_ratio(mine_rows, theirs_rows, self.column, passes.get(key))
-            timed = self.column in TIME_COLUMNS or self.column in RATE_COLUMNS
-            if timed:
+            if timed(self.column):
                 upper = 1.0 if self.lower_is_better else math.inf
                 lower = -math.inf if self.lower_is_better else 1.0
                 verdict = judge(ratio.low, ratio.high, lower, upper, strict=True)
@@ -442,7 +450,7 @@ class BeatsBaseline(Claim):
                 f"at L={length:g}: {human(self.column, mine)} vs {baseline} "
                 f"{human(self.column, theirs)}; ratio {ratio.value:.2f}×{interval}"
                 + note
-                + busy_note(pd.concat([mine_rows, theirs_rows]))
+                + (busy_note(pd.concat([mine_rows, theirs_rows])) if timed(self.column) else "")
             )
             yield self.verdict(scope, mixer, measured, verdict, ratio.low, ratio.high)
 

@@ -273,17 +273,38 @@ def numeric_columns(table: Table) -> set[str]:
     return {c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and c not in hidden}
 
 
-#: a table of one row and more columns than this is shown as field / value rows
-TRANSPOSE_OVER = 8
+#: a table of at most TRANSPOSE_ROWS rows and more than TRANSPOSE_OVER columns
+#: is shown as one row per field, one column per row of the table
+TRANSPOSE_ROWS, TRANSPOSE_OVER = 3, 10
+
+
+def row_names(cells: pd.DataFrame) -> list[str]:
+    """A heading per row: its first cell, with the next cells until they tell
+    the rows apart."""
+    names = [""] * len(cells)
+    for column in cells.columns:
+        names = [f"{name} {cell}".strip() for name, cell in zip(names, cells[column], strict=True)]
+        if len(set(names)) == len(names):
+            return names
+    return [f"row {i + 1}" for i in range(len(cells))]
 
 
 def shown(table: Table) -> Table:
-    """The table as the pages show it: one row of many columns reads better
-    as a column of fields (the CSV keeps the row)."""
+    """The table as the pages show it: a few rows of many columns read better
+    turned on their side, a field per row (the CSV keeps the table as it is)."""
     cells = formatted(table)
-    if len(cells) != 1 or len(cells.columns) <= TRANSPOSE_OVER:
+    if len(cells) > TRANSPOSE_ROWS or len(cells.columns) <= TRANSPOSE_OVER:
         return table
-    frame = pd.DataFrame({"field": list(cells.columns), "value": list(cells.iloc[0])})
+    if len(cells) == 1:
+        frame = pd.DataFrame({"field": list(cells.columns), "value": list(cells.iloc[0])})
+    else:
+        frame = pd.DataFrame(
+            {"field": list(cells.columns)}
+            | {
+                name: list(row)
+                for name, (_, row) in zip(row_names(cells), cells.iterrows(), strict=True)
+            }
+        )
     return Table(table.name, table.title, table.caption, frame, empty=table.empty)
 
 

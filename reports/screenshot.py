@@ -255,7 +255,10 @@ def screenshot(
 
 def full_page(page: Path, out: Path, width: int = LAPTOP[0], browser: str | None = None) -> Path:
     """A PNG of the whole page at ``width`` (up to MAX_HEIGHT px tall)."""
-    height = int(min(layout(page, (width, LAPTOP[1]), browser).page_height, MAX_HEIGHT))
+    found = layout(page, (width, LAPTOP[1]), browser)
+    # the window holds the viewport and what headless Chromium keeps above it
+    chrome = LAPTOP[1] - found.data["viewport"][1]
+    height = int(min(found.page_height + chrome, MAX_HEIGHT))
     return screenshot(page, out, (width, max(height, LAPTOP[1])), browser)
 
 

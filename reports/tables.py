@@ -311,7 +311,7 @@ def scaling_table(points: pd.DataFrame, fit: FitRange, axis: str = DEFAULT_AXIS)
                 "memory_slope_low": memory_fit.low,
                 "memory_slope_high": memory_fit.high,
                 "memory_r2": memory_fit.r2,
-                "contended": contention_text(group, with_mixer=False),
+                "contended": contention_text(group[group["ok"]], with_mixer=False),
                 "fit_lengths": time_fit.span or memory_fit.span,
             }
         )

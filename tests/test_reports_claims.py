@@ -3,6 +3,7 @@ family's, registered in the test or through the mixbench.claims entry points."""
 
 from __future__ import annotations
 
+import math
 from importlib import metadata
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from reports.claims import (
     ConstantIn,
     SlopeWithin,
     claims_table,
+    judge,
     register_claims,
 )
 from reports.family_claims import FAMILY_CLAIMS
@@ -135,3 +137,76 @@ def test_a_family_the_run_did_not_measure_gets_no_rows(cpu):
     register_claims("nothere", ConstantIn(text="x", workloads=("decode",), column="state_bytes"))
     frame = claims_table(cpu, "half").frame
     assert "nothere" not in set(frame["family"])
+
+
+# -- verdicts that survive noise ---------------------------------------------------
+
+SPREAD_RUN = Path(__file__).parent / "fixtures/spread/spread-box/0001_eee5555_20260105_120000.json"
+
+
+@pytest.fixture(scope="module")
+def spread() -> pd.DataFrame:
+    return load_points([run_file(SPREAD_RUN)])
+
+
+def row(points: pd.DataFrame, claim: str, mixer: str) -> pd.Series:
+    frame = claims_table(points, "half").frame
+    return frame[(frame["claim"] == claim) & (frame["mixer"] == mixer)].iloc[0]
+
+
+def test_inconclusive_means_the_interval_straddles_the_criterion():
+    assert judge(0.7, 1.3, -math.inf, 1.2) == INCONCLUSIVE
+    assert judge(0.7, 1.1, -math.inf, 1.2) == HOLDS
+    assert judge(1.3, 1.5, -math.inf, 1.2) == FAILS
+    assert judge(0.85, 1.1, 0.8, 1.2) == HOLDS and judge(0.7, 0.9, 0.8, 1.2) == INCONCLUSIVE
+    assert judge(0.1, 0.2, -math.inf, 0.2, strict=True) == INCONCLUSIVE
+    assert judge(math.nan, math.nan, 0, 1) == INCONCLUSIVE
+
+
+def test_a_noisy_slope_is_inconclusive_and_says_why(spread):
+    linear = "Forward and training time at most linear in length (selective scan)"
+    found = row(spread, linear, "mamba/scan forward")
+    assert found["verdict"] == INCONCLUSIVE
+    assert found["low"] < 1.2 < found["high"]
+    assert "bootstrap over the rounds" in found["measured"]
+    assert "the interval straddles 1.2" in found["measured"]
+    assert "timed under contention: mamba/scan seq_len=1024 (×1.9)" in found["measured"]
+    quiet = row(spread, "Chunkwise time linear in length", "retnet/chunkwise forward")
+    assert quiet["verdict"] == HOLDS and 0.8 <= quiet["low"] <= quiet["high"] <= 1.2
+    assert "contention" not in quiet["measured"]
+
+
+def test_a_verdict_decided_by_the_baseline_breaking_says_so(spread):
+    faster = row(spread, "Decoding faster than attention at long context", "retnet/chunkwise")
+    assert faster["verdict"] == HOLDS
+    assert faster["measured"].startswith("decided by timeout: at L=2048")
+    assert "timed under contention: attention/sdpa seq_len=2048 (×2.3)" in faster["measured"]
+
+
+def test_counted_bytes_are_not_said_to_be_under_contention(spread):
+    state = row(
+        spread, "Decode state (KV-cache) bytes constant in context length", "retnet/chunkwise"
+    )
+    assert state["verdict"] == HOLDS and "contention" not in state["measured"]
+    latency = row(spread, "Decode latency per token constant in context length", "retnet/chunkwise")
+    assert "timed under contention: retnet/chunkwise seq_len=512 (×1.7)" in latency["measured"]
+
+
+def test_a_slope_below_attentions_carries_the_interval_of_the_difference(spread):
+    claim = "Time sub-quadratic in length (FFT long convolution): slope below attention's"
+    fast = pd.concat([spread, renamed(spread, "mamba/scan", "hyena/fft")])
+    found = row(fast, claim, "hyena/fft forward")
+    assert found["verdict"] == HOLDS and found["high"] < 0
+    assert "difference -0.7" in found["measured"]
+    same = pd.concat([spread, renamed(spread, "attention/sdpa", "hyena/fft")])
+    tie = row(same, claim, "hyena/fft forward")
+    assert tie["verdict"] == INCONCLUSIVE and tie["low"] < 0 < tie["high"]
+
+
+def test_the_claims_table_shows_the_interval_beside_the_verdict(spread):
+    from reports.render import markdown_table
+
+    table = claims_table(spread, "half")
+    assert {"low", "high"} <= set(table.frame.columns)
+    shown = markdown_table(table)
+    assert "| inconclusive [1." in shown

@@ -10,8 +10,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reports.fits import fit_loglog
+from reports.fits import (
+    BOOTSTRAP,
+    EXACT,
+    NO_INTERVAL,
+    STANDARD_ERROR,
+    fit_loglog,
+    fit_series,
+)
 from reports.load import load_points, run_file
+from reports.render import markdown_table
 from reports.tables import scaling_table, training_cost_table
 from suite import slopes
 
@@ -60,3 +68,61 @@ def test_throughput_is_the_suites_tokens_per_s_not_recomputed():
     points.loc[train, "tokens_per_s"] = 123.0  # whatever the suite wrote is what is shown
     frame = training_cost_table(points).frame
     assert (frame.loc[frame["status"] == "ok", "tokens_per_s"] == 123.0).all()
+
+
+# -- the slope's 95% interval ----------------------------------------------------
+
+SPREAD = Path(__file__).parent / "fixtures" / "spread" / "spread-box"
+SPREAD_RUN = SPREAD / "0001_eee5555_20260105_120000.json"
+
+
+def one(points: pd.DataFrame, mixer: str, workload: str) -> pd.DataFrame:
+    return points[(points["mixer"] == mixer) & (points["workload"] == workload)]
+
+
+def test_a_times_slope_gets_a_bootstrap_interval_over_its_rounds():
+    points = load_points([run_file(SPREAD_RUN)])
+    quiet = fit_series(one(points, "retnet/chunkwise", "forward"), "time_s", "half")
+    assert quiet.interval == BOOTSTRAP and quiet.n == 3
+    assert 0.95 < quiet.low < quiet.slope < quiet.high < 1.05
+    noisy = fit_series(one(points, "mamba/scan", "forward"), "time_s", "half")
+    assert noisy.high - noisy.low > 5 * (quiet.high - quiet.low)  # 25% noise against 2%
+    assert noisy.low < 1.2 < noisy.high
+    assert fit_series(one(points, "mamba/scan", "forward"), "time_s", "half") == noisy  # seeded
+    assert "95% CI [" in noisy.interval_text() and "bootstrap" in noisy.interval_text()
+
+
+def test_without_rounds_the_interval_is_the_regressions():
+    xs = [256, 512, 1024, 2048]
+    exact = fit_loglog(xs, [1.0, 2.0, 4.0, 8.0])
+    assert exact.interval == STANDARD_ERROR and exact.low == exact.high == pytest.approx(1.0)
+    noisy = fit_loglog(xs, [1.0, 2.3, 3.6, 8.4])
+    assert noisy.interval == STANDARD_ERROR and noisy.low < noisy.slope < noisy.high
+    assert noisy.high - noisy.low > 0.1
+    two = fit_loglog([256, 512], [1.0, 2.0])
+    assert not two.has_interval and "no interval" in two.interval_text()
+
+
+def test_two_counted_values_are_exact_but_two_untimed_times_are_not():
+    points = load_points([run_file(CPU_1)])
+    chunkwise = one(points, "retnet/chunkwise", "forward")
+    chunkwise = chunkwise[chunkwise["seq_len"] >= 1024]
+    memory = fit_series(chunkwise, "peak_mem_bytes", "half")
+    assert memory.interval == EXACT and memory.low == memory.high == memory.slope
+    time = fit_series(chunkwise, "time_s", "half")  # no rounds, two lengths
+    assert time.interval == NO_INTERVAL and not time.has_interval
+
+
+def test_the_scaling_table_shows_each_slope_with_its_interval():
+    points = load_points([run_file(SPREAD_RUN)])
+    table = scaling_table(points, "half")
+    frame = table.frame.set_index(["workload", "mixer"])
+    row = frame.loc[("forward", "mamba/scan")]
+    assert (
+        row["time_interval"] == BOOTSTRAP and row["time_slope_low"] < 1.2 < row["time_slope_high"]
+    )
+    assert row["contended"] == "seq_len=1024 (×1.9)"
+    assert frame.loc[("decode", "attention/sdpa"), "contended"] == ""  # its timeout is no fit
+    shown = markdown_table(table)
+    line = next(ln for ln in shown.splitlines() if "| forward" in ln and "mamba/scan" in ln)
+    assert f"{row['time_slope']:.2f} [{row['time_slope_low']:.2f}, " in line

@@ -1,0 +1,80 @@
+"""report.html in a real headless browser (python -m reports.screenshot): it
+renders at a laptop's 1366×768, its contents links reach their sections, every
+figure decodes, and no table is wider than the window. Skipped where no
+Chromium is installed (``apt-get install chromium``)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reports import screenshot
+from reports.__main__ import main
+from tests.fixtures import make_spread
+
+HERE = Path(__file__).parent / "fixtures"
+BATCH_RUN = HERE / "sweeps" / "batch-box" / "0001_ddd4444_20260104_120000.json"
+BROWSER = screenshot.find_browser()
+
+pytestmark = pytest.mark.skipif(
+    BROWSER is None,
+    reason="no headless Chromium on this machine (apt-get install chromium, or set "
+    f"${screenshot.ENV_BROWSER})",
+)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report over a run with rounds, contention and a FLOP-count error,
+    and a batch sweep without rounds (the speed side of the report: accuracy
+    tables are tests/test_reports_accuracy.py's)."""
+    storage = tmp_path_factory.mktemp("storage")
+    for source in (make_spread.PATH, BATCH_RUN):
+        (storage / source.parent.name).mkdir()
+        shutil.copy(source, storage / source.parent.name / source.name)
+    out = tmp_path_factory.mktemp("out") / "report"
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["--storage", str(storage), "--run", "all", "--out", str(out)]) == 0
+    return out / "report.html"
+
+
+@pytest.fixture(scope="module")
+def laid_out(page: Path) -> screenshot.Layout:
+    return screenshot.layout(page, screenshot.LAPTOP)
+
+
+def test_the_page_renders_with_its_contents(laid_out):
+    assert laid_out.data["title"].startswith("mixbench report")
+    assert laid_out.data["viewport"][0] == 1366  # the window's height holds some chrome too
+    links = laid_out.data["links"]
+    assert len(links) >= 8 and not laid_out.broken_links()
+    assert {"Summary", "Claims", "FLOP/s"} <= {link["text"] for link in links}
+    assert laid_out.data["images"] and not laid_out.broken_images()
+
+
+def test_nothing_is_wider_than_a_laptop(laid_out):
+    assert laid_out.page_width <= laid_out.data["client_width"]
+    assert not laid_out.wide_tables(), laid_out.summary()
+    assert not laid_out.problems(), laid_out.summary()
+
+
+def test_the_screenshots_are_of_the_window_and_of_the_whole_page(page, tmp_path, laid_out):
+    window = screenshot.screenshot(page, tmp_path / "window.png")
+    assert screenshot.png_size(window) == screenshot.LAPTOP
+    whole = screenshot.full_page(page, tmp_path / "whole.png")
+    width, height = screenshot.png_size(whole)
+    assert width == 1366
+    chrome = 768 - laid_out.data["viewport"][1]
+    assert height == min(int(laid_out.page_height) + chrome, screenshot.MAX_HEIGHT)
+
+
+def test_the_command_checks_and_says_what_it_found(page, tmp_path, capsys):
+    code = screenshot.main([str(page), str(tmp_path / "shot.png")])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "1366×768: page 1366×" in printed and "0 wider than the viewport" in printed
+    assert screenshot.main([str(tmp_path / "missing.html"), str(tmp_path / "x.png")]) == 2
