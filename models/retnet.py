@@ -79,14 +79,18 @@ def decay_matrix(log_decay: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def normalise(od: torch.Tensor, log_decay: torch.Tensor, start: int) -> torch.Tensor:
-    """Split retained [v, 1] into o and d and return o / max(|d|, sqrt(S_n)),
-    S_n = (1 - gamma^(n+1)) / (1 - gamma) at absolute positions n = start, ...;
+    """Split retained [v, 1] into o and d and return o / max(|d|, sqrt(S_n));
     od is (batch, heads, length, d_v + 1)."""
-    o, d = od[..., :-1], od[..., -1]
-    n = torch.arange(start, start + od.shape[-2], device=od.device, dtype=log_decay.dtype)
-    row_mass = torch.expm1((n[None, :] + 1) * log_decay[:, None]) / torch.expm1(log_decay)[:, None]
-    divisor = torch.maximum(d.abs(), row_mass.sqrt())
-    return o / divisor.detach().unsqueeze(-1)
+    return divide_by_normaliser(od[..., :-1], od[..., -1], log_decay, start)
+
+
+def divide_by_normaliser(
+    o: torch.Tensor, d: torch.Tensor, log_decay: torch.Tensor, start: int
+) -> torch.Tensor:
+    """o / max(|d|, sqrt(S_n)), S_n = (1 - gamma^(n+1)) / (1 - gamma) at absolute
+    positions n = start, ...; o is (batch, heads, length, d_v), d the row sums
+    (batch, heads, length). The divisor is detached, as in torchscale."""
+    return o / normaliser(d, log_decay, start).detach().unsqueeze(-1)
 
 
 def parallel_retention(q, k, v, log_decay: torch.Tensor) -> torch.Tensor:
@@ -95,9 +99,124 @@ def parallel_retention(q, k, v, log_decay: torch.Tensor) -> torch.Tensor:
     return normalise(scores @ with_ones(v), log_decay, start=0)
 
 
-def chunkwise_retention(q, k, v, log_decay: torch.Tensor, chunk_size: int):
-    """The chunkwise form: exact scores inside each chunk, a carried state
-    across chunks. Returns the output and the state after the last token,
+#: side of the score tiles inside a chunk: only tiles on or below the diagonal
+#: are computed, so a chunk of C costs about C^2 (1 + TILE/C) / 2 pairs, not C^2
+SCORE_TILE = 128
+
+
+def chunk_decays(log_decay: torch.Tensor, chunk: int):
+    """Per head: gamma^(p+1) (a query's decay from the chunk's start state),
+    gamma^(C-1-p) (a key's decay to the chunk's end), both (heads, chunk); the
+    in-chunk decay mask (heads, chunk, chunk); gamma^C (heads,)."""
+    pos = torch.arange(chunk, device=log_decay.device, dtype=log_decay.dtype)
+    from_start = torch.exp((pos + 1) * log_decay[:, None])
+    to_end = torch.exp((chunk - 1 - pos) * log_decay[:, None])
+    return from_start, to_end, decay_matrix(log_decay, chunk), torch.exp(chunk * log_decay)
+
+
+class RetainChunks(torch.autograd.Function):
+    """The chunkwise form over contiguous (G, H, L, d) q, k, v, L a multiple of
+    the chunk C, from the state ``state`` (G, H, d_k, d_v + 1) or 0. Returns the
+    unnormalised output o (G, H, L, d_v), its row sums d (G, H, L; they feed the
+    detached divisor only, so get no gradient) and the state after the last
+    position. Per chunk c with start state S_c:
+
+        o = (q gamma^(p+1)) S_c + sum over tiles j <= i of (Q_i K_j^T * D_ij) V_j
+        S_(c+1) = gamma^C S_c + (k gamma^(C-1-p))^T [v, 1]
+
+    Scores come in tiles of SCORE_TILE: the tiles above the diagonal, all
+    masked, are skipped, in the forward and in the hand-written backward, which
+    runs the states' recurrence backwards. It keeps q, k, v, the chunks' start
+    states and the masked scores."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, log_decay, chunk: int, state):
+        G, H, L, dk = q.shape
+        dv = v.shape[-1]
+        n = L // chunk
+        from_start, to_end, mask, chunk_decay = chunk_decays(log_decay, chunk)
+        q5, k5, v5 = (t.view(G, H, n, chunk, -1) for t in (q, k, v))
+        keys = k5 * to_end[:, None, :, None]
+        chunk_kv = keys.transpose(-1, -2) @ v5
+        chunk_keys = keys.sum(-2)
+        S = q.new_zeros(G, H, dk, dv + 1) if state is None else state.clone()
+        starts = q.new_empty(G, H, n, dk, dv + 1)
+        for c in range(n):
+            starts[:, :, c] = S
+            S[..., :dv].mul_(chunk_decay[:, None, None]).add_(chunk_kv[:, :, c])
+            S[..., dv].mul_(chunk_decay[:, None]).add_(chunk_keys[:, :, c])
+        queries = q5 * from_start[:, None, :, None]
+        o = queries @ starts[..., :dv]
+        d = (queries @ starts[..., dv:]).squeeze(-1)
+        rows = G * H * n
+        q3, k3, v3 = (t.view(rows, chunk, -1) for t in (q, k, v))
+        scores = []
+        for first, last in tile_rows(chunk):
+            # bmm's output must be contiguous (a strided one runs per batch entry)
+            P = torch.bmm(q3[:, first:last], k3[:, :last].transpose(1, 2))
+            P = P.view(G, H, n, last - first, last).mul_(mask[:, None, first:last, :last])
+            o[..., first:last, :] += (P.view(rows, -1, last) @ v3[:, :last]).view_as(
+                o[..., first:last, :]
+            )
+            d[..., first:last] += P.sum(-1)
+            scores.append(P.view(rows, -1, last))
+        ctx.chunk = chunk
+        # the masked scores (about half a chunk's square each) are kept: recomputing
+        # them would cost the backward another product per tile
+        ctx.save_for_backward(q, k, v, log_decay, starts, *scores)
+        d = d.view(G, H, L)
+        ctx.mark_non_differentiable(d)
+        return o.view(G, H, L, dv), d, S
+
+    @staticmethod
+    def backward(ctx, do, dd, dS):
+        q, k, v, log_decay, starts, *scores = ctx.saved_tensors
+        chunk = ctx.chunk
+        G, H, L, dk = q.shape
+        dv = v.shape[-1]
+        n, rows = L // chunk, G * H * L // chunk
+        from_start, to_end, mask, chunk_decay = chunk_decays(log_decay, chunk)
+        from_start, to_end = from_start[:, None, :, None], to_end[:, None, :, None]
+        q5, k5, v5, do5 = (t.view(G, H, n, chunk, -1) for t in (q, k, v, do.contiguous()))
+        # the start states' part: o += (q gamma^(p+1)) S_c
+        S_v = starts[..., :dv]
+        dq5 = (do5 @ S_v.transpose(-1, -2)).mul_(from_start)
+        d_starts = (q5 * from_start).transpose(-1, -2) @ do5
+        # the states' recurrence backwards: what chunk c's keys and values feed
+        after = dS[..., :dv].clone()
+        d_chunk_kv = q.new_empty(G, H, n, dk, dv)
+        for c in range(n - 1, -1, -1):
+            d_chunk_kv[:, :, c] = after
+            after = torch.addcmul(d_starts[:, :, c], after, chunk_decay[:, None, None])
+        dk5 = (v5 @ d_chunk_kv.transpose(-1, -2)).mul_(to_end)
+        dv5 = (k5 * to_end) @ d_chunk_kv
+        # the in-chunk scores, tile row by tile row
+        q3, k3, v3, do3 = (t.reshape(rows, chunk, -1) for t in (q5, k5, v5, do5))
+        dq3, dk3, dv3 = (t.view(rows, chunk, -1) for t in (dq5, dk5, dv5))
+        for (first, last), P in zip(tile_rows(chunk), scores, strict=True):
+            part = mask[:, None, first:last, :last]
+            shape = (G, H, n, last - first, last)
+            dv3[:, :last] += torch.bmm(P.transpose(1, 2), do3[:, first:last])
+            dP = torch.bmm(do3[:, first:last], v3[:, :last].transpose(1, 2))
+            dP = dP.view(shape).mul_(part).view(rows, -1, last)
+            dq3[:, first:last] += torch.bmm(dP, k3[:, :last])
+            dk3[:, :last] += torch.bmm(dP.transpose(1, 2), q3[:, first:last])
+        d_state = None
+        if ctx.needs_input_grad[5]:
+            # the key-sum column feeds d only, which gets no gradient
+            d_state = F.pad(after, (0, 1))
+        return dq5.view_as(q), dk5.view_as(k), dv5.view_as(v), None, None, d_state
+
+
+def tile_rows(chunk: int) -> list[tuple[int, int]]:
+    """(first, last) query rows of each tile row of a chunk: its scores need keys 0..last."""
+    tile = min(SCORE_TILE, chunk)
+    return [(first, min(first + tile, chunk)) for first in range(0, chunk, tile)]
+
+
+def retain_chunks(q, k, v, log_decay: torch.Tensor, chunk_size: int):
+    """``RetainChunks`` over a sequence of any length: the unnormalised output
+    o, its row sums d and the state after the last token,
     sum_m gamma^(L-1-m) k_m [v_m, 1]^T of shape (batch, heads, d_k, d_v + 1)."""
     length = q.shape[2]
     chunk = min(chunk_size, length)
@@ -105,32 +224,52 @@ def chunkwise_retention(q, k, v, log_decay: torch.Tensor, chunk_size: int):
     # token, so the returned state needs no correction; zero keys add nothing
     pad = -length % chunk
     if pad:
-        q, k = (F.pad(t, (0, 0, pad, 0)) for t in (q, k))
-    n_chunks = (length + pad) // chunk
-    q, k, v = (t.unflatten(2, (n_chunks, chunk)) for t in (q, k, with_ones(v, pad)))
-
-    inner = (q @ k.transpose(-1, -2)) * decay_matrix(log_decay, chunk)[:, None]
-    pos = torch.arange(chunk, device=q.device, dtype=log_decay.dtype)
-    to_chunk_end = torch.exp((chunk - 1 - pos) * log_decay[:, None])[:, None, :, None]
-    from_chunk_start = torch.exp((pos + 1) * log_decay[:, None])[:, None, :, None]
-    chunk_kv = (k * to_chunk_end).transpose(-1, -2) @ v  # (batch, heads, chunks, d_k, d_v+1)
-    kv_before, kv_last = running_states(chunk_kv, log_decay * chunk)
-
-    od = inner @ v + (q * from_chunk_start) @ kv_before
-    return normalise(od.flatten(2, 3)[:, :, pad:], log_decay, start=0), kv_last
+        q, k, v = (F.pad(t, (0, 0, pad, 0)) for t in (q, k, v))
+    q, k, v = (t.contiguous() for t in (q, k, v))
+    o, d, state = RetainChunks.apply(q, k, v, log_decay, chunk, None)
+    return o[:, :, pad:], d[:, :, pad:], state
 
 
-def running_states(chunk_kv: torch.Tensor, log_chunk_decay: torch.Tensor):
-    """States before each chunk (stacked on dim 2) and after the last one:
-    s_0 = 0, s_{c+1} = gamma^C s_c + chunk_c. A loop over chunks: a closed
-    form would divide by gamma^(C c), which overflows."""
-    decay = torch.exp(log_chunk_decay)[:, None, None]
-    state = torch.zeros_like(chunk_kv[:, :, 0])
-    before = []
-    for c in range(chunk_kv.shape[2]):
-        before.append(state)
-        state = torch.addcmul(chunk_kv[:, :, c], state, decay)
-    return torch.stack(before, dim=2), state
+def chunkwise_retention(q, k, v, log_decay: torch.Tensor, chunk_size: int):
+    """The chunkwise form: exact scores inside each chunk, a carried state
+    across chunks. Returns the normalised output and the state after the last token."""
+    o, d, state = retain_chunks(q, k, v, log_decay, chunk_size)
+    return divide_by_normaliser(o, d, log_decay, start=0), state
+
+
+def normaliser(d: torch.Tensor, log_decay: torch.Tensor, start: int) -> torch.Tensor:
+    """max(|d|, sqrt(S_n)) at absolute positions n = start, ... (see ``divide_by_normaliser``)."""
+    n = torch.arange(start, start + d.shape[-1], device=d.device, dtype=log_decay.dtype)
+    row_mass = torch.expm1((n[None, :] + 1) * log_decay[:, None]) / torch.expm1(log_decay)[:, None]
+    return torch.maximum(d.abs(), row_mass.sqrt())
+
+
+class NormalisedHeads(torch.autograd.Function):
+    """rms_norm(o / divisor) per head, written straight into the merged
+    (batch, length, heads * d_v) layout: the same as dividing, RMS-norming and
+    transposing, in two passes over o instead of five. Since the divisor is one
+    number per row, rms_norm(o / c) = o * rsqrt(mean(o^2) + eps c^2); the
+    divisor is detached (torchscale's), so the backward is RMS norm's with that eps."""
+
+    @staticmethod
+    def forward(ctx, o: torch.Tensor, divisor: torch.Tensor, eps: float):
+        b, h, n, dv = o.shape
+        mean_square = torch.linalg.vector_norm(o, dim=-1).square_().div_(dv)
+        scale = mean_square.add_(divisor.square().mul_(eps)).rsqrt_()
+        out = o.new_empty(b, n, h, dv)
+        torch.mul(o, scale.unsqueeze(-1), out=out.permute(0, 2, 1, 3))
+        ctx.save_for_backward(o, scale)
+        return out.view(b, n, h * dv)
+
+    @staticmethod
+    def backward(ctx, d_out: torch.Tensor):
+        o, scale = ctx.saved_tensors
+        b, h, n, dv = o.shape
+        d_out = d_out.reshape(b, n, h, dv).permute(0, 2, 1, 3)
+        # d/do of o * (mean(o^2) + c)^(-1/2): scale d_out - o scale^3 mean(o d_out)
+        along = torch.linalg.vecdot(o, d_out).mul_(scale.pow(3)).div_(dv)
+        d_o = torch.mul(d_out, scale.unsqueeze(-1))
+        return d_o.addcmul_(o, along.unsqueeze(-1), value=-1), None, None
 
 
 def decayed_sum(k: torch.Tensor, v: torch.Tensor, log_decay: torch.Tensor) -> torch.Tensor:
@@ -219,8 +358,11 @@ class Retention(Mixer):
         output projection."""
         b, _, n, _ = o.shape
         o = F.rms_norm(o, (self.head_value_dim,), eps=self.layernorm_eps)
-        o = o.transpose(1, 2).reshape(b, n, self.value_dim).to(g.dtype)
-        return self.out_proj(F.silu(g) * o)
+        return self.gate_out(o.transpose(1, 2).reshape(b, n, self.value_dim), g)
+
+    def gate_out(self, o: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """Swish gate and output projection of the merged heads (batch, length, value_dim)."""
+        return self.out_proj(F.silu(g) * o.to(g.dtype))
 
     def retain(self, q, k, v) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -311,6 +453,19 @@ class ChunkwiseRetention(Retention):
 
     def retain(self, q, k, v) -> torch.Tensor:
         return self.retain_prompt(q, k, v)[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.prefill(x)[0]
+
+    def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, RetentionState]:
+        """``finish``'s divide, RMS norm and merge of heads in one (``NormalisedHeads``)."""
+        self.check_input(x)
+        q, k, v, g = self.project(x)
+        log_decay = self.log_decay(q.dtype, q.device)
+        o, d, kv = retain_chunks(q, k, v, log_decay, self.chunk_size)
+        divisor = normaliser(d, log_decay, start=0)
+        o = NormalisedHeads.apply(o, divisor, self.layernorm_eps)
+        return self.gate_out(o, g), RetentionState(kv, x.shape[1])
 
     def chunks(self, seq_len: int) -> tuple[int, int]:
         """(chunk size, number of chunks) of ``chunkwise_retention`` at this length."""

@@ -17,8 +17,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from models import build_mixer
+from models import retnet as retnet_module
 from models.attention import causal_pairs
 from models.hyena import rfft_flops
+from models.retnet import tile_rows
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -139,11 +141,24 @@ def test_retnet_parallel_computes_the_masked_triangle_too(length):
     assert forward_counted(mixer, length) == mixer.flops(B, length) + masked * per_pair(mixer)
 
 
+def computed_pairs(length: int, chunk: int) -> int:
+    """(query, key) pairs the chunkwise kernels compute: in every chunk of the
+    padded grid, the score tiles on or below the diagonal (SCORE_TILE a side)."""
+    size = min(chunk, length)
+    n_chunks = -(-length // size)
+    return n_chunks * sum((last - first) * last for first, last in tile_rows(size))
+
+
+@pytest.mark.parametrize("tile", [128, 4, 3])
 @pytest.mark.parametrize("length,chunk", [(16, 4), (13, 4), (3, 8), (20, 8)])
-def test_retnet_chunkwise_relation_to_its_kernels(length, chunk):
-    """The kernels compute the full C x C square of every chunk of the padded grid
-    and the state products of the padded rows; the counter does not see the
-    per-chunk carry gamma^C s + chunk state (an addcmul, 2 FLOPs per state entry)."""
+def test_retnet_chunkwise_relation_to_its_kernels(length, chunk, tile, monkeypatch):
+    """The kernels compute the score tiles on or below the diagonal of every chunk
+    of the padded grid (with chunks up to a tile, the full C x C square) and the
+    state products of the padded rows. The counter does not see what runs
+    elementwise: the in-chunk row sums d (the convention's [v, 1] column, 2 FLOPs
+    per useful pair), the chunk states' key-sum column (2 d_k per row) and the
+    per-chunk carry gamma^C s + chunk state (2 FLOPs per state entry)."""
+    monkeypatch.setattr(retnet_module, "SCORE_TILE", tile)
     mixer = retnet("retnet/chunkwise", chunk_size=chunk)
     size = min(chunk, length)
     n_chunks = -(-length // size)
@@ -151,18 +166,30 @@ def test_retnet_chunkwise_relation_to_its_kernels(length, chunk):
     same_chunk = sum(
         1 for n in range(length) for m in range(n + 1) if (n + pad) // size == (m + pad) // size
     )
-    not_useful_pairs = n_chunks * size * size - same_chunk  # masked, or on the front padding
+    heads = B * mixer.n_heads
+    # masked pairs inside the computed tiles, or pairs on the front padding
+    not_useful_pairs = computed_pairs(length, chunk) - same_chunk
+    seen_per_pair = per_pair(mixer) - 2 * heads  # q . k and the weighted sum of v, not of 1
     padded_rows = pad  # the zeros in front of the first chunk
     # each row: its key into the chunk state, its query against the state before it
     row_state_work = 2 * 2 * state_entries(mixer)
+    key_sums = n_chunks * size * 2 * heads * mixer.key_dim
     carries = n_chunks * 2 * state_entries(mixer)
     expected = (
         mixer.flops(B, length)
-        + not_useful_pairs * per_pair(mixer)
+        + not_useful_pairs * seen_per_pair
+        - same_chunk * 2 * heads
         + padded_rows * row_state_work
+        - key_sums
         - carries
     )
     assert forward_counted(mixer, length) == expected
+
+
+def test_retnet_chunkwise_skips_the_tiles_above_the_diagonal():
+    assert tile_rows(512) == [(0, 128), (128, 256), (256, 384), (384, 512)]
+    assert computed_pairs(8192, 512) == 16 * 512 * 512 * 10 // 16
+    assert tile_rows(100) == [(0, 100)]
 
 
 @pytest.mark.parametrize("length", [1, 7])
@@ -342,7 +369,6 @@ def train_counted(mixer, length: int) -> tuple[int, int]:
     [
         ("attention/math", {"n_heads": 4}),
         ("retnet/parallel", {"n_heads": 4}),
-        ("retnet/chunkwise", {"n_heads": 4, "chunk_size": 4}),
         ("retnet/recurrent", {"n_heads": 4}),
         ("mamba/reference", {}),
     ],
@@ -352,6 +378,20 @@ def test_backward_costs_twice_the_forward_as_train_flops_assumes(name, config):
     forward, train = train_counted(mixer, 9)
     assert train == 3 * forward
     assert mixer.flops(B, 9, backward=True) == 3 * mixer.flops(B, 9)
+
+
+@pytest.mark.parametrize("chunk", [4, 9])
+def test_retnet_chunkwise_backward_skips_the_key_sums(chunk):
+    """retnet/chunkwise's hand-written backward (models/retnet.py ``RetainChunks``)
+    takes twice each of the forward's products but the ones that read out the
+    normaliser's row sums through the states' key-sum column (2 d_k per padded
+    row): the divisor is detached, so they need no gradient."""
+    mixer = retnet("retnet/chunkwise", chunk_size=chunk)
+    length = 9
+    rows = -(-length // chunk) * chunk
+    forward, train = train_counted(mixer, length)
+    assert train == 3 * forward - B * mixer.n_heads * rows * 2 * 2 * mixer.key_dim
+    assert mixer.flops(B, length, backward=True) == 3 * mixer.flops(B, length)
 
 
 @pytest.mark.parametrize("chunk", [4, 9])
