@@ -10,8 +10,19 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
+from .spread import (
+    CONTENDED_MARK,
+    NO_RATIO,
+    QUARTILES,
+    Ratio,
+    contention_of,
+    rounds_of,
+    unpaired_ratio,
+    with_spread,
+)
 from .tables import Table
 
 MATCH_KEYS = ["workload", "mixer", "task", "sweep", "seq_len", "batch", "d_model", "n_layers"]
@@ -24,12 +35,42 @@ MEASURES = {
 
 
 def per_point(points: pd.DataFrame) -> pd.DataFrame:
-    """One row per matched point of one run: medians of repeats, the first status."""
+    """One row per matched point of one run: medians of repeats (and of
+    their time's interval), the first status, every round pooled."""
+    saved = points["round_times_s"] if "round_times_s" in points else [None] * len(points)
+    points = with_spread(points).assign(rounds=[list(rounds_of(v)) for v in saved])
     grouped = points.groupby(MATCH_KEYS, dropna=False, sort=False)
-    summary = grouped[list(MEASURES)].median()
+    summary = grouped[[*MEASURES, "time_low_s", "time_high_s"]].median()
+    summary["time_spread"] = grouped["time_spread"].first()
     summary["status"] = grouped["status"].first()
     summary["device"] = grouped["device"].first()
+    summary["rounds"] = grouped["rounds"].agg(lambda lists: [t for times in lists for t in times])
+    summary["contended"] = grouped.apply(lambda rows: bool(contention_of(rows).any()))
     return summary.reset_index()
+
+
+def speedups(merged: pd.DataFrame) -> pd.DataFrame:
+    """time A / time B with a 95% interval: an unpaired bootstrap of the two
+    points' rounds (the runs are timed apart), else their quartiles' bounds."""
+    found = []
+    for _, row in merged.iterrows():
+        a, b = (
+            np.asarray(row[f"rounds_{side}"] if isinstance(row[f"rounds_{side}"], list) else [])
+            for side in ("a", "b")
+        )
+        ratio = unpaired_ratio(a, b) if len(a) >= 2 and len(b) >= 2 else NO_RATIO
+        if not ratio.has_interval and row["time_s_a"] > 0 and row["time_s_b"] > 0:
+            ratio = Ratio(row["time_s_a"] / row["time_s_b"])
+            ends = [
+                row["time_low_s_a"],
+                row["time_high_s_a"],
+                row["time_low_s_b"],
+                row["time_high_s_b"],
+            ]
+            if all(pd.notna(v) and v > 0 for v in ends):
+                ratio = Ratio(ratio.value, ends[0] / ends[3], ends[1] / ends[2], QUARTILES)
+        found.append((ratio.value, ratio.low, ratio.high))
+    return pd.DataFrame(found, columns=["value", "low", "high"], index=merged.index)
 
 
 def relative_change(before: float, after: float) -> float:
@@ -81,7 +122,20 @@ def compare_runs(
     frame = merged[[*identity, "device_a", "device_b"]].copy()
     frame["status_a"], frame["status_b"] = merged["status_a"], merged["status_b"]
     frame["time_a_s"], frame["time_b_s"] = merged["time_s_a"], merged["time_s_b"]
-    frame["speedup_x"] = merged["time_s_a"] / merged["time_s_b"]
+    for side in ("a", "b"):
+        frame[f"time_{side}_low_s"] = merged[f"time_low_s_{side}"]
+        frame[f"time_{side}_high_s"] = merged[f"time_high_s_{side}"]
+        frame[f"time_{side}_spread"] = merged[f"time_spread_{side}"]
+    frame["contended"] = merged["contended_a"].fillna(False).astype(bool) | merged[
+        "contended_b"
+    ].fillna(False).astype(bool)
+    if merged.empty:
+        frame["speedup_x"] = pd.Series(dtype=float)
+        frame["speedup_low_x"] = frame["speedup_high_x"] = pd.Series(dtype=float)
+    else:
+        ratios = speedups(merged)
+        frame["speedup_x"] = merged["time_s_a"] / merged["time_s_b"]
+        frame["speedup_low_x"], frame["speedup_high_x"] = ratios["low"], ratios["high"]
     frame["peak_mem_a_bytes"] = merged["peak_mem_bytes_a"]
     frame["peak_mem_b_bytes"] = merged["peak_mem_bytes_b"]
     frame["memory_change_x"] = merged["peak_mem_bytes_b"] / merged["peak_mem_bytes_a"]
@@ -98,9 +152,20 @@ def compare_runs(
         f"A = {run_a}, B = {run_b}. speedup_x = time A / time B (above 1: B is faster); "
         f"memory_change_x = peak memory B / A. Regressions: B slower, using more memory or "
         f"less accurate by more than {100 * threshold:g}%, or a point that ran in A and broke "
-        "in B. Points are matched on workload, mixer, task, sweep, length, batch and model size."
+        "in B. Points are matched on workload, mixer, task, sweep, length, batch and model size. "
+        "In brackets: a time's 95% CI over its rounds ('(IQR …)': q1–q3 for runs without "
+        "rounds), and the speed-up's, from an unpaired bootstrap of the two points' rounds "
+        f"(else their quartiles); {CONTENDED_MARK}: timed under contention in A or B."
     )
-    return Table(name, f"{run_a} → {run_b}", caption, frame, percent=("accuracy_a", "accuracy_b"))
+    intervals = {
+        "time_a_s": ("time_a_low_s", "time_a_high_s", "time_a_spread"),
+        "time_b_s": ("time_b_low_s", "time_b_high_s", "time_b_spread"),
+        "speedup_x": ("speedup_low_x", "speedup_high_x", None),
+    }
+    return Table(
+        name, f"{run_a} → {run_b}", caption, frame, percent=("accuracy_a", "accuracy_b"),
+        intervals=intervals, marks={"speedup_x": "contended"},
+    )  # fmt: skip
 
 
 def matched(frame: pd.DataFrame) -> pd.Series:

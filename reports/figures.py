@@ -71,6 +71,8 @@ class Metric:
     column: str
     label: str
     higher_is_worse: bool = True
+    #: columns holding the ends of each value's interval, where spread.bounds has none
+    bars: tuple[str, str] | None = None
 
 
 def mixer_palette(points: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
@@ -127,6 +129,8 @@ def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> 
         return
     ax.set_yscale("log")
     low, high = bounds(ok, metric.column)
+    if metric.bars and all(column in ok.columns for column in metric.bars):
+        low, high = ok[metric.bars[0]], ok[metric.bars[1]]
     timed = metric.column in TIME_COLUMNS or metric.column in RATE_COLUMNS
     ok = ok.assign(bar_low=low, bar_high=high, busy=contention_of(ok) & timed)
     for mixer, group in ok.groupby("mixer"):
@@ -500,7 +504,10 @@ def speedup_figure(
     workloads = [w for w in SPEED_WORKLOADS if w in set(measured["workload"])]
     sweeps = axes.sweeps_present(measured)
     palette = mixer_palette(timed)
-    speedup = Metric("speedup_x", "speed-up of B over A", higher_is_worse=False)
+    speedup = Metric(
+        "speedup_x", "speed-up of B over A", higher_is_worse=False,
+        bars=("speedup_low_x", "speedup_high_x"),
+    )  # fmt: skip
     fig, grid_axes = grid(len(sweeps), len(workloads))
     for i, axis in enumerate(sweeps):
         for j, workload in enumerate(workloads):
@@ -525,7 +532,9 @@ def speedup_figure(
     )
     finish(fig, shown, palette, title)
     caption = (
-        f"{title}: time A / time B; above 1, B is faster. Grey band: within ±{100 * threshold:g}%,"
-        " not flagged. Markers on the bottom edge: ran in A, broke in B."
+        f"{title}: time A / time B; above 1, B is faster. Bars: the speed-up's 95% interval "
+        "(an unpaired bootstrap of the two points' rounds, else their quartiles). Grey band: "
+        f"within ±{100 * threshold:g}%, not flagged. Markers on the bottom edge: ran in A, broke "
+        "in B."
     )
     return FigureResult(name, title, caption, fig)

@@ -204,3 +204,34 @@ def test_old_runs_without_a_peak_are_said_to_be_unchecked(old):
     text = flops.convention_text(old)
     assert "cannot be checked" in text and "0001 AMD EPYC" in text
     assert flops.flop_errors_table(old).frame.empty
+
+
+# -- two runs compared ------------------------------------------------------------------
+
+
+def test_a_speed_up_between_runs_carries_its_interval(spread):
+    from reports.compare import compare_runs
+
+    slower = spread.assign(
+        run="0002 B",
+        round_times_s=spread["round_times_s"].map(
+            lambda r: [1.1 * t for t in r] if isinstance(r, list) else r
+        ),
+        time_s=spread["time_s"] * 1.1,
+    ).drop(columns=["time_low_s", "time_high_s", "time_spread"])
+    both = pd.concat([spread.drop(columns=["time_low_s", "time_high_s", "time_spread"]), slower])
+    table = compare_runs(both, "0001 AMD EPYC", "0002 B", 0.05)
+    forward = table.frame[table.frame["workload"].eq("forward") & table.frame["seq_len"].eq(1024)]
+    forward = forward.set_index("mixer")
+    chunkwise = forward.loc["retnet/chunkwise"]
+    assert chunkwise["speedup_low_x"] < chunkwise["speedup_x"] < chunkwise["speedup_high_x"]
+    assert chunkwise["speedup_x"] == pytest.approx(1 / 1.1)
+    assert forward.loc["mamba/scan", "contended"]  # contended in A
+    shown = markdown_table(table)
+    assert "0.91× [" in shown and "†" in shown
+    result = figures.speedup_figure(table.frame, "A → B", 0.05)
+    try:
+        assert any(ax.containers for ax in result.figure.axes)  # error bars
+        assert "Bars: the speed-up's 95% interval" in result.caption
+    finally:
+        plt.close(result.figure)
