@@ -22,6 +22,7 @@ and the position.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -454,18 +455,44 @@ class ChunkwiseRetention(Retention):
     def retain(self, q, k, v) -> torch.Tensor:
         return self.retain_prompt(q, k, v)[0]
 
+    #: tokens per block of ``prefill``: projections, retention and output run block
+    #: by block with the state carried between blocks, so that the working set
+    #: stays in cache however long the sequence (and time grows linearly with it)
+    block_tokens: ClassVar[int] = 1024
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.prefill(x)[0]
 
+    def blocks(self, seq_len: int) -> list[tuple[int, int]]:
+        """(start, end) of each block: whole chunks, the first block taking the
+        leftover (and, padded in front, the partial chunk)."""
+        chunk = min(self.chunk_size, seq_len)
+        block = max(chunk, self.block_tokens // chunk * chunk)
+        first = seq_len - (-(-seq_len // block) - 1) * block
+        ends = [first, *range(first + block, seq_len + 1, block)]
+        return list(zip([0, *ends[:-1]], ends, strict=True))
+
     def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, RetentionState]:
-        """``finish``'s divide, RMS norm and merge of heads in one (``NormalisedHeads``)."""
+        """Block by block (``blocks``); ``finish``'s divide, RMS norm and merge of
+        heads in one (``NormalisedHeads``)."""
         self.check_input(x)
-        q, k, v, g = self.project(x)
-        log_decay = self.log_decay(q.dtype, q.device)
-        o, d, kv = retain_chunks(q, k, v, log_decay, self.chunk_size)
-        divisor = normaliser(d, log_decay, start=0)
-        o = NormalisedHeads.apply(o, divisor, self.layernorm_eps)
-        return self.gate_out(o, g), RetentionState(kv, x.shape[1])
+        chunk = min(self.chunk_size, x.shape[1])
+        log_decay = self.log_decay(accumulation_dtype(x.dtype), x.device)
+        state, outs = None, []
+        for start, end in self.blocks(x.shape[1]):
+            q, k, v, g = self.project(x[:, start:end], start)
+            # only the first block can hold a partial chunk: zeros in front of it
+            # (zero keys and values, from a zero state) leave the state unchanged
+            pad = -(end - start) % chunk
+            if pad:
+                q, k, v = (F.pad(t, (0, 0, pad, 0)) for t in (q, k, v))
+            q, k, v = (t.contiguous() for t in (q, k, v))
+            o, d, state = RetainChunks.apply(q, k, v, log_decay, chunk, state)
+            divisor = normaliser(d[:, :, pad:], log_decay, start)
+            o = NormalisedHeads.apply(o[:, :, pad:], divisor, self.layernorm_eps)
+            outs.append(self.gate_out(o, g))
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+        return out, RetentionState(state, x.shape[1])
 
     def chunks(self, seq_len: int) -> tuple[int, int]:
         """(chunk size, number of chunks) of ``chunkwise_retention`` at this length."""

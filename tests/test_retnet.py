@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from models import build_mixer, get_spec, reference_of
+from models import retnet as retnet_module
 from models.base import tensor_bytes
 from models.retnet import Retention, log_decays
 from suite.references import import_torchscale
@@ -106,6 +107,45 @@ def test_gradients_agree_between_parallel_and_chunkwise():
         grads.append([x.grad] + [p.grad for p in mixer.parameters()])
     for a, b in zip(*grads, strict=True):
         assert max_diff(a, b) <= 1e-10 * a.abs().max().item()
+
+
+@pytest.mark.parametrize("tile", [3, 4, 128])
+@pytest.mark.parametrize("block", [8, 12, 1024])
+@pytest.mark.parametrize("chunk_size", [4, 7])
+def test_chunkwise_tiles_and_blocks_agree_with_parallel(tile, block, chunk_size, monkeypatch):
+    """Score tiles smaller than the chunk (the ones above the diagonal skipped)
+    and blocks of the sequence with the state carried between them (the first
+    holding the partial chunk): forward, prefill state and gradients agree with
+    the parallel form."""
+    monkeypatch.setattr(retnet_module, "SCORE_TILE", tile)
+    parallel = build("retnet/parallel")
+    chunkwise = like("retnet/chunkwise", parallel, chunk_size=chunk_size)
+    chunkwise.block_tokens = block
+    x = inputs(45, torch.float64).requires_grad_()
+    grads = []
+    for mixer in (parallel, chunkwise):
+        y = mixer(x)
+        grads.append(torch.autograd.grad(y.pow(2).sum(), [x, *mixer.parameters()]))
+    assert max_diff(chunkwise(x), parallel(x)) <= 1e-10
+    for a, b in zip(*grads, strict=True):
+        assert max_diff(a, b) <= 1e-10 * a.abs().max().item()
+    with torch.no_grad():
+        _, state = chunkwise.prefill(x)
+        _, expected = parallel.prefill(x)
+    assert max_diff(state.kv, expected.kv) <= 1e-10 * expected.kv.abs().max().item()
+    # every block but the first holds whole chunks, counted from the end
+    ends = [end for _, end in chunkwise.blocks(45)]
+    assert ends[-1] == 45 and all((45 - end) % chunk_size == 0 for end in ends)
+
+
+def test_blocks_cover_the_sequence_in_whole_chunks():
+    mixer = build("retnet/chunkwise", chunk_size=64)
+    mixer.block_tokens = 1024
+    assert mixer.blocks(8192) == [(s, s + 1024) for s in range(0, 8192, 1024)]
+    assert mixer.blocks(1100) == [(0, 76), (76, 1100)]
+    assert mixer.blocks(5) == [(0, 5)]
+    mixer.block_tokens = 10  # never below one chunk
+    assert mixer.blocks(130) == [(0, 2), (2, 66), (66, 130)]
 
 
 def test_one_weight_layout_and_config_for_every_variant():
