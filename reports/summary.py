@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from schema import SPEED_WORKLOADS, Status, Workload
+from schema import NOT_RUN_STATUSES, SPEED_WORKLOADS, Status, Workload
 
 from . import axes
 from .claims import VERDICTS
 from .spread import (
     BASELINE,
+    CONTENDED_MARK,
     NO_RATIO,
     Ratio,
     bounds,
@@ -347,20 +348,36 @@ def partial_lines(points: pd.DataFrame) -> list[str]:
     ]
 
 
+#: name the contended points of a run one by one up to this many
+NAMED_POINTS = 6
+
+
 def contention_line(points: pd.DataFrame) -> str:
-    """Points the suite timed while the machine was busy, once per run."""
+    """Points the suite timed while the machine was busy, once per run: each
+    by its mixer, workload and value with the probe's slowdown, where they are
+    few; the mixers, where they are many."""
     if "contended" not in points.columns:
         return ""
-    busy = points[points["contended"].fillna(False).astype(bool)]
+    busy = points[contention_of(points) & ~points["status"].isin(NOT_RUN_STATUSES)]
     if busy.empty:
         return ""
-    parts = [
-        f"{run}: {len(group)} ({', '.join(sorted(set(group['mixer'].dropna())))})"
-        for run, group in busy.groupby("run", sort=True)
-    ]
+    parts = []
+    for run, group in busy.groupby("run", sort=True):
+        if len(group) <= NAMED_POINTS:
+            named = [
+                f"{p['mixer']} {p['workload']} {axes.at(p['sweep'], p['axis_value'])}"
+                + (f" ×{p['contention']:.1f}" if pd.notna(p.get("contention")) else "")
+                + ("" if p["ok"] else f" ({p['status']})")
+                for _, p in group.sort_values(["mixer", "workload", "axis_value"]).iterrows()
+                if p.get("sweep") in axes.AXES
+            ]
+            parts.append(f"{run}: {len(group)} ({', '.join(named)})")
+        else:
+            parts.append(f"{run}: {len(group)} ({', '.join(sorted(set(group['mixer'].dropna())))})")
     return (
-        "- Timed while the machine was busy (the suite's contention probe above its threshold; "
-        "read those times with care, column 'contended' of points.csv): " + "; ".join(parts) + "."
+        f"- Timed while the machine was busy (the suite's contention probe above its threshold, "
+        f"marked {CONTENDED_MARK} in the tables and ringed in the figures; read those times with "
+        "care, column 'contended' of points.csv): " + "; ".join(parts) + "."
     )
 
 

@@ -30,6 +30,8 @@ def human(column: str, value: float) -> str:
         return "N/A"
     if column.endswith("_bytes"):
         return scaled(value, BINARY, "B")
+    if column == "flops" or column.endswith("_flops"):
+        return scaled(value, DECIMAL, "FLOP")
     if column.endswith("_per_s"):
         return scaled(value, DECIMAL, "/s")
     if column.endswith("_s"):

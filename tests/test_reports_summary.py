@@ -231,4 +231,7 @@ def test_points_timed_under_contention_are_named_once(cpu):
     busy = cpu.assign(contended=cpu["mixer"].eq("mamba/scan") & cpu["workload"].eq("forward"))
     line = contention_line(busy)
     assert line.startswith("- Timed while the machine was busy")
-    assert "0001 AMD EPYC: 4 (mamba/scan)" in line
+    assert "0001 AMD EPYC: 4 (mamba/scan forward seq_len=256, " in line  # few: each named
+    assert "mamba/scan forward seq_len=2048)" in line and "†" in line
+    many = cpu.assign(contended=cpu["workload"].eq("forward"))
+    assert "0001 AMD EPYC: 24 (attention/math, attention/sdpa, mamba/scan," in contention_line(many)
