@@ -18,6 +18,7 @@ import pandas as pd
 from schema import SPEED_WORKLOADS, Workload
 
 from . import axes
+from .spread import with_spread
 from .tables import Table, ran_or_broke
 
 #: achieved FLOP/s above this many times the peak is a FLOP-count error
@@ -72,7 +73,7 @@ def above_peak(points: pd.DataFrame) -> pd.Series:
 
 def flop_errors_table(points: pd.DataFrame) -> Table:
     """Every point whose FLOP count its time cannot have done."""
-    chosen = ran_or_broke(points)
+    chosen = with_spread(ran_or_broke(points))
     flagged = chosen[above_peak(chosen)]
     peaks = point_peaks(chosen)
     rows = [
@@ -87,6 +88,9 @@ def flop_errors_table(points: pd.DataFrame) -> Table:
             "device": point["device"],
             "flops": point["flops"],
             "time_s": point["time_s"],
+            "time_low_s": point["time_low_s"],
+            "time_high_s": point["time_high_s"],
+            "time_spread": point["time_spread"],
             "achieved_flops_per_s": point["achieved_flops_per_s"],
             "matmul_peak_flops_per_s": peaks[index],
             "of_peak_x": point["achieved_flops_per_s"] / peaks[index],
@@ -94,8 +98,9 @@ def flop_errors_table(points: pd.DataFrame) -> Table:
         for index, point in flagged.iterrows()
     ]
     columns = [
-        "run", "workload", "mixer", "at", "dtype", "device", "flops", "time_s",
-        "achieved_flops_per_s", "matmul_peak_flops_per_s", "of_peak_x",
+        "run", "workload", "mixer", "at", "dtype", "device", "flops", "time_s", "time_low_s",
+        "time_high_s", "time_spread", "achieved_flops_per_s", "matmul_peak_flops_per_s",
+        "of_peak_x",
     ]  # fmt: skip
     caption = (
         f"Points whose achieved FLOP/s is above {TOLERANCE:g}× the matmul peak the run measured "
@@ -106,7 +111,7 @@ def flop_errors_table(points: pd.DataFrame) -> Table:
     empty = f"No point is above {TOLERANCE:g}× its run's matmul peak (or no run measured a peak)."
     return Table(
         "flop_count_errors", "FLOP-count errors", caption, pd.DataFrame(rows, columns=columns),
-        empty=empty,
+        empty=empty, intervals={"time_s": ("time_low_s", "time_high_s", "time_spread")},
     )  # fmt: skip
 
 
