@@ -51,6 +51,8 @@ class Workload(StrEnum):
     DECODE = "decode"
     #: one bare mixer, no backbone (the mode-against-mode speed files)
     MIXER_FORWARD = "mixer_forward"
+    #: one bare mixer's forward and backward into its weights and input, no backbone
+    MIXER_TRAIN_STEP = "mixer_train_step"
     ACCURACY = "accuracy"
     #: a fixed matmul timed at the start of a run: the machine's speed and its spread
     CALIBRATION = "calibration"

@@ -1,13 +1,18 @@
 """Shared by the mode-against-mode speed files (test_retnet_speed.py,
-test_mamba_speed.py, test_hyena_speed.py): the bare mixer's forward, no
-backbone, timed and recorded under the workload ``mixer_forward`` so that its
-rows never mix with the backbone's ``forward`` rows in reports. Their shapes
-are the profile's ``mode_speed`` (suite/profiles.py); they follow --mixers,
---lengths and --device (options.MODE_SPEED_NOTE)."""
+test_mamba_speed.py, test_hyena_speed.py): the bare mixer, no backbone, timed
+and recorded under the workloads ``mixer_forward`` (no grad) and
+``mixer_train_step`` (forward and backward into its weights and its input) so
+that their rows never mix with the backbone's ``forward`` and ``train_step``
+rows in reports; and implementations of one workload side by side, alternated
+pass by pass (workload ``interleaved``), which the ratios between them come
+from. Their shapes are the profile's ``mode_speed`` (suite/profiles.py); they
+follow --mixers, --lengths and --device (options.MODE_SPEED_NOTE)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -18,9 +23,12 @@ from models.base import Mixer
 from models.registry import class_path
 from schema import Status, Workload, make_extra_info, throughput
 
-from .measure import synchronized
+from .measure import synchronize, synchronized
 from .options import RunOptions, get_options
 from .profiles import ModeSpeed
+
+#: timed rounds of one mode-speed point, after one warm-up round
+ROUNDS = 3
 
 
 def mode_speed(config: pytest.Config, family: str) -> ModeSpeed:
@@ -38,6 +46,49 @@ def selected(options: RunOptions, names: Sequence[str]) -> list[str]:
     return [name for name in names if name in options.mixers]
 
 
+def train_step_call(
+    forward: Callable[[torch.Tensor], torch.Tensor], module: nn.Module, x: torch.Tensor
+) -> Callable[[], None]:
+    """One training step of a bare mixer: its gradients cleared (set to None),
+    ``forward(x)``, and the backward of a fixed upstream gradient into every
+    weight and into x, as inside a stack of layers."""
+    x = x.detach().requires_grad_()
+    generator = torch.Generator(device=x.device).manual_seed(0)
+    upstream = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+    def step() -> None:
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+        forward(x).backward(upstream)
+
+    return step
+
+
+def forward_call(
+    forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> Callable[[], torch.Tensor]:
+    @torch.no_grad()
+    def run() -> torch.Tensor:
+        return forward(x)
+
+    return run
+
+
+def point_info(x: torch.Tensor, **values) -> dict:
+    """The fields every mode-speed point shares: shape, dtype, device, one layer."""
+    batch, seq_len, d_model = x.shape
+    return dict(
+        sweep="length",
+        seq_len=seq_len,
+        batch=batch,
+        d_model=d_model,
+        n_layers=1,
+        dtype=str(x.dtype).removeprefix("torch."),
+        device=x.device.type,
+        **values,
+    )
+
+
 def time_bare_forward(
     benchmark,
     forward: Callable[[torch.Tensor], torch.Tensor],
@@ -49,30 +100,106 @@ def time_bare_forward(
 ) -> None:
     """Time ``forward(x)`` without grad (three rounds after one warm-up) and
     record it; ``costs`` supplies the analytic FLOPs and state bytes."""
-    batch, seq_len, d_model = x.shape
+    run = forward_call(forward, x)
+    record = dict(name=name, module=module, costs=costs)
+    time_and_record(benchmark, run, x, Workload.MIXER_FORWARD, backward=False, **record)
 
-    @torch.no_grad()
-    def run() -> torch.Tensor:
-        return forward(x)
 
-    benchmark.pedantic(synchronized(run, x.device), rounds=3, iterations=1, warmup_rounds=1)
+def time_bare_train_step(
+    benchmark,
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    *,
+    name: str,
+    module: nn.Module,
+    costs: Mixer,
+) -> None:
+    """Time one training step of the bare mixer (``train_step_call``: forward
+    and backward, no optimiser) and record it; ``costs`` supplies the analytic
+    FLOPs of forward + backward and the state bytes."""
+    step = train_step_call(forward, module, x)
+    record = dict(name=name, module=module, costs=costs)
+    time_and_record(benchmark, step, x, Workload.MIXER_TRAIN_STEP, backward=True, **record)
+
+
+def time_and_record(
+    benchmark, call, x, workload, *, name: str, module: nn.Module, costs: Mixer, backward: bool
+) -> None:
+    batch, seq_len, _ = x.shape
+    benchmark.pedantic(synchronized(call, x.device), rounds=ROUNDS, iterations=1, warmup_rounds=1)
     median = benchmark.stats.stats.median if benchmark.stats else None
     benchmark.extra_info.update(
         make_extra_info(
+            **point_info(x),
             mixer=name,
             mixer_class=class_path(type(module)),
-            workload=Workload.MIXER_FORWARD,
-            sweep="length",
-            seq_len=seq_len,
-            batch=batch,
-            d_model=d_model,
-            n_layers=1,
-            dtype=str(x.dtype).removeprefix("torch."),
-            device=x.device.type,
+            workload=workload,
             params=count_params(module),
-            flops=costs.flops(batch, seq_len),
+            flops=costs.flops(batch, seq_len, backward=backward),
             state_bytes=costs.state_bytes(batch, seq_len),
             tokens_per_s=throughput(batch * seq_len, median),
             status=Status.OK,
         )
     )
+
+
+class Passes:
+    """One call of the pedantic target is one pass: every implementation once,
+    in an order rotated from pass to pass, each call timed on its own."""
+
+    def __init__(self, calls: dict[str, Callable[[], object]], device: torch.device) -> None:
+        self.calls = calls
+        self.device = device
+        self.times: dict[str, list[float]] = {name: [] for name in calls}
+        self.done = 0
+
+    def __call__(self) -> None:
+        names = list(self.calls)
+        shift = self.done % len(names)
+        for name in names[shift:] + names[:shift]:
+            synchronize(self.device)
+            start = time.perf_counter()
+            self.calls[name]()
+            synchronize(self.device)
+            self.times[name].append(time.perf_counter() - start)
+        self.done += 1
+
+
+def time_interleaved(
+    benchmark,
+    calls: dict[str, Callable[[], object]],
+    x: torch.Tensor,
+    *,
+    of_workload: Workload,
+    passes: int,
+) -> dict[str, list[float]]:
+    """Time ``calls`` (name -> one call of the workload on x's shape) side by
+    side: a warm-up pass, then ``passes`` passes; record every call's seconds
+    per pass (``interleaved_s``), from which a ratio is the median of the
+    pass-by-pass ratios. Returns those seconds."""
+    timed = Passes(calls, x.device)
+    timed()  # warm-up: lazy initialisation, caches, allocator
+    timed.times = {name: [] for name in calls}
+    benchmark.pedantic(timed, rounds=passes, iterations=1)
+    benchmark.extra_info.update(
+        make_extra_info(
+            **point_info(x),
+            workload=Workload.INTERLEAVED,
+            of_workload=of_workload,
+            interleaved_s=timed.times,
+            status=Status.OK,
+        )
+    )
+    return timed.times
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` inside (0: left as they are)."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -40,6 +40,15 @@ class ModeSpeed:
     d_model: int
     n_heads: int = 4
     chunk_size: int = 128
+    #: chunk of the training-step points (forward + backward); None: chunk_size
+    train_chunk_size: int | None = None
+    #: alternating passes of the interleaved comparisons at the largest length
+    passes: int = 5
+    #: (batch, length, d_model) of a training-step comparison against attention/sdpa
+    #: (mamba: the accuracy runs' shapes); None: no such comparison
+    vs_attention: tuple[int, int, int] | None = None
+    #: torch threads of that comparison, one point each (0: the run's own)
+    vs_attention_threads: tuple[int, ...] = (0,)
 
 
 @dataclass(frozen=True)
@@ -82,8 +91,8 @@ class Profile:
 
 
 SMOKE_MODES = {
-    "retnet": ModeSpeed((256,), d_model=64, n_heads=2, chunk_size=64),
-    "mamba": ModeSpeed((256,), d_model=32),
+    "retnet": ModeSpeed((256,), d_model=64, n_heads=2, chunk_size=64, passes=3),
+    "mamba": ModeSpeed((256,), d_model=32, passes=3, vs_attention=(4, 16, 16)),
     "hyena": ModeSpeed((512,), d_model=32),
 }
 
@@ -127,9 +136,16 @@ PROFILES: dict[str, Profile] = {
         check_len=160,
         mode_speed={
             # the score work inside chunks grows as L*C and the state work as
-            # (L/C)*d_k*d_v: they balance near C = sqrt(d_k * d_v) = sqrt(128 * 256) ~ 181
-            "retnet": ModeSpeed((1024, 2048, 4096, 8192), d_model=512, chunk_size=128),
-            "mamba": ModeSpeed((4096,), d_model=128),
+            # (L/C)*d_k*d_v: they balance near C = sqrt(d_k * d_v) = sqrt(128 * 256) ~ 181;
+            # training against torchscale at the RetNet paper's chunk of 512
+            "retnet": ModeSpeed(
+                (1024, 2048, 4096, 8192), d_model=512, chunk_size=128, train_chunk_size=512
+            ),
+            # training against attention at tasks/accuracy.py's default shapes, on one
+            # and on two threads (the accuracy grid runs on one)
+            "mamba": ModeSpeed(
+                (4096,), d_model=128, vs_attention=(32, 64, 64), vs_attention_threads=(1, 2)
+            ),
             "hyena": ModeSpeed((8192,), d_model=128),
         },
     ),
@@ -155,7 +171,7 @@ PROFILES: dict[str, Profile] = {
         check_len=1100,
         mode_speed={
             "retnet": ModeSpeed((2048, 4096, 8192, 16384), d_model=2048, n_heads=8, chunk_size=512),
-            "mamba": ModeSpeed((4096, 16384), d_model=1024),
+            "mamba": ModeSpeed((4096, 16384), d_model=1024, vs_attention=(32, 64, 64)),
             "hyena": ModeSpeed((8192, 65536), d_model=1024),
         },
         device="cuda",
@@ -178,8 +194,8 @@ PROFILES: dict[str, Profile] = {
         time_budget_s=15.0,
         check_len=300,
         mode_speed={
-            "retnet": ModeSpeed((1024, 4096), d_model=512),
-            "mamba": ModeSpeed((4096,), d_model=256),
+            "retnet": ModeSpeed((1024, 4096), d_model=512, train_chunk_size=512),
+            "mamba": ModeSpeed((4096,), d_model=256, vs_attention=(32, 64, 64)),
             "hyena": ModeSpeed((4096,), d_model=256),
         },
         device="cuda",

@@ -1,40 +1,160 @@
-"""Mamba forward (no grad): the chunked scan against the sequential reference
-loop (and mamba-ssm's kernel where it installs).
+"""Mamba: the chunked scan against the sequential reference loop, mambapy 1.2.0's
+parallel scan (its MambaBlock, carrying the same weights) and mamba-ssm's kernel
+where it installs, in the forward (no grad) and the training step (forward +
+backward of the bare mixer into its weights and input); mamba/scan and mambapy
+side by side in alternating passes at the largest length (workload
+``interleaved``); and mamba/scan's training step against attention/sdpa's,
+interleaved, at the accuracy runs' shapes (``vs_attention``) on each of the
+profile's thread counts.
 
 Run: ``pytest suite/test_mamba_speed.py --profile default``; the scan should be
-several times faster than the reference at L=4096. Shapes: the profile's
-``mode_speed["mamba"]`` (suite/profiles.py); the variants --mixers selects.
+several times faster than the reference at L=4096, ahead of mambapy in both
+workloads, and train at most 3x slower per step than attention/sdpa at batch 32,
+length 64, d_model 64. Shapes: the profile's ``mode_speed["mamba"]``
+(suite/profiles.py); the variants --mixers selects (mambapy runs where
+mamba/scan is selected, the attention comparison where both mixers are).
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from models import build_mixer, get_spec
-from suite.modes import mode_lengths, mode_speed, selected, time_bare_forward
+from models.mamba import Mamba
+from schema import Workload
+from suite.modes import (
+    forward_call,
+    mode_lengths,
+    mode_speed,
+    selected,
+    time_bare_forward,
+    time_bare_train_step,
+    time_interleaved,
+    torch_threads,
+    train_step_call,
+)
 from suite.options import get_options
 
 BATCH = 1
 VARIANTS = ("mamba/scan", "mamba/reference", "mamba/mamba-ssm")
+#: the reference's training step at the profile's lengths is a long autograd
+#: loop over positions: it has its forward point only
+TRAIN_VARIANTS = ("mamba/scan", "mamba/mamba-ssm")
+#: report rows are keyed by mixer name: mambapy's MambaBlock gets its own
+MAMBAPY = "mamba/mambapy-pscan"
+INTERLEAVED = (Workload.MIXER_FORWARD, Workload.MIXER_TRAIN_STEP)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    options = get_options(metafunc.config)
+    name = metafunc.function.__name__
     if {"name", "seq_len"} <= set(metafunc.fixturenames):
-        names = selected(get_options(metafunc.config), VARIANTS)
+        names = selected(options, TRAIN_VARIANTS if "train" in name else VARIANTS)
+        if "mamba/scan" in names:
+            names.append(MAMBAPY)
         lengths = mode_lengths(metafunc.config, "mamba")
         metafunc.parametrize("name", names)
         metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
+    elif "seq_len" in metafunc.fixturenames:
+        chosen = selected(options, ["mamba/scan"])
+        lengths = tuple(sorted(mode_lengths(metafunc.config, "mamba")))[-1:] if chosen else ()
+        metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
+    if "threads" in metafunc.fixturenames:
+        shape = mode_speed(metafunc.config, "mamba")
+        both = len(selected(options, ["mamba/scan", "attention/sdpa"])) == 2
+        threads = shape.vs_attention_threads if both and shape.vs_attention else ()
+        metafunc.parametrize("threads", threads, ids=[f"threads{n}" for n in threads])
 
 
-def test_mamba_forward(benchmark, request, name, seq_len):
+def mambapy_block(mixer: Mamba) -> nn.Module:
+    """mambapy's MambaBlock (parallel scan) carrying ``mixer``'s weights: it keeps
+    mamba-ssm's names and nn.Conv1d's (E, 1, d_conv) layout, a direct load."""
+    mambapy = pytest.importorskip("mambapy.mamba", reason="mambapy 1.2.0 is not installed")
+    config = mambapy.MambaConfig(
+        d_model=mixer.d_model,
+        n_layers=1,
+        dt_rank=mixer.dt_rank,
+        d_state=mixer.d_state,
+        expand_factor=mixer.expand,
+        d_conv=mixer.d_conv,
+        pscan=True,
+    )
+    block = mambapy.MambaBlock(config).to(mixer.A_log.device)
+    block.load_state_dict(mixer.state_dict())
+    return block
+
+
+def implementation(request: pytest.FixtureRequest, name: str, d_model: int):
+    """(module, costs) of ``name``: mambapy's block costs what mamba/scan's
+    reference does (it runs the same recurrence)."""
+    device = get_options(request.config).device
+    torch.manual_seed(0)
+    if name == MAMBAPY:
+        costs = build_mixer("mamba/reference", d_model).to(device)
+        return mambapy_block(costs), costs
     reason = get_spec(name).unavailable_reason()
     if reason is not None:
         pytest.skip(f"{name} is unavailable: {reason}")
+    mixer = build_mixer(name, d_model).to(device)
+    return mixer, mixer
+
+
+def inputs(request: pytest.FixtureRequest, batch: int, seq_len: int, d_model: int):
     device = get_options(request.config).device
+    generator = torch.Generator(device=device).manual_seed(1)
+    return torch.randn(batch, seq_len, d_model, generator=generator, device=device)
+
+
+def test_mamba_forward(benchmark, request, name, seq_len):
     d_model = mode_speed(request.config, "mamba").d_model
-    torch.manual_seed(0)
-    mixer = build_mixer(name, d_model).to(device).eval()
-    x = torch.randn(BATCH, seq_len, d_model, device=device)
+    module, costs = implementation(request, name, d_model)
+    module.eval()
+    x = inputs(request, BATCH, seq_len, d_model)
     benchmark.group = f"mamba-forward-L{seq_len}"
-    time_bare_forward(benchmark, mixer, x, name=name, module=mixer, costs=mixer)
+    time_bare_forward(benchmark, module, x, name=name, module=module, costs=costs)
+
+
+def test_mamba_train_step(benchmark, request, name, seq_len):
+    d_model = mode_speed(request.config, "mamba").d_model
+    module, costs = implementation(request, name, d_model)
+    x = inputs(request, BATCH, seq_len, d_model)
+    benchmark.group = f"mamba-train-L{seq_len}"
+    time_bare_train_step(benchmark, module, x, name=name, module=module, costs=costs)
+
+
+@pytest.mark.parametrize("workload", INTERLEAVED)
+def test_mamba_scan_vs_mambapy_interleaved(benchmark, request, workload, seq_len):
+    """mamba/scan and mambapy's pscan, same weights, alternated at the largest length."""
+    shape = mode_speed(request.config, "mamba")
+    ours, _ = implementation(request, "mamba/scan", shape.d_model)
+    theirs = mambapy_block(ours)
+    x = inputs(request, BATCH, seq_len, shape.d_model)
+    training = workload == Workload.MIXER_TRAIN_STEP
+    calls = {}
+    for name, module in (("mamba/scan", ours), (MAMBAPY, theirs)):
+        module.train(training)
+        calls[name] = train_step_call(module, module, x) if training else forward_call(module, x)
+    benchmark.group = f"mamba-interleaved-{workload}"
+    time_interleaved(benchmark, calls, x, of_workload=workload, passes=shape.passes)
+
+
+def test_mamba_scan_vs_attention_train_step(benchmark, request, threads):
+    """mamba/scan's training step and attention/sdpa's at the accuracy runs'
+    shapes (bare mixers, same input), alternated pass by pass, on ``threads``."""
+    shape = mode_speed(request.config, "mamba")
+    batch, seq_len, d_model = shape.vs_attention
+    device = get_options(request.config).device
+    x = inputs(request, batch, seq_len, d_model)
+    calls = {}
+    for name, config in (("mamba/scan", {}), ("attention/sdpa", {"n_heads": shape.n_heads})):
+        torch.manual_seed(0)
+        mixer = build_mixer(name, d_model, **config).to(device)
+        calls[name] = train_step_call(mixer, mixer, x)
+    benchmark.group = f"mamba-vs-attention-train-threads{threads}"
+    with torch_threads(threads):
+        time_interleaved(
+            benchmark, calls, x, of_workload=Workload.MIXER_TRAIN_STEP, passes=3 * shape.passes
+        )
+        benchmark.extra_info["threads"] = torch.get_num_threads()

@@ -1,24 +1,41 @@
-"""retnet/chunkwise forward (no grad) against torchscale 0.3.0's chunkwise
-MultiScaleRetention carrying the same weights, as the sequence grows.
+"""retnet/chunkwise against torchscale 0.3.0's chunkwise MultiScaleRetention
+carrying the same weights, as the sequence grows: the forward (no grad) at the
+profile's chunk, the training step (forward + backward of the bare mixer into
+its weights and input) at its training chunk, and both side by side in
+alternating passes at the largest length (workload ``interleaved``), which the
+ratio between them comes from.
 
-Run: ``pytest suite/test_retnet_speed.py --profile default``. Ours should be
-at least as fast as torchscale at L=8192 and grow linearly in L. Both get the
-same chunk size; torchscale's rel_pos (rotation, masks, decays) is built once
-outside the timed call, as its RetNet builds it once for all layers, while
-ours builds its own inside forward. Shapes: the profile's
+Run: ``pytest suite/test_retnet_speed.py --profile default``. Ours should grow
+linearly in L and train at least 1.3x as fast as torchscale at L=8192 (chunk
+512). Both get the same chunk size; torchscale's rel_pos (rotation, masks,
+decays) is built once outside the timed call, as its RetNet builds it once for
+all layers, while ours builds its own inside forward. Shapes: the profile's
 ``mode_speed["retnet"]`` (suite/profiles.py); runs when --mixers selects
 retnet/chunkwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import pytest
 import torch
+from torch import nn
 
 from models import build_mixer
-from suite.modes import mode_lengths, mode_speed, selected, time_bare_forward
+from models.retnet import Retention
+from schema import Workload
+from suite.modes import (
+    forward_call,
+    mode_lengths,
+    mode_speed,
+    selected,
+    time_bare_forward,
+    time_bare_train_step,
+    time_interleaved,
+    train_step_call,
+)
 from suite.options import get_options
 from suite.profiles import ModeSpeed
 from suite.references import import_torchscale
@@ -27,13 +44,21 @@ BATCH = 1
 IMPLS = ("mixbench", "torchscale")
 #: report rows are keyed by mixer name: torchscale's gets its own
 MIXER_NAME = {"mixbench": "retnet/chunkwise", "torchscale": "retnet/torchscale-chunkwise"}
+INTERLEAVED = (Workload.MIXER_FORWARD, Workload.MIXER_TRAIN_STEP)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "seq_len" in metafunc.fixturenames:
         chosen = selected(get_options(metafunc.config), ["retnet/chunkwise"])
         lengths = mode_lengths(metafunc.config, "retnet") if chosen else ()
+        if metafunc.function.__name__ == "test_retnet_chunkwise_interleaved":
+            lengths = tuple(sorted(lengths))[-1:]
         metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
+
+
+def chunk_of(shape: ModeSpeed, workload: Workload, seq_len: int) -> int:
+    chunk = shape.train_chunk_size if workload == Workload.MIXER_TRAIN_STEP else None
+    return min(chunk or shape.chunk_size, seq_len)
 
 
 def torchscale_forward(seq_len: int, shape: ModeSpeed, chunk_size: int, weights: dict, device):
@@ -53,22 +78,69 @@ def torchscale_forward(seq_len: int, shape: ModeSpeed, chunk_size: int, weights:
     return official, lambda x: official(x, rel_pos, chunkwise_recurrent=True)
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-def test_retnet_chunkwise_forward(benchmark, request, impl, seq_len):
+def implementations(
+    request: pytest.FixtureRequest, seq_len: int, workload: Workload, impls=IMPLS
+) -> tuple[Retention, dict[str, tuple[nn.Module, Callable]]]:
+    """Ours and the selected others with the same weights: {impl: (module, forward)}."""
     device = get_options(request.config).device
     shape = mode_speed(request.config, "retnet")
-    # torchscale needs whole chunks
-    chunk_size = min(shape.chunk_size, seq_len)
+    chunk_size = chunk_of(shape, workload, seq_len)
+    if "torchscale" in impls and seq_len % chunk_size:
+        pytest.skip(f"torchscale's chunkwise needs whole chunks: L={seq_len}, chunk {chunk_size}")
     torch.manual_seed(0)
     ours = build_mixer(
         "retnet/chunkwise", shape.d_model, n_heads=shape.n_heads, chunk_size=chunk_size
-    )
-    ours = ours.to(device).eval()
-    module, forward = ours, ours
-    if impl == "torchscale":
-        module, forward = torchscale_forward(seq_len, shape, chunk_size, ours.state_dict(), device)
-    x = torch.randn(BATCH, seq_len, shape.d_model, device=device)
+    ).to(device)
+    found: dict[str, tuple[nn.Module, Callable]] = {"mixbench": (ours, ours)}
+    if "torchscale" in impls:
+        found["torchscale"] = torchscale_forward(
+            seq_len, shape, chunk_size, ours.state_dict(), device
+        )
+    for module, _ in found.values():
+        module.train(workload == Workload.MIXER_TRAIN_STEP)
+    return ours, found
+
+
+def inputs(request: pytest.FixtureRequest, seq_len: int) -> torch.Tensor:
+    device = get_options(request.config).device
+    shape = mode_speed(request.config, "retnet")
+    generator = torch.Generator(device=device).manual_seed(1)
+    return torch.randn(BATCH, seq_len, shape.d_model, generator=generator, device=device)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_retnet_chunkwise_forward(benchmark, request, impl, seq_len):
+    ours, impls = implementations(request, seq_len, Workload.MIXER_FORWARD, (impl,))
+    module, forward = impls[impl]
     benchmark.group = f"retnet-chunkwise-L{seq_len}"
+    x = inputs(request, seq_len)
     time_bare_forward(benchmark, forward, x, name=MIXER_NAME[impl], module=module, costs=ours)
     benchmark.extra_info["impl"] = impl
-    benchmark.extra_info["chunk_size"] = chunk_size
+    benchmark.extra_info["chunk_size"] = ours.chunk_size
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_retnet_chunkwise_train_step(benchmark, request, impl, seq_len):
+    ours, impls = implementations(request, seq_len, Workload.MIXER_TRAIN_STEP, (impl,))
+    module, forward = impls[impl]
+    benchmark.group = f"retnet-chunkwise-train-L{seq_len}"
+    x = inputs(request, seq_len)
+    time_bare_train_step(benchmark, forward, x, name=MIXER_NAME[impl], module=module, costs=ours)
+    benchmark.extra_info["impl"] = impl
+    benchmark.extra_info["chunk_size"] = ours.chunk_size
+
+
+@pytest.mark.parametrize("workload", INTERLEAVED)
+def test_retnet_chunkwise_interleaved(benchmark, request, workload, seq_len):
+    """Ours and torchscale's alternated pass by pass at the largest length."""
+    ours, impls = implementations(request, seq_len, workload)
+    x = inputs(request, seq_len)
+    make = train_step_call if workload == Workload.MIXER_TRAIN_STEP else None
+    calls = {
+        MIXER_NAME[impl]: make(forward, module, x) if make else forward_call(forward, x)
+        for impl, (module, forward) in impls.items()
+    }
+    benchmark.group = f"retnet-chunkwise-interleaved-{workload}"
+    passes = mode_speed(request.config, "retnet").passes
+    time_interleaved(benchmark, calls, x, of_workload=workload, passes=passes)
+    benchmark.extra_info["chunk_size"] = ours.chunk_size
