@@ -1,16 +1,34 @@
-"""What an accuracy run reports besides the accuracy: the chance level it is read
-against, the learning rate, the profile's seeds and learning-rate grids."""
+"""What an accuracy run reports besides the accuracy (the chance level it is read
+against, the learning rate, the task's settings, the decoding state) and the
+protocol each profile runs (seeds, learning-rate grids, the MQAR sweep's names,
+aliases, sanity bars)."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import Subset, TensorDataset
 
-from tasks.accuracy import PROFILES, majority_accuracy, run_accuracy
+from tasks.accuracy import (
+    PROFILES,
+    SANITY_BARS,
+    Budget,
+    budget_of,
+    decoding_state_bytes,
+    majority_accuracy,
+    mqar_task_name,
+    run_accuracy,
+    task_config,
+    task_spec,
+    train_config,
+)
 from tasks.base import IGNORE_INDEX
 from tasks.lra.common import TokenArrayDataset
+from tasks.model import ModelConfig, build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -39,3 +57,101 @@ def test_profiles_have_seeds_and_learning_rates():
         for budget in budgets:
             assert budget.lrs and all(lr > 0 for lr in budget.lrs)
             assert not budget.lr_grid or budget.lr in budget.lr_grid
+
+
+# -- the protocol each profile runs ---------------------------------------------------
+def test_default_runs_three_seeds_and_a_small_grid_per_task():
+    default = PROFILES["default"]
+    assert default.seeds >= 3
+    for task in default.task_names():
+        assert 2 <= len(budget_of(task, "default").lrs) <= 3, task
+
+
+def test_smoke_stays_one_seed_and_few_rates():
+    smoke = PROFILES["smoke"]
+    assert smoke.seeds == 1
+    for task in smoke.task_names():
+        budget = budget_of(task, "smoke")
+        assert len(budget.lrs) <= 2 and budget.steps <= 20, task
+
+
+def test_every_mqar_sweep_point_is_named_by_its_length_and_pairs():
+    for profile in PROFILES.values():
+        for name, generated in profile.generated.items():
+            if name.startswith("mqar-"):
+                config = generated.config
+                assert name == mqar_task_name(config["seq_len"], config["num_kv_pairs"])
+                assert generated.spec.seq_len == config["seq_len"]
+    default = PROFILES["default"]
+    sweep = [t for t in default.task_names() if t.startswith("mqar-")]
+    configs = [default.generated[t].config for t in sweep]
+    assert len({c["seq_len"] for c in configs}) >= 2
+    assert len({c["num_kv_pairs"] for c in configs}) >= 2
+
+
+def test_the_sanity_bars_name_tasks_of_their_profile():
+    for profile, task, _family in SANITY_BARS:
+        assert task in PROFILES[profile].task_names(), (profile, task)
+
+
+def test_an_alias_stands_for_its_task_and_is_not_run_twice():
+    default = PROFILES["default"]
+    target = default.resolve("mqar")
+    assert target != "mqar" and target in default.task_names()
+    assert "mqar" not in default.task_names() and "mqar" in default.accepted_names()
+    assert budget_of("mqar", "default") == budget_of(target, "default")
+    assert task_spec("mqar", "default") == task_spec(target, "default")
+    assert task_config("mqar", "default") == task_config(target, "default")
+    with pytest.raises(ValueError, match="unknown task 'lra-nothing' in profile default"):
+        budget_of("lra-nothing", "default")
+
+
+# -- what a run records besides its accuracy -----------------------------------------
+def test_task_config_holds_the_generator_settings_and_the_loader_options():
+    config = task_config("mqar-L32-kv8", "default")
+    assert config["generator"] == "mqar"
+    assert (config["seq_len"], config["num_kv_pairs"], config["vocab_size"]) == (32, 8, 32)
+    assert config["n_train"] > 0 and config["n_test"] > 0
+    assert task_config("listops", "default")["max_len"] == task_spec("listops", "default").seq_len
+    assert task_config("lra-listops", "default") == {"lra_task": "listops", "max_length": 512}
+    assert task_config("lra-image", "default") == {"lra_task": "image"}
+    json.dumps([task_config(t, p) for p in PROFILES for t in PROFILES[p].task_names()])
+
+
+@pytest.mark.parametrize("mixer", ["attention/sdpa", "mamba/scan"])
+def test_run_accuracy_records_task_config_and_decoding_state(mixer):
+    run = run_accuracy(mixer, "mqar", "smoke", lr=3e-3)
+    assert run.task_config == task_config("mqar", "smoke")
+    model = build_model(task_spec("mqar", "smoke"), run.model)
+    expected = sum(m.state_bytes(1, run.seq_len, torch.float32) for m in model.backbone.mixers)
+    assert run.state_bytes == expected > 0
+    if mixer == "attention/sdpa":  # a KV cache: keys and values of every token, every layer
+        per_token = 2 * run.model.d_model * 4 * run.model.n_layers
+        assert run.state_bytes == run.seq_len * per_token
+    else:  # a fixed-size state
+        assert decoding_state_bytes(model, 4 * run.seq_len, torch.float32) == run.state_bytes
+
+
+def test_a_two_tower_model_counts_its_one_encoder():
+    spec = task_spec("lra-retrieval", "smoke")
+    cfg = ModelConfig("attention/sdpa", d_model=16, n_layers=2, mixer_config={"n_heads": 2})
+    with torch.device("meta"):
+        model = build_model(spec, cfg)
+    assert spec.kind == "pair"
+    one_tower = sum(m.state_bytes(1, spec.seq_len, torch.float32) for m in model.backbone.mixers)
+    assert decoding_state_bytes(model, spec.seq_len, torch.float32) == one_tower
+
+
+def test_the_budget_reaches_the_training_loop():
+    budget = Budget(
+        steps=40, batch_size=8, lr=2e-3, lr_grid=(1e-3, 2e-3), d_model=32, n_layers=1,
+        weight_decay=0.0, warmup_steps=7, grad_clip=None, time_budget_s=9.0,
+    )  # fmt: skip
+    cfg = train_config(budget, lr=1e-3, seed=2, progress=False)
+    assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.seed) == (40, 8, 1e-3, 2)
+    assert (cfg.weight_decay, cfg.warmup, cfg.grad_clip, cfg.time_budget_s) == (0.0, 7, None, 9.0)
+    assert train_config(replace(budget, warmup_steps=None)).warmup == 4  # 10% of the steps
+    with pytest.raises(ValueError, match="warmup_steps"):
+        replace(budget, warmup_steps=41)
+    with pytest.raises(ValueError, match="lr_grid"):
+        replace(budget, lr=5e-3)
