@@ -65,6 +65,8 @@ class RunRecord:
     d_model: int | None = None
     n_layers: int | None = None
     mixer_config: dict | None = None
+    task_config: dict | None = None
+    state_bytes: int | None = None
     steps: int | None = None
     tokens_seen: int | None = None
     tokens_per_s: float | None = None
@@ -121,6 +123,8 @@ def train_one(key: RunKey, context: GridContext) -> RunRecord:
         d_model=run.model.d_model,
         n_layers=run.model.n_layers,
         mixer_config=dict(run.model.mixer_config),
+        task_config=run.task_config,
+        state_bytes=run.state_bytes,
         steps=result.steps,
         tokens_seen=result.steps * run.batch * run.seq_len,
         tokens_per_s=result.tokens_per_s,

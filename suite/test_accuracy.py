@@ -212,6 +212,8 @@ def point_info(first: list[RunRecord], seeds: list[RunRecord]) -> dict[str, Any]
         "d_model": shape.d_model,
         "n_layers": shape.n_layers,
         "mixer_config": shape.mixer_config,
+        "task_config": shape.task_config,
+        "state_bytes": shape.state_bytes,
         "params": shape.params,
         "params_target": shape.target_params,
         "accuracy": statistics.fmean(r.accuracy for r in reached) if reached else None,
