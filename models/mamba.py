@@ -122,11 +122,20 @@ class ScanLayout:
         return self.batch * self.n_chunks
 
     def by_position(self, z: torch.Tensor) -> torch.Tensor:
-        """(b, L, k) -> (size, rows, k), contiguous (one copy): each step reads one block."""
+        """(b, L, k) -> (size, rows, k): with one chunk a view (each step reads
+        strided rows), else one copy."""
+        if self.n_chunks == 1:
+            return z.transpose(0, 1)
         if self.pad:
             z = F.pad(z, (0, 0, 0, self.pad))
         z = z.view(self.batch, self.n_chunks, self.size, -1).permute(2, 0, 1, 3)
         return z.contiguous().view(self.size, self.rows, -1)
+
+    def steps(self, z: torch.Tensor, column: bool = False) -> tuple[torch.Tensor, ...]:
+        """``by_position(z)`` step by step, each step's (rows, k) as rows
+        (rows, 1, k) or columns (rows, k, 1) to broadcast against (and multiply
+        with) the (rows, N, E) state: one view op for all steps."""
+        return self.by_position(z).unsqueeze(3 if column else 2).unbind(0)
 
     def by_sequence(self, z: torch.Tensor) -> torch.Tensor:
         """(size, rows, k) -> (b, L, k): the inverse of by_position, padding dropped."""
@@ -135,54 +144,57 @@ class ScanLayout:
 
 
 def scan_decay(delta_t: torch.Tensor, A2: torch.Tensor) -> torch.Tensor:
-    """exp(delta A) of one step as exp2(delta A log2(e)), (rows, N, E): exp2 is
-    about twice as fast as exp on CPUs, to the same precision."""
-    return (delta_t.unsqueeze(1) * A2).exp2_()
+    """exp(delta A) of one step as exp2(delta A log2(e)), (rows, N, E) from
+    delta_t (rows, 1, E): exp2 is about twice as fast as exp on CPUs, to the
+    same precision."""
+    return (delta_t * A2).exp2_()
 
 
 def scan_input(B_t: torch.Tensor, du_t: torch.Tensor) -> torch.Tensor:
-    """(delta u) B of one step, (rows, N, E)."""
-    return B_t.unsqueeze(2) * du_t.unsqueeze(1)
+    """(delta u) B of one step, (rows, N, E), from B_t (rows, N, 1) and du_t (rows, 1, E)."""
+    return B_t * du_t
 
 
-def chunk_starts(layout: ScanLayout, du, delta, A2, B) -> tuple[torch.Tensor, torch.Tensor]:
+def chunk_starts(layout: ScanLayout, du, delta, A2, B, delta_sum):
     """The true state before every chunk, (rows, N, E), and the final state
     (b, N, E): each chunk runs from h = 0 keeping only its end state, then a
     short loop over chunks carries the state across their borders (a chunk's
-    total decay is exp(A * sum of its delta) <= 1)."""
-    local = du.new_zeros(layout.rows, *A2.shape)
+    total decay is exp(A * sum of its delta) <= 1). du, delta and B are
+    ``ScanLayout.steps``; delta_sum is each row's sum of delta (rows, E)."""
+    local = delta_sum.new_zeros(layout.rows, *A2.shape)
     for t in range(layout.size):
         local = scan_input(B[t], du[t]).addcmul_(scan_decay(delta[t], A2), local)
     shape = (layout.batch, layout.n_chunks, *A2.shape)
     local = local.view(shape)
-    chunk_decay = (delta.sum(0).view(layout.batch, layout.n_chunks, 1, -1) * A2).exp2_()
-    starts = du.new_empty(shape)
-    h = du.new_zeros(layout.batch, *A2.shape)
+    chunk_decay = (delta_sum.view(layout.batch, layout.n_chunks, 1, -1) * A2).exp2_()
+    starts = local.new_empty(shape)
+    h = local.new_zeros(layout.batch, *A2.shape)
     for c in range(layout.n_chunks):
         starts[:, c] = h
         h = torch.addcmul(local[:, c], chunk_decay[:, c], h)
     return starts.view(layout.rows, *A2.shape), h
 
 
-def chunk_end_adjoints(layout: ScanLayout, delta, A2, C, dy, dh) -> torch.Tensor:
+def chunk_end_adjoints(layout: ScanLayout, delta, A2, C, dy, dh, delta_sum) -> torch.Tensor:
     """The gradient flowing into each chunk's last position from the positions
     after it, (rows, N, E): the mirror image of ``chunk_starts``. Each chunk runs
     the adjoint recurrence g_t = C_t dy_t + exp(delta_{t+1} A) g_{t+1} backwards
     from 0 and hands exp(delta_0 A) g_0 to the chunk before it; a short loop
     over chunks carries those across the borders, from the final state's
-    gradient ``dh`` (b, N, E) or 0."""
+    gradient ``dh`` (b, N, E) or 0. delta, C (rows, N, 1) and dy (rows, 1, E)
+    are ``ScanLayout.steps``."""
     N, E = A2.shape
     shape = (layout.batch, layout.n_chunks, N, E)
-    ends = dy.new_zeros(shape)
+    ends = delta_sum.new_zeros(shape)
     if dh is not None:
         ends[:, -1] = dh
     if layout.n_chunks > 1:
-        out = dy.new_zeros(layout.rows, N, E)
+        out = delta_sum.new_zeros(layout.rows, N, E)
         for t in range(layout.size - 1, -1, -1):
-            out = torch.addcmul(out, C[t].unsqueeze(2), dy[t].unsqueeze(1))
+            out = torch.addcmul(out, C[t], dy[t])
             out.mul_(scan_decay(delta[t], A2))
         out = out.view(shape)
-        chunk_decay = (delta.sum(0).view(layout.batch, layout.n_chunks, 1, E) * A2).exp2_()
+        chunk_decay = (delta_sum.view(layout.batch, layout.n_chunks, 1, E) * A2).exp2_()
         for c in range(layout.n_chunks - 1, 0, -1):
             ends[:, c - 1] += torch.addcmul(out[:, c], chunk_decay[:, c], ends[:, c])
     return ends.view(layout.rows, N, E)
@@ -210,21 +222,24 @@ class ChunkedScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, chunk_size: int):
         layout = ScanLayout(u.shape[0], u.shape[1], min(chunk_size, u.shape[1]))
-        du, dl, Bp, Cp = (layout.by_position(z) for z in (delta * u, delta, B, C))
+        du, dl = layout.steps(delta * u), layout.steps(delta)
+        Bs, Cs = layout.steps(B, column=True), layout.steps(C)
         # the state is laid out (N, E), E contiguous: C.h is a (1, N) @ (N, E) product
         A2 = (A.T * math.log2(math.e)).contiguous()
         if layout.n_chunks > 1:
-            h, final = chunk_starts(layout, du, dl, A2, Bp)
+            delta_sum = layout.by_position(delta).sum(0)
+            h, final = chunk_starts(layout, du, dl, A2, Bs, delta_sum)
         else:
-            h = du.new_zeros(layout.rows, *A2.shape)
+            h = u.new_zeros(layout.rows, *A2.shape)
         keep = any(ctx.needs_input_grad)
         checkpoints = []
-        y = du.new_empty(layout.size, layout.rows, 1, du.shape[-1])
+        y = u.new_empty(layout.size, layout.rows, 1, u.shape[-1])
+        ys = y.unbind(0)
         for t in range(layout.size):
             if keep and t % CHECKPOINT_EVERY == 0:
                 checkpoints.append(h)
-            h = scan_input(Bp[t], du[t]).addcmul_(scan_decay(dl[t], A2), h)
-            torch.bmm(Cp[t].unsqueeze(1), h, out=y[t])
+            h = scan_input(Bs[t], du[t]).addcmul_(scan_decay(dl[t], A2), h)
+            torch.bmm(Cs[t], h, out=ys[t])
         if layout.n_chunks == 1:
             final = h
         if keep:
@@ -236,34 +251,38 @@ class ChunkedScan(torch.autograd.Function):
     def backward(ctx, dy, dh):
         u, delta, A, B, C, checkpoints = ctx.saved_tensors
         layout = ctx.layout
-        du, dl, Bp, Cp = (layout.by_position(z) for z in (delta * u, delta, B, C))
-        dy = layout.by_position(dy)
+        du, dl, dys = layout.steps(delta * u), layout.steps(delta), layout.steps(dy)
+        B_col, B_row = layout.steps(B, column=True), layout.steps(B)
+        C_col = layout.steps(C, column=True)
         A2 = (A.T * math.log2(math.e)).contiguous()
         A_ne = A.T.contiguous()
-        g = chunk_end_adjoints(layout, dl, A2, Cp, dy, None if dh is None else dh.transpose(1, 2))
+        delta_sum = layout.by_position(delta).sum(0) if layout.n_chunks > 1 else delta[:, 0]
+        dh = None if dh is None else dh.transpose(1, 2)
+        g = chunk_end_adjoints(layout, dl, A2, C_col, dys, dh, delta_sum)
         rows, (N, E) = layout.rows, A2.shape
-        d_du = du.new_empty(layout.size, rows, 1, E)
-        d_delta = du.new_empty(layout.size, rows, E)
-        dB = du.new_empty(layout.size, rows, 1, N)
-        dC = du.new_empty(layout.size, rows, 1, N)
-        dA = du.new_zeros(rows, N, E)
+        d_du = u.new_empty(layout.size, rows, 1, E)
+        d_delta = u.new_empty(layout.size, rows, E)
+        dB = u.new_empty(layout.size, rows, 1, N)
+        dC = u.new_empty(layout.size, rows, 1, N)
+        d_dus, d_deltas, dBs, dCs = (t.unbind(0) for t in (d_du, d_delta, dB, dC))
+        dA = u.new_zeros(rows, N, E)
         for s in range(len(checkpoints) - 1, -1, -1):
             first = s * CHECKPOINT_EVERY
             last = min(layout.size, first + CHECKPOINT_EVERY)
             hs, decays = [checkpoints[s]], []
             for t in range(first, last):
                 decays.append(scan_decay(dl[t], A2))
-                hs.append(scan_input(Bp[t], du[t]).addcmul_(decays[-1], hs[-1]))
+                hs.append(scan_input(B_col[t], du[t]).addcmul_(decays[-1], hs[-1]))
             for t in range(last - 1, first - 1, -1):
                 i = t - first
-                g = torch.addcmul(g, Cp[t].unsqueeze(2), dy[t].unsqueeze(1))
-                torch.bmm(Bp[t].unsqueeze(1), g, out=d_du[t])
-                torch.bmm(du[t].unsqueeze(1), g.transpose(1, 2), out=dB[t])
-                torch.bmm(dy[t].unsqueeze(1), hs[i + 1].transpose(1, 2), out=dC[t])
+                g = torch.addcmul(g, C_col[t], dys[t])
+                torch.bmm(B_row[t], g, out=d_dus[t])
+                torch.bmm(du[t], g.mT, out=dBs[t])
+                torch.bmm(dys[t], hs[i + 1].mT, out=dCs[t])
                 g = g.mul_(decays[i])  # a_t g_t: what flows on to position t - 1
                 r = torch.mul(g, hs[i], out=decays[i])
-                dA.addcmul_(r, dl[t].unsqueeze(1))
-                torch.sum(r.mul_(A_ne), -2, out=d_delta[t])
+                dA.addcmul_(r, dl[t])
+                torch.sum(r.mul_(A_ne), -2, out=d_deltas[t])
         d_du, d_delta = layout.by_sequence(d_du), layout.by_sequence(d_delta)
         d_A = dA.sum(0).T
         return (
@@ -562,6 +581,19 @@ class ScanMamba(Mamba):
 
     def causal_conv(self, x_in: torch.Tensor) -> torch.Tensor:
         return CausalConvSiLU.apply(x_in, self.conv1d.weight.squeeze(1), self.conv1d.bias)
+
+    def selective_params(self, u: torch.Tensor, acc: torch.dtype):
+        """As the reference's; where u is already in the accumulation dtype the
+        bias joins inside dt_proj's product (one pass fewer)."""
+        if u.dtype != acc:
+            return super().selective_params(u, acc)
+        dt, B, C = self.x_proj(u).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        return F.softplus(F.linear(dt, self.dt_proj.weight, self.dt_proj.bias)), B, C
+
+    def gate_and_project(self, y: torch.Tensor, u: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """As the reference's, the D skip as one multiply-add."""
+        y = torch.addcmul(y, u.to(y.dtype), self.D.to(y.dtype)) * F.silu(z.to(y.dtype))
+        return self.out_proj(y.to(z.dtype))
 
     def selective_scan(self, u, delta, A, B, C):
         chunk = self.scan_chunk_size(u.shape[0], u.shape[1])
