@@ -91,7 +91,7 @@ class Profile:
 
 
 SMOKE_MODES = {
-    "retnet": ModeSpeed((256,), d_model=64, n_heads=2, chunk_size=64, passes=3),
+    "retnet": ModeSpeed((128, 256), d_model=64, n_heads=2, chunk_size=64, passes=3),
     "mamba": ModeSpeed((256,), d_model=32, passes=3, vs_attention=(4, 16, 16)),
     "hyena": ModeSpeed((512,), d_model=32),
 }

@@ -3,7 +3,8 @@ carrying the same weights, as the sequence grows: the forward (no grad) at the
 profile's chunk, the training step (forward + backward of the bare mixer into
 its weights and input) at its training chunk, and both side by side in
 alternating passes at the largest length (workload ``interleaved``), which the
-ratio between them comes from.
+ratio between them comes from; and ours at every length alternated pass by
+pass, which its growth in L comes from.
 
 Run: ``pytest suite/test_retnet_speed.py --profile default``. Ours should grow
 linearly in L and train at least 1.3x as fast as torchscale at L=8192 (chunk
@@ -48,12 +49,15 @@ INTERLEAVED = (Workload.MIXER_FORWARD, Workload.MIXER_TRAIN_STEP)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    chosen = selected(get_options(metafunc.config), ["retnet/chunkwise"])
+    lengths = mode_lengths(metafunc.config, "retnet") if chosen else ()
     if "seq_len" in metafunc.fixturenames:
-        chosen = selected(get_options(metafunc.config), ["retnet/chunkwise"])
-        lengths = mode_lengths(metafunc.config, "retnet") if chosen else ()
         if metafunc.function.__name__ == "test_retnet_chunkwise_interleaved":
             lengths = tuple(sorted(lengths))[-1:]
         metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
+    if "lengths" in metafunc.fixturenames:
+        pair = [tuple(sorted(lengths))] if len(lengths) > 1 else []
+        metafunc.parametrize("lengths", pair, ids=["-".join(f"L{n}" for n in p) for p in pair])
 
 
 def chunk_of(shape: ModeSpeed, workload: Workload, seq_len: int) -> int:
@@ -143,4 +147,20 @@ def test_retnet_chunkwise_interleaved(benchmark, request, workload, seq_len):
     benchmark.group = f"retnet-chunkwise-interleaved-{workload}"
     passes = mode_speed(request.config, "retnet").passes
     time_interleaved(benchmark, calls, x, of_workload=workload, passes=passes)
+    benchmark.extra_info["chunk_size"] = ours.chunk_size
+
+
+def test_retnet_chunkwise_forward_scaling(benchmark, request, lengths):
+    """Ours at every length, alternated pass by pass (one point, keys
+    ``retnet/chunkwise@L<n>`` in ``interleaved_s``): the time ratio of two
+    lengths is the median of their pass-by-pass ratios; linear in L means
+    8192 over 2048 near 4."""
+    calls, x = {}, None
+    for seq_len in lengths:
+        ours, impls = implementations(request, seq_len, Workload.MIXER_FORWARD, ("mixbench",))
+        x = inputs(request, seq_len)
+        calls[f"{MIXER_NAME['mixbench']}@L{seq_len}"] = forward_call(ours, x)
+    benchmark.group = "retnet-chunkwise-scaling"
+    passes = mode_speed(request.config, "retnet").passes
+    time_interleaved(benchmark, calls, x, of_workload=Workload.MIXER_FORWARD, passes=passes)
     benchmark.extra_info["chunk_size"] = ours.chunk_size
