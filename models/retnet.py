@@ -138,14 +138,18 @@ class RetainChunks(torch.autograd.Function):
         from_start, to_end, mask, chunk_decay = chunk_decays(log_decay, chunk)
         q5, k5, v5 = (t.view(G, H, n, chunk, -1) for t in (q, k, v))
         keys = k5 * to_end[:, None, :, None]
-        chunk_kv = keys.transpose(-1, -2) @ v5
-        chunk_keys = keys.sum(-2)
-        S = q.new_zeros(G, H, dk, dv + 1) if state is None else state.clone()
-        starts = q.new_empty(G, H, n, dk, dv + 1)
+        chunk_kv = torch.cat([keys.transpose(-1, -2) @ v5, keys.sum(-2).unsqueeze(-1)], -1)
+        # states before each chunk and after the last, one op per chunk: few ops
+        # matter where threads wait for each other at every op's end
+        states = q.new_empty(G, H, n + 1, dk, dv + 1)
+        if state is None:
+            states[:, :, 0] = 0
+        else:
+            states[:, :, 0] = state
+        decay = chunk_decay[:, None, None]
         for c in range(n):
-            starts[:, :, c] = S
-            S[..., :dv].mul_(chunk_decay[:, None, None]).add_(chunk_kv[:, :, c])
-            S[..., dv].mul_(chunk_decay[:, None]).add_(chunk_keys[:, :, c])
+            torch.addcmul(chunk_kv[:, :, c], states[:, :, c], decay, out=states[:, :, c + 1])
+        starts, S = states[:, :, :n], states[:, :, n].clone()
         queries = q5 * from_start[:, None, :, None]
         o = queries @ starts[..., :dv]
         d = (queries @ starts[..., dv:]).squeeze(-1)
@@ -184,11 +188,13 @@ class RetainChunks(torch.autograd.Function):
         dq5 = (do5 @ S_v.transpose(-1, -2)).mul_(from_start)
         d_starts = (q5 * from_start).transpose(-1, -2) @ do5
         # the states' recurrence backwards: what chunk c's keys and values feed
-        after = dS[..., :dv].clone()
-        d_chunk_kv = q.new_empty(G, H, n, dk, dv)
+        # (slot c + 1: the gradient of the state after chunk c; slot 0: of the start state)
+        d_states = q.new_empty(G, H, n + 1, dk, dv)
+        d_states[:, :, n] = dS[..., :dv]
+        decay = chunk_decay[:, None, None]
         for c in range(n - 1, -1, -1):
-            d_chunk_kv[:, :, c] = after
-            after = torch.addcmul(d_starts[:, :, c], after, chunk_decay[:, None, None])
+            torch.addcmul(d_starts[:, :, c], d_states[:, :, c + 1], decay, out=d_states[:, :, c])
+        d_chunk_kv, after = d_states[:, :, 1:], d_states[:, :, 0]
         dk5 = (v5 @ d_chunk_kv.transpose(-1, -2)).mul_(to_end)
         dv5 = (k5 * to_end) @ d_chunk_kv
         # the in-chunk scores, tile row by tile row
@@ -455,17 +461,22 @@ class ChunkwiseRetention(Retention):
     def retain(self, q, k, v) -> torch.Tensor:
         return self.retain_prompt(q, k, v)[0]
 
-    #: tokens per block of ``prefill``: projections, retention and output run block
-    #: by block with the state carried between blocks, so that the working set
-    #: stays in cache however long the sequence (and time grows linearly with it)
-    block_tokens: ClassVar[int] = 1024
+    #: tokens per block of ``prefill`` without grad: projections, retention and
+    #: output run block by block with the state carried between blocks, so that
+    #: the working set stays in cache however long the sequence (and time grows
+    #: linearly with it). With grad the sequence is one block: the backward keeps
+    #: every block's tensors anyway, and where threads wait for each other at the
+    #: end of every op (a busy machine) more ops cost more than cache misses
+    block_tokens: ClassVar[int] = 2048
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.prefill(x)[0]
 
     def blocks(self, seq_len: int) -> list[tuple[int, int]]:
         """(start, end) of each block: whole chunks, the first block taking the
-        leftover (and, padded in front, the partial chunk)."""
+        leftover (and, padded in front, the partial chunk); one block with grad."""
+        if torch.is_grad_enabled():
+            return [(0, seq_len)]
         chunk = min(self.chunk_size, seq_len)
         block = max(chunk, self.block_tokens // chunk * chunk)
         first = seq_len - (-(-seq_len // block) - 1) * block

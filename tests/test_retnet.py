@@ -114,9 +114,9 @@ def test_gradients_agree_between_parallel_and_chunkwise():
 @pytest.mark.parametrize("chunk_size", [4, 7])
 def test_chunkwise_tiles_and_blocks_agree_with_parallel(tile, block, chunk_size, monkeypatch):
     """Score tiles smaller than the chunk (the ones above the diagonal skipped)
-    and blocks of the sequence with the state carried between them (the first
-    holding the partial chunk): forward, prefill state and gradients agree with
-    the parallel form."""
+    and, without grad, blocks of the sequence with the state carried between
+    them (the first holding the partial chunk): forward, prefill state and
+    gradients agree with the parallel form."""
     monkeypatch.setattr(retnet_module, "SCORE_TILE", tile)
     parallel = build("retnet/parallel")
     chunkwise = like("retnet/chunkwise", parallel, chunk_size=chunk_size)
@@ -126,26 +126,50 @@ def test_chunkwise_tiles_and_blocks_agree_with_parallel(tile, block, chunk_size,
     for mixer in (parallel, chunkwise):
         y = mixer(x)
         grads.append(torch.autograd.grad(y.pow(2).sum(), [x, *mixer.parameters()]))
-    assert max_diff(chunkwise(x), parallel(x)) <= 1e-10
     for a, b in zip(*grads, strict=True):
         assert max_diff(a, b) <= 1e-10 * a.abs().max().item()
     with torch.no_grad():
+        assert max_diff(chunkwise(x), parallel(x)) <= 1e-10
         _, state = chunkwise.prefill(x)
         _, expected = parallel.prefill(x)
+        # every block but the first holds whole chunks, counted from the end
+        ends = [end for _, end in chunkwise.blocks(45)]
     assert max_diff(state.kv, expected.kv) <= 1e-10 * expected.kv.abs().max().item()
-    # every block but the first holds whole chunks, counted from the end
-    ends = [end for _, end in chunkwise.blocks(45)]
     assert ends[-1] == 45 and all((45 - end) % chunk_size == 0 for end in ends)
+    assert len(ends) == -(-45 // max(chunk_size, block // chunk_size * chunk_size))
 
 
 def test_blocks_cover_the_sequence_in_whole_chunks():
     mixer = build("retnet/chunkwise", chunk_size=64)
     mixer.block_tokens = 1024
-    assert mixer.blocks(8192) == [(s, s + 1024) for s in range(0, 8192, 1024)]
-    assert mixer.blocks(1100) == [(0, 76), (76, 1100)]
-    assert mixer.blocks(5) == [(0, 5)]
-    mixer.block_tokens = 10  # never below one chunk
-    assert mixer.blocks(130) == [(0, 2), (2, 66), (66, 130)]
+    with torch.no_grad():
+        assert mixer.blocks(8192) == [(s, s + 1024) for s in range(0, 8192, 1024)]
+        assert mixer.blocks(1100) == [(0, 76), (76, 1100)]
+        assert mixer.blocks(5) == [(0, 5)]
+        mixer.block_tokens = 10  # never below one chunk
+        assert mixer.blocks(130) == [(0, 2), (2, 66), (66, 130)]
+    # with grad one block: the backward keeps every block's tensors anyway
+    assert mixer.blocks(8192) == [(0, 8192)]
+
+
+@pytest.mark.parametrize("chunk", [3, 8])
+def test_retain_chunks_gradients_from_a_start_state(chunk, monkeypatch):
+    """RetainChunks from a given state (the blocks' carry): its hand-written
+    backward against numerical gradients, into the state too (the key-sum
+    column only feeds the detached row sums, so it gets none)."""
+    monkeypatch.setattr(retnet_module, "SCORE_TILE", 2)
+    gen = torch.Generator().manual_seed(3)
+    q, k = (torch.randn(2, 3, 24, 4, generator=gen, dtype=torch.float64) for _ in range(2))
+    v = torch.randn(2, 3, 24, 5, generator=gen, dtype=torch.float64)
+    state = torch.randn(2, 3, 4, 6, generator=gen, dtype=torch.float64)
+    log_decay = log_decays(3, torch.float64)
+    leaves = [t.requires_grad_() for t in (q, k, v, state)]
+
+    def retained(q, k, v, state):
+        o, _, after = retnet_module.RetainChunks.apply(q, k, v, log_decay, chunk, state)
+        return o, after[..., :-1]
+
+    assert torch.autograd.gradcheck(retained, leaves)
 
 
 def test_one_weight_layout_and_config_for_every_variant():
