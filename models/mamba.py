@@ -161,7 +161,7 @@ def chunk_starts(layout: ScanLayout, du, delta, A2, B, delta_sum):
     short loop over chunks carries the state across their borders (a chunk's
     total decay is exp(A * sum of its delta) <= 1). du, delta and B are
     ``ScanLayout.steps``; delta_sum is each row's sum of delta (rows, E)."""
-    local = delta_sum.new_zeros(layout.rows, *A2.shape)
+    local = A2.new_zeros(layout.rows, *A2.shape)
     for t in range(layout.size):
         local = scan_input(B[t], du[t]).addcmul_(scan_decay(delta[t], A2), local)
     shape = (layout.batch, layout.n_chunks, *A2.shape)
@@ -175,21 +175,24 @@ def chunk_starts(layout: ScanLayout, du, delta, A2, B, delta_sum):
     return starts.view(layout.rows, *A2.shape), h
 
 
-def chunk_end_adjoints(layout: ScanLayout, delta, A2, C, dy, dh, delta_sum) -> torch.Tensor:
+def chunk_end_adjoints(
+    layout: ScanLayout, delta, A2, C, dy, dh, delta_sum: torch.Tensor | None
+) -> torch.Tensor:
     """The gradient flowing into each chunk's last position from the positions
     after it, (rows, N, E): the mirror image of ``chunk_starts``. Each chunk runs
     the adjoint recurrence g_t = C_t dy_t + exp(delta_{t+1} A) g_{t+1} backwards
     from 0 and hands exp(delta_0 A) g_0 to the chunk before it; a short loop
     over chunks carries those across the borders, from the final state's
     gradient ``dh`` (b, N, E) or 0. delta, C (rows, N, 1) and dy (rows, 1, E)
-    are ``ScanLayout.steps``."""
+    are ``ScanLayout.steps``; delta_sum as for ``chunk_starts`` (with more
+    than one chunk)."""
     N, E = A2.shape
     shape = (layout.batch, layout.n_chunks, N, E)
-    ends = delta_sum.new_zeros(shape)
+    ends = A2.new_zeros(shape)
     if dh is not None:
         ends[:, -1] = dh
     if layout.n_chunks > 1:
-        out = delta_sum.new_zeros(layout.rows, N, E)
+        out = A2.new_zeros(layout.rows, N, E)
         for t in range(layout.size - 1, -1, -1):
             out = torch.addcmul(out, C[t], dy[t])
             out.mul_(scan_decay(delta[t], A2))
@@ -256,7 +259,7 @@ class ChunkedScan(torch.autograd.Function):
         C_col = layout.steps(C, column=True)
         A2 = (A.T * math.log2(math.e)).contiguous()
         A_ne = A.T.contiguous()
-        delta_sum = layout.by_position(delta).sum(0) if layout.n_chunks > 1 else delta[:, 0]
+        delta_sum = layout.by_position(delta).sum(0) if layout.n_chunks > 1 else None
         dh = None if dh is None else dh.transpose(1, 2)
         g = chunk_end_adjoints(layout, dl, A2, C_col, dys, dh, delta_sum)
         rows, (N, E) = layout.rows, A2.shape
