@@ -172,7 +172,13 @@ class RayGrid:
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+                # loopback only: a local cluster talks to nothing off this machine
+                ray.init(
+                    num_cpus=workers,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    _node_ip_address="127.0.0.1",
+                )
         self.remote = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(train)
         self.pending: dict[RunKey, Any] = {}
         self.records: dict[RunKey, RunRecord] = {}
