@@ -172,13 +172,7 @@ class RayGrid:
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
-                # loopback only: a local cluster talks to nothing off this machine
-                ray.init(
-                    num_cpus=workers,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    _node_ip_address="127.0.0.1",
-                )
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         self.remote = ray.remote(num_cpus=1, num_gpus=gpus_per_run, max_retries=0)(train)
         self.pending: dict[RunKey, Any] = {}
         self.records: dict[RunKey, RunRecord] = {}
