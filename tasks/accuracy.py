@@ -3,9 +3,10 @@ many steps, and ``run_accuracy`` that the suite (suite/test_accuracy.py) times.
 
 Budgets are sized so that a profile's whole accuracy sweep (4 families x its
 tasks x its seeds and learning rates) fits its purpose: ``smoke`` seconds,
-``default`` about 9 minutes on a 2-core CPU with two Ray workers (see the
-comment above ``DEFAULT_MQAR_POINTS`` for the measured costs), ``paper`` a GPU, with
-each LRA task's published set-up (``LRA_PAPER_SETUPS``, sources named).
+``default`` at most ~9 minutes on a 2-core CPU with two Ray workers (~7 alone on
+the machine; the comment above ``DEFAULT_MQAR_POINTS`` gives the measured costs),
+``paper`` a GPU, with each LRA task's published set-up (``LRA_PAPER_SETUPS``,
+sources named).
 Generated tasks need no download; LRA tasks read from disk (``MIXBENCH_DATA``)
 are added at the profile's size and raise ``DataMissing`` when their files are
 absent.
@@ -119,7 +120,10 @@ class Budget:
 LRA_REPOSITORY = "google-research/long-range-arena"
 LRA_COMMIT = "cd31e5c6b8e5bceabd28de2d2afb23f7ae5d36d8"
 #: where the released sequence lengths come from
-LRA_PAPER = "Tay et al., Long Range Arena, ICLR 2021 (arXiv:2010.04006), section 2 / table 1"
+LRA_PAPER = (
+    "Tay et al., Long Range Arena: A Benchmark for Efficient Transformers, ICLR 2021 "
+    "(arXiv:2011.04006), its task descriptions"
+)
 
 
 @dataclass(frozen=True)
