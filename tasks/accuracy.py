@@ -242,6 +242,7 @@ LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
         weight_decay=0.1,
         grad_clip=None,
         pooling="CLS",
+        # not in the config: the default of lra_benchmarks/models/transformer/transformer.py
         dropout=0.1,
         source="listops/configs/base_listops_config.py, listops/configs/transformer_base.py",
     ),
@@ -262,6 +263,7 @@ LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
         weight_decay=0.1,
         grad_clip=None,
         pooling="CLS",
+        # not in the config: the default of lra_benchmarks/models/transformer/transformer.py
         dropout=0.1,
         source=(
             "text_classification/configs/base_tc_config.py, "
@@ -285,6 +287,7 @@ LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
         weight_decay=0.1,
         grad_clip=None,
         pooling="CLS",
+        # not in the config: the default of lra_benchmarks/models/transformer/transformer.py
         dropout=0.1,
         source="matching/configs/base_match_config.py, matching/configs/transformer_base.py",
     ),
