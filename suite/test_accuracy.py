@@ -1,8 +1,8 @@
 """Accuracy of one variant per family on the profile's tasks: synthetic recall
-(MQAR, selective copying, induction), small generated LRA tasks (ListOps,
-Pathfinder) and the LRA release's tasks found under --data-dir (or
+(MQAR swept over length and pairs, selective copying, induction), small
+generated LRA tasks (ListOps) and the LRA release's tasks found under --data-dir (or
 MIXBENCH_DATA). One benchmark per (task, mixer), e.g.
-``test_accuracy[mqar-attention/sdpa]``.
+``test_accuracy[mqar-L32-kv4-attention/sdpa]``.
 
 The protocol, the same for every mixer (tasks/accuracy.py holds the budgets):
 

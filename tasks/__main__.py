@@ -282,7 +282,7 @@ def check_train_args(args: argparse.Namespace) -> str:
 
     if args.profile not in PROFILES:
         raise UsageError(f"unknown profile {args.profile!r}; choose one of {', '.join(PROFILES)}")
-    known = PROFILES[args.profile].task_names()
+    known = PROFILES[args.profile].accepted_names()
     if args.task not in known:
         raise UsageError(
             f"unknown task {args.task!r} in profile {args.profile}; choose one of "
