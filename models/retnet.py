@@ -139,21 +139,24 @@ class RetainChunks(torch.autograd.Function):
         q5, k5, v5 = (t.view(G, H, n, chunk, -1) for t in (q, k, v))
         keys = k5 * to_end[:, None, :, None]
         chunk_kv = torch.cat([keys.transpose(-1, -2) @ v5, keys.sum(-2).unsqueeze(-1)], -1)
-        # states before each chunk and after the last, one op per chunk: few ops
-        # matter where threads wait for each other at every op's end
-        states = q.new_empty(G, H, n + 1, dk, dv + 1)
+        # the states before each chunk, and after the last, one op per chunk: few
+        # ops matter where threads wait for each other at every op's end
+        starts = q.new_empty(G, H, n, dk, dv + 1)
         if state is None:
-            states[:, :, 0] = 0
+            starts[:, :, 0] = 0
         else:
-            states[:, :, 0] = state
+            starts[:, :, 0] = state
         decay = chunk_decay[:, None, None]
-        for c in range(n):
-            torch.addcmul(chunk_kv[:, :, c], states[:, :, c], decay, out=states[:, :, c + 1])
-        starts, S = states[:, :, :n], states[:, :, n].clone()
-        queries = q5 * from_start[:, None, :, None]
-        o = queries @ starts[..., :dv]
-        d = (queries @ starts[..., dv:]).squeeze(-1)
+        for c in range(n - 1):
+            torch.addcmul(chunk_kv[:, :, c], starts[:, :, c], decay, out=starts[:, :, c + 1])
+        S = torch.addcmul(chunk_kv[:, :, n - 1], starts[:, :, n - 1], decay)
         rows = G * H * n
+        # as (rows, ...) batches: bmm reads the strided columns of the states in
+        # place, where a 5-d matmul would copy them first
+        queries = (q5 * from_start[:, None, :, None]).view(rows, chunk, dk)
+        states3 = starts.view(rows, dk, dv + 1)
+        o = torch.bmm(queries, states3[..., :dv]).view(G, H, n, chunk, dv)
+        d = torch.bmm(queries, states3[..., dv:]).view(G, H, n, chunk)
         q3, k3, v3 = (t.view(rows, chunk, -1) for t in (q, k, v))
         scores = []
         for first, last in tile_rows(chunk):
@@ -188,13 +191,15 @@ class RetainChunks(torch.autograd.Function):
         dq5 = (do5 @ S_v.transpose(-1, -2)).mul_(from_start)
         d_starts = (q5 * from_start).transpose(-1, -2) @ do5
         # the states' recurrence backwards: what chunk c's keys and values feed
-        # (slot c + 1: the gradient of the state after chunk c; slot 0: of the start state)
-        d_states = q.new_empty(G, H, n + 1, dk, dv)
-        d_states[:, :, n] = dS[..., :dv]
+        # (d_chunk_kv[c]: the gradient of the state after chunk c, which chunk c's
+        # keys and values feed; after: that of the start state)
+        d_chunk_kv = q.new_empty(G, H, n, dk, dv)
+        d_chunk_kv[:, :, n - 1] = dS[..., :dv]
         decay = chunk_decay[:, None, None]
-        for c in range(n - 1, -1, -1):
-            torch.addcmul(d_starts[:, :, c], d_states[:, :, c + 1], decay, out=d_states[:, :, c])
-        d_chunk_kv, after = d_states[:, :, 1:], d_states[:, :, 0]
+        for c in range(n - 1, 0, -1):
+            after = d_chunk_kv[:, :, c]
+            torch.addcmul(d_starts[:, :, c], after, decay, out=d_chunk_kv[:, :, c - 1])
+        after = torch.addcmul(d_starts[:, :, 0], d_chunk_kv[:, :, 0], decay)
         dk5 = (v5 @ d_chunk_kv.transpose(-1, -2)).mul_(to_end)
         dv5 = (k5 * to_end) @ d_chunk_kv
         # the in-chunk scores, tile row by tile row
