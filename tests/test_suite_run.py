@@ -136,7 +136,8 @@ def test_points_that_did_not_run_are_saved_with_their_status(smoke_run: tuple[di
     assert "flash_attn" in unavailable["reason"]
     slow = by_name["test_forward[retnet/recurrent-L4096]"]
     assert slow["status"] == "timeout"
-    assert slow["reason"].startswith("predicted")
+    # predicted from the shorter points, or stopped by the budget: a recorded timeout either way
+    assert slow["reason"].startswith("predicted") or "time budget" in slow["reason"]
     assert slow["seq_len"] == 4096 and slow["flops"] > 0
     assert not {b["name"] for b in data["benchmarks"]} & set(by_name)
     assert data["machine_info"]["torch_version"] == torch.__version__
