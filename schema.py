@@ -158,7 +158,7 @@ FIELDS: tuple[Field, ...] = (
     Field("mixer_config", MAPPING, "the family knobs the mixer was built with"),
     Field("ref_rel_err", FLOAT, "max |y - y_ref| / max |y_ref| against the family reference"),
     Field("round_times_s", LIST, "seconds per call of every timed round, in the order timed"),
-    Field("contention", FLOAT, "the contention probe's slowdown around the point (1: quietest)"),
+    Field("contention", FLOAT, "how much other work slowed the point (1: not; suite/contention)"),
     Field("contended", BOOL, "contention above the suite's threshold: read its time with care"),
     Field("of_workload", TEXT, "interleaved: the workload whose calls were interleaved"),
     Field("interleaved_s", MAPPING, "interleaved: {mixer: seconds per call of each pass}"),

@@ -9,6 +9,7 @@ import sys
 
 import pandas as pd
 
+from .arguments import positive_int
 from .backbone import count_params
 from .registry import build_mixer, list_mixers
 
@@ -76,16 +77,6 @@ def list_command(d_model: int) -> str:
         if pd.api.types.is_string_dtype(table[column])
     }
     return table.to_string(index=False, justify="left", formatters=left)
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

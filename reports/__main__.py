@@ -34,6 +34,7 @@ from .load import (
 )
 from .render import FORMATS, Section, WriteError, write_report
 from .report import compare_section, report_sections
+from .spread import with_spread
 
 EXIT_REGRESSION, EXIT_NOTHING, EXIT_WRITE, EXIT_UNCHECKED = 1, 2, 3, 4
 #: stems of the comparison's table and figure: the full report's and the
@@ -229,7 +230,8 @@ def report(args: argparse.Namespace) -> int:
         print(section.text)
         sections.insert(1, section)
     runs = ", ".join(sorted(points["run"].unique()))
-    return finish(args, f"mixbench report: {runs}", sections, points, "report")
+    # points.csv carries each time's interval, so a reader can redo any verdict
+    return finish(args, f"mixbench report: {runs}", sections, with_spread(points), "report")
 
 
 def compare_files(args: argparse.Namespace) -> list[RunFile]:

@@ -403,10 +403,15 @@ def accuracy_table(points: pd.DataFrame) -> Table | None:
     return Table("accuracy", "Accuracy per task", caption, frame, percent=("average",))
 
 
-POINT_COLUMNS = [
+# The points' numbers in two tables, each narrow enough for a laptop's screen:
+# what was measured, then what the protocol rests on.
+RESULT_COLUMNS = [
     "run", "task", "mixer", "accuracy", "ci95_half", "seeds", "mark", "chance_accuracy",
-    "not_distinguishable_from", "params", "params_target", "params_vs_target", "tokens_seen",
-    "lr", "lr_grid_val", "val_accuracy", "step_s", "status",
+    "not_distinguishable_from", "status",
+]  # fmt: skip
+PROTOCOL_COLUMNS = [
+    "run", "task", "mixer", "params", "params_target", "params_vs_target", "tokens_seen",
+    "lr", "lr_grid_val", "val_accuracy", "step_s",
 ]  # fmt: skip
 
 
@@ -426,11 +431,14 @@ def lr_grid_text(row: pd.Series) -> str:
     return "; ".join(parts)
 
 
-def points_table(points: pd.DataFrame) -> Table | None:
+def tried(acc: pd.DataFrame) -> pd.DataFrame:
+    """The points that started training: a skipped one (its data not on disk)
+    is listed once, with its reason, under 'Points that did not run'."""
+    return acc[acc["status"] != Status.SKIPPED]
+
+
+def point_frame(acc: pd.DataFrame) -> pd.DataFrame:
     """Every accuracy point with the protocol's numbers beside it."""
-    acc = accuracy_frame(points)
-    if acc.empty:
-        return None
     frame = pd.DataFrame(
         {
             "run": acc["run"],
@@ -445,6 +453,7 @@ def points_table(points: pd.DataFrame) -> Table | None:
             ],
             "chance_accuracy": acc["chance_accuracy"],
             "not_distinguishable_from": acc["not_distinguishable"],
+            "status": acc["status"],
             "params": acc["params"],
             "params_target": acc["params_target"],
             "params_vs_target": [
@@ -456,25 +465,37 @@ def points_table(points: pd.DataFrame) -> Table | None:
             "lr_grid_val": [lr_grid_text(row) for _, row in acc.iterrows()],
             "val_accuracy": acc["val_accuracy"],
             "step_s": acc["step_s"],
-            "status": acc["status"],
-        },
-        columns=POINT_COLUMNS,
-    ).sort_values(["run", "task", "mixer"], kind="stable")
-    caption = (
-        "Every accuracy point with what it rests on: accuracy (percent, mean over seeds) and "
-        "ci95_half (the half-width of its 95% t-interval; N/A with one seed), the chance "
-        "level, the mixers whose intervals overlap it on the task, the model's parameters "
-        "and the attention model's it is matched to (±5%), the training tokens of one run, "
-        "the learning rate chosen on validation with each rate's validation accuracy "
-        "(lr_grid_val), and the median seconds per training step."
+        }
     )
-    return Table(
+    return frame.sort_values(["run", "task", "mixer"], kind="stable").reset_index(drop=True)
+
+
+def points_tables(points: pd.DataFrame) -> list[Table]:
+    """The accuracy points: their results, then the protocol behind each."""
+    acc = tried(accuracy_frame(points))
+    if acc.empty:
+        return []
+    frame = point_frame(acc)
+    results = Table(
         "accuracy_points",
-        "Accuracy points and their protocol",
-        caption,
-        frame.reset_index(drop=True),
-        percent=("accuracy", "ci95_half", "chance_accuracy", "val_accuracy"),
+        "Accuracy points",
+        "Every accuracy point: accuracy (percent, mean over seeds) and ci95_half (the "
+        "half-width of its 95% t-interval; N/A with one seed), the chance level, and the "
+        "mixers whose intervals overlap it on the task.",
+        frame[RESULT_COLUMNS],
+        percent=("accuracy", "ci95_half", "chance_accuracy"),
     )
+    protocol = Table(
+        "accuracy_protocol",
+        "What each accuracy point rests on",
+        "Per point: the model's parameters and the attention model's it is matched to "
+        "(±5%), the training tokens of one run, the learning rate chosen on validation with "
+        "each rate's validation accuracy (lr_grid_val), and the median seconds per "
+        "training step.",
+        frame[PROTOCOL_COLUMNS],
+        percent=("val_accuracy",),
+    )
+    return [results, protocol]
 
 
 def lra_table(points: pd.DataFrame) -> Table | None:
@@ -496,12 +517,13 @@ def lra_table(points: pd.DataFrame) -> Table | None:
         for row in PUBLISHED_LRA
     ]
     columns = ["run", "mixer", "source", *LRA_TASKS, "average", "average_of"]
-    lra = acc[acc["task"].astype(str).str.startswith(LRA_PREFIX)]
+    lra = tried(acc[acc["task"].astype(str).str.startswith(LRA_PREFIX)])
     titles = ", ".join(f"{task} = {title}" for task, title in TASK_TITLES.items())
     if lra.empty:
         caption = (
-            "The papers' numbers, not measured here: the selected runs have no task of the LRA "
-            "release (lra-*; python -m tasks check says what --data-dir holds). Accuracy in "
+            "The papers' numbers, not measured here: the selected runs trained on no task of "
+            "the LRA release (lra-*; a point skipped for want of its data is under 'Points "
+            "that did not run', and python -m tasks check says what --data-dir holds). Accuracy in "
             "percent as published, FAIL: no better than chance; each average is the paper's "
             f"own. Columns: {titles}."
         )
@@ -752,7 +774,7 @@ def accuracy_heatmap(points: pd.DataFrame) -> FigureResult | None:
     their status instead of a number."""
     import seaborn as sns
 
-    acc = accuracy_frame(points)
+    acc = tried(accuracy_frame(points))
     if acc.empty:
         return None
     runs = sorted(acc["run"].unique())
@@ -1020,7 +1042,7 @@ def table_blocks(points: pd.DataFrame) -> list[str | Table | None]:
         *(footnote(acc, task_columns(acc, lra=False)) if table is not None else []),
         lra,
         *(footnote(acc, lra_tasks) if lra is not None and lra.name == "accuracy_lra" else []),
-        points_table(points),
+        *points_tables(points),
     ]
 
 

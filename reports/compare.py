@@ -90,14 +90,17 @@ def flag_point(row: pd.Series, threshold: float) -> tuple[str, bool]:
         return f"fixed: was {status_a}", False
     if status_a != "ok":
         return f"still {status_b}", False
-    problems, gains = [], []
+    problems, gains, unsure = [], [], []
     slower = relative_change(row["time_a_s"], row["time_b_s"])
     memory = relative_change(row["peak_mem_a_bytes"], row["peak_mem_b_bytes"])
     accuracy = relative_change(row["accuracy_a"], row["accuracy_b"])
+    speedup_cut = 1 / (1 + threshold)
     if slower > threshold:
-        problems.append(f"{100 * slower:.0f}% slower")
+        found = problems if _interval_below(row, speedup_cut) else unsure
+        found.append(f"{100 * slower:.0f}% slower")
     elif slower < -threshold / (1 + threshold):
-        gains.append(f"{100 * (row['time_a_s'] / row['time_b_s'] - 1):.0f}% faster")
+        found = gains if _interval_above(row, 1 + threshold) else unsure
+        found.append(f"{100 * (row['time_a_s'] / row['time_b_s'] - 1):.0f}% faster")
     if memory > threshold:
         problems.append(f"memory +{100 * memory:.0f}%")
     elif memory < -threshold:
@@ -105,8 +108,29 @@ def flag_point(row: pd.Series, threshold: float) -> tuple[str, bool]:
     if accuracy < -threshold:
         problems.append(f"accuracy {100 * accuracy:.0f}%")
     if problems:
-        return "regression: " + ", ".join(problems), True
+        return "regression: " + ", ".join(problems + unsure_text(unsure, row)), True
+    if unsure:
+        return ", ".join(gains + unsure_text(unsure, row)), False
     return (", ".join(gains) if gains else "within threshold"), False
+
+
+def _interval_below(row: pd.Series, cut: float) -> bool:
+    """The speed-up's whole interval lies below ``cut`` (a point without an
+    interval is judged on its value, as before intervals were recorded)."""
+    high = row.get("speedup_high_x", math.nan)
+    return bool(pd.isna(high) or high < cut)
+
+
+def _interval_above(row: pd.Series, cut: float) -> bool:
+    low = row.get("speedup_low_x", math.nan)
+    return bool(pd.isna(low) or low > cut)
+
+
+def unsure_text(changes: list[str], row: pd.Series) -> list[str]:
+    """A time change whose speed-up interval reaches the threshold: the noise
+    could undo it, so it is named but never flagged."""
+    interval = f"{row['speedup_low_x']:.2f}–{row['speedup_high_x']:.2f}×"
+    return [f"{change} (inconclusive: speed-up CI {interval})" for change in changes]
 
 
 COMPARE_FLAG = "regression"
@@ -152,7 +176,9 @@ def compare_runs(
         f"A = {run_a}, B = {run_b}. speedup_x = time A / time B (above 1: B is faster); "
         f"memory_change_x = peak memory B / A. Regressions: B slower, using more memory or "
         f"less accurate by more than {100 * threshold:g}%, or a point that ran in A and broke "
-        "in B. Points are matched on workload, mixer, task, sweep, length, batch and model size. "
+        "in B; a time change is a regression only when the speed-up's whole 95% CI is beyond "
+        "the threshold, else it is named inconclusive and not flagged. Points are matched on "
+        "workload, mixer, task, sweep, length, batch and model size. "
         "In brackets: a time's 95% CI over its rounds ('(IQR …)': q1–q3 for runs without "
         "rounds), and the speed-up's, from an unpaired bootstrap of the two points' rounds "
         f"(else their quartiles); {CONTENDED_MARK}: timed under contention in A or B."

@@ -1,18 +1,31 @@
-"""How busy the machine is around a point: a fixed probe (a few small
-matmuls, ~1 ms of work on a quiet core) timed just before and just after it.
-The probe's time over the quietest probe of the session is the point's
-``contention`` (1: as quiet as this run ever was; 2: the probe took twice as
-long). On a shared machine a 2-4x swing is ordinary; the suite records it,
-flags points above ``CONTENDED``, and gives a point's time budget the
-contention back, so that a budget counts what the point needs, not what the
-load adds.
+"""How busy the machine is around a point, and so how much slower than on a
+quiet machine it ran (``contention``; 1: not slowed).
+
+On a CPU (Linux) the witness is the CPU time other processes used while the
+point ran (/proc/stat, less this process's own), an absolute measure that
+needs no quiet moment to compare with: with ``threads`` torch threads on
+``cpus`` cores of which the others kept ``others`` busy, a fair scheduler gave
+the point cpus - others cores for its threads, a slowdown of
+threads / (cpus - others) where that is above 1. Elsewhere (a GPU, or no
+/proc/stat) the witness is a fixed probe, small products run back to back for
+a few milliseconds, over the quietest probe of the session. The probe is not
+used on a CPU: beside two busy processes a 2-thread product of 128 x 128 waits
+a whole time slice at each barrier and runs 100-400x slower than alone, while
+a point's larger products run about 2x slower; and on an idle machine it drifts
+1.3-1.4x above its first reading as caches and clocks change.
+
+A 2-4x swing is ordinary on a shared machine; the suite records it, flags
+points above ``CONTENDED``, and gives a point's time budget the contention
+back, so that a budget counts what the point needs, not what the load adds.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -22,8 +35,63 @@ from .measure import synchronized
 CONTENDED = 1.5
 #: a budget stretches with the contention by at most this factor
 MAX_STRETCH = 4.0
+#: the most slowdown the others' CPU time is taken to imply
+MAX_SLOWDOWN = 8.0
 PROBE_SIZE = 128
-PROBE_REPEATS = 5
+#: one timed window of back-to-back products; a single ~50 us product mostly
+#: times how long the thread pool takes to wake, which swings 1.5x on an idle machine
+PROBE_WINDOW_S = 0.004
+PROBE_WINDOWS = 3
+#: /proc/stat counts in clock ticks (10 ms): over a shorter span the others'
+#: share is mostly rounding
+MIN_LOAD_SPAN_S = 0.25
+PROC_STAT = Path("/proc/stat")
+#: /proc/stat's cpu columns that are work: user nice system (idle iowait) irq softirq steal
+BUSY_COLUMNS = (0, 1, 2, 5, 6, 7)
+
+
+@dataclass(frozen=True)
+class CpuMark:
+    """The clocks at one moment: wall time, every CPU's busy time and this
+    process's own CPU time (all its threads), in seconds."""
+
+    wall_s: float
+    machine_busy_s: float | None
+    own_s: float
+
+
+def machine_busy_s() -> float | None:
+    """Seconds of work all CPUs have done since boot; None where /proc/stat is
+    not there to read (not Linux)."""
+    try:
+        fields = PROC_STAT.read_text().split("\n", 1)[0].split()[1:]
+        ticks = sum(int(fields[i]) for i in BUSY_COLUMNS if i < len(fields))
+    except (OSError, ValueError, IndexError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_mark() -> CpuMark:
+    return CpuMark(time.perf_counter(), machine_busy_s(), time.process_time())
+
+
+def others_cores(start: CpuMark, end: CpuMark) -> float | None:
+    """Cores' worth of other processes' work between two marks; None when the
+    span is too short to say or the machine's counters are not readable."""
+    span = end.wall_s - start.wall_s
+    if span < MIN_LOAD_SPAN_S or start.machine_busy_s is None or end.machine_busy_s is None:
+        return None
+    others = (end.machine_busy_s - start.machine_busy_s) - (end.own_s - start.own_s)
+    return max(0.0, others / span)
+
+
+def load_slowdown(others: float, threads: int, cpus: int) -> float:
+    """How much slower ``threads`` threads ran on ``cpus`` cores while other
+    processes kept ``others`` of them busy (the others' usage, already cut
+    down by the share they left us): threads / (cpus - others), at most
+    MAX_SLOWDOWN (the others left next to nothing)."""
+    free = cpus - others
+    return MAX_SLOWDOWN if free * MAX_SLOWDOWN <= threads else max(1.0, threads / free)
 
 
 @dataclass
@@ -38,21 +106,47 @@ class ContentionProbe:
         self.a = torch.randn(PROBE_SIZE, PROBE_SIZE, generator=generator).to(self.device)
         self.product = synchronized(lambda: self.a @ self.a, self.device)
         self.product()
+        self.per_window = max(1, round(PROBE_WINDOW_S / self.one_product_s()))
+        self.mark = cpu_mark()
+        self.last = 1.0
 
-    def measure(self) -> float:
-        """The probe's median seconds now, and the contention that implies."""
+    def one_product_s(self) -> float:
         times = []
-        for _ in range(PROBE_REPEATS):
+        for _ in range(20):
             start = time.perf_counter()
             self.product()
             times.append(time.perf_counter() - start)
-        seconds = statistics.median(times)
+        return min(times)
+
+    def window_s(self) -> float:
+        start = time.perf_counter()
+        for _ in range(self.per_window):
+            self.product()
+        return time.perf_counter() - start
+
+    def measure(self) -> float:
+        """The probe's median window now, in seconds (the threads woken first,
+        untimed), and the quietest so far."""
+        self.product()
+        seconds = statistics.median(self.window_s() for _ in range(PROBE_WINDOWS))
         self.probes_s.append(seconds)
         self.quietest_s = min(self.quietest_s, seconds)
         return seconds
 
-    def contention(self, seconds: float) -> float:
-        return max(1.0, seconds / self.quietest_s)
+    def contention_now(self) -> float:
+        """The contention since the last call: on a CPU with /proc/stat, from
+        the other processes' CPU time in between (a span too short to say
+        keeps the last figure); elsewhere the probe now over the quietest."""
+        end = cpu_mark()
+        if self.device.type == "cpu" and end.machine_busy_s is not None:
+            others = others_cores(self.mark, end)
+            if others is not None:
+                cpus = os.cpu_count() or 1
+                self.last = load_slowdown(others, torch.get_num_threads(), cpus)
+        else:
+            self.last = max(1.0, self.measure() / self.quietest_s)
+        self.mark = cpu_mark()
+        return self.last
 
 
 def stretched_budget(budget_s: float, contention: float) -> float:

@@ -269,7 +269,7 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
         warm_up_instruments(options.device)
         history.instruments_ready = True
         history.probe = ContentionProbe(options.device)
-    before_s = history.probe.measure()
+    before = history.probe.contention_now()
     try:
         reason = spec.unavailable_reason()
         if reason is not None:
@@ -278,7 +278,7 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
         predicted = predict(history, options, point)
         if predicted is not None:
             raise predicted
-        budget_s = stretched_budget(options.time_budget_s, history.probe.contention(before_s))
+        budget_s = stretched_budget(options.time_budget_s, before)
         info, untimed_s = measure_point(benchmark, options, spec, point, budget_s)
     except PointNotRun as not_run:
         report_not_run(request, history, options, spec, point, base, not_run)
@@ -294,18 +294,13 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
             raise
         report_not_run(request, history, options, spec, point, base, not_run)
         return
-    contention = contention_around(history, before_s)
+    contention = max(before, history.probe.contention_now())
     info.update(contention=contention, contended=contention > CONTENDED)
     benchmark.extra_info.update(make_extra_info(**base, **info, status=Status.OK))
     call_s = median_seconds(benchmark)
     untimed_calls = untimed_s / call_s if call_s else UNTIMED_CALL_COST
     quiet_s = call_s / contention if call_s else None
     history.add(point, Outcome(point.x, Status.OK, quiet_s, info["peak_mem_bytes"], untimed_calls))
-
-
-def contention_around(history: SweepHistory, before_s: float) -> float:
-    """The worse of the probes before and after a point, over the quietest."""
-    return history.probe.contention(max(before_s, history.probe.measure()))
 
 
 def failure_status(exc: Exception) -> Status:
@@ -389,7 +384,7 @@ def record(
     info = {**base, **figures, "status": not_run.status, "reason": not_run.reason}
     if not_run.status in (Status.OOM, Status.TIMEOUT) and history.probe is not None:
         # a budget that ran out on a busy machine says less than one on a quiet one
-        contention = history.probe.contention(history.probe.measure())
+        contention = history.probe.contention_now()
         info.update(contention=contention, contended=contention > CONTENDED)
     record_failure(request, request.node.name, info, group=point.group)
     history.add(point, Outcome(point.x, not_run.status))

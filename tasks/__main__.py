@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -35,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from models.arguments import non_negative_int, positive_float, positive_int
 from tasks.lra import TASK_NAMES, DataMissing, MalformedData, data_dir_from_env, load_task
 from tasks.lra.common import LazyImageDataset
 from tasks.lra.listops import ListOpsConfig, count_expressions, generate_examples, split_path
@@ -49,36 +49,6 @@ SPLITS = ("train", "val", "test")
 
 class UsageError(Exception):
     """A bad argument: main() reports it in argparse's style and exits with 2."""
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, e.g. 1e-3; got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
 
 
 def split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:

@@ -224,6 +224,19 @@ def _image_steps(train_examples: int, batch_size: int, epochs: int = 200) -> int
     return (train_examples // batch_size) * epochs
 
 
+#: what the three text tasks' configs share (their base configs' optimiser, and the
+#: dropout of lra_benchmarks/models/transformer/transformer.py, which they leave unset)
+_TEXT_SETUP = dict(
+    lr=0.05,
+    schedule="constant * linear_warmup * rsqrt_decay",
+    weight_decay=0.1,
+    grad_clip=None,
+    pooling="CLS",
+    dropout=0.1,
+)
+#: what the image tasks' configs share
+_IMAGE_SCHEDULE = dict(schedule="constant * linear_warmup * cosine_decay", weight_decay=0.0)
+
 #: each LRA task's published set-up (LRA_REPOSITORY at LRA_COMMIT, files named per task)
 LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
     "listops": PaperSetup(
@@ -236,14 +249,8 @@ LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
         mlp_dim=1024,
         batch_size=32,
         steps=5000,
-        lr=0.05,
-        schedule="constant * linear_warmup * rsqrt_decay",
         warmup_steps=1000,
-        weight_decay=0.1,
-        grad_clip=None,
-        pooling="CLS",
-        # not in the config: the default of lra_benchmarks/models/transformer/transformer.py
-        dropout=0.1,
+        **_TEXT_SETUP,
         source="listops/configs/base_listops_config.py, listops/configs/transformer_base.py",
     ),
     "text": PaperSetup(
@@ -257,14 +264,8 @@ LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
         mlp_dim=1024,
         batch_size=32,
         steps=20000,
-        lr=0.05,
-        schedule="constant * linear_warmup * rsqrt_decay",
         warmup_steps=8000,
-        weight_decay=0.1,
-        grad_clip=None,
-        pooling="CLS",
-        # not in the config: the default of lra_benchmarks/models/transformer/transformer.py
-        dropout=0.1,
+        **_TEXT_SETUP,
         source=(
             "text_classification/configs/base_tc_config.py, "
             "text_classification/configs/transformer_base.py"
@@ -281,14 +282,8 @@ LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
         mlp_dim=512,
         batch_size=32,
         steps=5000,
-        lr=0.05,
-        schedule="constant * linear_warmup * rsqrt_decay",
         warmup_steps=8000,
-        weight_decay=0.1,
-        grad_clip=None,
-        pooling="CLS",
-        # not in the config: the default of lra_benchmarks/models/transformer/transformer.py
-        dropout=0.1,
+        **_TEXT_SETUP,
         source="matching/configs/base_match_config.py, matching/configs/transformer_base.py",
     ),
     "image": PaperSetup(
@@ -302,9 +297,8 @@ LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
         batch_size=256,
         steps=_image_steps(45_000, 256),
         lr=5e-4,
-        schedule="constant * linear_warmup * cosine_decay",
         warmup_steps=45_000 // 256,
-        weight_decay=0.0,
+        **_IMAGE_SCHEDULE,
         grad_clip=None,
         pooling="CLS",
         dropout=0.3,
@@ -324,9 +318,8 @@ LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
         batch_size=512,
         steps=_image_steps(160_000, 512),
         lr=1e-3,
-        schedule="constant * linear_warmup * cosine_decay",
         warmup_steps=160_000 // 512,
-        weight_decay=0.0,
+        **_IMAGE_SCHEDULE,
         grad_clip=None,
         pooling="MEAN",
         dropout=0.2,
@@ -352,9 +345,8 @@ LRA_PAPER_SETUPS: dict[str, PaperSetup] = {
         batch_size=64,
         steps=_image_steps(160_000, 64),
         lr=1e-3,
-        schedule="constant * linear_warmup * cosine_decay",
         warmup_steps=160_000 // 64,
-        weight_decay=0.0,
+        **_IMAGE_SCHEDULE,
         grad_clip=1.0,
         pooling="MEAN",
         dropout=0.1,

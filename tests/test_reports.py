@@ -23,7 +23,7 @@ import pytest
 
 from reports.__main__ import main
 from reports.claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
-from reports.compare import compare_runs
+from reports.compare import compare_runs, flag_point
 from reports.figures import STATUS_MARKERS, Metric, metric_by_workload
 from reports.fits import fit_loglog, fit_window
 from reports.load import (
@@ -395,6 +395,27 @@ def test_compare_flags_a_regression(points):
     assert not compare_runs(points, "0001 AMD EPYC", "0002 AMD EPYC", 0.5).frame["regression"].any()
 
 
+def ok_pair(time_a: float, time_b: float, low: float, high: float) -> pd.Series:
+    return pd.Series(
+        {
+            "status_a": "ok", "status_b": "ok", "time_a_s": time_a, "time_b_s": time_b,
+            "speedup_low_x": low, "speedup_high_x": high, "peak_mem_a_bytes": math.nan,
+            "peak_mem_b_bytes": math.nan, "accuracy_a": math.nan, "accuracy_b": math.nan,
+        }
+    )  # fmt: skip
+
+
+def test_compare_flags_a_slowdown_only_when_its_whole_interval_is_beyond_the_threshold():
+    sure = flag_point(ok_pair(1.0, 1.3, 0.70, 0.80), 0.1)
+    assert sure == ("regression: 30% slower", True)
+    text, flagged = flag_point(ok_pair(1.0, 1.3, 0.55, 1.05), 0.1)
+    assert not flagged
+    assert text == "30% slower (inconclusive: speed-up CI 0.55–1.05×)"
+    text, flagged = flag_point(ok_pair(1.3, 1.0, 0.95, 1.6), 0.1)
+    assert not flagged and text.startswith("30% faster (inconclusive")
+    assert flag_point(ok_pair(1.3, 1.0, 1.2, 1.4), 0.1) == ("30% faster", False)
+
+
 def test_compare_flags_a_point_that_broke(points):
     table = compare_runs(points, "0001 NVIDIA H200", "0001 AMD EPYC", 0.1).frame
     row = table[(table["mixer"] == "attention/math") & (table["workload"] == "forward")]
@@ -442,6 +463,11 @@ def test_a_real_smoke_autosave_makes_a_report(tmp_path):
     points = pd.read_csv(out / "points.csv")
     assert len(points) == len(data["benchmarks"]) + len(data["mixbench_failures"])
     assert set(EXTRA_INFO_KEYS) <= set(points.columns)
+    assert {"time_low_s", "time_high_s", "time_spread"} <= set(points.columns)
+    measured = points[points["time_low_s"].notna()]
+    assert not measured.empty
+    assert (measured["time_low_s"] <= measured["time_s"]).all()
+    assert (measured["time_s"] <= measured["time_high_s"]).all()
     for name in ("time", "decode_cost"):
         assert (out / "figures" / f"{name}.png").exists()
     inference = pd.read_csv(out / "tables" / "inference_cost.csv")

@@ -28,7 +28,7 @@ from reports.accuracy import (
     interval,
     lra_table,
     pareto_front,
-    points_table,
+    points_tables,
     state_growth,
 )
 from reports.claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
@@ -155,7 +155,10 @@ def test_budget_limited_points_are_kept_and_tasks_nobody_ran_named(old):
 
 
 def test_the_points_table_shows_the_protocol_beside_each_accuracy(points):
-    frame = points_table(points).frame.set_index(["task", "mixer"])
+    results, protocol = points_tables(points)
+    assert len(results.frame.columns) <= 10 and len(protocol.frame.columns) <= 11
+    frame = results.frame.merge(protocol.frame, on=["run", "task", "mixer"])
+    frame = frame.set_index(["task", "mixer"])
     row = frame.loc[("mqar-L256-kv16", "retnet/chunkwise")]
     assert row["params"] == 101_200 and row["params_target"] == 100_000
     assert row["params_vs_target"] == "+1.2%"
@@ -352,7 +355,7 @@ def test_the_report_has_the_accuracy_section(tmp_path):
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         code = main(["--storage", str(ACCURACY), "--out", str(out), "--format", "md"])
     assert code == 0
-    for name in ("accuracy", "accuracy_lra", "accuracy_points", "claims"):
+    for name in ("accuracy", "accuracy_lra", "accuracy_points", "accuracy_protocol", "claims"):
         assert (out / "tables" / f"{name}.csv").exists(), name
     for name in ("accuracy", "accuracy_length", "accuracy_state", "accuracy_pareto_selective_copy"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000, name
