@@ -51,6 +51,7 @@ def run_sweep(storage: Path, args: argparse.Namespace) -> None:
         "--profile", "default", "--device", "cpu", "--mixers", args.mixers,
         "--lengths", args.lengths, "-k", WORKLOADS, "-q", "-p", "no:cacheprovider",
         "--benchmark-autosave", "--benchmark-storage", str(storage),
+        *(["--threads", str(args.threads)] if args.threads else []),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
@@ -103,6 +104,9 @@ def main() -> int:
     parser.add_argument("--hogs", type=int, default=2)
     parser.add_argument("--mixers", default=MIXERS)
     parser.add_argument("--lengths", default=LENGTHS)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads per run (default: the profile's)"
+    )
     parser.add_argument("--max-slope-gap", type=float, default=0.15)
     parser.add_argument("--min-kept", type=float, default=0.9)
     args = parser.parse_args()
