@@ -212,6 +212,18 @@ def test_without_release_tasks_the_published_table_stands_alone(old):
     assert "not measured here" in table.caption
 
 
+def test_points_skipped_for_missing_data_stay_out_of_the_accuracy_tables(points):
+    lra = points["task"].astype(str).str.startswith("lra-")
+    skipped = points.copy()
+    skipped.loc[lra, ["status", "accuracy", "seed_accuracies"]] = ["skipped", math.nan, None]
+    table = lra_table(skipped)
+    assert table.name == "accuracy_lra_published"  # the papers' rows alone, said so
+    assert "Points that did not run" in table.caption
+    for part in points_tables(skipped):
+        assert not part.frame["task"].str.startswith("lra-").any(), part.name
+    assert set(points_tables(points)[0].frame["task"]) >= set(points.loc[lra, "task"])
+
+
 def test_published_rows_are_the_papers_numbers():
     transformer = published.TRANSFORMER_LRA.scores
     assert [transformer[t] for t in published.LRA_TASKS[:5]] == [36.37, 64.27, 57.46, 42.44, 71.40]
