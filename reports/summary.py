@@ -1,5 +1,5 @@
 """What the report opens with: per run and workload, who was fastest and who
-used least memory at the longest swept value every mixer ran, decode latency
+used least memory at the longest swept value every family ran, decode latency
 and state size against attention, the claims' verdicts in a few lines, which
 backends were not available here (once, with why), and the runs that were
 interrupted or passed over."""
@@ -44,10 +44,15 @@ MEASURES = ["time_s", "peak_mem_bytes", "state_bytes", "latency_per_token_s"]
 
 
 def common_value(ok: pd.DataFrame) -> float:
-    """The longest swept value at which every mixer that ran, ran (NaN: none)."""
-    values = [set(group["axis_value"]) for _, group in ok.groupby("mixer")]
-    common = set.intersection(*values) if values else set()
-    return max(common) if common else math.nan
+    """The longest swept value at which every family that ran has a variant
+    that ran (else the longest where the most families have; NaN: none):
+    a family's slow variant that stopped early does not pull the summary
+    down to the shortest lengths."""
+    if ok.empty:
+        return math.nan
+    families = ok["mixer"].astype(str).str.partition("/")[0]
+    per_value = families.groupby(ok["axis_value"]).nunique()
+    return float(per_value[per_value == per_value.max()].index.max())
 
 
 def ratio(value: float, baseline: float) -> float:
@@ -59,7 +64,7 @@ def ratio(value: float, baseline: float) -> float:
 @dataclass(frozen=True)
 class Longest:
     """One (run, sweep, workload) of the speed points at the longest value
-    every mixer that ran there ran: the medians per mixer (``here``), the
+    every family ran: the medians per mixer that ran there (``here``), the
     points themselves, and the interleaved passes at that value, if any."""
 
     run: str
@@ -119,7 +124,7 @@ def best(here: pd.DataFrame, column: str) -> str | None:
 
 def at_longest(points: pd.DataFrame) -> list[Longest]:
     """Per (run, sweep, workload) of the speed points: the medians per mixer
-    at the longest value all of them ran, that value and the baseline."""
+    at the longest value every family ran, that value and the baseline."""
     speed = points[points["workload"].isin(SPEED_WORKLOADS) & points["sweep"].notna()]
     passes = interleaved_passes(points)
     found = []
@@ -183,8 +188,10 @@ def headline_table(points: pd.DataFrame) -> Table:
         "least_memory_vs_attention_x", "baseline", RATIOS_FROM,
     ]  # fmt: skip
     caption = (
-        "Per run and workload, at the longest swept value every mixer that ran there ran: the "
-        "fastest mixer (median time per call; decode: per token) and the one with the least "
+        "Per run and workload, at the longest swept value where every family ran (the "
+        "variants that ran there: a family's slower variant that stopped earlier is left "
+        "out, and is in the tables below): the fastest mixer (median time per call; decode: "
+        "per token) and the one with the least "
         "peak memory, each as a ratio to the attention baseline (below 1: cheaper). Where "
         "the run interleaved the mixers at that value, the fastest is the one with the lowest "
         "pass-by-pass ratio there (ratios_from 'interleaved'), so its time, the median of its "
@@ -230,7 +237,8 @@ def decode_table(points: pd.DataFrame) -> Table:
         "latency_vs_attention_high_x", "state_bytes", "state_vs_attention_x", RATIOS_FROM,
     ]  # fmt: skip
     caption = (
-        "Decoding at the longest context every mixer ran: latency per token and the size of "
+        "Decoding at the longest context every family ran (the variants that ran there): "
+        "latency per token and the size of "
         "the decoding state (KV cache for attention), as ratios to the attention baseline. "
         + SPREAD_CAPTION
         + RATIO_CAPTION

@@ -1,7 +1,8 @@
 """Ratios between mixers from interleaved measurements.
 
 After a workload's sweep, its mixers are timed once more side by side at the
-largest swept value where they all ran: every pass calls each mixer's
+largest swept value where every family ran (the variants that ran there; a
+family's slower variants that stopped earlier are left out): every pass calls each mixer's
 workload once (decode: one round of tokens), in an order rotated from pass to
 pass, so that a slow phase of the machine hits them all alike. The saved
 point (workload ``interleaved``) holds each mixer's seconds per call of every
@@ -41,9 +42,15 @@ class Comparison:
     left_out: list[str]
 
 
+def family_of(mixer: str) -> str:
+    return mixer.partition("/")[0]
+
+
 def comparison_point(history: SweepHistory, options: RunOptions, workload: str) -> Comparison:
-    """The largest swept value where the most mixers ran ok (every mixer that ran
-    anywhere, where there is such a value)."""
+    """The largest swept value where every family that ran ok somewhere has a
+    variant ok (else the largest where the most families have), and the mixers
+    ok there: a family's slow variant (a token loop, a quadratic reference) that
+    stopped early must not pull the comparison down to the shortest lengths."""
     ok: dict[int, set[str]] = {}
     for (mixer, done_workload, sweep), outcomes in history.outcomes.items():
         if done_workload == workload and sweep == options.sweep:
@@ -52,8 +59,9 @@ def comparison_point(history: SweepHistory, options: RunOptions, workload: str) 
                     ok.setdefault(outcome.x, set()).add(mixer)
     if not ok:
         return Comparison(workload, options.sweep, 0, [], [])
-    most = max(len(mixers) for mixers in ok.values())
-    x = max(value for value, mixers in ok.items() if len(mixers) == most)
+    families = {value: {family_of(m) for m in mixers} for value, mixers in ok.items()}
+    most = max(len(found) for found in families.values())
+    x = max(value for value, found in families.items() if len(found) == most)
     ran = set().union(*ok.values())
     order = [name for name in options.mixers if name in ok[x]]
     return Comparison(workload, options.sweep, x, order, sorted(ran - ok[x]))
