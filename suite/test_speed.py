@@ -5,8 +5,9 @@ the default; or ``batch``, ``d_model``): forward (no grad), train_step
 with an LM head. One pytest-benchmark test per point, e.g.
 ``test_decode[retnet/recurrent-L4096]`` or, in a batch sweep,
 ``test_decode[retnet/recurrent-B16-L4096]``, grouped by workload and swept
-value; then, per workload, the mixers interleaved at the largest value they
-all ran (``test_interleaved[decode]``), which the ratios between them come from.
+value; then, per workload, the mixers interleaved at the largest value where
+every family ran (``test_interleaved[decode]``), which the ratios between them
+come from.
 
     pytest suite/test_speed.py --profile smoke --mixers 'retnet/*'
     pytest suite/test_speed.py --profile smoke --sweep batch --batches 1,4,16
