@@ -27,3 +27,22 @@ def import_torchscale():
     with mock.patch.dict(sys.modules, missing if "timm" not in sys.modules else {}):
         from torchscale.architecture.retnet import RetNetRelPos
     return MultiScaleRetention, RetNetRelPos
+
+
+def mambapy_block(mixer):
+    """mambapy 1.2.0's MambaBlock (parallel scan) carrying a ``models.mamba``
+    mixer's weights, on its device, or a skip: mambapy keeps mamba-ssm's names
+    and nn.Conv1d's (E, 1, d_conv) layout, so the state dict loads directly."""
+    mambapy = pytest.importorskip("mambapy.mamba", reason="mambapy 1.2.0 is not installed")
+    config = mambapy.MambaConfig(
+        d_model=mixer.d_model,
+        n_layers=1,
+        dt_rank=mixer.dt_rank,
+        d_state=mixer.d_state,
+        expand_factor=mixer.expand,
+        d_conv=mixer.d_conv,
+        pscan=True,
+    )
+    block = mambapy.MambaBlock(config).to(mixer.A_log.device)
+    block.load_state_dict(mixer.state_dict())
+    return block

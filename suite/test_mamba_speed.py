@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from models import build_mixer, get_spec
-from models.mamba import Mamba
 from schema import Workload
 from suite.modes import (
     forward_call,
@@ -36,6 +34,7 @@ from suite.modes import (
     train_step_call,
 )
 from suite.options import get_options
+from suite.references import mambapy_block
 
 BATCH = 1
 VARIANTS = ("mamba/scan", "mamba/reference", "mamba/mamba-ssm")
@@ -66,24 +65,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         both = len(selected(options, ["mamba/scan", "attention/sdpa"])) == 2
         threads = shape.vs_attention_threads if both and shape.vs_attention else ()
         metafunc.parametrize("threads", threads, ids=[f"threads{n}" for n in threads])
-
-
-def mambapy_block(mixer: Mamba) -> nn.Module:
-    """mambapy's MambaBlock (parallel scan) carrying ``mixer``'s weights: it keeps
-    mamba-ssm's names and nn.Conv1d's (E, 1, d_conv) layout, a direct load."""
-    mambapy = pytest.importorskip("mambapy.mamba", reason="mambapy 1.2.0 is not installed")
-    config = mambapy.MambaConfig(
-        d_model=mixer.d_model,
-        n_layers=1,
-        dt_rank=mixer.dt_rank,
-        d_state=mixer.d_state,
-        expand_factor=mixer.expand,
-        d_conv=mixer.d_conv,
-        pscan=True,
-    )
-    block = mambapy.MambaBlock(config).to(mixer.A_log.device)
-    block.load_state_dict(mixer.state_dict())
-    return block
 
 
 def implementation(request: pytest.FixtureRequest, name: str, d_model: int):

@@ -9,6 +9,7 @@ import torch
 
 from models import MixerUnavailable, build_mixer, get_spec
 from models.mamba import Mamba, MambaState
+from suite.references import mambapy_block
 
 D_MODEL = 16
 LENGTHS = (1, 2, 63, 64, 65, 300)
@@ -117,22 +118,6 @@ def test_scan_stays_finite_with_strong_decay():
     y = scan(x)
     assert torch.isfinite(y).all()
     assert (y - ref(x)).abs().max() <= 1e-10
-
-
-def mambapy_block(mixer: Mamba):
-    mambapy = pytest.importorskip("mambapy.mamba", reason="mambapy is not installed")
-    config = mambapy.MambaConfig(
-        d_model=mixer.d_model,
-        n_layers=1,
-        dt_rank=mixer.dt_rank,
-        d_state=mixer.d_state,
-        expand_factor=mixer.expand,
-        d_conv=mixer.d_conv,
-    )
-    block = mambapy.MambaBlock(config)
-    # mambapy keeps mamba-ssm's names and nn.Conv1d's (E, 1, d_conv) layout: a direct load
-    block.load_state_dict(mixer.state_dict())
-    return block
 
 
 def assert_relative_close(actual: torch.Tensor, expected: torch.Tensor, rtol: float = 1e-4):
