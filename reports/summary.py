@@ -50,8 +50,7 @@ def common_value(ok: pd.DataFrame) -> float:
     down to the shortest lengths."""
     if ok.empty:
         return math.nan
-    families = ok["mixer"].astype(str).str.partition("/")[0]
-    per_value = families.groupby(ok["axis_value"]).nunique()
+    per_value = ok.groupby("axis_value")["family"].nunique()
     return float(per_value[per_value == per_value.max()].index.max())
 
 

@@ -21,6 +21,7 @@ back, so that a budget counts what the point needs, not what the load adds.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import time
@@ -106,9 +107,14 @@ class ContentionProbe:
         self.a = torch.randn(PROBE_SIZE, PROBE_SIZE, generator=generator).to(self.device)
         self.product = synchronized(lambda: self.a @ self.a, self.device)
         self.product()
-        self.per_window = max(1, round(PROBE_WINDOW_S / self.one_product_s()))
         self.mark = cpu_mark()
         self.last = 1.0
+
+    @functools.cached_property
+    def per_window(self) -> int:
+        """Products per window, sized on first use: a CPU run with /proc/stat
+        never times the probe, so it never pays for sizing it."""
+        return max(1, round(PROBE_WINDOW_S / self.one_product_s()))
 
     def one_product_s(self) -> float:
         times = []

@@ -2,8 +2,8 @@
 
 After a workload's sweep, its mixers are timed once more side by side at the
 largest swept value where every family ran (the variants that ran there; a
-family's slower variants that stopped earlier are left out): every pass calls each mixer's
-workload once (decode: one round of tokens), in an order rotated from pass to
+family's slower variants that stopped earlier are left out): every pass calls
+each mixer's workload once (decode: one round of tokens), in an order rotated from pass to
 pass, so that a slow phase of the machine hits them all alike. The saved
 point (workload ``interleaved``) holds each mixer's seconds per call of every
 pass; the reports take the ratio to attention pass by pass, and its interval
@@ -42,10 +42,6 @@ class Comparison:
     left_out: list[str]
 
 
-def family_of(mixer: str) -> str:
-    return mixer.partition("/")[0]
-
-
 def comparison_point(history: SweepHistory, options: RunOptions, workload: str) -> Comparison:
     """The largest swept value where every family that ran ok somewhere has a
     variant ok (else the largest where the most families have), and the mixers
@@ -59,7 +55,7 @@ def comparison_point(history: SweepHistory, options: RunOptions, workload: str) 
                     ok.setdefault(outcome.x, set()).add(mixer)
     if not ok:
         return Comparison(workload, options.sweep, 0, [], [])
-    families = {value: {family_of(m) for m in mixers} for value, mixers in ok.items()}
+    families = {value: {get_spec(m).family for m in mixers} for value, mixers in ok.items()}
     most = max(len(found) for found in families.values())
     x = max(value for value, found in families.items() if len(found) == most)
     ran = set().union(*ok.values())
