@@ -222,7 +222,8 @@ def report(args: argparse.Namespace) -> int:
         raise ReportError("--fail-on-regression checks a comparison: add --compare and two runs")
     with reported_warnings() as reported:
         files = select_run_files(args.storage, args.run)
-        points = load_points(files)
+        # each time's interval once, for every part of the report and for points.csv
+        points = with_spread(load_points(files))
     sections = report_sections(points, args.fit, reported.messages, reported.run_notes)
     if args.compare:
         run_a, run_b = two_runs(points, files)
@@ -230,8 +231,7 @@ def report(args: argparse.Namespace) -> int:
         print(section.text)
         sections.insert(1, section)
     runs = ", ".join(sorted(points["run"].unique()))
-    # points.csv carries each time's interval, so a reader can redo any verdict
-    return finish(args, f"mixbench report: {runs}", sections, with_spread(points), "report")
+    return finish(args, f"mixbench report: {runs}", sections, points, "report")
 
 
 def compare_files(args: argparse.Namespace) -> list[RunFile]:
