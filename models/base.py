@@ -159,6 +159,11 @@ class Mixer(nn.Module):
         """Analytic FLOPs of one ``step`` after ``context_len`` tokens."""
         raise NotImplementedError
 
+    def prefill_flops(self, batch: int, seq_len: int) -> int:
+        """Analytic FLOPs of ``prefill``: ``forward``'s, for mixers whose
+        prefill runs forward's path and keeps what it computed on the way."""
+        return self.flops(batch, seq_len)
+
     def state_bytes(self, batch: int, seq_len: int, dtype: torch.dtype = torch.float32) -> int:
         """Bytes of the decoding state after ``seq_len`` tokens (a KV cache
         grows with it; a recurrent state does not)."""

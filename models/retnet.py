@@ -429,9 +429,36 @@ class Retention(Mixer):
     def retention_flops(self, batch: int, seq_len: int) -> int:  # pragma: no cover
         raise NotImplementedError
 
+    def chunks(self, seq_len: int) -> tuple[int, int]:
+        """(chunk size, number of chunks) of ``chunkwise_retention`` at this length."""
+        chunk = min(self.chunk_size, seq_len)
+        return chunk, -(-seq_len // chunk)
+
+    def chunkwise_retention_flops(self, batch: int, seq_len: int) -> int:
+        """The chunkwise form at ``chunk_size``. Per head: the causal pairs inside
+        each chunk (the first chunk holds the L mod C leftover positions; the
+        zeros padded in front of them are not counted), each position's key into
+        its chunk's state and its query against the state before its chunk
+        (2 d_k (d_v + 1) each), and one decayed carry gamma^C s + chunk state per
+        chunk (a multiply-add per entry)."""
+        chunk, n_chunks = self.chunks(seq_len)
+        first = seq_len - (n_chunks - 1) * chunk
+        pairs = causal_pairs(first) + (n_chunks - 1) * causal_pairs(chunk)
+        dk, dv = self.key_dim, self.head_value_dim + 1  # [v, 1]
+        inner = pairs * (matmul_flops(1, 1, dk) + matmul_flops(1, dv, 1))
+        cross = seq_len * 2 * matmul_flops(1, dv, dk)
+        carry = n_chunks * 2 * dk * dv
+        return batch * self.n_heads * (inner + cross + carry)
+
     def flops(self, batch: int, seq_len: int, backward: bool = False) -> int:
         total = self.projection_flops(batch * seq_len) + self.retention_flops(batch, seq_len)
         return train_flops(total) if backward else total
+
+    def prefill_flops(self, batch: int, seq_len: int) -> int:
+        """``retain_prompt``'s chunkwise form (whatever ``forward`` runs)."""
+        return self.projection_flops(batch * seq_len) + self.chunkwise_retention_flops(
+            batch, seq_len
+        )
 
     def step_flops(self, batch: int, context_len: int) -> int:
         return self.projection_flops(batch) + self.state_update_flops(batch)
@@ -456,6 +483,11 @@ class ParallelRetention(Retention):
         (the decay mask zeroes the rest, which the kernel computes all the same)."""
         per_pair = matmul_flops(1, 1, self.key_dim) + matmul_flops(1, self.head_value_dim + 1, 1)
         return batch * self.n_heads * causal_pairs(seq_len) * per_pair
+
+    def prefill_flops(self, batch: int, seq_len: int) -> int:
+        """``forward``'s work and the state after the prompt (``decayed_sum``):
+        every position's aged key into it, 2 d_k (d_v + 1) per head."""
+        return self.flops(batch, seq_len) + seq_len * 2 * self.state_elements(batch)
 
 
 @register_mixer("retnet/chunkwise")
@@ -510,25 +542,8 @@ class ChunkwiseRetention(Retention):
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
         return out, RetentionState(state, x.shape[1])
 
-    def chunks(self, seq_len: int) -> tuple[int, int]:
-        """(chunk size, number of chunks) of ``chunkwise_retention`` at this length."""
-        chunk = min(self.chunk_size, seq_len)
-        return chunk, -(-seq_len // chunk)
-
     def retention_flops(self, batch: int, seq_len: int) -> int:
-        """Per head: the causal pairs inside each chunk (the first chunk holds the
-        L mod C leftover positions; the zeros padded in front of them are not
-        counted), each position's key into its chunk's state and its query
-        against the state before its chunk (2 d_k (d_v + 1) each), and one
-        decayed carry gamma^C s + chunk state per chunk (a multiply-add per entry)."""
-        chunk, n_chunks = self.chunks(seq_len)
-        first = seq_len - (n_chunks - 1) * chunk
-        pairs = causal_pairs(first) + (n_chunks - 1) * causal_pairs(chunk)
-        dk, dv = self.key_dim, self.head_value_dim + 1  # [v, 1]
-        inner = pairs * (matmul_flops(1, 1, dk) + matmul_flops(1, dv, 1))
-        cross = seq_len * 2 * matmul_flops(1, dv, dk)
-        carry = n_chunks * 2 * dk * dv
-        return batch * self.n_heads * (inner + cross + carry)
+        return self.chunkwise_retention_flops(batch, seq_len)
 
 
 @register_mixer("retnet/recurrent")

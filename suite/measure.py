@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import signal
@@ -163,8 +164,29 @@ def dispatch_counter_mode() -> type | None:
     return getattr(flop_counter, "_FlopCounterMode", None)
 
 
+def conv_backward_flops(*shapes: Any, out_shape: Any, **kwargs: Any) -> int:
+    """torch's count of a convolution's backward (``shapes``: aten's arguments,
+    ending in groups and the output mask), but a grouped convolution's weight
+    gradient costs its forward (each output channel against its group's
+    inputs): torch counts it as if ungrouped, ``groups`` times too much."""
+    *arguments, groups, output_mask = shapes
+    count = functools.partial(
+        flop_counter.conv_backward_flop, *arguments, groups, out_val=out_shape
+    )
+    whole = count(output_mask)
+    if groups == 1 or not output_mask[1]:
+        return whole
+    input_grad = count([output_mask[0], False, *output_mask[2:]])
+    return input_grad + (whole - input_grad) // groups
+
+
 class GlobalFlopCounter(FlopCounterMode):
-    """FlopCounterMode without its per-module attribution."""
+    """FlopCounterMode without its per-module attribution, and with grouped
+    convolutions' backward counted right (``conv_backward_flops``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        mapping = {torch.ops.aten.convolution_backward: conv_backward_flops}
+        super().__init__(custom_mapping=mapping, **kwargs)
 
     def __enter__(self) -> GlobalFlopCounter:
         mode = dispatch_counter_mode()

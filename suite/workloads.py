@@ -202,9 +202,10 @@ def analytic_flops(model: Backbone, workload: str, batch: int, length: int) -> i
         if workload == "decode":
             mixers = sum(m.step_flops(batch, length) for m in model.mixers)
             return mixers + dense_flops(model, batch, batch)
-        mixers = sum(m.flops(batch, length) for m in model.mixers)
         if workload == "prefill":
+            mixers = sum(m.prefill_flops(batch, length) for m in model.mixers)
             return mixers + dense_flops(model, batch * length, batch)
+        mixers = sum(m.flops(batch, length) for m in model.mixers)
         forward = mixers + dense_flops(model, batch * length, batch * length)
         return train_flops(forward) if workload == "train_step" else forward
     except NotImplementedError:

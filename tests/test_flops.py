@@ -1,4 +1,5 @@
-"""The analytic FLOPs against torch's FlopCounterMode.
+"""The analytic FLOPs against the suite's FLOP counter (torch's FlopCounterMode,
+with a grouped convolution's backward counted right: suite/measure.py).
 
 ``flops``/``step_flops`` count useful work by the one convention stated in
 models/attention.py: causal pairs only, no work on masked pairs, zero padding or
@@ -21,6 +22,7 @@ from models import retnet as retnet_module
 from models.attention import causal_pairs
 from models.hyena import rfft_flops
 from models.retnet import tile_rows
+from suite.measure import counted_flops
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -28,9 +30,8 @@ B, D = 2, 32
 
 
 def counted(fn: Callable[[], object]) -> int:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
+    """What the suite's counter (the one behind the JSON's ``flops_counted``) sees."""
+    return counted_flops(fn) or 0
 
 
 def forward_counted(mixer, length: int) -> int:
@@ -356,6 +357,54 @@ def test_hyena_direct_forward_is_the_work_of_its_steps():
     assert mixer.flops(B, 40) == steps_sum(mixer, 40)
 
 
+# -- prefill -----------------------------------------------------------------------
+def prefill_counted(mixer, length: int) -> int:
+    torch.manual_seed(0)
+    x = torch.randn(B, length, mixer.d_model)
+    with torch.no_grad():
+        return counted(lambda: mixer.prefill(x))
+
+
+@pytest.mark.parametrize(
+    "name,config",
+    [
+        ("attention/sdpa", {"n_heads": 4}),
+        ("attention/math", {"n_heads": 4}),
+        ("retnet/chunkwise", {"n_heads": 4, "chunk_size": 4}),
+        ("mamba/reference", {}),
+        ("mamba/scan", {"chunk_size": 4}),
+        ("hyena/fft", {"l_max": 64}),
+        ("hyena/direct", {"l_max": 64}),
+    ],
+)
+def test_prefill_runs_the_forward_path(name, config):
+    """Most prefills are their forward keeping what it computed: the same work."""
+    mixer = build_mixer(name, D, **config)
+    assert mixer.prefill_flops(B, 13) == mixer.flops(B, 13)
+    assert prefill_counted(mixer, 13) == forward_counted(mixer, 13)
+
+
+@pytest.mark.parametrize("length", [5, 13])
+def test_retnet_recurrent_prefill_is_the_chunkwise_form(length):
+    """retnet/recurrent's forward loops over steps, but its prefill is the
+    chunkwise form: the chunkwise mixer's work, not L steps'."""
+    recurrent = retnet("retnet/recurrent", chunk_size=4)
+    chunkwise = retnet("retnet/chunkwise", chunk_size=4)
+    assert recurrent.prefill_flops(B, length) == chunkwise.flops(B, length)
+    assert recurrent.prefill_flops(B, length) != recurrent.flops(B, length)
+    assert prefill_counted(recurrent, length) == forward_counted(chunkwise, length)
+
+
+@pytest.mark.parametrize("length", [1, 6])
+def test_retnet_parallel_prefill_adds_the_state_product(length):
+    """retnet/parallel's prefill is its forward plus the state after the prompt
+    in one product (``decayed_sum``), which the counter sees."""
+    mixer = retnet("retnet/parallel")
+    state_product = length * 2 * state_entries(mixer)
+    assert mixer.prefill_flops(B, length) == mixer.flops(B, length) + state_product
+    assert prefill_counted(mixer, length) == forward_counted(mixer, length) + state_product
+
+
 # -- backward -----------------------------------------------------------------------
 def train_counted(mixer, length: int) -> tuple[int, int]:
     """(forward, forward + backward) as the counter sees them, input gradients included."""
@@ -411,20 +460,25 @@ def test_mamba_scan_backward_reads_out_three_products(chunk):
     assert mixer.flops(B, length, backward=True) == 3 * mixer.flops(B, length)
 
 
-def test_counter_ignores_groups_in_a_depthwise_convolutions_backward():
-    """torch's counter counts a grouped convolution's weight gradient as if it were
-    ungrouped (channels times its forward, where it costs one forward), so its
-    count of Hyena's backward is too high by exactly that; the analytic count
-    keeps the 3x rule. And the filter MLP's first layer takes positional
-    features, which need no gradient: its backward is one product, not two."""
+def test_depthwise_convolutions_backward_costs_twice_its_forward():
+    """torch's own counter counts a grouped convolution's weight gradient as if
+    it were ungrouped (channels times its forward, where it costs one forward);
+    the suite's counter corrects that (suite/measure.py ``conv_backward_flops``),
+    so Hyena's backward is 3x its forward but for the filter MLP's first layer:
+    it takes positional features, which need no gradient, so its backward is
+    one product, not two."""
     mixer = hyena("hyena/direct")
     length, k = 9, mixer.short_filter_order
     streams = mixer.in_proj.out_features
     forward, train = train_counted(mixer, length)
+    first = mixer.filter.hidden[0]
+    no_feature_grad = 2 * length * first.in_features * first.out_features
+    assert train == 3 * forward - no_feature_grad
+    assert mixer.flops(B, length, backward=True) == 3 * mixer.flops(B, length)
+    x = torch.randn(B, length, D, requires_grad=True)
+    with FlopCounterMode(display=False) as torch_counter:
+        mixer(x).sum().backward()
     short = 2 * B * streams * (length + k - 1) * k
     long = 2 * B * D * length * length
     overcount = (streams - 1) * short + (mixer.order - 1) * (D - 1) * long
-    first = mixer.filter.hidden[0]
-    no_feature_grad = 2 * length * first.in_features * first.out_features
-    assert train == 3 * forward + overcount - no_feature_grad
-    assert mixer.flops(B, length, backward=True) == 3 * mixer.flops(B, length)
+    assert torch_counter.get_total_flops() == train + overcount

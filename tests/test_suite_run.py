@@ -186,6 +186,21 @@ def test_analytic_flops_add_the_backbone_matmuls_to_the_mixers() -> None:
     assert analytic_flops(model, "train_step", 1, length) == 3 * (mixer + dense)
 
 
+def test_prefill_flops_count_what_prefill_runs() -> None:
+    """retnet/recurrent prefills in the chunkwise form, not token by token:
+    the same count as retnet/chunkwise's prefill, not its own forward's."""
+    counts = {}
+    for name in ("retnet/recurrent", "retnet/chunkwise"):
+        options = smoke_options(mixers=name)
+        model = build_backbone(get_spec(name), smoke_shape(options, 64), options, "meta")
+        mixer = model.mixers[0]
+        dense = analytic_flops(model, "prefill", 1, 64) - mixer.prefill_flops(1, 64)
+        counts[name] = (mixer.prefill_flops(1, 64), mixer.flops(1, 64), dense)
+    assert counts["retnet/recurrent"][0] == counts["retnet/chunkwise"][0]
+    assert counts["retnet/recurrent"][0] != counts["retnet/recurrent"][1]
+    assert counts["retnet/recurrent"][2] == counts["retnet/chunkwise"][2] > 0
+
+
 def test_reference_check_passes_a_faithful_variant() -> None:
     check = check_against_reference(get_spec("attention/sdpa"), smoke_options())
     assert check.worst <= 1e-4 and check.failures(1e-4) == []
