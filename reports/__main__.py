@@ -29,6 +29,7 @@ from .load import (
     load_points,
     newest_readable,
     no_runs_message,
+    one_run,
     resolve_run,
     select_run_files,
 )
@@ -235,7 +236,8 @@ def report(args: argparse.Namespace) -> int:
 
 
 def compare_files(args: argparse.Namespace) -> list[RunFile]:
-    """Runs A and B as given, else the two newest readable, complete runs."""
+    """Runs A and B as given (a shard stands for its whole group), else the two
+    newest readable, complete runs."""
     available = list_run_files(args.storage)
     if len(args.runs) not in (0, 2):
         raise ReportError(f"compare takes two runs, A and B, or none; got {len(args.runs)}")
@@ -245,11 +247,11 @@ def compare_files(args: argparse.Namespace) -> list[RunFile]:
             found = f"found {len(files)} readable" if available else "found none"
             raise ReportError(f"{no_runs_message(args.storage)} (compare needs two; {found})")
         return files
-    chosen = [resolve_run(selector, available, args.storage) for selector in args.runs]
-    for selector, found in zip(args.runs, chosen, strict=True):
-        if len(found) != 1:
-            raise ReportError(f"{selector!r} names {len(found)} runs; compare needs one each")
-    return [found[0] for found in chosen]
+    return [
+        found
+        for selector in args.runs
+        for found in one_run(selector, resolve_run(selector, available, args.storage), available)
+    ]
 
 
 def compare(args: argparse.Namespace) -> int:

@@ -184,8 +184,10 @@ def group_members(found: RunFile, available: Sequence[RunFile], cache: dict) -> 
     shard = shard_of(found.data)
     if shard is None:
         return [found]
-    members = []
+    members = [found]
     for other in available:
+        if other.path == found.path:
+            continue
         if other.path not in cache:
             cache[other.path] = read(other)
         other = cache[other.path]
@@ -301,6 +303,23 @@ def resolve_run(selector: str, available: Sequence[RunFile], storage: Path) -> l
         options = ", ".join(f.ref for f in hits)
         raise ReportError(f"run {selector!r} is ambiguous in {storage}; say which: {options}")
     return hits
+
+
+def one_run(selector: str, found: Sequence[RunFile], available: Sequence[RunFile]) -> list[RunFile]:
+    """The one run a selector names for a comparison: an autosave, with the rest
+    of its shard group where it is a shard, or the autosaves of one shard group
+    (a folder of them); ReportError where it names several runs."""
+    cache: dict[Path, RunFile] = {}
+    files = [cache.setdefault(f.path, read(f)) for f in found]
+    if len(files) == 1:
+        return group_members(files[0], available, cache)
+    groups = {shard.group if shard else None for shard in (shard_of(f.data) for f in files)}
+    if len(groups) == 1 and None not in groups:
+        return files
+    raise ReportError(
+        f"{selector!r} names {len(files)} runs; a comparison takes one each: an autosave, "
+        "or the shards of one group"
+    )
 
 
 def select_run_files(storage: Path, selectors: Sequence[str]) -> list[RunFile]:

@@ -172,3 +172,37 @@ def test_the_report_lists_each_shard_and_its_machine(tmp_path):
     assert LABEL in markdown
     summary = markdown.split("## Runs")[0]
     assert "ran on different hardware" in summary
+
+
+def compare_in(folder: Path, out: Path, *runs: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
+        code = main(
+            ["compare", *runs, "--storage", str(folder), "--out", str(out), "--format", "md"]
+        )
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def test_compare_takes_a_shard_or_a_folder_of_one_group_as_its_whole_group(tmp_path):
+    whole_file = WHOLE / "box-a" / "0001_eee5555_20260301_090000.json"
+    folder = storage(tmp_path / "storage", whole_file, SHARD_1, SHARD_2)
+    whole = str(folder / "box-a" / whole_file.name)
+    for shard_run in (str(folder / "box-a" / SHARD_1.name), str(folder / "box-b")):
+        code, text, errors = compare_in(folder, tmp_path / "out", whole, shard_run)
+        assert code == 0, errors
+        assert LABEL in text
+    # a shard named by a path outside the storage: its group as far as it is there
+    code, text, errors = compare_in(folder, tmp_path / "out", whole, str(SHARD_1))
+    assert code == 0, errors
+    assert f"group {make_shards.GROUP} (" in text
+
+
+def test_compare_refuses_a_selector_naming_several_runs(tmp_path):
+    folder = storage(tmp_path / "storage", WHOLE / "box-a" / "0001_eee5555_20260301_090000.json")
+    mixed = storage(
+        tmp_path / "mixed", SHARD_1, WHOLE / "box-a" / "0001_eee5555_20260301_090000.json"
+    )
+    code, _, errors = compare_in(folder, tmp_path / "out", str(SHARD_1), str(mixed))
+    assert code == 2
+    assert "names 2 runs" in errors and "the shards of one group" in errors
+    assert "Traceback" not in errors
