@@ -210,7 +210,8 @@ class ChunkedScan(torch.autograd.Function):
     Forward: the chunks of every sequence are rows of one slab; with more than
     one chunk, ``chunk_starts`` finds each chunk's true start state first; then
     every chunk runs the recurrence from it, reading y out. It keeps only the
-    inputs and the states at every CHECKPOINT_EVERY-th position.
+    inputs and the states at every CHECKPOINT_EVERY-th position (as a list on
+    ctx, uncopied).
 
     Backward: for h_t = a_t h_{t-1} + x_t (a_t = exp(delta_t A), x_t = (delta_t u_t) B_t)
     and y_t = C_t . h_t, the adjoint g_t = dL/dh_t = C_t dy_t + a_{t+1} g_{t+1} runs
@@ -247,12 +248,16 @@ class ChunkedScan(torch.autograd.Function):
             final = h
         if keep:
             ctx.layout = layout
-            ctx.save_for_backward(u, delta, A, B, C, torch.stack(checkpoints))
+            ctx.save_for_backward(u, delta, A, B, C)
+            # states made here, not inputs or outputs: kept as they are, where
+            # save_for_backward would need them stacked (a copy of all of them)
+            ctx.checkpoints = checkpoints
         return layout.by_sequence(y), final.transpose(-1, -2)
 
     @staticmethod
     def backward(ctx, dy, dh):
-        u, delta, A, B, C, checkpoints = ctx.saved_tensors
+        u, delta, A, B, C = ctx.saved_tensors
+        checkpoints = ctx.checkpoints
         layout = ctx.layout
         du, dl, dys = layout.steps(delta * u), layout.steps(delta), layout.steps(dy)
         B_col, B_row = layout.steps(B, column=True), layout.steps(B)
