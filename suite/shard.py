@@ -24,7 +24,7 @@ import pytest
 from models.registry import get_spec
 
 from .options import RunOptions, Shard
-from .sweep import Point, calls_per_point
+from .sweep import UNTIMED_CALL_COST, Point, calls_per_point
 from .workloads import analytic_flops, build_backbone
 
 #: FLOPs' worth charged to every point on top of its own (build, probe, memory, counter)
@@ -40,7 +40,7 @@ def predicted_cost(point: Point, options: RunOptions) -> float:
         flops = analytic_flops(model, point.workload, point.shape["batch"], point.shape["length"])
     except Exception:  # an unavailable or broken variant: it will be quick to record
         flops = None
-    calls = calls_per_point(options, point.workload, untimed_calls=8)
+    calls = calls_per_point(options, point.workload, UNTIMED_CALL_COST)
     return (flops or 0) * calls + POINT_OVERHEAD_FLOPS
 
 
