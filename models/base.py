@@ -7,8 +7,11 @@ compare mixers where no profiler sees the work (FFT, scans).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import inspect
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -38,6 +41,33 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     decays, softmax sums, FFTs and scans lose their precision in bf16 (and the
     largest RetNet decay rounds to 1), while fp64 inputs must stay fp64."""
     return torch.promote_types(dtype, torch.float32)
+
+
+def outside_autocast(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A custom autograd Function's ``forward`` or ``backward`` that runs with
+    autocast off, its half-precision tensors in their accumulation dtype, where
+    autocast is on: these kernels write products into preallocated buffers of
+    the accumulation dtype, which autocast's bf16 products cannot fill (the
+    gradients autograd hands back are cast to each input's own dtype). Outside
+    autocast it changes nothing."""
+
+    @functools.wraps(method)
+    def run(ctx: Any, *args: Any) -> Any:
+        devices = {a.device.type for a in args if isinstance(a, torch.Tensor)}
+        if not any(torch.is_autocast_enabled(device) for device in devices):
+            return method(ctx, *args)
+        args = tuple(
+            a.to(accumulation_dtype(a.dtype))
+            if isinstance(a, torch.Tensor) and a.is_floating_point()
+            else a
+            for a in args
+        )
+        with contextlib.ExitStack() as stack:
+            for device in devices:
+                stack.enter_context(torch.autocast(device_type=device, enabled=False))
+            return method(ctx, *args)
+
+    return run
 
 
 def cuda_package_reason(package: str) -> str | None:

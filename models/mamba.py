@@ -32,6 +32,7 @@ from .base import (
     check_positive,
     cuda_package_reason,
     matmul_flops,
+    outside_autocast,
     train_flops,
 )
 from .registry import register_mixer
@@ -224,6 +225,7 @@ class ChunkedScan(torch.autograd.Function):
     """
 
     @staticmethod
+    @outside_autocast
     def forward(ctx, u, delta, A, B, C, chunk_size: int):
         layout = ScanLayout(u.shape[0], u.shape[1], min(chunk_size, u.shape[1]))
         du, dl = layout.steps(delta * u), layout.steps(delta)
@@ -255,6 +257,7 @@ class ChunkedScan(torch.autograd.Function):
         return layout.by_sequence(y), final.transpose(-1, -2)
 
     @staticmethod
+    @outside_autocast
     def backward(ctx, dy, dh):
         u, delta, A, B, C = ctx.saved_tensors
         checkpoints = ctx.checkpoints

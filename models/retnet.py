@@ -35,6 +35,7 @@ from .base import (
     check_divisible,
     check_positive,
     matmul_flops,
+    outside_autocast,
     train_flops,
 )
 from .registry import register_mixer
@@ -131,6 +132,7 @@ class RetainChunks(torch.autograd.Function):
     states and the masked scores."""
 
     @staticmethod
+    @outside_autocast
     def forward(ctx, q, k, v, log_decay, chunk: int, state):
         G, H, L, dk = q.shape
         dv = v.shape[-1]
@@ -177,6 +179,7 @@ class RetainChunks(torch.autograd.Function):
         return o.view(G, H, L, dv), d, S
 
     @staticmethod
+    @outside_autocast
     def backward(ctx, do, dd, dS):
         q, k, v, log_decay, starts, *scores = ctx.saved_tensors
         chunk = ctx.chunk

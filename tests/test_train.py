@@ -1,4 +1,4 @@
-"""The training loop: resume, divergence, schedule, data order, heads."""
+"""The training loop: resume, divergence, schedule, data order, heads, bf16 autocast."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import pytest
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from models import build_mixer, get_spec, list_mixers
+from models.mamba import chunked_selective_scan
+from models.retnet import retain_chunks
 from tasks.base import IGNORE_INDEX, TaskData, TaskSpec
 from tasks.model import ModelConfig, TwoTowerClassifier, build_model
 from tasks.synthetic import make_selective_copy
@@ -285,3 +288,44 @@ def test_unknown_accuracy_task_names_the_known_ones():
 
     with pytest.raises(ValueError, match="known:.*mqar"):
         run_accuracy(MIXER, "nope", "smoke")
+
+
+# -- bf16 autocast: how a GPU accuracy run trains (autocast "auto") -----------------
+def built_in_mixers() -> list[str]:
+    return [spec.name for spec in list_mixers() if spec.unavailable_reason() is None]
+
+
+@pytest.mark.parametrize("name", built_in_mixers())
+def test_every_mixer_trains_under_bf16_autocast(name):
+    """The accuracy runs train under bf16 autocast on a GPU; every variant's
+    forward and backward must take it, hand-written autograd Functions included
+    (models/base.py ``outside_autocast``), and give finite gradients."""
+    torch.manual_seed(0)
+    knobs = get_spec(name).cls.knobs_from(n_heads=4, chunk_size=8, l_max=64)
+    mixer = build_mixer(name, 32, **knobs)
+    x = torch.randn(2, 20, 32, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = mixer(x).float().square().mean()
+    loss.backward()
+    assert torch.isfinite(x.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in mixer.parameters() if p.grad is not None)
+
+
+def test_hand_written_kernels_ignore_autocast():
+    """Under autocast the chunked scan and the chunkwise retention compute
+    exactly as outside it on float32 inputs: autocast would run their products
+    in bf16, into float32 buffers."""
+    torch.manual_seed(0)
+    u, delta, B, C = torch.randn(2, 20, 8), torch.rand(2, 20, 8), *torch.randn(2, 2, 20, 4)
+    A = -torch.rand(8, 4)
+    q, k, v = torch.randn(3, 2, 4, 20, 8)
+    log_decay = torch.log(1 - 2.0 ** -torch.arange(5.0, 9.0))
+    runs = []
+    for enabled in (False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            y, h = chunked_selective_scan(u, delta, A, B, C, chunk_size=8)
+            o, d, state = retain_chunks(q, k, v, log_decay, chunk_size=8)
+        runs.append((y, h, o, d, state))
+    for outside, inside in zip(*runs, strict=True):
+        assert inside.dtype == torch.float32
+        torch.testing.assert_close(inside, outside, rtol=0, atol=0)
