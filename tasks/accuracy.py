@@ -499,15 +499,16 @@ def _default_budget(steps: int, batch_size: int, **options) -> Budget:
 # the phase takes ~7 minutes alone on the machine; the longest run (Mamba, 250
 # steps) trains ~15 s, a third of the 45 s guard.
 #
-# MQAR: every point trains 250 steps of 1024 tokens (batch 1024 // L); the
+# MQAR: every point trains steps of 1024 tokens (batch 1024 // L); the
 # vocabulary is 4x the pairs (keys from its lower half, values from its upper
 # half). Attention crosses MQAR's plateau (recall of "one of the values seen", at
 # 1/pairs) after ~180 steps at L32-kv4 on every seed tried; at L32-kv8 on one seed
-# of three and at L64-kv4 on none within 250 steps (at batch 32 it does by ~240 on
-# most seeds, at twice the cost); with vocab 32 at L64-kv4 (the earlier default)
-# seed 1 never crossed in 400 steps; at L128 (kv 4 or 8) and L256-kv16 attention
-# stays on the plateau or at chance for 300-400 steps, 1-2 minutes of one core a
-# run: longer points belong to the paper profile.
+# of three and at L64-kv4 on none within 250 steps, so those two train 500 (seed 0
+# at lr 3e-3: 1.00 and 0.99; at half the batch, 500 steps stay on the plateau);
+# with vocab 32 at L64-kv4 (the earlier default) seed 1 never crossed in 400
+# steps; at L128-kv4 attention stays on the plateau for 1000 steps, at L64-kv8 for
+# 500, and at L256-kv16 at chance for 300-400: longer points belong to the paper
+# profile. Mamba's 500 steps take ~31 s of one core: their guard is 90 s.
 #
 # Pathfinder is not in this profile: at 16x16 with the shortest contours (2 paddles,
 # no distractors) attention stayed at chance (0.51-0.58) for 300 steps of batch 32
@@ -515,6 +516,14 @@ def _default_budget(steps: int, batch_size: int, **options) -> Budget:
 # alone would take more than half of the profile's budget; with 4-paddle contours,
 # or at 12x12, it stayed at chance for 300-600 steps.
 DEFAULT_MQAR_POINTS = [(32, 4), (32, 8), (64, 4)]
+#: the points past the plateau's reach within 250 steps (above)
+LONG_MQAR_POINTS = {(32, 8), (64, 4)}
+
+
+def _default_mqar_budget(seq_len: int, num_kv_pairs: int) -> Budget:
+    if (seq_len, num_kv_pairs) in LONG_MQAR_POINTS:
+        return _default_budget(steps=500, batch_size=1024 // seq_len, time_budget_s=90.0)
+    return _default_budget(steps=250, batch_size=1024 // seq_len)
 
 PROFILES: dict[str, AccuracyProfile] = {
     "smoke": AccuracyProfile(
@@ -564,7 +573,7 @@ PROFILES: dict[str, AccuracyProfile] = {
         name="default",
         generated={
             **mqar_sweep(
-                lambda L, kv: _default_budget(steps=250, batch_size=1024 // L),
+                _default_mqar_budget,
                 DEFAULT_MQAR_POINTS,
                 vocab_for=lambda L, kv: 4 * kv,
                 n_train_for=lambda L, kv: 8000,
