@@ -3,7 +3,7 @@ many steps, and ``run_accuracy`` that the suite (suite/test_accuracy.py) times.
 
 Budgets are sized so that a profile's whole accuracy sweep (4 families x its
 tasks x its seeds and learning rates) fits its purpose: ``smoke`` seconds,
-``default`` at most ~9 minutes on a 2-core CPU with two Ray workers (~7 alone on
+``default`` at most ~10 minutes on a 2-core CPU with two Ray workers (~9 alone on
 the machine; the comment above ``DEFAULT_MQAR_POINTS`` gives the measured costs),
 ``paper`` a GPU, with each LRA task's published set-up (``LRA_PAPER_SETUPS``,
 sources named).
@@ -524,6 +524,7 @@ def _default_mqar_budget(seq_len: int, num_kv_pairs: int) -> Budget:
     if (seq_len, num_kv_pairs) in LONG_MQAR_POINTS:
         return _default_budget(steps=500, batch_size=1024 // seq_len, time_budget_s=90.0)
     return _default_budget(steps=250, batch_size=1024 // seq_len)
+
 
 PROFILES: dict[str, AccuracyProfile] = {
     "smoke": AccuracyProfile(
