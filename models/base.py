@@ -47,9 +47,9 @@ def outside_autocast(method: Callable[..., Any]) -> Callable[..., Any]:
     """A custom autograd Function's ``forward`` or ``backward`` that runs with
     autocast off, its half-precision tensors in their accumulation dtype, where
     autocast is on: these kernels write products into preallocated buffers of
-    the accumulation dtype, which autocast's bf16 products cannot fill (the
-    gradients autograd hands back are cast to each input's own dtype). Outside
-    autocast it changes nothing."""
+    the accumulation dtype or multiply them with accumulation-dtype state, which
+    autocast's bf16 products cannot do (the gradients autograd hands back are
+    cast to each input's own dtype). Outside autocast it changes nothing."""
 
     @functools.wraps(method)
     def run(ctx: Any, *args: Any) -> Any:

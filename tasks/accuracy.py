@@ -495,9 +495,10 @@ def _default_budget(steps: int, batch_size: int, **options) -> Budget:
 # 6 tasks, 96 runs. Measured (two runs at once, mamba/scan as of 8d07edb), CPU time
 # per step at 1024 tokens (batch 32 x L32): attention ~25 ms, RetNet ~35, Hyena ~30,
 # Mamba ~55; a point of 250 steps at 1024 tokens costs ~150 s of its 16 runs. The
-# profile's workers spent ~810 CPU seconds in all (training, evaluation, data), so
-# the phase takes ~7 minutes alone on the machine; the longest run (Mamba, 250
-# steps) trains ~15 s, a third of the 45 s guard.
+# profile's workers spent ~810 CPU seconds in all (training, evaluation, data) when
+# every MQAR point trained 250 steps, so the phase took ~7 minutes alone on the
+# machine; with two MQAR points at 500 steps (below) it takes ~9. The longest runs
+# (Mamba: 250 steps ~15 s, 500 steps ~31 s) take a third of their guard.
 #
 # MQAR: every point trains steps of 1024 tokens (batch 1024 // L); the
 # vocabulary is 4x the pairs (keys from its lower half, values from its upper

@@ -34,11 +34,13 @@ def counted(fn: Callable[[], object]) -> int:
     return counted_flops(fn) or 0
 
 
-def forward_counted(mixer, length: int) -> int:
+def forward_counted(mixer, length: int, prefill: bool = False) -> int:
+    """The counter over ``forward`` (or ``prefill``) of a random sequence."""
     torch.manual_seed(0)
     x = torch.randn(B, length, mixer.d_model)
+    call = mixer.prefill if prefill else mixer
     with torch.no_grad():
-        return counted(lambda: mixer(x))
+        return counted(lambda: call(x))
 
 
 def step_counted(mixer, context: int) -> int:
@@ -358,13 +360,6 @@ def test_hyena_direct_forward_is_the_work_of_its_steps():
 
 
 # -- prefill -----------------------------------------------------------------------
-def prefill_counted(mixer, length: int) -> int:
-    torch.manual_seed(0)
-    x = torch.randn(B, length, mixer.d_model)
-    with torch.no_grad():
-        return counted(lambda: mixer.prefill(x))
-
-
 @pytest.mark.parametrize(
     "name,config",
     [
@@ -381,7 +376,7 @@ def test_prefill_runs_the_forward_path(name, config):
     """Most prefills are their forward keeping what it computed: the same work."""
     mixer = build_mixer(name, D, **config)
     assert mixer.prefill_flops(B, 13) == mixer.flops(B, 13)
-    assert prefill_counted(mixer, 13) == forward_counted(mixer, 13)
+    assert forward_counted(mixer, 13, prefill=True) == forward_counted(mixer, 13)
 
 
 @pytest.mark.parametrize("length", [5, 13])
@@ -392,7 +387,7 @@ def test_retnet_recurrent_prefill_is_the_chunkwise_form(length):
     chunkwise = retnet("retnet/chunkwise", chunk_size=4)
     assert recurrent.prefill_flops(B, length) == chunkwise.flops(B, length)
     assert recurrent.prefill_flops(B, length) != recurrent.flops(B, length)
-    assert prefill_counted(recurrent, length) == forward_counted(chunkwise, length)
+    assert forward_counted(recurrent, length, prefill=True) == forward_counted(chunkwise, length)
 
 
 @pytest.mark.parametrize("length", [1, 6])
@@ -402,7 +397,8 @@ def test_retnet_parallel_prefill_adds_the_state_product(length):
     mixer = retnet("retnet/parallel")
     state_product = length * 2 * state_entries(mixer)
     assert mixer.prefill_flops(B, length) == mixer.flops(B, length) + state_product
-    assert prefill_counted(mixer, length) == forward_counted(mixer, length) + state_product
+    prefill = forward_counted(mixer, length, prefill=True)
+    assert prefill == forward_counted(mixer, length) + state_product
 
 
 # -- backward -----------------------------------------------------------------------
