@@ -142,7 +142,9 @@ FIELDS: tuple[Field, ...] = (
         "decoding state / KV cache after seq_len tokens, at the point's "
         "batch (accuracy points: batch 1)",
     ),
-    Field("tokens_per_s", FLOAT, "tokens per call over the median seconds per call"),
+    Field(
+        "tokens_per_s", FLOAT, "tokens per call over the point's seconds per call (timed_rounds)"
+    ),
     Field("accuracy", FLOAT, "test accuracy, a fraction"),
     Field("val_accuracy", FLOAT, "validation accuracy, a fraction"),
     Field("seed_accuracies", LIST, "accuracy: [{seed, accuracy, status}] at the chosen lr"),
@@ -158,10 +160,27 @@ FIELDS: tuple[Field, ...] = (
     Field("mixer_config", MAPPING, "the family knobs the mixer was built with"),
     Field("ref_rel_err", FLOAT, "max |y - y_ref| / max |y_ref| against the family reference"),
     Field("round_times_s", LIST, "seconds per call of every timed round, in the order timed"),
+    Field(
+        "round_cpu_s",
+        LIST,
+        "CPU device: the timing thread's CPU seconds per call of every timed round "
+        "(time.thread_time), in round_times_s's order; short of the wall time where "
+        "the thread waited for a core",
+    ),
     Field("contention", FLOAT, "how much other work slowed the point (1: not; suite/contention)"),
-    Field("contended", BOOL, "contention above the suite's threshold: read its time with care"),
+    Field(
+        "contended",
+        BOOL,
+        "contention above the suite's threshold, or too few unimpeded rounds "
+        "(waited_for_cores): read its time with care",
+    ),
     Field("of_workload", TEXT, "interleaved: the workload whose calls were interleaved"),
     Field("interleaved_s", MAPPING, "interleaved: {mixer: seconds per call of each pass}"),
+    Field(
+        "interleaved_cpu_s",
+        MAPPING,
+        "interleaved, CPU device: {mixer: the timing thread's CPU seconds per call of each pass}",
+    ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 EXTRA_INFO_KEYS = tuple(FIELDS_BY_NAME)
@@ -177,6 +196,44 @@ STATS_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3", "roun
 TIME_STAT = "median"
 #: the prefix of the LRA release's tasks (tasks/accuracy.py names them lra-<task>)
 LRA_PREFIX = "lra-"
+
+
+#: a timed round on a CPU ran unimpeded when its thread was on a core for at
+#: least this share of the round's wall time; the rest it waited for one, behind
+#: other work (measured beside two ``yes`` hogs: one thread waits in runs of
+#: rounds for 1.5-2.5x the quiet time, and is quiet-fast in the rounds between)
+UNIMPEDED_SHARE = 0.9
+#: a point's time is the median of its unimpeded rounds where it has this many,
+#: else of all its rounds
+MIN_UNIMPEDED_ROUNDS = 3
+
+
+def unimpeded(wall_s: Any, cpu_s: Any) -> list[bool] | None:
+    """Per round, whether it ran unimpeded: its thread CPU seconds (``cpu_s``)
+    at least UNIMPEDED_SHARE of its wall seconds (``wall_s``, same order).
+    None where the CPU seconds were not saved (a GPU, older runs) or do not
+    pair with the rounds."""
+    if not isinstance(wall_s, list | tuple) or not isinstance(cpu_s, list | tuple):
+        return None
+    if len(wall_s) != len(cpu_s) or not all(is_of(v, FLOAT) for v in (*wall_s, *cpu_s)):
+        return None
+    return [w > 0 and c >= UNIMPEDED_SHARE * w for w, c in zip(wall_s, cpu_s, strict=True)]
+
+
+def timed_rounds(wall_s: Any, cpu_s: Any) -> Any:
+    """The rounds of ``wall_s`` a point's time is the median of: those that ran
+    unimpeded where MIN_UNIMPEDED_ROUNDS did, else all of them (as given)."""
+    mask = unimpeded(wall_s, cpu_s)
+    if mask is None or sum(mask) < MIN_UNIMPEDED_ROUNDS:
+        return wall_s
+    return [w for w, keep in zip(wall_s, mask, strict=True) if keep]
+
+
+def waited_for_cores(wall_s: Any, cpu_s: Any) -> bool:
+    """True where the CPU seconds were saved and too few rounds ran unimpeded
+    for a time of their own: every time of the point includes waiting."""
+    mask = unimpeded(wall_s, cpu_s)
+    return mask is not None and sum(mask) < MIN_UNIMPEDED_ROUNDS
 
 
 def throughput(tokens_per_call: int, seconds_per_call: float | None) -> float | None:

@@ -19,7 +19,7 @@ from .spread import (
     QUARTILES,
     Ratio,
     contention_of,
-    rounds_of,
+    point_rounds,
     unpaired_ratio,
     with_spread,
 )
@@ -37,8 +37,8 @@ MEASURES = {
 def per_point(points: pd.DataFrame) -> pd.DataFrame:
     """One row per matched point of one run: medians of repeats (and of
     their time's interval), the first status, every round pooled."""
-    saved = points["round_times_s"] if "round_times_s" in points else [None] * len(points)
-    points = with_spread(points).assign(rounds=[list(rounds_of(v)) for v in saved])
+    rounds = [list(point_rounds(row)) for row in points.to_dict("records")]
+    points = with_spread(points).assign(rounds=rounds)
     grouped = points.groupby(MATCH_KEYS, dropna=False, sort=False)
     summary = grouped[[*MEASURES, "time_low_s", "time_high_s"]].median()
     summary["time_spread"] = grouped["time_spread"].first()

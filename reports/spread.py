@@ -1,16 +1,22 @@
 """The spread of every time a report shows, and 95% intervals on ratios.
 
 A speed point saves the seconds per call of every timed round
-(``round_times_s``). Its time is the median of those rounds; its interval is
-a bootstrap 95% CI of that median (the rounds resampled with replacement,
-``RESAMPLES`` times, from a fixed seed so that a report is reproducible).
+(``round_times_s``) and, on a CPU, its timing thread's CPU seconds of each
+(``round_cpu_s``). Its time is the median of its timed rounds: on a CPU the
+rounds that ran unimpeded, the thread on a core for at least 90% of the round,
+where three or more did (schema.timed_rounds: behind other work a thread
+waits in runs of rounds, and a median of those times the load, not the
+mixer); else all of them. Its interval is a bootstrap 95% CI of that median
+(those rounds resampled with replacement, ``RESAMPLES`` times, from a fixed
+seed so that a report is reproducible).
 Runs saved before the rounds were fall back to pytest-benchmark's q1–q3, and
 a point with neither has no spread, said as such.
 
 A ratio between two mixers' times comes, where the run has them, from the
 suite's interleaved passes (workload ``interleaved``: the mixers called in
 turn, pass by pass, so that a slow phase of the machine hits both): the
-median of the pass-by-pass ratios and a bootstrap CI of that median. Else it
+median of the pass-by-pass ratios (on a CPU, of the passes in which both ran
+unimpeded, where three or more did) and a bootstrap CI of that median. Else it
 is the ratio of the two points' medians, with an unpaired bootstrap (each
 point's rounds resampled on their own). Where neither has rounds, the ratio
 has no interval and says so.
@@ -26,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schema import Workload
+from schema import MIN_UNIMPEDED_ROUNDS, Workload, timed_rounds, unimpeded
 
 from . import axes
 
@@ -74,11 +80,16 @@ def rounds_of(value: Any) -> np.ndarray:
     return times[np.isfinite(times) & (times > 0)]
 
 
+def point_rounds(row: Mapping[str, Any]) -> np.ndarray:
+    """The rounds a point's time is the median of (schema.timed_rounds)."""
+    return rounds_of(timed_rounds(row.get("round_times_s"), row.get("round_cpu_s")))
+
+
 def pooled_rounds(rows: pd.DataFrame) -> np.ndarray:
-    """The rounds of every row (repeats of one point pooled)."""
+    """The timed rounds of every row (repeats of one point pooled)."""
     if "round_times_s" not in rows.columns:
         return np.empty(0)
-    parts = [rounds_of(value) for value in rows["round_times_s"]]
+    parts = [point_rounds(row) for row in rows.to_dict("records")]
     return np.concatenate(parts) if parts else np.empty(0)
 
 
@@ -104,7 +115,7 @@ def median_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
 
 def point_spread(row: Mapping[str, Any]) -> tuple[float, float, str]:
     """(low, high, kind) of one point's median time."""
-    rounds = rounds_of(row.get("round_times_s"))
+    rounds = point_rounds(row)
     if len(rounds) >= 2:
         return (*median_ci(rounds), CI)
     q1, q3 = row.get("time_q1_s"), row.get("time_q3_s")
@@ -226,13 +237,37 @@ SOURCE_WORDS = {
 NO_RATIO = Ratio(math.nan)
 
 
+class PassTimes(list):
+    """One mixer's seconds per call of each interleaved pass, with its timing
+    thread's CPU seconds of each (``cpu_s``; None where not saved)."""
+
+    def __init__(self, times: Sequence[float], cpu_s: Sequence[float] | None = None) -> None:
+        super().__init__(times)
+        self.cpu_s = list(cpu_s) if isinstance(cpu_s, list | tuple) else None
+
+
+def timed_pairs(mine: Sequence[float], theirs: Sequence[float]) -> list[tuple[float, float]]:
+    """The passes a ratio comes from, as (mine, theirs): on a CPU those in
+    which both ran unimpeded, where MIN_UNIMPEDED_ROUNDS did; else all."""
+    pairs = list(zip(mine, theirs, strict=False))
+    calm = [
+        unimpeded(list(side)[: len(pairs)], (getattr(side, "cpu_s", None) or [])[: len(pairs)])
+        for side in (mine, theirs)
+    ]
+    if calm[0] is not None and calm[1] is not None:
+        kept = [pair for pair, a, b in zip(pairs, *calm, strict=True) if a and b]
+        if len(kept) >= MIN_UNIMPEDED_ROUNDS:
+            return kept
+    return pairs
+
+
 def paired_ratio(mine: Sequence[float], theirs: Sequence[float]) -> Ratio:
     """The median of the pass-by-pass ratios and a bootstrap 95% CI of it:
     the passes are paired, so a slow phase of the machine that hit both
     mixers cancels out."""
     pairs = [
         a / b
-        for a, b in zip(mine, theirs, strict=False)
+        for a, b in timed_pairs(mine, theirs)
         if isinstance(a, int | float) and isinstance(b, int | float) and a > 0 and b > 0
     ]
     if not pairs:
@@ -263,12 +298,22 @@ def interleaved_passes(points: pd.DataFrame) -> dict[PassKey, dict[str, list[flo
     chosen = points[(points["workload"] == Workload.INTERLEAVED) & points["ok"]]
     found: dict[PassKey, dict[str, list[float]]] = {}
     for _, point in chosen.iterrows():
-        passes = point["interleaved_s"]
-        if not isinstance(passes, dict) or pd.isna(point.get("axis_value")):
+        if not isinstance(point["interleaved_s"], dict) or pd.isna(point.get("axis_value")):
             continue
         key = (point["run"], str(point.get("of_workload")), point["sweep"], point["axis_value"])
-        found.setdefault(key, {}).update(passes)
+        found.setdefault(key, {}).update(pass_times(point))
     return found
+
+
+def pass_times(point: Mapping[str, Any]) -> dict[str, PassTimes]:
+    """An interleaved point's passes by mixer, each with its CPU seconds where saved."""
+    cpu = point.get("interleaved_cpu_s")
+    cpu = cpu if isinstance(cpu, dict) else {}
+    return {
+        name: PassTimes(times, cpu.get(name))
+        for name, times in point["interleaved_s"].items()
+        if isinstance(times, list | tuple)
+    }
 
 
 def time_ratio(

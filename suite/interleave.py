@@ -21,11 +21,10 @@ import pytest
 from models.registry import get_spec
 from schema import AXES, Status, Workload, make_extra_info
 
-from .measure import free_memory
+from .measure import Passes, free_memory
 from .options import RunOptions, get_options
 from .records import record_failure
 from .sweep import SweepHistory, session_history
-from .workloads import Workload as TimedWork
 from .workloads import build_backbone, build_workload, call_for
 
 #: the interleaved passes of one workload may take this many point budgets
@@ -63,26 +62,6 @@ def comparison_point(history: SweepHistory, options: RunOptions, workload: str) 
     return Comparison(workload, options.sweep, x, order, sorted(ran - ok[x]))
 
 
-class Passes:
-    """One call of the pedantic target is one pass over every mixer."""
-
-    def __init__(self, works: dict[str, TimedWork]) -> None:
-        self.works = works
-        self.times: dict[str, list[float]] = {name: [] for name in works}
-        self.done = 0
-
-    def __call__(self) -> None:
-        names = list(self.works)
-        shift = self.done % len(names)
-        for name in names[shift:] + names[:shift]:
-            work = self.works[name]
-            start = time.perf_counter()
-            for _ in range(work.iterations):
-                work.call()
-            self.times[name].append((time.perf_counter() - start) / work.iterations)
-        self.done += 1
-
-
 def run_interleaved(request: pytest.FixtureRequest, benchmark: Any, workload: str) -> None:
     options = get_options(request.config)
     comparison = comparison_point(session_history(request.config), options, workload)
@@ -104,16 +83,19 @@ def run_interleaved(request: pytest.FixtureRequest, benchmark: Any, workload: st
         pytest.skip(reason)
     shape = {axis: options.fixed(axis) for axis in AXES} | {comparison.sweep: comparison.x}
     call = call_for(shape, options)
+    works = {
+        name: build_workload(
+            workload, build_backbone(get_spec(name), shape, options, options.device), call
+        )
+        for name in comparison.mixers
+    }
     passes = Passes(
-        {
-            name: build_workload(
-                workload, build_backbone(get_spec(name), shape, options, options.device), call
-            )
-            for name in comparison.mixers
-        }
+        {name: work.call for name, work in works.items()},
+        options.device,
+        {name: work.iterations for name, work in works.items()},
     )
     rounds = pass_count(options, passes)
-    for work in passes.works.values():
+    for work in works.values():
         work.prepare((rounds + 2) * work.iterations)
     benchmark.pedantic(passes, rounds=rounds, iterations=1)
     reason = f"not at this value: {', '.join(comparison.left_out)}" if comparison.left_out else None
@@ -122,6 +104,7 @@ def run_interleaved(request: pytest.FixtureRequest, benchmark: Any, workload: st
             **info,
             **{AXES[axis].key: value for axis, value in shape.items()},
             interleaved_s={name: times[-rounds:] for name, times in passes.times.items()},
+            interleaved_cpu_s=passes.saved_cpu_times(rounds),
             status=Status.OK,
             reason=reason,
         )
@@ -137,5 +120,5 @@ def pass_count(options: RunOptions, passes: Passes) -> int:
     pass_s = time.perf_counter() - start
     profile = options.profile
     room = int(BUDGETS_PER_COMPARISON * options.time_budget_s / max(pass_s, 1e-9))
-    wanted = int(profile.target_time_s * len(passes.works) / max(pass_s, 1e-9))
+    wanted = int(profile.target_time_s * len(passes.calls) / max(pass_s, 1e-9))
     return max(profile.min_rounds, min(room, wanted, profile.max_rounds))

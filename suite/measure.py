@@ -1,7 +1,11 @@
 """Timing, peak memory and FLOP counting of one callable, on CPU and CUDA.
 
 - Timing: a callable is wrapped by ``synchronized`` so that a CUDA kernel
-  launched inside it has finished when the timer stops.
+  launched inside it has finished when the timer stops. On a CPU,
+  ``ThreadClock`` notes the timing thread's CPU seconds of each call beside
+  the wall time pytest-benchmark takes: where they fall short, the thread
+  waited for a core behind other work, and the reports time the point from
+  the rounds that did not (schema.timed_rounds).
 - Peak memory: on CUDA the caching allocator's peak; on CPU the allocation and
   free events that torch's profiler records (``profile_memory=True``), summed
   in time order to a running peak. Either way it is the peak above what was
@@ -21,7 +25,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +60,81 @@ def synchronized(fn: Callable[[], Any], device: torch.device) -> Callable[[], An
         return out
 
     return call
+
+
+class ThreadClock:
+    """``fn``, also noting the calling thread's CPU seconds of every call
+    (``time.thread_time``). On a CPU that thread runs the call's ops (with one
+    torch thread all of them, with more its share, and it waits for the rest
+    at each op's end), so a round whose CPU seconds fall short of its wall
+    seconds spent the difference waiting for a core."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.calls_cpu_s: list[float] = []
+
+    def __call__(self) -> Any:
+        start = time.thread_time()
+        out = self.fn()
+        self.calls_cpu_s.append(time.thread_time() - start)
+        return out
+
+    def per_round(self, rounds: int, iterations: int) -> list[float] | None:
+        """CPU seconds per call of each of the last ``rounds`` rounds of
+        ``iterations`` calls; None where fewer calls were made."""
+        wanted = rounds * iterations
+        if rounds < 1 or len(self.calls_cpu_s) < wanted:
+            return None
+        calls = self.calls_cpu_s[-wanted:]
+        return [
+            sum(calls[i : i + iterations]) / iterations for i in range(0, len(calls), iterations)
+        ]
+
+
+class Passes:
+    """One call of the pedantic target is one pass: each call ``iterations[name]``
+    times (default once), in an order rotated from pass to pass so that a slow
+    phase of the machine hits them all alike, each timed on its own: wall
+    seconds per call (``times``) and the timing thread's CPU seconds per call
+    (``cpu_times``, read on a CPU only: see ThreadClock)."""
+
+    def __init__(
+        self,
+        calls: Mapping[str, Callable[[], Any]],
+        device: torch.device,
+        iterations: Mapping[str, int] | None = None,
+    ) -> None:
+        self.calls = dict(calls)
+        self.device = device
+        self.iterations = dict(iterations or {})
+        self.done = 0
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the passes so far (a warm-up's)."""
+        self.times: dict[str, list[float]] = {name: [] for name in self.calls}
+        self.cpu_times: dict[str, list[float]] = {name: [] for name in self.calls}
+
+    def __call__(self) -> None:
+        names = list(self.calls)
+        shift = self.done % len(names)
+        for name in names[shift:] + names[:shift]:
+            calls = self.iterations.get(name, 1)
+            synchronize(self.device)
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            for _ in range(calls):
+                self.calls[name]()
+            synchronize(self.device)
+            self.times[name].append((time.perf_counter() - start) / calls)
+            self.cpu_times[name].append((time.thread_time() - start_cpu) / calls)
+        self.done += 1
+
+    def saved_cpu_times(self, passes: int) -> dict[str, list[float]] | None:
+        """The last ``passes`` CPU seconds per mixer, for ``interleaved_cpu_s``;
+        None off a CPU, where the host thread's CPU time says nothing of the kernels."""
+        if self.device.type != "cpu":
+            return None
+        return {name: times[-passes:] for name, times in self.cpu_times.items()}
 
 
 def time_once(fn: Callable[[], Any]) -> float:

@@ -10,7 +10,6 @@ follow --mixers, --lengths and --device (options.MODE_SPEED_NOTE)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -23,7 +22,7 @@ from models.base import Mixer
 from models.registry import class_path
 from schema import Status, Workload, make_extra_info, throughput
 
-from .measure import synchronize, synchronized
+from .measure import Passes, synchronized
 from .options import RunOptions, get_options
 from .profiles import ModeSpeed
 
@@ -143,28 +142,6 @@ def time_and_record(
     )
 
 
-class Passes:
-    """One call of the pedantic target is one pass: every implementation once,
-    in an order rotated from pass to pass, each call timed on its own."""
-
-    def __init__(self, calls: dict[str, Callable[[], object]], device: torch.device) -> None:
-        self.calls = calls
-        self.device = device
-        self.times: dict[str, list[float]] = {name: [] for name in calls}
-        self.done = 0
-
-    def __call__(self) -> None:
-        names = list(self.calls)
-        shift = self.done % len(names)
-        for name in names[shift:] + names[:shift]:
-            synchronize(self.device)
-            start = time.perf_counter()
-            self.calls[name]()
-            synchronize(self.device)
-            self.times[name].append(time.perf_counter() - start)
-        self.done += 1
-
-
 def time_interleaved(
     benchmark,
     calls: dict[str, Callable[[], object]],
@@ -179,7 +156,7 @@ def time_interleaved(
     pass-by-pass ratios. Returns those seconds."""
     timed = Passes(calls, x.device)
     timed()  # warm-up: lazy initialisation, caches, allocator
-    timed.times = {name: [] for name in calls}
+    timed.clear()
     benchmark.pedantic(timed, rounds=passes, iterations=1)
     benchmark.extra_info.update(
         make_extra_info(
@@ -187,6 +164,7 @@ def time_interleaved(
             workload=Workload.INTERLEAVED,
             of_workload=of_workload,
             interleaved_s=timed.times,
+            interleaved_cpu_s=timed.saved_cpu_times(passes),
             status=Status.OK,
         )
     )

@@ -24,6 +24,7 @@ JSON's ``mixbench_failures``) and are skipped with the reason.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,11 +33,21 @@ from typing import Any
 import pytest
 
 from models.registry import MixerSpec, get_spec
-from schema import AXES, Status, Workload, make_extra_info, point_id, throughput
+from schema import (
+    AXES,
+    Status,
+    Workload,
+    make_extra_info,
+    point_id,
+    throughput,
+    timed_rounds,
+    waited_for_cores,
+)
 
 from .contention import CONTENDED, ContentionProbe, stretched_budget
 from .measure import (
     PointTimeout,
+    ThreadClock,
     available_memory_bytes,
     counted_flops,
     extrapolation_law,
@@ -295,11 +306,14 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
         report_not_run(request, history, options, spec, point, base, not_run)
         return
     contention = max(before, history.probe.contention_now())
-    info.update(contention=contention, contended=contention > CONTENDED)
+    waited = waited_for_cores(info["round_times_s"], info["round_cpu_s"])
+    info.update(contention=contention, contended=contention > CONTENDED or waited)
     benchmark.extra_info.update(make_extra_info(**base, **info, status=Status.OK))
-    call_s = median_seconds(benchmark)
+    call_s = point_seconds(info["round_times_s"], info["round_cpu_s"])
     untimed_calls = untimed_s / call_s if call_s else UNTIMED_CALL_COST
-    quiet_s = call_s / contention if call_s else None
+    # rounds that ran unimpeded are already quiet; a time that waited carries the load
+    slowed = contention if waited or info["round_cpu_s"] is None else 1.0
+    quiet_s = call_s / slowed if call_s else None
     history.add(point, Outcome(point.x, Status.OK, quiet_s, info["peak_mem_bytes"], untimed_calls))
 
 
@@ -341,22 +355,26 @@ def measure_point(
         rounds = rounds_for(options, round_s, time.perf_counter() - started, budget_s)
         warmup = options.profile.warmup_rounds
         work.prepare((rounds + warmup + 1) * work.iterations)
-        benchmark.pedantic(
-            work.call, rounds=rounds, warmup_rounds=warmup, iterations=work.iterations
-        )
+        clock = ThreadClock(work.call)
+        benchmark.pedantic(clock, rounds=rounds, warmup_rounds=warmup, iterations=work.iterations)
+    rounds_s = list(benchmark.stats.stats.data) if benchmark.stats else None
+    cpu_s = clock.per_round(rounds, work.iterations) if options.device.type == "cpu" else None
     info = {
         **analytic_figures(model, point.workload, point.shape["batch"], point.shape["length"]),
         "flops_counted": flops_counted,
         "peak_mem_bytes": peak,
-        "tokens_per_s": throughput(work.tokens_per_call, median_seconds(benchmark)),
-        "round_times_s": list(benchmark.stats.stats.data) if benchmark.stats else None,
+        "tokens_per_s": throughput(work.tokens_per_call, point_seconds(rounds_s, cpu_s)),
+        "round_times_s": rounds_s,
+        "round_cpu_s": cpu_s if rounds_s else None,
     }
     return info, untimed_s
 
 
-def median_seconds(benchmark: Any) -> float | None:
-    """Median seconds per call; None under --benchmark-disable (one untimed call)."""
-    return benchmark.stats.stats.median if benchmark.stats else None
+def point_seconds(rounds_s: list[float] | None, cpu_s: list[float] | None) -> float | None:
+    """A point's seconds per call: the median of its timed rounds (on a CPU the
+    ones its thread ran unimpeded, schema.timed_rounds); None under
+    --benchmark-disable (one untimed call)."""
+    return statistics.median(timed_rounds(rounds_s, cpu_s)) if rounds_s else None
 
 
 def figures_without_running(spec: MixerSpec, options: RunOptions, point: Point) -> dict[str, Any]:

@@ -5,6 +5,7 @@ rounds, analytic FLOPs, prediction and round sizing."""
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from models.registry import get_spec, list_mixers
-from schema import EXTRA_INFO_KEYS, FAILURES_KEY, SPEED_WORKLOADS, Status
+from schema import EXTRA_INFO_KEYS, FAILURES_KEY, SPEED_WORKLOADS, Status, timed_rounds
 from suite.options import resolve_options
 from suite.sweep import Outcome, Point, SweepHistory, predict, rounds_for
 from suite.workloads import (
@@ -92,6 +93,10 @@ def test_every_benchmark_carries_every_key(smoke_run: tuple[dict, Path]) -> None
             assert info[key] > 0, (bench["name"], key)
         assert info["contention"] >= 1 and isinstance(info["contended"], bool)
         assert len(info["round_times_s"]) == bench["stats"]["rounds"]
+        # the timing thread's CPU seconds of each round: at most its wall seconds (+ clock slack)
+        assert len(info["round_cpu_s"]) == len(info["round_times_s"])
+        for wall, cpu in zip(info["round_times_s"], info["round_cpu_s"], strict=True):
+            assert 0 < cpu <= 1.05 * wall + 1e-4
         assert info["ref_rel_err"] <= 1e-4
     names = {b["name"] for b in benchmarks}
     assert "test_decode[retnet/recurrent-L64]" in names
@@ -110,6 +115,8 @@ def test_mixers_are_interleaved_after_each_sweep(smoke_run: tuple[dict, Path]) -
         times = bench["extra_info"]["interleaved_s"]
         assert {"attention/sdpa", "retnet/recurrent"} <= set(times)
         assert {len(t) for t in times.values()} == {bench["stats"]["rounds"]}
+        cpu = bench["extra_info"]["interleaved_cpu_s"]
+        assert {name: len(t) for name, t in cpu.items()} == {n: len(t) for n, t in times.items()}
     # the token-loop forward ran out of budget at 4096: the comparison is at 64
     assert interleaved["forward"]["extra_info"]["seq_len"] == 64
 
@@ -120,7 +127,9 @@ def test_decode_stats_are_per_token(smoke_run: tuple[dict, Path]) -> None:
     tokens = data["mixbench_options"]["decode_tokens"]
     for bench in decode:
         assert bench["stats"]["iterations"] == tokens
-        assert bench["extra_info"]["tokens_per_s"] == pytest.approx(1 / bench["stats"]["median"])
+        info = bench["extra_info"]
+        rounds = timed_rounds(info["round_times_s"], info["round_cpu_s"])
+        assert info["tokens_per_s"] == pytest.approx(1 / statistics.median(rounds))
 
 
 def test_points_that_did_not_run_are_saved_with_their_status(smoke_run: tuple[dict, Path]) -> None:
