@@ -163,23 +163,23 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "round_cpu_s",
         LIST,
-        "CPU device: the timing thread's CPU seconds per call of every timed round "
-        "(time.thread_time), in round_times_s's order; short of the wall time where "
-        "the thread waited for a core",
+        "one-thread CPU runs: the timing thread's CPU seconds per call of every timed round "
+        "(time.thread_time), in round_times_s's order; the point's time (timed_rounds)",
     ),
     Field("contention", FLOAT, "how much other work slowed the point (1: not; suite/contention)"),
     Field(
         "contended",
         BOOL,
-        "contention above the suite's threshold, or too few unimpeded rounds "
-        "(waited_for_cores): read its time with care",
+        "contention above the suite's threshold, or the timing thread waited for a core "
+        "in most rounds (waited_for_cores): read its time with care",
     ),
     Field("of_workload", TEXT, "interleaved: the workload whose calls were interleaved"),
     Field("interleaved_s", MAPPING, "interleaved: {mixer: seconds per call of each pass}"),
     Field(
         "interleaved_cpu_s",
         MAPPING,
-        "interleaved, CPU device: {mixer: the timing thread's CPU seconds per call of each pass}",
+        "interleaved, one-thread CPU runs: {mixer: the timing thread's CPU seconds per call "
+        "of each pass}; the ratios come from these",
     ),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
@@ -198,42 +198,33 @@ TIME_STAT = "median"
 LRA_PREFIX = "lra-"
 
 
-#: a timed round on a CPU ran unimpeded when its thread was on a core for at
-#: least this share of the round's wall time; the rest it waited for one, behind
-#: other work (measured beside two ``yes`` hogs: one thread waits in runs of
-#: rounds for 1.5-2.5x the quiet time, and is quiet-fast in the rounds between)
+#: a round whose thread ran for less than this share of its wall time waited
+#: for a core behind other work
 UNIMPEDED_SHARE = 0.9
-#: a point's time is the median of its unimpeded rounds where it has this many,
-#: else of all its rounds
-MIN_UNIMPEDED_ROUNDS = 3
 
 
-def unimpeded(wall_s: Any, cpu_s: Any) -> list[bool] | None:
-    """Per round, whether it ran unimpeded: its thread CPU seconds (``cpu_s``)
-    at least UNIMPEDED_SHARE of its wall seconds (``wall_s``, same order).
-    None where the CPU seconds were not saved (a GPU, older runs) or do not
-    pair with the rounds."""
+def cpu_pairs(wall_s: Any, cpu_s: Any) -> bool:
+    """Whether ``cpu_s`` holds a CPU time for each round of ``wall_s``."""
     if not isinstance(wall_s, list | tuple) or not isinstance(cpu_s, list | tuple):
-        return None
-    if len(wall_s) != len(cpu_s) or not all(is_of(v, FLOAT) for v in (*wall_s, *cpu_s)):
-        return None
-    return [w > 0 and c >= UNIMPEDED_SHARE * w for w, c in zip(wall_s, cpu_s, strict=True)]
+        return False
+    return len(wall_s) == len(cpu_s) and all(is_of(v, FLOAT) for v in (*wall_s, *cpu_s))
 
 
 def timed_rounds(wall_s: Any, cpu_s: Any) -> Any:
-    """The rounds of ``wall_s`` a point's time is the median of: those that ran
-    unimpeded where MIN_UNIMPEDED_ROUNDS did, else all of them (as given)."""
-    mask = unimpeded(wall_s, cpu_s)
-    if mask is None or sum(mask) < MIN_UNIMPEDED_ROUNDS:
-        return wall_s
-    return [w for w, keep in zip(wall_s, mask, strict=True) if keep]
+    """The seconds per call of each round that a point's time is the median
+    of: the thread's CPU seconds where they were saved (a one-thread CPU run,
+    where that thread runs every op: what the round cost, without the waits
+    for a core behind other work), else the wall seconds."""
+    return list(cpu_s) if cpu_pairs(wall_s, cpu_s) else wall_s
 
 
 def waited_for_cores(wall_s: Any, cpu_s: Any) -> bool:
-    """True where the CPU seconds were saved and too few rounds ran unimpeded
-    for a time of their own: every time of the point includes waiting."""
-    mask = unimpeded(wall_s, cpu_s)
-    return mask is not None and sum(mask) < MIN_UNIMPEDED_ROUNDS
+    """True where the thread ran for less than UNIMPEDED_SHARE of the wall
+    time in most rounds: its wall time was the load's as much as its own."""
+    if not cpu_pairs(wall_s, cpu_s):
+        return False
+    shares = sorted(c / w for w, c in zip(wall_s, cpu_s, strict=True) if w > 0)
+    return bool(shares) and shares[len(shares) // 2] < UNIMPEDED_SHARE
 
 
 def throughput(tokens_per_call: int, seconds_per_call: float | None) -> float | None:

@@ -597,9 +597,9 @@ def matmul_peaks(points: pd.DataFrame) -> pd.Series:
 
 
 def point_times(points: pd.DataFrame) -> pd.Series:
-    """Each point's seconds per call: the median of its timed rounds (on a CPU
-    those that ran unimpeded, spread.point_rounds); pytest-benchmark's median
-    for a point that saved no rounds."""
+    """Each point's seconds per call: the median of its timed rounds (their CPU
+    seconds where saved, spread.point_rounds); pytest-benchmark's median (of
+    wall seconds) for a point that saved no rounds."""
     saved = points[STAT_COLUMNS[TIME_STAT]]
     if "round_times_s" not in points.columns:
         return saved
@@ -618,6 +618,7 @@ def add_derived_columns(points: pd.DataFrame) -> pd.DataFrame:
     points["machine_matmul_peak_flops_per_s"] = matmul_peaks(points)
     points["axis_value"] = axis_values(points)
     points["time_s"] = point_times(points)
+    points["wall_time_s"] = points[STAT_COLUMNS[TIME_STAT]]
     work = points["flops"].fillna(points["flops_counted"])
     points["achieved_flops_per_s"] = work / points["time_s"]
     # The harness times decode one token per call (iterations = tokens per

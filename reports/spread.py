@@ -1,22 +1,20 @@
 """The spread of every time a report shows, and 95% intervals on ratios.
 
 A speed point saves the seconds per call of every timed round
-(``round_times_s``) and, on a CPU, its timing thread's CPU seconds of each
-(``round_cpu_s``). Its time is the median of its timed rounds: on a CPU the
-rounds that ran unimpeded, the thread on a core for at least 90% of the round,
-where three or more did (schema.timed_rounds: behind other work a thread
-waits in runs of rounds, and a median of those times the load, not the
-mixer); else all of them. Its interval is a bootstrap 95% CI of that median
-(those rounds resampled with replacement, ``RESAMPLES`` times, from a fixed
-seed so that a report is reproducible).
-Runs saved before the rounds were fall back to pytest-benchmark's q1–q3, and
-a point with neither has no spread, said as such.
-
+(``round_times_s``) and, on a CPU with one torch thread, its timing thread's
+CPU seconds of each (``round_cpu_s``). Its time is the median of its timed
+rounds (schema.timed_rounds): their CPU seconds where saved, which leave out
+the waits for a core behind other work that the wall seconds include (beside
+two busy processes a thread waits in runs of rounds, and a median of wall
+times would time the load, not the mixer); else their wall seconds. Its
+interval is a bootstrap 95% CI of that median (those rounds resampled with
+replacement, ``RESAMPLES`` times, from a fixed seed so that a report is
+reproducible).
 A ratio between two mixers' times comes, where the run has them, from the
 suite's interleaved passes (workload ``interleaved``: the mixers called in
 turn, pass by pass, so that a slow phase of the machine hits both): the
-median of the pass-by-pass ratios (on a CPU, of the passes in which both ran
-unimpeded, where three or more did) and a bootstrap CI of that median. Else it
+median of the pass-by-pass ratios (of CPU seconds where saved) and a
+bootstrap CI of that median. Else it
 is the ratio of the two points' medians, with an unpaired bootstrap (each
 point's rounds resampled on their own). Where neither has rounds, the ratio
 has no interval and says so.
@@ -32,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schema import MIN_UNIMPEDED_ROUNDS, Workload, timed_rounds, unimpeded
+from schema import Workload, timed_rounds
 
 from . import axes
 
@@ -237,37 +235,13 @@ SOURCE_WORDS = {
 NO_RATIO = Ratio(math.nan)
 
 
-class PassTimes(list):
-    """One mixer's seconds per call of each interleaved pass, with its timing
-    thread's CPU seconds of each (``cpu_s``; None where not saved)."""
-
-    def __init__(self, times: Sequence[float], cpu_s: Sequence[float] | None = None) -> None:
-        super().__init__(times)
-        self.cpu_s = list(cpu_s) if isinstance(cpu_s, list | tuple) else None
-
-
-def timed_pairs(mine: Sequence[float], theirs: Sequence[float]) -> list[tuple[float, float]]:
-    """The passes a ratio comes from, as (mine, theirs): on a CPU those in
-    which both ran unimpeded, where MIN_UNIMPEDED_ROUNDS did; else all."""
-    pairs = list(zip(mine, theirs, strict=False))
-    calm = [
-        unimpeded(list(side)[: len(pairs)], (getattr(side, "cpu_s", None) or [])[: len(pairs)])
-        for side in (mine, theirs)
-    ]
-    if calm[0] is not None and calm[1] is not None:
-        kept = [pair for pair, a, b in zip(pairs, *calm, strict=True) if a and b]
-        if len(kept) >= MIN_UNIMPEDED_ROUNDS:
-            return kept
-    return pairs
-
-
 def paired_ratio(mine: Sequence[float], theirs: Sequence[float]) -> Ratio:
     """The median of the pass-by-pass ratios and a bootstrap 95% CI of it:
     the passes are paired, so a slow phase of the machine that hit both
     mixers cancels out."""
     pairs = [
         a / b
-        for a, b in timed_pairs(mine, theirs)
+        for a, b in zip(mine, theirs, strict=False)
         if isinstance(a, int | float) and isinstance(b, int | float) and a > 0 and b > 0
     ]
     if not pairs:
@@ -305,12 +279,13 @@ def interleaved_passes(points: pd.DataFrame) -> dict[PassKey, dict[str, list[flo
     return found
 
 
-def pass_times(point: Mapping[str, Any]) -> dict[str, PassTimes]:
-    """An interleaved point's passes by mixer, each with its CPU seconds where saved."""
+def pass_times(point: Mapping[str, Any]) -> dict[str, list[float]]:
+    """An interleaved point's seconds per call of each pass, by mixer: the CPU
+    seconds where saved (schema.timed_rounds), else the wall seconds."""
     cpu = point.get("interleaved_cpu_s")
     cpu = cpu if isinstance(cpu, dict) else {}
     return {
-        name: PassTimes(times, cpu.get(name))
+        name: timed_rounds(times, cpu.get(name))
         for name, times in point["interleaved_s"].items()
         if isinstance(times, list | tuple)
     }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from schema import NOT_RUN_STATUSES, SPEED_WORKLOADS, Status, Workload, timed_rounds
+from schema import NOT_RUN_STATUSES, SPEED_WORKLOADS, Status, Workload
 
 from . import axes
 from .claims import VERDICTS
@@ -271,8 +271,7 @@ def interleaved_table(points: pd.DataFrame) -> Table:
         baseline = baseline_among(passes)
         where = axes.at(point["sweep"], point["axis_value"]) if point["sweep"] in axes.AXES else ""
         for mixer, all_times in sorted(passes.items()):
-            timed = timed_rounds(list(all_times), all_times.cpu_s)
-            times = [t for t in timed if isinstance(t, int | float) and t > 0]
+            times = [t for t in all_times if isinstance(t, int | float) and t > 0]
             if mixer == baseline:
                 found = Ratio(1.0, source=BASELINE)
             else:
@@ -303,9 +302,9 @@ def interleaved_table(points: pd.DataFrame) -> Table:
         "and its bootstrap 95% CI, and the "
         "time over the attention baseline's as the median of the pass-by-pass ratios, with a "
         "bootstrap 95% CI of that median (a slow phase of the machine hits both mixers of a "
-        "pass alike, so it cancels out of their ratio). On a CPU both come from the passes "
-        "that ran unimpeded (the timing thread on a core for at least 90% of the call) where "
-        "three or more did; passes: how many. An interval that straddles 1.00× does "
+        "pass alike, so it cancels out of their ratio). With one torch thread on a CPU both "
+        "are of CPU seconds, which leave out the waits for a core behind other work. An "
+        "interval that straddles 1.00× does "
         "not tell them apart."
     )
     frame = pd.DataFrame(rows, columns=columns)

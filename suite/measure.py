@@ -1,11 +1,12 @@
 """Timing, peak memory and FLOP counting of one callable, on CPU and CUDA.
 
 - Timing: a callable is wrapped by ``synchronized`` so that a CUDA kernel
-  launched inside it has finished when the timer stops. On a CPU,
-  ``ThreadClock`` notes the timing thread's CPU seconds of each call beside
-  the wall time pytest-benchmark takes: where they fall short, the thread
-  waited for a core behind other work, and the reports time the point from
-  the rounds that did not (schema.timed_rounds).
+  launched inside it has finished when the timer stops. On a CPU with one
+  torch thread, ``ThreadClock`` also notes the timing thread's CPU seconds of
+  each call beside the wall time pytest-benchmark takes, and those are the
+  point's time (schema.timed_rounds): the wall time of a round includes every
+  wait for a core behind other work (beside two ``yes`` hogs, runs of rounds
+  at 1.5-2.5x and quiet-fast rounds between), its CPU time only the work.
 - Peak memory: on CUDA the caching allocator's peak; on CPU the allocation and
   free events that torch's profiler records (``profile_memory=True``), summed
   in time order to a running peak. Either way it is the peak above what was
@@ -131,10 +132,18 @@ class Passes:
 
     def saved_cpu_times(self, passes: int) -> dict[str, list[float]] | None:
         """The last ``passes`` CPU seconds per mixer, for ``interleaved_cpu_s``;
-        None off a CPU, where the host thread's CPU time says nothing of the kernels."""
-        if self.device.type != "cpu":
+        None where they are not what the calls cost (cpu_time_is_cost)."""
+        if not cpu_time_is_cost(self.device):
             return None
         return {name: times[-passes:] for name, times in self.cpu_times.items()}
+
+
+def cpu_time_is_cost(device: torch.device) -> bool:
+    """On a CPU with one torch thread the timing thread runs every op, so its
+    CPU seconds are what a call cost, the waits for a core behind other work
+    left out. With more threads it waits for the others at each op's end and
+    runs only its share; on a GPU the kernels run elsewhere."""
+    return device.type == "cpu" and torch.get_num_threads() == 1
 
 
 def time_once(fn: Callable[[], Any]) -> float:

@@ -50,6 +50,7 @@ from .measure import (
     ThreadClock,
     available_memory_bytes,
     counted_flops,
+    cpu_time_is_cost,
     extrapolation_law,
     free_memory,
     is_out_of_memory,
@@ -311,8 +312,8 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
     benchmark.extra_info.update(make_extra_info(**base, **info, status=Status.OK))
     call_s = point_seconds(info["round_times_s"], info["round_cpu_s"])
     untimed_calls = untimed_s / call_s if call_s else UNTIMED_CALL_COST
-    # rounds that ran unimpeded are already quiet; a time that waited carries the load
-    slowed = contention if waited or info["round_cpu_s"] is None else 1.0
+    # CPU seconds leave the waits out already; a wall time carries the load
+    slowed = contention if info["round_cpu_s"] is None else 1.0
     quiet_s = call_s / slowed if call_s else None
     history.add(point, Outcome(point.x, Status.OK, quiet_s, info["peak_mem_bytes"], untimed_calls))
 
@@ -358,7 +359,7 @@ def measure_point(
         clock = ThreadClock(work.call)
         benchmark.pedantic(clock, rounds=rounds, warmup_rounds=warmup, iterations=work.iterations)
     rounds_s = list(benchmark.stats.stats.data) if benchmark.stats else None
-    cpu_s = clock.per_round(rounds, work.iterations) if options.device.type == "cpu" else None
+    cpu_s = clock.per_round(rounds, work.iterations) if cpu_time_is_cost(options.device) else None
     info = {
         **analytic_figures(model, point.workload, point.shape["batch"], point.shape["length"]),
         "flops_counted": flops_counted,
@@ -371,8 +372,8 @@ def measure_point(
 
 
 def point_seconds(rounds_s: list[float] | None, cpu_s: list[float] | None) -> float | None:
-    """A point's seconds per call: the median of its timed rounds (on a CPU the
-    ones its thread ran unimpeded, schema.timed_rounds); None under
+    """A point's seconds per call: the median of its timed rounds (one thread
+    on a CPU: their CPU seconds, schema.timed_rounds); None under
     --benchmark-disable (one untimed call)."""
     return statistics.median(timed_rounds(rounds_s, cpu_s)) if rounds_s else None
 
