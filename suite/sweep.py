@@ -49,12 +49,11 @@ from .measure import (
     PointTimeout,
     ThreadClock,
     available_memory_bytes,
-    counted_flops,
     cpu_time_is_cost,
     extrapolation_law,
     free_memory,
     is_out_of_memory,
-    peak_memory_bytes,
+    memory_and_flops,
     time_limit,
     time_once,
     warm_up_instruments,
@@ -83,6 +82,9 @@ MEMORY_HEADROOM = 0.8
 #: steeper than it is, and a point that would have fit must not be lost to load
 #: (the budget itself still stops a point that runs over)
 TIME_MARGIN = 3.0
+#: a point whose first call says its rounds need this many times the budget it
+#: has left is a timeout at once (doomed_by_first_call)
+FIRST_CALL_MARGIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -350,8 +352,10 @@ def measure_point(
         model = build_backbone(spec, point.shape, options, options.device)
         work = build_workload(point.workload, model, call_for(point.shape, options))
         round_s = time_once(work.call) * work.iterations
-        peak = peak_memory_bytes(work.call, options.device)
-        flops_counted = counted_flops(work.call)
+        doomed = doomed_by_first_call(options, round_s, time.perf_counter() - started, budget_s)
+        if doomed is not None:
+            raise doomed
+        peak, flops_counted = memory_and_flops(work.call, options.device)
         untimed_s = time.perf_counter() - started
         rounds = rounds_for(options, round_s, time.perf_counter() - started, budget_s)
         warmup = options.profile.warmup_rounds
@@ -369,6 +373,26 @@ def measure_point(
         "round_cpu_s": cpu_s if rounds_s else None,
     }
     return info, untimed_s
+
+
+def doomed_by_first_call(
+    options: RunOptions, round_s: float, elapsed_s: float, budget_s: float
+) -> PointNotRun | None:
+    """A timeout, said at once, where the fewest rounds the point may time
+    would take FIRST_CALL_MARGIN times the budget it has left, at the pace of
+    its first call (which runs cold, so slower than the rounds would): burning
+    the rest of the budget first would only confirm it."""
+    rounds = options.profile.warmup_rounds + options.profile.min_rounds
+    needed_s = rounds * round_s
+    left_s = budget_s - elapsed_s
+    if needed_s <= FIRST_CALL_MARGIN * left_s:
+        return None
+    return PointNotRun(
+        Status.TIMEOUT,
+        f"predicted from its first call ({round_s:.3g} s a round): {rounds} rounds need "
+        f"~{needed_s:.3g} s, over {FIRST_CALL_MARGIN:g}x the {max(left_s, 0):.3g} s left of "
+        f"its {budget_s:.3g} s budget",
+    )
 
 
 def point_seconds(rounds_s: list[float] | None, cpu_s: list[float] | None) -> float | None:

@@ -15,8 +15,9 @@ import torch
 
 from models.registry import get_spec, list_mixers
 from schema import EXTRA_INFO_KEYS, FAILURES_KEY, SPEED_WORKLOADS, Status, timed_rounds
+from suite.measure import counted_flops, memory_and_flops, peak_memory_bytes
 from suite.options import resolve_options
-from suite.sweep import Outcome, Point, SweepHistory, predict, rounds_for
+from suite.sweep import Outcome, Point, SweepHistory, doomed_by_first_call, predict, rounds_for
 from suite.workloads import (
     Call,
     analytic_flops,
@@ -251,6 +252,29 @@ def test_prediction_skips_what_the_smaller_points_rule_out() -> None:
     after_oom = predict(history, options, point("m/b", "decode", 1024))
     assert after_oom.status == Status.OOM and "L=512" in after_oom.reason
     assert predict(history, options, point("m/b", "decode", 256)) is None
+
+
+def test_a_first_call_that_dooms_its_point_makes_it_a_timeout_at_once() -> None:
+    options = smoke_options()  # no warm-up round, at least 2 timed rounds
+    rounds = options.profile.warmup_rounds + options.profile.min_rounds
+    assert doomed_by_first_call(options, 4.0, 4.0, 10.0) is None  # 8 s <= 1.5 x 6 s left
+    doomed = doomed_by_first_call(options, 4.0, 6.0, 10.0)  # 8 s > 1.5 x 4 s left
+    assert doomed.status == Status.TIMEOUT and doomed.reason.startswith("predicted from its first")
+    assert f"{rounds} rounds need ~8 s" in doomed.reason
+
+
+def test_memory_and_flops_in_one_call_are_those_of_two() -> None:
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 64)
+    x = torch.randn(32, 64, requires_grad=True)
+
+    def step() -> None:
+        layer(x).sum().backward()
+
+    device = torch.device("cpu")
+    peak, flops = memory_and_flops(step, device)
+    assert peak == peak_memory_bytes(step, device) > 0
+    assert flops == counted_flops(step) == 3 * 2 * 32 * 64 * 64
 
 
 def test_prediction_follows_the_swept_axis_and_never_mixes_sweeps() -> None:
