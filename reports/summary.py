@@ -256,9 +256,27 @@ def decode_table(points: pd.DataFrame) -> Table:
     )  # fmt: skip
 
 
+def threads_text(value: object) -> str:
+    """A comparison's own torch threads as text; empty where it ran on the run's."""
+    return str(int(value)) if isinstance(value, int | float) and pd.notna(value) else ""
+
+
+#: the published implementations the mode-speed files time ours against
+#: (suite/test_retnet_speed.py, suite/test_mamba_speed.py): a comparison
+#: without an attention mixer takes its ratios to these
+PUBLISHED_VARIANTS = ("torchscale-", "mambapy-")
+
+
+def comparison_baseline(mixers: Sequence[str]) -> str | None:
+    """What a comparison's ratios are to: attention where it ran, else the
+    published implementation ours was timed against."""
+    published = sorted(m for m in mixers if str(m).split("/")[-1].startswith(PUBLISHED_VARIANTS))
+    return baseline_among(mixers) or (published[0] if published else None)
+
+
 def interleaved_table(points: pd.DataFrame) -> Table:
-    """The suite's interleaved passes: each mixer's time over attention's,
-    pass by pass, at the largest value where every family ran."""
+    """The suite's interleaved passes: each mixer's time over the baseline's
+    (attention, else the published implementation), pass by pass."""
     if "interleaved_s" not in points.columns:
         chosen = points.iloc[0:0]
     else:
@@ -268,49 +286,56 @@ def interleaved_table(points: pd.DataFrame) -> Table:
         if not isinstance(point["interleaved_s"], dict):
             continue
         passes = pass_times(point)
-        baseline = baseline_among(passes)
+        baseline = comparison_baseline(list(passes))
         where = axes.at(point["sweep"], point["axis_value"]) if point["sweep"] in axes.AXES else ""
         for mixer, all_times in sorted(passes.items()):
             times = [t for t in all_times if isinstance(t, int | float) and t > 0]
             if mixer == baseline:
                 found = Ratio(1.0, source=BASELINE)
             else:
-                found = paired_ratio(times, passes[baseline]) if baseline else NO_RATIO
+                found = paired_ratio(all_times, passes[baseline]) if baseline else NO_RATIO
             low, high = median_ci(times)
             rows.append(
                 {
                     "run": point["run"],
                     "workload": point.get("of_workload"),
                     "at": where,
+                    "threads": threads_text(point.get("threads")),
                     "mixer": mixer,
                     "passes": len(times),
                     "median_time_s": float(np.median(times)) if times else math.nan,
                     "time_low_s": low,
                     "time_high_s": high,
-                    "vs_attention_x": found.value,
+                    "baseline": baseline,
+                    "vs_baseline_x": found.value,
                     "ci_low_x": found.low,
                     "ci_high_x": found.high,
                 }
             )
     columns = [
-        "run", "workload", "at", "mixer", "passes", "median_time_s", "time_low_s",
-        "time_high_s", "vs_attention_x", "ci_low_x", "ci_high_x",
+        "run", "workload", "at", "threads", "mixer", "passes", "median_time_s", "time_low_s",
+        "time_high_s", "baseline", "vs_baseline_x", "ci_low_x", "ci_high_x",
     ]  # fmt: skip
+    if not any(row["threads"] for row in rows):
+        columns.remove("threads")  # every comparison on the run's own threads
     caption = (
-        "The mixers timed side by side in alternating passes at the largest value where every "
-        "family ran (the variants that ran there): the median time per call over the passes "
-        "and its bootstrap 95% CI, and the "
-        "time over the attention baseline's as the median of the pass-by-pass ratios, with a "
+        "The mixers timed side by side in alternating passes: after each sweep at the largest "
+        "value where every family ran (the variants that ran there), and in the mode-speed "
+        "files ours against the published implementation (torchscale, mambapy) or attention. "
+        "The median time per call over the passes and its bootstrap 95% CI, and the time over "
+        "the baseline's (attention, else the published implementation) as the median of the "
+        "pass-by-pass ratios, with a "
         "bootstrap 95% CI of that median (a slow phase of the machine hits both mixers of a "
         "pass alike, so it cancels out of their ratio). With one torch thread on a CPU both "
         "are of CPU seconds, which leave out the waits for a core behind other work. An "
         "interval that straddles 1.00× does "
-        "not tell them apart."
+        "not tell them apart. threads: the torch threads of a comparison run on threads of its "
+        "own (a mode-speed file's comparison_threads); empty: the run's."
     )
     frame = pd.DataFrame(rows, columns=columns)
     intervals = {
         "median_time_s": ("time_low_s", "time_high_s", None),
-        "vs_attention_x": ("ci_low_x", "ci_high_x", None),
+        "vs_baseline_x": ("ci_low_x", "ci_high_x", None),
     }
     return Table("interleaved", "Side by side, interleaved", caption, frame, intervals=intervals)
 

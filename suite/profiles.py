@@ -47,8 +47,10 @@ class ModeSpeed:
     #: (batch, length, d_model) of a training-step comparison against attention/sdpa
     #: (mamba: the accuracy runs' shapes); None: no such comparison
     vs_attention: tuple[int, int, int] | None = None
-    #: torch threads of that comparison, one point each (0: the run's own)
-    vs_attention_threads: tuple[int, ...] = (0,)
+    #: torch threads of the file's comparisons against another implementation
+    #: (retnet: torchscale's chunkwise; mamba: attention/sdpa), one point each
+    #: (0: the run's own)
+    comparison_threads: tuple[int, ...] = (0,)
 
 
 @dataclass(frozen=True)
@@ -134,17 +136,28 @@ PROFILES: dict[str, Profile] = {
         target_time_s=0.3,
         time_budget_s=15.0,
         check_len=160,
+        # one thread per timed point, so that its time is its thread's CPU seconds
+        # (schema.timed_rounds), which a shared machine's load leaves alone: with
+        # two, each op ends at a barrier where one thread waits for another that
+        # waits for a core (2-10x beside two hogs on two cores), a wait no clock
+        # of the process tells from work. On this 2-core box the main job takes
+        # about as long either way (18 min 17 s from a fresh clone on one thread)
+        threads=1,
         mode_speed={
             # the score work inside chunks grows as L*C and the state work as
             # (L/C)*d_k*d_v: they balance near C = sqrt(d_k * d_v) = sqrt(128 * 256) ~ 181;
             # training against torchscale at the RetNet paper's chunk of 512
             "retnet": ModeSpeed(
-                (1024, 2048, 4096, 8192), d_model=512, chunk_size=128, train_chunk_size=512
+                (1024, 2048, 4096, 8192),
+                d_model=512,
+                chunk_size=128,
+                train_chunk_size=512,
+                comparison_threads=(1, 2),
             ),
             # training against attention at tasks/accuracy.py's default shapes, on one
             # and on two threads (the accuracy grid runs on one)
             "mamba": ModeSpeed(
-                (4096,), d_model=128, vs_attention=(32, 64, 64), vs_attention_threads=(1, 2)
+                (4096,), d_model=128, vs_attention=(32, 64, 64), comparison_threads=(1, 2)
             ),
             "hyena": ModeSpeed((8192,), d_model=128),
         },

@@ -9,13 +9,13 @@ once as the machine is and once beside CPU hogs (``yes > /dev/null``, one per
 
     python -m suite.stability --out /tmp/stability
 
-Both runs use one torch thread (``--threads``; 0: the profile's): then a
-point's time is its thread's CPU seconds (schema.timed_rounds), which leave
-out the waits for a core behind the hogs. With more threads than the hogs
-leave cores, every op ends at a barrier where one thread waits for another
-that waits for a core (2-10x slower beside two hogs on two cores), and no
-clock of this process can tell that wait from work: such a run's points are
-flagged contended, and its slopes are the load's.
+Both runs use the default profile's one torch thread (``--threads`` to change
+it): then a point's time is its thread's CPU seconds (schema.timed_rounds),
+which leave out the waits for a core behind the hogs. With more threads than
+the hogs leave cores, every op ends at a barrier where one thread waits for
+another that waits for a core (2-10x slower beside two hogs on two cores),
+and no clock of this process can tell that wait from work: such a run's
+points are flagged contended, and its slopes are the load's.
 
 Exit status 0 when all three hold, 1 when one does not, 2 when a run broke.
 """
@@ -113,7 +113,7 @@ def main() -> int:
     parser.add_argument("--mixers", default=MIXERS)
     parser.add_argument("--lengths", default=LENGTHS)
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads per run (0: the profile's)"
+        "--threads", type=int, default=0, help="torch threads per run (default: the profile's)"
     )
     parser.add_argument("--max-slope-gap", type=float, default=0.15)
     parser.add_argument("--min-kept", type=float, default=0.9)

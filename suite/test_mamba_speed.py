@@ -63,7 +63,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "threads" in metafunc.fixturenames:
         shape = mode_speed(metafunc.config, "mamba")
         both = len(selected(options, ["mamba/scan", "attention/sdpa"])) == 2
-        threads = shape.vs_attention_threads if both and shape.vs_attention else ()
+        threads = shape.comparison_threads if both and shape.vs_attention else ()
         metafunc.parametrize("threads", threads, ids=[f"threads{n}" for n in threads])
 
 

@@ -8,7 +8,8 @@ pass, which its growth in L comes from.
 
 Run: ``pytest suite/test_retnet_speed.py --profile default``. Ours should grow
 linearly in L and train at least 1.3x as fast as torchscale at L=8192 (chunk
-512). Both get the same chunk size; torchscale's rel_pos (rotation, masks,
+512); the interleaved comparison runs on each of the profile's
+``comparison_threads``. Both get the same chunk size; torchscale's rel_pos (rotation, masks,
 decays) is built once outside the timed call, as its RetNet builds it once for
 all layers, while ours builds its own inside forward. Shapes: the profile's
 ``mode_speed["retnet"]`` (suite/profiles.py); runs when --mixers selects
@@ -35,6 +36,7 @@ from suite.modes import (
     time_bare_forward,
     time_bare_train_step,
     time_interleaved,
+    torch_threads,
     train_step_call,
 )
 from suite.options import get_options
@@ -55,6 +57,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if metafunc.function.__name__ == "test_retnet_chunkwise_interleaved":
             lengths = tuple(sorted(lengths))[-1:]
         metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
+    if "threads" in metafunc.fixturenames:
+        threads = mode_speed(metafunc.config, "retnet").comparison_threads if chosen else ()
+        metafunc.parametrize("threads", threads, ids=[f"threads{n}" for n in threads])
     if "lengths" in metafunc.fixturenames:
         pair = [tuple(sorted(lengths))] if len(lengths) > 1 else []
         metafunc.parametrize("lengths", pair, ids=["-".join(f"L{n}" for n in p) for p in pair])
@@ -135,8 +140,9 @@ def test_retnet_chunkwise_train_step(benchmark, request, impl, seq_len):
 
 
 @pytest.mark.parametrize("workload", INTERLEAVED)
-def test_retnet_chunkwise_interleaved(benchmark, request, workload, seq_len):
-    """Ours and torchscale's alternated pass by pass at the largest length."""
+def test_retnet_chunkwise_interleaved(benchmark, request, workload, seq_len, threads):
+    """Ours and torchscale's alternated pass by pass at the largest length, on
+    ``threads`` (the profile's ``comparison_threads``)."""
     ours, impls = implementations(request, seq_len, workload)
     x = inputs(request, seq_len)
     make = train_step_call if workload == Workload.MIXER_TRAIN_STEP else None
@@ -144,9 +150,11 @@ def test_retnet_chunkwise_interleaved(benchmark, request, workload, seq_len):
         MIXER_NAME[impl]: make(forward, module, x) if make else forward_call(forward, x)
         for impl, (module, forward) in impls.items()
     }
-    benchmark.group = f"retnet-chunkwise-interleaved-{workload}"
+    benchmark.group = f"retnet-chunkwise-interleaved-{workload}-threads{threads}"
     passes = mode_speed(request.config, "retnet").passes
-    time_interleaved(benchmark, calls, x, of_workload=workload, passes=passes)
+    with torch_threads(threads):
+        time_interleaved(benchmark, calls, x, of_workload=workload, passes=passes)
+        benchmark.extra_info["threads"] = torch.get_num_threads()
     benchmark.extra_info["chunk_size"] = ours.chunk_size
 
 

@@ -197,9 +197,28 @@ def test_no_readable_run_is_an_error_that_names_the_files(tmp_path):
     assert code == 2 and "none of the runs" in stderr and "0001_x.json" in stderr
 
 
+def interleaved_frame(tmp_path, passes, threads=None, **fields) -> pd.DataFrame:
+    """The interleaved table of a run of one interleaved point, by mixer."""
+    from reports.summary import interleaved_table
+
+    point = make.schema_benchmark(
+        make.stats(0.05),
+        workload="interleaved",
+        sweep="length",
+        interleaved_s=passes,
+        status="ok",
+        **fields,
+    )
+    if threads is not None:
+        point["extra_info"]["threads"] = threads  # a mode-speed file's key beside the schema
+    data = make.schema_autosave([point], [], {"sweep": "length"}, stamp="2026-02-01T12:00:00")
+    path = tmp_path / "0001_x.json"
+    path.write_text(json.dumps(data))
+    return interleaved_table(load_points([run_file(path)])).frame.set_index("mixer")
+
+
 def test_interleaved_passes_give_paired_ratios_with_an_interval(tmp_path):
     from reports.spread import PAIRED, paired_ratio
-    from reports.summary import interleaved_table
 
     found = paired_ratio([1.0, 2.0, 1.0, 2.0], [2.0, 4.0, 2.0, 4.0])
     assert (found.value, found.low, found.high) == pytest.approx((0.5, 0.5, 0.5))  # cancels out
@@ -207,24 +226,22 @@ def test_interleaved_passes_give_paired_ratios_with_an_interval(tmp_path):
     found = paired_ratio([1.0, 1.1, 0.9, 1.0], [2.0, 2.0, 2.0, 2.0])
     assert found.low < found.value < found.high < 1
     passes = {"retnet/chunkwise": [0.010, 0.012, 0.011], "attention/sdpa": [0.020, 0.024, 0.022]}
-    point = make.schema_benchmark(
-        make.stats(0.05),
-        workload="interleaved",
-        of_workload="forward",
-        sweep="length",
-        seq_len=2048,
-        batch=2,
-        interleaved_s=passes,
-        status="ok",
-    )
-    data = make.schema_autosave([point], [], {"sweep": "length"}, stamp="2026-02-01T12:00:00")
-    path = tmp_path / "0001_x.json"
-    path.write_text(json.dumps(data))
-    frame = interleaved_table(load_points([run_file(path)])).frame.set_index("mixer")
+    frame = interleaved_frame(tmp_path, passes, of_workload="forward", seq_len=2048, batch=2)
     row = frame.loc["retnet/chunkwise"]
     assert row["at"] == "seq_len=2048" and row["workload"] == "forward" and row["passes"] == 3
-    assert row["vs_attention_x"] == pytest.approx(0.5)
-    assert frame.loc["attention/sdpa", "vs_attention_x"] == pytest.approx(1.0)
+    assert row["vs_baseline_x"] == pytest.approx(0.5) and row["baseline"] == "attention/sdpa"
+    assert frame.loc["attention/sdpa", "vs_baseline_x"] == pytest.approx(1.0)
+    assert "threads" not in frame.columns  # every comparison on the run's own threads
+
+
+def test_a_comparison_without_attention_takes_its_ratios_to_the_published_one(tmp_path):
+    passes = {"retnet/chunkwise": [1.0, 1.2, 1.1], "retnet/torchscale-chunkwise": [1.5, 1.8, 1.6]}
+    frame = interleaved_frame(
+        tmp_path, passes, of_workload="mixer_train_step", seq_len=8192, batch=1, threads=2
+    )
+    ours = frame.loc["retnet/chunkwise"]
+    assert ours["baseline"] == "retnet/torchscale-chunkwise" and ours["threads"] == "2"
+    assert ours["vs_baseline_x"] == pytest.approx(2 / 3)
 
 
 def test_points_timed_under_contention_are_named_once(cpu):
