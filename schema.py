@@ -227,6 +227,28 @@ def waited_for_cores(wall_s: Any, cpu_s: Any) -> bool:
     return bool(shares) and shares[len(shares) // 2] < UNIMPEDED_SHARE
 
 
+def values_key(mixer: str, sweep: str, value: int) -> str:
+    """The key of one swept value in an interleaved point that alternates one
+    mixer's calls over several values of its sweep: ``mamba/scan@L512``."""
+    return f"{mixer}@{AXES[sweep].id_prefix}{value}"
+
+
+def values_of_keys(keys: Any, sweep: Any) -> dict[str, int] | None:
+    """{key: swept value} where every key is one mixer's ``values_key`` along
+    ``sweep``; None for an interleaved point of several mixers."""
+    if sweep not in AXES or not keys:
+        return None
+    prefix, found, mixers = AXES[sweep].id_prefix, {}, set()
+    for key in keys:
+        mixer, at, tail = str(key).rpartition("@")
+        number = tail[len(prefix) :]
+        if not at or not tail.startswith(prefix) or not number.isdigit():
+            return None
+        found[key] = int(number)
+        mixers.add(mixer)
+    return found if len(mixers) == 1 else None
+
+
 def throughput(tokens_per_call: int, seconds_per_call: float | None) -> float | None:
     """Tokens per second from the TIME_STAT seconds of one call; None unmeasured."""
     return tokens_per_call / seconds_per_call if seconds_per_call else None

@@ -5,7 +5,11 @@ through here.
 A slope k says ``value ∝ x^k`` along the axis the points were swept on
 (``axis_value``, see load.py): ~1 linear, ~2 quadratic, ~0 flat.
 
-The interval of a time's slope is a bootstrap over the rounds: each swept
+Where the suite alternated a mixer's values pass by pass (an interleaved
+point of ``schema.values_key`` keys: decode, whose ~1 ms steps drift between
+points timed minutes apart), a time's slope is fitted pass by pass: the
+median of the passes' slopes, with a bootstrap 95% CI of that median.
+Otherwise the interval of a time's slope is a bootstrap over the rounds: each swept
 value's rounds (``round_times_s``) are resampled, their median taken, and the
 line refitted, ``spread.RESAMPLES`` times; the 2.5th and 97.5th percentiles
 of those slopes are its ends. Where a swept value has no rounds (older runs,
@@ -28,7 +32,11 @@ from .spread import PERCENTILES, TIME_COLUMNS, bootstrap_medians, generator, poo
 FitRange = Literal["half", "all"]
 #: how a slope's interval was found
 BOOTSTRAP, STANDARD_ERROR, EXACT, NO_INTERVAL = "bootstrap", "standard error", "exact", "none"
+PASSES = "interleaved passes"
+#: passes a slope fitted pass by pass needs
+MIN_PASSES = 3
 INTERVAL_WORDS = {
+    PASSES: "bootstrap over passes that alternated the values",
     BOOTSTRAP: "bootstrap over the rounds",
     STANDARD_ERROR: "regression's standard error",
     EXACT: "counted bytes, two values",
@@ -115,6 +123,42 @@ def bootstrap_slopes(xs: np.ndarray, rounds: list[np.ndarray]) -> np.ndarray:
     return ((y - y.mean(axis=1, keepdims=True)) @ dx) / float(dx @ dx)
 
 
+def paired_passes(ok: pd.DataFrame, window: pd.Index) -> np.ndarray | None:
+    """(passes, values) seconds of the mixer's values alternated pass by pass
+    (column ``value_passes_s``, reports/load.py), where every value of the
+    window has the same passes, at least MIN_PASSES of them; else None."""
+    if "value_passes_s" not in ok.columns:
+        return None
+    found = []
+    for value in window:
+        lists = [v for v in ok.loc[ok["axis_value"] == value, "value_passes_s"] if is_list(v)]
+        if not lists:
+            return None
+        found.append(np.asarray(lists[0], dtype=float))
+    if len({len(f) for f in found}) != 1 or len(found[0]) < MIN_PASSES:
+        return None
+    passes = np.stack(found, axis=1)
+    return passes if np.all(passes > 0) else None
+
+
+def is_list(value: object) -> bool:
+    return isinstance(value, list | tuple | np.ndarray)
+
+
+def passes_fit(fit: LogLogFit, xs: np.ndarray, passes: np.ndarray) -> LogLogFit:
+    """The slope fitted pass by pass (each pass timed every value within a
+    short window, so a slow phase of the machine hits them all alike): the
+    median of the passes' slopes, and a bootstrap 95% CI of that median."""
+    x = np.log(xs)
+    dx = x - x.mean()
+    y = np.log(passes)
+    slopes = ((y - y.mean(axis=1, keepdims=True)) @ dx) / float(dx @ dx)
+    low, high = np.percentile(bootstrap_medians(slopes, generator()), PERCENTILES)
+    return replace(
+        fit, slope=float(np.median(slopes)), low=float(low), high=float(high), interval=PASSES
+    )
+
+
 def fit_window(values: pd.Index, fit: FitRange) -> pd.Index:
     """The swept values a slope is fitted over. The longer half: at short
     lengths fixed costs (launches, weights in memory) hide the growth; at
@@ -153,6 +197,9 @@ def fit_series(points: pd.DataFrame, column: str, fit: FitRange) -> LogLogFit:
         return result
     if column in TIME_COLUMNS:
         ok = ok_points(points, column)
+        paired = paired_passes(ok, window)
+        if paired is not None:
+            return passes_fit(result, window.to_numpy(), paired)
         rounds = [pooled_rounds(ok[ok["axis_value"] == value]) for value in window]
         if all(len(r) >= 2 for r in rounds):
             low, high = np.percentile(bootstrap_slopes(window.to_numpy(), rounds), PERCENTILES)

@@ -49,9 +49,10 @@ from schema import (
     field_problems,
     is_of,
     stats_problems,
+    values_of_keys,
 )
 
-from .spread import point_rounds
+from .spread import pass_times, point_rounds
 
 #: the reader's own status, beside schema.Status: a record the schema rejects
 
@@ -625,7 +626,29 @@ def add_derived_columns(points: pd.DataFrame) -> pd.DataFrame:
     # round), so pytest-benchmark's per-call stats are already per token.
     points["latency_per_token_s"] = points["time_s"].where(points["workload"] == Workload.DECODE)
     points["ok"] = points["status"] == Status.OK
+    points["value_passes_s"] = value_passes(points)
     return points
+
+
+def value_passes(points: pd.DataFrame) -> list[list[float] | None]:
+    """Per point, its seconds in the passes that alternated its mixer's values
+    (an interleaved point of ``schema.values_key`` keys for its run, workload,
+    sweep and mixer; CPU seconds where saved); None where no such passes ran."""
+    found: dict[tuple, list[float]] = {}
+    if "interleaved_s" in points.columns:
+        chosen = points[(points["workload"] == Workload.INTERLEAVED) & (points["ok"])]
+        for point in chosen.to_dict("records"):
+            if not isinstance(point["interleaved_s"], dict):
+                continue
+            values = values_of_keys(list(point["interleaved_s"]), point["sweep"])
+            for key, times in pass_times(point).items() if values else ():
+                place = (point["run"], point["of_workload"], point["sweep"], point["mixer"])
+                found[(*place, values[key])] = times
+    keys = zip(
+        points["run"], points["workload"], points["sweep"], points["mixer"], points["axis_value"],
+        strict=True,
+    )  # fmt: skip
+    return [found.get(key) for key in keys]
 
 
 # -- shards of one group, merged into one run -------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from schema import NOT_RUN_STATUSES, SPEED_WORKLOADS, Status, Workload
+from schema import NOT_RUN_STATUSES, SPEED_WORKLOADS, Status, Workload, values_of_keys
 
 from . import axes
 from .claims import VERDICTS
@@ -267,9 +267,13 @@ def threads_text(value: object) -> str:
 PUBLISHED_VARIANTS = ("torchscale-", "mambapy-")
 
 
-def comparison_baseline(mixers: Sequence[str]) -> str | None:
-    """What a comparison's ratios are to: attention where it ran, else the
-    published implementation ours was timed against."""
+def comparison_baseline(mixers: Sequence[str], sweep: object) -> str | None:
+    """What a comparison's ratios are to: one mixer's values alternated, to
+    its smallest value; else attention where it ran, else the published
+    implementation ours was timed against."""
+    values = values_of_keys(mixers, sweep)
+    if values:
+        return min(values, key=values.get)
     published = sorted(m for m in mixers if str(m).split("/")[-1].startswith(PUBLISHED_VARIANTS))
     return baseline_among(mixers) or (published[0] if published else None)
 
@@ -286,7 +290,7 @@ def interleaved_table(points: pd.DataFrame) -> Table:
         if not isinstance(point["interleaved_s"], dict):
             continue
         passes = pass_times(point)
-        baseline = comparison_baseline(list(passes))
+        baseline = comparison_baseline(list(passes), point["sweep"])
         where = axes.at(point["sweep"], point["axis_value"]) if point["sweep"] in axes.AXES else ""
         for mixer, all_times in sorted(passes.items()):
             times = [t for t in all_times if isinstance(t, int | float) and t > 0]

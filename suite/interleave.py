@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 
 from models.registry import get_spec
-from schema import AXES, Status, Workload, make_extra_info
+from schema import AXES, Status, Workload, make_extra_info, values_key
 
 from .measure import Passes, free_memory
 from .options import RunOptions, get_options
 from .records import record_failure
 from .sweep import SweepHistory, session_history
+from .workloads import Workload as TimedWork
 from .workloads import build_backbone, build_workload, call_for
 
 #: the interleaved passes of one workload may take this many point budgets
@@ -89,6 +90,18 @@ def run_interleaved(request: pytest.FixtureRequest, benchmark: Any, workload: st
         )
         for name in comparison.mixers
     }
+    reason = f"not at this value: {', '.join(comparison.left_out)}" if comparison.left_out else None
+    time_passes(benchmark, options, works, {**info, **shape_info(shape), "reason": reason})
+
+
+def shape_info(shape: dict[str, int]) -> dict[str, int]:
+    return {AXES[axis].key: value for axis, value in shape.items()}
+
+
+def time_passes(
+    benchmark: Any, options: RunOptions, works: dict[str, TimedWork], info: dict[str, Any]
+) -> None:
+    """``works`` alternated pass by pass, saved with ``info`` as an interleaved point."""
     passes = Passes(
         {name: work.call for name, work in works.items()},
         options.device,
@@ -98,18 +111,53 @@ def run_interleaved(request: pytest.FixtureRequest, benchmark: Any, workload: st
     for work in works.values():
         work.prepare((rounds + 2) * work.iterations)
     benchmark.pedantic(passes, rounds=rounds, iterations=1)
-    reason = f"not at this value: {', '.join(comparison.left_out)}" if comparison.left_out else None
     benchmark.extra_info.update(
         make_extra_info(
             **info,
-            **{AXES[axis].key: value for axis, value in shape.items()},
             interleaved_s={name: times[-rounds:] for name, times in passes.times.items()},
             interleaved_cpu_s=passes.saved_cpu_times(rounds),
             status=Status.OK,
-            reason=reason,
         )
     )
     free_memory(options.device)
+
+
+def ok_values(history: SweepHistory, options: RunOptions, mixer: str, workload: str) -> list[int]:
+    outcomes = history.outcomes.get((mixer, workload, options.sweep), [])
+    return sorted({o.x for o in outcomes if o.status == Status.OK})
+
+
+def run_interleaved_values(
+    request: pytest.FixtureRequest, benchmark: Any, workload: str, mixer: str
+) -> None:
+    """One mixer's calls of ``workload`` at every swept value where it ran ok,
+    alternated pass by pass (keys ``values_key``): the reports fit its slope
+    pass by pass, so that a slow phase of the machine, which hits every value
+    of a pass alike, does not tilt it as it tilts points timed minutes apart."""
+    options = get_options(request.config)
+    values = ok_values(session_history(request.config), options, mixer, workload)
+    benchmark.group = f"interleaved-values-{workload}"
+    if len(values) < 2:
+        benchmark.has_error = True
+        pytest.skip(f"{mixer} ran ok at fewer than two values of this session's {workload} sweep")
+    works = {}
+    for value in values:
+        shape = {axis: options.fixed(axis) for axis in AXES} | {options.sweep: value}
+        model = build_backbone(get_spec(mixer), shape, options, options.device)
+        works[values_key(mixer, options.sweep, value)] = build_workload(
+            workload, model, call_for(shape, options)
+        )
+    info = {
+        "workload": Workload.INTERLEAVED,
+        "of_workload": workload,
+        "mixer": mixer,
+        "sweep": options.sweep,
+        "n_layers": options.n_layers,
+        "dtype": str(options.dtype).removeprefix("torch."),
+        "device": options.device.type,
+        **shape_info(shape),
+    }
+    time_passes(benchmark, options, works, info)
 
 
 def pass_count(options: RunOptions, passes: Passes) -> int:

@@ -27,7 +27,7 @@ from torch import nn
 
 from models import build_mixer
 from models.retnet import Retention
-from schema import Workload
+from schema import Workload, values_key
 from suite.modes import (
     forward_call,
     mode_lengths,
@@ -167,7 +167,7 @@ def test_retnet_chunkwise_forward_scaling(benchmark, request, lengths):
     for seq_len in lengths:
         ours, impls = implementations(request, seq_len, Workload.MIXER_FORWARD, ("mixbench",))
         x = inputs(request, seq_len)
-        calls[f"{MIXER_NAME['mixbench']}@L{seq_len}"] = forward_call(ours, x)
+        calls[values_key(MIXER_NAME["mixbench"], "length", seq_len)] = forward_call(ours, x)
     benchmark.group = "retnet-chunkwise-scaling"
     passes = mode_speed(request.config, "retnet").passes
     time_interleaved(benchmark, calls, x, of_workload=Workload.MIXER_FORWARD, passes=passes)

@@ -7,7 +7,9 @@ with an LM head. One pytest-benchmark test per point, e.g.
 ``test_decode[retnet/recurrent-B16-L4096]``, grouped by workload and swept
 value; then, per workload, the mixers interleaved at the largest value where
 every family ran (``test_interleaved[decode]``), which the ratios between them
-come from.
+come from; and each mixer's decode at every context length it ran, interleaved
+(``test_interleaved_values[decode-mamba/scan]``), which its decode slope comes
+from.
 
     pytest suite/test_speed.py --profile smoke --mixers 'retnet/*'
     pytest suite/test_speed.py --profile smoke --sweep batch --batches 1,4,16
@@ -21,7 +23,7 @@ import pytest
 
 from schema import SPEED_WORKLOADS, Workload
 
-from .interleave import run_interleaved
+from .interleave import run_interleaved, run_interleaved_values
 from .options import get_options
 from .sweep import Point, run_point, sweep_points
 
@@ -37,11 +39,19 @@ WORKLOAD_OF_TEST = {
 }
 
 
+#: workloads whose slopes come from each mixer's values alternated pass by pass:
+#: a decode step is ~1 ms of small ops, whose time drifts 2x between points
+#: timed minutes apart on a shared machine, quiet or not
+VALUES_INTERLEAVED = (Workload.DECODE,)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     workload = WORKLOAD_OF_TEST.get(metafunc.function.__name__)
     if workload is not None and "point" in metafunc.fixturenames:
         points = sweep_points(get_options(metafunc.config), workload)
         metafunc.parametrize("point", points, ids=[p.id for p in points])
+    if "mixer" in metafunc.fixturenames:
+        metafunc.parametrize("mixer", get_options(metafunc.config).mixers)
 
 
 def test_forward(request: pytest.FixtureRequest, benchmark, point: Point) -> None:
@@ -64,3 +74,9 @@ def test_decode(request: pytest.FixtureRequest, benchmark, point: Point) -> None
 def test_interleaved(request: pytest.FixtureRequest, benchmark, workload: str) -> None:
     """After the sweeps: the mixers side by side, interleaved (suite/interleave.py)."""
     run_interleaved(request, benchmark, workload)
+
+
+@pytest.mark.parametrize("workload", VALUES_INTERLEAVED)
+def test_interleaved_values(request: pytest.FixtureRequest, benchmark, workload, mixer) -> None:
+    """After the sweeps: each mixer at every value it ran, interleaved, for its slope."""
+    run_interleaved_values(request, benchmark, workload, mixer)

@@ -13,7 +13,9 @@ import pytest
 from reports.fits import (
     BOOTSTRAP,
     EXACT,
+    MIN_PASSES,
     NO_INTERVAL,
+    PASSES,
     STANDARD_ERROR,
     fit_loglog,
     fit_series,
@@ -21,6 +23,7 @@ from reports.fits import (
 from reports.load import load_points, run_file
 from reports.render import markdown_table
 from reports.tables import scaling_table, training_cost_table
+from schema import values_key, values_of_keys
 from suite import slopes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
@@ -90,6 +93,41 @@ def test_a_times_slope_gets_a_bootstrap_interval_over_its_rounds():
     assert noisy.low < 1.2 < noisy.high
     assert fit_series(one(points, "mamba/scan", "forward"), "time_s", "half") == noisy  # seeded
     assert "95% CI [" in noisy.interval_text() and "bootstrap" in noisy.interval_text()
+
+
+def test_a_slope_from_values_alternated_pass_by_pass_ignores_slow_phases():
+    """Each pass's times over L: a slow phase (pass 2, 3x) lifts every value of
+    its pass alike, so the passes' slopes agree; the points' medians, timed
+    apart, would not see that."""
+    lengths = [512, 1024, 2048]
+    passes = {512: [1.0, 3.0, 1.1, 0.9], 1024: [2.0, 6.0, 2.2, 1.8], 2048: [4.0, 12.0, 4.4, 3.6]}
+    points = pd.DataFrame(
+        {
+            "ok": True,
+            "axis_value": lengths,
+            "time_s": [5.0, 1.0, 9.0],  # medians that met different phases
+            "round_times_s": [[5.0, 5.1], [1.0, 1.1], [9.0, 9.1]],
+            "value_passes_s": [passes[n] for n in lengths],
+        }
+    )
+    fit = fit_series(points, "time_s", "all")
+    assert fit.interval == PASSES and fit.slope == pytest.approx(1.0)
+    assert fit.low == pytest.approx(1.0) and fit.high == pytest.approx(1.0)
+    # a value without passes, or too few passes: the rounds decide, as before
+    assert fit_series(points.assign(value_passes_s=None), "time_s", "all").interval == BOOTSTRAP
+    short = points.assign(value_passes_s=[passes[n][:2] for n in lengths])
+    assert fit_series(short, "time_s", "all").interval == BOOTSTRAP
+    assert MIN_PASSES == 3
+
+
+def test_values_keys_name_one_mixers_values_and_nothing_else():
+    keys = [values_key("mamba/scan", "length", n) for n in (512, 1024)]
+    assert keys == ["mamba/scan@L512", "mamba/scan@L1024"]
+    assert values_of_keys(keys, "length") == {"mamba/scan@L512": 512, "mamba/scan@L1024": 1024}
+    assert values_of_keys(["mamba/scan", "attention/sdpa"], "length") is None  # mixers
+    assert values_of_keys([*keys, "retnet/chunkwise@L512"], "length") is None  # two mixers
+    assert values_of_keys(keys, "batch") is None  # not along that sweep
+    assert values_of_keys(["mamba/scan@Lx"], "length") is None
 
 
 def test_without_rounds_the_interval_is_the_regressions():

@@ -14,7 +14,18 @@ import pytest
 import torch
 
 from models.registry import get_spec, list_mixers
-from schema import EXTRA_INFO_KEYS, FAILURES_KEY, SPEED_WORKLOADS, Status, timed_rounds
+from reports.fits import BOOTSTRAP, MIN_PASSES, PASSES
+from reports.load import load_points, run_file
+from reports.tables import scaling_table
+from schema import (
+    EXTRA_INFO_KEYS,
+    FAILURES_KEY,
+    SPEED_WORKLOADS,
+    Status,
+    timed_rounds,
+    values_key,
+    values_of_keys,
+)
 from suite.measure import counted_flops, memory_and_flops, peak_memory_bytes
 from suite.options import resolve_options
 from suite.sweep import Outcome, Point, SweepHistory, doomed_by_first_call, predict, rounds_for
@@ -109,7 +120,7 @@ def test_mixers_are_interleaved_after_each_sweep(smoke_run: tuple[dict, Path]) -
     interleaved = {
         b["extra_info"]["of_workload"]: b
         for b in data["benchmarks"]
-        if b["extra_info"]["workload"] == "interleaved"
+        if b["extra_info"]["workload"] == "interleaved" and b["extra_info"]["mixer"] is None
     }
     assert set(interleaved) == set(SPEED_WORKLOADS)
     for bench in interleaved.values():
@@ -120,6 +131,32 @@ def test_mixers_are_interleaved_after_each_sweep(smoke_run: tuple[dict, Path]) -
         assert {name: len(t) for name, t in cpu.items()} == {n: len(t) for n, t in times.items()}
     # the token-loop forward ran out of budget at 4096: the comparison is at 64
     assert interleaved["forward"]["extra_info"]["seq_len"] == 64
+
+
+def test_each_mixers_decode_lengths_are_interleaved_for_its_slope(smoke_run) -> None:
+    data, storage = smoke_run
+    found = {
+        b["extra_info"]["mixer"]: b["extra_info"]
+        for b in data["benchmarks"]
+        if b["extra_info"]["workload"] == "interleaved" and b["extra_info"]["mixer"]
+    }
+    assert set(found) == {"attention/sdpa", "retnet/recurrent"}  # flash-attn is not here
+    for mixer, info in found.items():
+        assert info["of_workload"] == "decode"
+        lengths = sorted(
+            b["extra_info"]["seq_len"]
+            for b in data["benchmarks"]
+            if b["extra_info"]["workload"] == "decode" and b["extra_info"]["mixer"] == mixer
+        )
+        assert values_of_keys(list(info["interleaved_s"]), "length") == {
+            values_key(mixer, "length", n): n for n in lengths
+        }
+    # the report fits their decode slopes pass by pass, where there were passes enough
+    points = load_points([run_file(next(storage.rglob("*.json")))])
+    table = scaling_table(points, "all").frame.set_index(["workload", "mixer"])
+    passes = len(next(iter(found["retnet/recurrent"]["interleaved_s"].values())))
+    expected = PASSES if passes >= MIN_PASSES else BOOTSTRAP
+    assert table.loc[("decode", "retnet/recurrent"), "time_interval"] == expected
 
 
 def test_decode_stats_are_per_token(smoke_run: tuple[dict, Path]) -> None:
