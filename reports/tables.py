@@ -141,8 +141,9 @@ READING = (
     "slow phase of the machine cancels out), 'rounds' (an unpaired bootstrap of the two "
     "points' rounds), 'q1-q3' (the two points' quartiles, for runs without rounds), 'none'. "
     "An interval that straddles 1.00× does not tell the two apart.\n"
-    "- Slopes carry a 95% interval (a bootstrap over the rounds, else the regression's), and "
-    "a claim is 'inconclusive' where its interval straddles the criterion."
+    "- Slopes carry a 95% interval (decode: over passes that alternated the context lengths; "
+    "else a bootstrap over the rounds, else the regression's), and a claim is "
+    "'inconclusive' where its interval straddles the criterion."
 )
 
 
@@ -332,7 +333,10 @@ def scaling_table(points: pd.DataFrame, fit: FitRange, axis: str = DEFAULT_AXIS)
         f"the {axes.label(axis)}, {fit_caption(fit)}, with the fit's R². 1 is linear, 2 "
         "quadratic; N/A: fewer than two successful values or nothing measured. Decode time is "
         "per token. In brackets, the slope's 95% interval; time_interval says how it was "
-        "found: 'bootstrap' (each value's rounds resampled, their median refitted), 'standard "
+        "found: 'interleaved passes' (the suite alternated the mixer's values pass by pass, "
+        "test_interleaved_values: the slope is the median of the passes' slopes, its interval "
+        "a bootstrap of that median), 'bootstrap' (each value's rounds resampled, their median "
+        "refitted), 'standard "
         "error' (the regression's, for runs without rounds; three values or more) or 'none' "
         "(two values without rounds). Memory is counted: its interval is the regression's, "
         "exact over two values. contended: points of the fit timed under contention."

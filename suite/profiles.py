@@ -141,7 +141,8 @@ PROFILES: dict[str, Profile] = {
         # two, each op ends at a barrier where one thread waits for another that
         # waits for a core (2-10x beside two hogs on two cores), a wait no clock
         # of the process tells from work. On this 2-core box the main job takes
-        # about as long either way (18 min 4 s from a fresh clone on one thread)
+        # about as long either way (18 min 4 s from a fresh clone on one thread,
+        # before the decode lengths were interleaved)
         threads=1,
         mode_speed={
             # the score work inside chunks grows as L*C and the state work as
