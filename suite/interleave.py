@@ -67,14 +67,7 @@ def run_interleaved(request: pytest.FixtureRequest, benchmark: Any, workload: st
     options = get_options(request.config)
     comparison = comparison_point(session_history(request.config), options, workload)
     benchmark.group = f"interleaved-{workload}"
-    info = {
-        "workload": Workload.INTERLEAVED,
-        "of_workload": workload,
-        "sweep": comparison.sweep,
-        "n_layers": options.n_layers,
-        "dtype": str(options.dtype).removeprefix("torch."),
-        "device": options.device.type,
-    }
+    info = interleaved_info(options, workload)
     if len(comparison.mixers) < 2:
         reason = f"fewer than two mixers ran ok in this session's {workload} sweep"
         benchmark.has_error = True
@@ -92,6 +85,18 @@ def run_interleaved(request: pytest.FixtureRequest, benchmark: Any, workload: st
     }
     reason = f"not at this value: {', '.join(comparison.left_out)}" if comparison.left_out else None
     time_passes(benchmark, options, works, {**info, **shape_info(shape), "reason": reason})
+
+
+def interleaved_info(options: RunOptions, workload: str) -> dict[str, Any]:
+    """The fields every interleaved point of this run's ``workload`` sweep shares."""
+    return {
+        "workload": Workload.INTERLEAVED,
+        "of_workload": workload,
+        "sweep": options.sweep,
+        "n_layers": options.n_layers,
+        "dtype": str(options.dtype).removeprefix("torch."),
+        "device": options.device.type,
+    }
 
 
 def shape_info(shape: dict[str, int]) -> dict[str, int]:
@@ -140,23 +145,17 @@ def run_interleaved_values(
     if len(values) < 2:
         benchmark.has_error = True
         pytest.skip(f"{mixer} ran ok at fewer than two values of this session's {workload} sweep")
-    works = {}
-    for value in values:
-        shape = {axis: options.fixed(axis) for axis in AXES} | {options.sweep: value}
-        model = build_backbone(get_spec(mixer), shape, options, options.device)
-        works[values_key(mixer, options.sweep, value)] = build_workload(
-            workload, model, call_for(shape, options)
+    shapes = [shape for shape in options.axis_values(workload) if shape[options.sweep] in values]
+    works = {
+        values_key(mixer, options.sweep, shape[options.sweep]): build_workload(
+            workload,
+            build_backbone(get_spec(mixer), shape, options, options.device),
+            call_for(shape, options),
         )
-    info = {
-        "workload": Workload.INTERLEAVED,
-        "of_workload": workload,
-        "mixer": mixer,
-        "sweep": options.sweep,
-        "n_layers": options.n_layers,
-        "dtype": str(options.dtype).removeprefix("torch."),
-        "device": options.device.type,
-        **shape_info(shape),
+        for shape in shapes
     }
+    # saved at the largest value, as the cross-mixer comparison is
+    info = {**interleaved_info(options, workload), "mixer": mixer, **shape_info(shapes[-1])}
     time_passes(benchmark, options, works, info)
 
 
