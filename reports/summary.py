@@ -415,7 +415,8 @@ def contention_line(points: pd.DataFrame) -> str:
         else:
             parts.append(f"{run}: {len(group)} ({', '.join(sorted(set(group['mixer'].dropna())))})")
     return (
-        f"- Timed while the machine was busy (the suite's contention probe above its threshold, "
+        "- Timed while the machine was busy (the suite's contention probe above its threshold, "
+        "or the timing thread waiting for a core in most rounds, "
         f"marked {CONTENDED_MARK} in the tables and ringed in the figures; read those times with "
         "care, column 'contended' of points.csv): " + "; ".join(parts) + "."
     )
