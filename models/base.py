@@ -205,6 +205,12 @@ class Mixer(nn.Module):
         """None when the variant can run here, else why not (missing package, needs CUDA)."""
         return None
 
+    @staticmethod
+    def run_problem(device: torch.device, dtype: torch.dtype) -> str | None:
+        """Why the variant cannot run on ``device`` in ``dtype`` (a CPU-only
+        kernel on a GPU run), or None."""
+        return None
+
 
 def matmul_flops(m: int, n: int, k: int) -> int:
     """FLOPs of an (m, k) @ (k, n) product: one multiply and one add per term."""

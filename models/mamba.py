@@ -10,7 +10,9 @@
 The variants share every parameter (one ``state_dict``) and differ only in how
 they run the selective scan over time: ``mamba/reference`` loops over positions,
 ``mamba/scan`` runs a chunked scan whose sequential depth is about 3*sqrt(L)
-instead of L, ``mamba/mamba-ssm`` calls mamba-ssm's CUDA kernel where installed.
+instead of L, ``mamba/fused`` runs it as one C loop on the CPU
+(models/mamba_fused.c, built at first use), ``mamba/mamba-ssm`` calls
+mamba-ssm's CUDA kernel where installed.
 Decoding keeps a fixed-size state: the conv's last ``d_conv - 1`` inputs and h.
 """
 
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import mamba_fused
 from .attention import causal_pairs
 from .base import (
     Mixer,
@@ -621,6 +624,37 @@ class ScanMamba(Mamba):
             per_state += self.carry_flops_per_state * n_chunks
             total += batch * per_state * self.d_inner * self.d_state
         return total
+
+
+@register_mixer("mamba/fused")
+class FusedMamba(ScanMamba):
+    """mamba/scan's layers with the selective scan as one C loop on the CPU
+    (models/mamba_fused.c, built at first use with the system's compiler):
+    each position is one pass over a batch row's cached state instead of
+    several torch ops over the whole batch's. CPU, scanning in float32."""
+
+    def __init__(self, d_model: int, **config: Any) -> None:
+        super().__init__(d_model, **config)
+        # built here, once per process: never inside a timed call
+        mamba_fused.library()
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        return mamba_fused.unavailable_reason()
+
+    @staticmethod
+    def run_problem(device: torch.device, dtype: torch.dtype) -> str | None:
+        if device.type != "cpu" or accumulation_dtype(dtype) != torch.float32:
+            kind = str(dtype).removeprefix("torch.")
+            return f"its C scan runs on the CPU in float32, not {kind} on {device.type}"
+        return None
+
+    def selective_scan(self, u, delta, A, B, C):
+        return mamba_fused.fused_selective_scan(u, delta, A, B, C)
+
+    def scan_flops(self, batch: int, seq_len: int) -> int:
+        """The recurrence and C.h at every position: no chunks, no first pass."""
+        return Mamba.scan_flops(self, batch, seq_len)
 
 
 @register_mixer("mamba/mamba-ssm")

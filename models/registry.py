@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
+import torch
+
 from .base import Mixer
 
 ENTRY_POINT_GROUP = "mixbench.mixers"
@@ -70,8 +72,15 @@ class MixerSpec:
         """The registered class as ``package.module:QualName``."""
         return class_path(self.cls)
 
-    def unavailable_reason(self) -> str | None:
-        return self.cls.unavailable_reason()
+    def unavailable_reason(
+        self, device: torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> str | None:
+        """Why the variant cannot run on this machine, or, given a run's device
+        and dtype, in that run; None when it can."""
+        reason = self.cls.unavailable_reason()
+        if reason is None and device is not None and dtype is not None:
+            return self.cls.run_problem(device, dtype)
+        return reason
 
 
 _REGISTRY: dict[str, MixerSpec] = {}

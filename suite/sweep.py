@@ -285,7 +285,7 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
         history.probe = ContentionProbe(options.device)
     before = history.probe.contention_now()
     try:
-        reason = spec.unavailable_reason()
+        reason = spec.unavailable_reason(options.device, options.dtype)
         if reason is not None:
             raise PointNotRun(Status.UNAVAILABLE, reason)
         base["ref_rel_err"] = checked_reference_error(history, options, spec)

@@ -37,7 +37,7 @@ import torch
 
 from models.registry import get_spec
 from schema import Status, Workload, make_extra_info
-from tasks.accuracy import DEFAULT_MIXERS, SANITY_BARS, budget_of, get_profile
+from tasks.accuracy import SANITY_BARS, budget_of, family_defaults, get_profile
 
 from .grid import GridContext, InProcess, RayGrid, RunKey, RunRecord
 from .options import RunOptions, get_options
@@ -49,16 +49,15 @@ REACHED = (Status.OK, Status.TIMEOUT)
 
 
 def accuracy_mixers(options: RunOptions, patterns: str) -> list[str]:
-    """One variant per selected family (its DEFAULT_MIXERS variant when selected,
-    else the first selected), plus every variant named exactly in --mixers."""
+    """One variant per selected family (``family_defaults``: its fastest
+    DEFAULT_MIXERS variant that runs in this run), plus every variant named
+    exactly in --mixers."""
     named = {p.strip() for p in patterns.split(",") if p.strip() and not glob.has_magic(p)}
-    chosen: dict[str, str] = {}
-    for name in options.mixers:
-        family = name.split("/", 1)[0]
-        if name in DEFAULT_MIXERS:
-            chosen[family] = name
-        else:
-            chosen.setdefault(family, name)
+
+    def runs(name: str) -> bool:
+        return get_spec(name).unavailable_reason(options.device, options.dtype) is None
+
+    chosen = family_defaults(options.mixers, runs)
     picked = set(chosen.values()) | (named & set(options.mixers))
     return [name for name in options.mixers if name in picked]
 
@@ -145,10 +144,10 @@ def accuracy_threads(options: RunOptions, config: pytest.Config) -> int:
 def not_runnable_reason(request: pytest.FixtureRequest, mixer: str) -> PointNotRun | None:
     """Why a mixer cannot train at all: unavailable, or its reference check failed."""
     spec = get_spec(mixer)
-    reason = spec.unavailable_reason()
+    options = get_options(request.config)
+    reason = spec.unavailable_reason(options.device, options.dtype)
     if reason is not None:
         return PointNotRun(Status.UNAVAILABLE, reason)
-    options = get_options(request.config)
     try:
         checked_reference_error(session_history(request.config), options, spec)
     except PointNotRun as failed:

@@ -1,18 +1,18 @@
-"""Mamba: the chunked scan against the sequential reference loop, mambapy 1.2.0's
-parallel scan (its MambaBlock, carrying the same weights) and mamba-ssm's kernel
-where it installs, in the forward (no grad) and the training step (forward +
-backward of the bare mixer into its weights and input); mamba/scan and mambapy
-side by side in alternating passes at the largest length (workload
-``interleaved``); and mamba/scan's training step against attention/sdpa's,
-interleaved, at the accuracy runs' shapes (``vs_attention``) on each of the
-profile's thread counts.
+"""Mamba: the chunked torch scan (mamba/scan) and the C scan (mamba/fused)
+against the sequential reference loop, mambapy 1.2.0's parallel scan (its
+MambaBlock, carrying the same weights) and mamba-ssm's kernel where it
+installs, in the forward (no grad) and the training step (forward + backward
+of the bare mixer into its weights and input); ours and mambapy side by side
+in alternating passes at the largest length (workload ``interleaved``); and
+our training steps against attention/sdpa's, interleaved, at the accuracy
+runs' shapes (``vs_attention``) on each of the profile's thread counts.
 
-Run: ``pytest suite/test_mamba_speed.py --profile default``; the scan should be
+Run: ``pytest suite/test_mamba_speed.py --profile default``; ours should be
 several times faster than the reference at L=4096, ahead of mambapy in both
 workloads, and train at most 3x slower per step than attention/sdpa at batch 32,
 length 64, d_model 64. Shapes: the profile's ``mode_speed["mamba"]``
-(suite/profiles.py); the variants --mixers selects (mambapy runs where
-mamba/scan is selected, the attention comparison where both mixers are).
+(suite/profiles.py); the variants --mixers selects (mambapy and the attention
+comparison run where one of ours is selected and runs here).
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ from suite.options import get_options
 from suite.references import mambapy_block
 
 BATCH = 1
-VARIANTS = ("mamba/scan", "mamba/reference", "mamba/mamba-ssm")
+#: our implementations, in torch and in C
+OURS = ("mamba/fused", "mamba/scan")
+VARIANTS = (*OURS, "mamba/reference", "mamba/mamba-ssm")
 #: the reference's training step at the profile's lengths is a long autograd
 #: loop over positions: it has its forward point only
-TRAIN_VARIANTS = ("mamba/scan", "mamba/mamba-ssm")
+TRAIN_VARIANTS = (*OURS, "mamba/mamba-ssm")
 #: report rows are keyed by mixer name: mambapy's MambaBlock gets its own
 MAMBAPY = "mamba/mambapy-pscan"
 INTERLEAVED = (Workload.MIXER_FORWARD, Workload.MIXER_TRAIN_STEP)
@@ -49,33 +51,43 @@ INTERLEAVED = (Workload.MIXER_FORWARD, Workload.MIXER_TRAIN_STEP)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     options = get_options(metafunc.config)
     name = metafunc.function.__name__
+    ours = runnable(options, OURS)
     if {"name", "seq_len"} <= set(metafunc.fixturenames):
         names = selected(options, TRAIN_VARIANTS if "train" in name else VARIANTS)
-        if "mamba/scan" in names:
+        if ours:
             names.append(MAMBAPY)
         lengths = mode_lengths(metafunc.config, "mamba")
         metafunc.parametrize("name", names)
         metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
     elif "seq_len" in metafunc.fixturenames:
-        chosen = selected(options, ["mamba/scan"])
-        lengths = tuple(sorted(mode_lengths(metafunc.config, "mamba")))[-1:] if chosen else ()
+        lengths = tuple(sorted(mode_lengths(metafunc.config, "mamba")))[-1:] if ours else ()
         metafunc.parametrize("seq_len", lengths, ids=[f"L{n}" for n in lengths])
     if "threads" in metafunc.fixturenames:
         shape = mode_speed(metafunc.config, "mamba")
-        both = len(selected(options, ["mamba/scan", "attention/sdpa"])) == 2
+        both = ours and selected(options, ["attention/sdpa"])
         threads = shape.comparison_threads if both and shape.vs_attention else ()
         metafunc.parametrize("threads", threads, ids=[f"threads{n}" for n in threads])
+
+
+def runnable(options, names) -> list[str]:
+    """The names --mixers selects that can run in this run."""
+    return [
+        name
+        for name in selected(options, names)
+        if get_spec(name).unavailable_reason(options.device, options.dtype) is None
+    ]
 
 
 def implementation(request: pytest.FixtureRequest, name: str, d_model: int):
     """(module, costs) of ``name``: mambapy's block costs what mamba/scan's
     reference does (it runs the same recurrence)."""
-    device = get_options(request.config).device
+    options = get_options(request.config)
+    device = options.device
     torch.manual_seed(0)
     if name == MAMBAPY:
         costs = build_mixer("mamba/reference", d_model).to(device)
         return mambapy_block(costs), costs
-    reason = get_spec(name).unavailable_reason()
+    reason = get_spec(name).unavailable_reason(device, options.dtype)
     if reason is not None:
         pytest.skip(f"{name} is unavailable: {reason}")
     mixer = build_mixer(name, d_model).to(device)
@@ -106,32 +118,37 @@ def test_mamba_train_step(benchmark, request, name, seq_len):
 
 
 @pytest.mark.parametrize("workload", INTERLEAVED)
-def test_mamba_scan_vs_mambapy_interleaved(benchmark, request, workload, seq_len):
-    """mamba/scan and mambapy's pscan, same weights, alternated at the largest length."""
+def test_mamba_vs_mambapy_interleaved(benchmark, request, workload, seq_len):
+    """Ours and mambapy's pscan, same weights, alternated at the largest length."""
     shape = mode_speed(request.config, "mamba")
-    ours, _ = implementation(request, "mamba/scan", shape.d_model)
-    theirs = mambapy_block(ours)
+    modules = {
+        name: implementation(request, name, shape.d_model)[0]
+        for name in runnable(get_options(request.config), OURS)
+    }
+    modules[MAMBAPY] = mambapy_block(next(iter(modules.values())))
     x = inputs(request, BATCH, seq_len, shape.d_model)
     training = workload == Workload.MIXER_TRAIN_STEP
     calls = {}
-    for name, module in (("mamba/scan", ours), (MAMBAPY, theirs)):
+    for name, module in modules.items():
         module.train(training)
         calls[name] = train_step_call(module, module, x) if training else forward_call(module, x)
     benchmark.group = f"mamba-interleaved-{workload}"
     time_interleaved(benchmark, calls, x, of_workload=workload, passes=shape.passes)
 
 
-def test_mamba_scan_vs_attention_train_step(benchmark, request, threads):
-    """mamba/scan's training step and attention/sdpa's at the accuracy runs'
-    shapes (bare mixers, same input), alternated pass by pass, on ``threads``."""
+def test_mamba_vs_attention_train_step(benchmark, request, threads):
+    """Our training steps and attention/sdpa's at the accuracy runs' shapes
+    (bare mixers, same input), alternated pass by pass, on ``threads``."""
     shape = mode_speed(request.config, "mamba")
     batch, seq_len, d_model = shape.vs_attention
-    device = get_options(request.config).device
+    options = get_options(request.config)
     x = inputs(request, batch, seq_len, d_model)
+    configs = {name: {} for name in runnable(options, OURS)}
+    configs["attention/sdpa"] = {"n_heads": shape.n_heads}
     calls = {}
-    for name, config in (("mamba/scan", {}), ("attention/sdpa", {"n_heads": shape.n_heads})):
+    for name, config in configs.items():
         torch.manual_seed(0)
-        mixer = build_mixer(name, d_model, **config).to(device)
+        mixer = build_mixer(name, d_model, **config).to(options.device)
         calls[name] = train_step_call(mixer, mixer, x)
     benchmark.group = f"mamba-vs-attention-train-threads{threads}"
     with torch_threads(threads):

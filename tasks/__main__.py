@@ -262,7 +262,11 @@ def check_train_args(args: argparse.Namespace) -> str:
         spec = get_spec(args.mixer)
     except ValueError as error:
         raise UsageError(f"--mixer: {error}") from None
-    unavailable = spec.unavailable_reason()
+    import torch
+
+    device = resolve_device(args.device)
+    # the weights stay float32 (autocast only lowers the products)
+    unavailable = spec.unavailable_reason(torch.device(device), torch.float32)
     if unavailable is not None:
         raise UsageError(
             f"--mixer {args.mixer} cannot run here: {unavailable}; choose another "
@@ -273,7 +277,6 @@ def check_train_args(args: argparse.Namespace) -> str:
             f"--data-dir {args.data_dir} is not a folder; give the folder holding the LRA "
             "data (python -m tasks check --data-dir DIR shows what it holds)"
         )
-    device = resolve_device(args.device)
     budget = budget_of(args.task, args.profile)
     problem = world_size_problem(budget.batch_size, launched_world_size())
     if problem is not None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -49,8 +49,10 @@ from .synthetic import (
 )
 from .train import StepsOutcome, TrainConfig, TrainResult, autocast_dtype, train
 
-#: one variant per family: the fast path each family would be used with
-DEFAULT_MIXERS = ("attention/sdpa", "retnet/chunkwise", "hyena/fft", "mamba/scan")
+#: the variants the accuracy runs train with, each family's fastest first: a
+#: family trains with the first of these that runs (``family_defaults``);
+#: mamba/fused needs a C compiler and the CPU, mamba/scan runs anywhere
+DEFAULT_MIXERS = ("attention/sdpa", "retnet/chunkwise", "hyena/fft", "mamba/fused", "mamba/scan")
 #: every model of a task is sized to within PARAMS_TOLERANCE of this mixer's model
 #: at the task's Budget.d_model (DESIGN.md: "models within +-5% of the attention
 #: model's parameters, per task")
@@ -449,6 +451,21 @@ _selective_copy = functools.partial(
     _synthetic, "selective_copy", make_selective_copy, SelectiveCopyConfig
 )
 _induction = functools.partial(_synthetic, "induction", make_induction, InductionConfig)
+
+
+def family_defaults(names: Iterable[str], runs: Callable[[str], bool]) -> dict[str, str]:
+    """Per family among ``names``: its first DEFAULT_MIXERS variant in ``names``
+    that ``runs``, else its first DEFAULT_MIXERS variant (which then says why
+    it cannot run), else the family's first name."""
+    names = list(names)
+    chosen: dict[str, str] = {}
+    for name in (m for m in DEFAULT_MIXERS if m in names):
+        family = name.split("/", 1)[0]
+        if family not in chosen or (not runs(chosen[family]) and runs(name)):
+            chosen[family] = name
+    for name in names:
+        chosen.setdefault(name.split("/", 1)[0], name)
+    return chosen
 
 
 def mqar_task_name(seq_len: int, num_kv_pairs: int) -> str:

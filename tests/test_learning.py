@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.registry import list_mixers
-from tasks.accuracy import DEFAULT_MIXERS, Budget, family_knobs
+from models.registry import get_spec, list_mixers
+from tasks.accuracy import Budget, family_defaults, family_knobs
 from tasks.model import ModelConfig, build_model
 from tasks.synthetic import make_selective_copy
 from tasks.train import TrainConfig, train
@@ -20,13 +20,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def one_variant_per_family() -> list[str]:
-    """The family's DEFAULT_MIXERS variant where it has one, else its first."""
-    chosen: dict[str, str] = {}
-    for spec in list_mixers():
-        if spec.name in DEFAULT_MIXERS:
-            chosen[spec.family] = spec.name
-        else:
-            chosen.setdefault(spec.family, spec.name)
+    """The variant each family's accuracy runs train with on this machine."""
+    names = [spec.name for spec in list_mixers()]
+    chosen = family_defaults(names, lambda name: get_spec(name).unavailable_reason() is None)
     return sorted(chosen.values())
 
 

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def points(profile: str) -> list[tuple[str, str]]:
-    return [(t, m) for t in get_profile(profile).task_names() for m in DEFAULT_MIXERS]
+    """Every task with every DEFAULT_MIXERS variant this machine can build."""
+    mixers = [m for m in DEFAULT_MIXERS if get_spec(m).unavailable_reason() is None]
+    return [(t, m) for t in get_profile(profile).task_names() for m in mixers]
 
 
 @pytest.mark.parametrize(("task", "mixer"), points("default"), ids="-".join)
