@@ -232,9 +232,12 @@ def analytic_figures(model: Backbone, workload: str, batch: int, length: int) ->
 
 
 # -- agreement with the family's reference ----------------------------------------
-def check_dtype(device: torch.device) -> torch.dtype:
-    """fp64 on CPU; fp32 on CUDA, where fused kernels rarely take fp64."""
-    return torch.float64 if device.type == "cpu" else torch.float32
+def check_dtype(spec: MixerSpec, device: torch.device) -> torch.dtype:
+    """fp64 on CPU; fp32 on CUDA, where fused kernels rarely take fp64, and for
+    a variant that says it runs in fp32 only (mamba/fused's C scan)."""
+    if device.type == "cpu" and spec.cls.run_problem(device, torch.float64) is None:
+        return torch.float64
+    return torch.float32
 
 
 def relative_error(y: torch.Tensor, y_ref: torch.Tensor) -> float:
@@ -302,7 +305,7 @@ def check_against_reference(spec: MixerSpec, options: RunOptions) -> ReferenceCh
 
 def unguarded_check(spec: MixerSpec, options: RunOptions) -> ReferenceCheck:
     reference = reference_of(spec.family)
-    dtype, device = check_dtype(options.device), options.device
+    dtype, device = check_dtype(spec, options.device), options.device
     d_model, length = options.fixed("d_model"), options.profile.check_len
 
     def built(which: MixerSpec) -> torch.nn.Module:

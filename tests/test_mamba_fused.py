@@ -14,6 +14,7 @@ import torch
 from models import build_mixer, get_spec
 from models import mamba_fused as fused
 from models.mamba import sequential_selective_scan
+from suite.workloads import check_dtype
 from tasks.accuracy import family_defaults
 
 from .test_mamba import perturbed
@@ -216,3 +217,11 @@ def test_flops_are_the_plain_recurrence():
     for batch, length in ((1, 4096), (64, 100)):
         assert mixer.flops(batch, length) == reference.flops(batch, length)
     assert build_mixer("mamba/scan", D_MODEL).flops(1, 4096) > reference.flops(1, 4096)
+
+
+def test_reference_check_runs_in_float32_for_a_float32_kernel():
+    """The suite checks variants against the reference in fp64 on a CPU, except
+    those that run in fp32 only."""
+    cpu = torch.device("cpu")
+    assert check_dtype(get_spec("mamba/fused"), cpu) == torch.float32
+    assert check_dtype(get_spec("mamba/scan"), cpu) == torch.float64
