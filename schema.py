@@ -62,6 +62,14 @@ class Workload(StrEnum):
 
 
 SPEED_WORKLOADS = (Workload.FORWARD, Workload.TRAIN_STEP, Workload.PREFILL, Workload.DECODE)
+#: workloads whose slopes come from each contender's values alternated pass by
+#: pass (suite/test_speed.py, test_interleaved_values): a decode step is ~1 ms of
+#: small ops, whose time drifts 2x between points timed minutes apart on a
+#: shared machine, quiet or not, more than a point's rounds show. The
+#: contenders only: a reference's quadratic or token-loop prefill at every
+#: length cost most of the minute these passes took for all nine variants; a
+#: slope from its points decides no claim (reports/claims.py)
+VALUES_INTERLEAVED = (Workload.DECODE,)
 #: points of no one mixer: the machine's calibration matmul, the interleaved passes
 MIXERLESS_WORKLOADS = (Workload.CALIBRATION, Workload.INTERLEAVED)
 

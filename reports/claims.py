@@ -21,9 +21,9 @@ from importlib import metadata
 
 import pandas as pd
 
-from schema import COST_STATUSES, NOT_RUN_STATUSES, Status
+from schema import COST_STATUSES, NOT_RUN_STATUSES, VALUES_INTERLEAVED, Status
 
-from .fits import FitRange, LogLogFit, fit_caption, fit_series, series
+from .fits import PASSES, FitRange, LogLogFit, fit_caption, fit_series, series
 from .spread import (
     RATE_COLUMNS,
     TIME_COLUMNS,
@@ -99,6 +99,21 @@ def straddle_note(low: float, high: float, bounds: Iterable[float]) -> str:
 def timed(column: str) -> bool:
     """A time or a rate: measured with noise, and slowed by a busy machine."""
     return column in TIME_COLUMNS or column in RATE_COLUMNS
+
+
+def drifts_between_points(workload: str, column: str, fit: LogLogFit) -> bool:
+    """A time slope of a workload whose times drift between points more than
+    their rounds show (schema.VALUES_INTERLEAVED), fitted from its points rather
+    than from passes that alternated its values: the machine could tilt it."""
+    return workload in VALUES_INTERLEAVED and timed(column) and fit.interval != PASSES
+
+
+#: why such a slope decides nothing
+DRIFT_NOTE = (
+    "; not decided: fitted from points timed minutes apart, not from alternated passes "
+    "(the suite alternates the contenders' lengths only), and a step's time drifts "
+    "between such points by more than its interval"
+)
 
 
 def busy_note(rows: pd.DataFrame) -> str:
@@ -251,9 +266,11 @@ class SlopeWithin(Claim):
                     + straddle_note(result.low, result.high, (lower, upper))
                     + (busy_note(fitted_rows(mine, result)) if timed(self.column) else "")
                 )
-                yield self.verdict(
-                    scope, label, measured, self.judge(result), result.low, result.high
-                )
+                verdict = self.judge(result)
+                if drifts_between_points(workload, self.column, result):
+                    measured += DRIFT_NOTE if verdict != INCONCLUSIVE else ""
+                    verdict = INCONCLUSIVE
+                yield self.verdict(scope, label, measured, verdict, result.low, result.high)
 
 
 @dataclass(frozen=True, kw_only=True)

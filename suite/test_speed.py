@@ -22,7 +22,7 @@ from __future__ import annotations
 import pytest
 
 from models.registry import get_spec
-from schema import SPEED_WORKLOADS, Workload
+from schema import SPEED_WORKLOADS, VALUES_INTERLEAVED, Workload
 
 from .interleave import run_interleaved, run_interleaved_values
 from .options import get_options
@@ -38,14 +38,6 @@ WORKLOAD_OF_TEST = {
     "test_prefill": Workload.PREFILL,
     "test_decode": Workload.DECODE,
 }
-
-
-#: workloads whose slopes come from each mixer's values alternated pass by pass:
-#: a decode step is ~1 ms of small ops, whose time drifts 2x between points
-#: timed minutes apart on a shared machine, quiet or not. The contenders only:
-#: a reference's quadratic or token-loop prefill at every length cost most of
-#: the minute these passes took for all nine variants; its slope comes from its points
-VALUES_INTERLEAVED = (Workload.DECODE,)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -210,3 +210,27 @@ def test_the_claims_table_shows_the_interval_beside_the_verdict(spread):
     assert {"low", "high"} <= set(table.frame.columns)
     shown = markdown_table(table)
     assert "| inconclusive [1." in shown
+
+
+def test_a_decode_slope_from_points_timed_apart_decides_nothing(spread):
+    """Decode steps drift between points more than their rounds show: only a
+    slope from passes that alternated the lengths decides the claim."""
+    claim = "Decode latency per token constant in context length"
+    apart = row(spread, claim, "retnet/chunkwise")
+    assert apart["verdict"] == INCONCLUSIVE
+    assert "not decided: fitted from points timed minutes apart" in apart["measured"]
+    alternated = spread.copy()
+    decode = (
+        (alternated["mixer"] == "retnet/chunkwise")
+        & (alternated["workload"] == "decode")
+        & alternated["ok"]
+    )
+    # four passes, each flat in L but for a 1% wobble
+    passes = [
+        [0.001 * (1 + 0.01 * ((p + n) % 3 - 1)) for p in range(4)] for n in range(int(decode.sum()))
+    ]
+    alternated.loc[decode, "value_passes_s"] = pd.Series(passes, index=alternated.index[decode])
+    flat = row(alternated, claim, "retnet/chunkwise")
+    assert flat["verdict"] == HOLDS
+    assert "passes that alternated the values" in flat["measured"]
+    assert "not decided" not in flat["measured"]
