@@ -85,6 +85,18 @@ def torch_machine_info() -> dict[str, Any]:
     }
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_benchmark_generate_json(config, benchmarks, include_data, machine_info, commit_info):
+    """A point that Ctrl-C stopped before its first round finished has no
+    times, on which pytest-benchmark's writer fails and saves nothing: it is
+    left out, as pytest-benchmark leaves out a benchmark that raised (the file
+    is marked partial)."""
+    for bench in benchmarks:
+        if not bench:
+            bench.fixture.has_error = True
+    return (yield)
+
+
 def pytest_benchmark_update_json(
     config: pytest.Config, benchmarks: list, output_json: dict
 ) -> None:
