@@ -292,7 +292,10 @@ def interleaved_table(points: pd.DataFrame) -> Table:
         passes = pass_times(point)
         baseline = comparison_baseline(list(passes), point["sweep"])
         where = axes.at(point["sweep"], point["axis_value"]) if point["sweep"] in axes.AXES else ""
-        for mixer, all_times in sorted(passes.items()):
+        values = values_of_keys(list(passes), point["sweep"]) or {}
+        # one mixer's alternated values in ascending order, not as text (L512 first)
+        for mixer in sorted(passes, key=lambda key: (values.get(key, 0), key)):
+            all_times = passes[mixer]
             times = [t for t in all_times if isinstance(t, int | float) and t > 0]
             if mixer == baseline:
                 found = Ratio(1.0, source=BASELINE)

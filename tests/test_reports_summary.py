@@ -255,3 +255,10 @@ def test_points_timed_under_contention_are_named_once(cpu):
     assert "mamba/scan forward seq_len=2048)" in line and "†" in line
     many = cpu.assign(contended=cpu["workload"].eq("forward"))
     assert "0001 AMD EPYC: 24 (attention/math, attention/sdpa, mamba/scan," in contention_line(many)
+
+
+def test_one_mixers_alternated_values_are_listed_in_ascending_order(tmp_path):
+    passes = {f"retnet/chunkwise@L{n}": [n * 1e-4] * 3 for n in (8192, 1024, 512, 2048)}
+    frame = interleaved_frame(tmp_path, passes, of_workload="decode", seq_len=8192, batch=1)
+    assert list(frame.index) == [f"retnet/chunkwise@L{n}" for n in (512, 1024, 2048, 8192)]
+    assert frame["baseline"].iloc[0] == "retnet/chunkwise@L512"
