@@ -59,8 +59,15 @@ def compiler_version(cc: str) -> str:
 def build(cc: str, compile_flags: list[str], link_flags: list[str], target: Path) -> str | None:
     """Compile SOURCE into ``target`` (written whole or not at all: parallel
     workers may build at once); the compiler's first error line, or None."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        workspace = tempfile.TemporaryDirectory(dir=target.parent)
+    except OSError as error:
+        return (
+            f"cannot write the build cache {target.parent} ({error.strerror}): "
+            "set MIXBENCH_CACHE to a writable folder"
+        )
+    with workspace as scratch:
         obj, lib = Path(scratch) / "scan.o", Path(scratch) / target.name
         for command in (
             [cc, *compile_flags, "-c", str(SOURCE), "-o", str(obj)],
@@ -91,15 +98,25 @@ def library() -> tuple[ctypes.CDLL | None, str]:
         return None, f"C compiler {cc} does not run: {error}"
     problems = []
     for compile_flags, link_flags in FLAG_SETS:
-        key = "\n".join([SOURCE.read_text(), cc, version, platform.node(), *compile_flags])
-        target = cache_dir() / f"mamba_fused-{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
+        target = built_library_path(cc, version, compile_flags)
         problem = None if target.exists() else build(cc, compile_flags, link_flags, target)
         if problem is None:
-            lib = ctypes.CDLL(str(target))
+            try:
+                lib = ctypes.CDLL(str(target))
+            except OSError as error:
+                problems.append(f"cannot load {target} ({error}): delete it to rebuild")
+                continue
             declare(lib)
             return lib, f"{version}, {' '.join(compile_flags)}"
         problems.append(problem)
     return None, f"the C scan did not build with {cc}: {problems[0]}"
+
+
+def built_library_path(cc: str, version: str, compile_flags: list[str]) -> Path:
+    """Where the build of these flags is cached: -march=native code runs only
+    on the host and compiler that made it."""
+    key = "\n".join([SOURCE.read_text(), cc, version, platform.node(), *compile_flags])
+    return cache_dir() / f"mamba_fused-{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
 
 
 def declare(lib: ctypes.CDLL) -> None:

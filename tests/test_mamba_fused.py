@@ -225,3 +225,22 @@ def test_reference_check_runs_in_float32_for_a_float32_kernel():
     cpu = torch.device("cpu")
     assert check_dtype(get_spec("mamba/fused"), cpu) == torch.float32
     assert check_dtype(get_spec("mamba/scan"), cpu) == torch.float64
+
+
+def test_an_unwritable_cache_names_the_fix(fresh_build, monkeypatch):
+    blocker = fresh_build / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("MIXBENCH_CACHE", str(blocker / "cache"))
+    reason = fused.unavailable_reason()
+    assert "cannot write the build cache" in reason and "set MIXBENCH_CACHE" in reason
+
+
+@needs_kernel
+def test_a_broken_cached_library_is_named_with_the_fix(fresh_build, monkeypatch):
+    monkeypatch.setattr(fused, "FLAG_SETS", fused.FLAG_SETS[:1])
+    cc = fused.compiler()
+    target = fused.built_library_path(cc, fused.compiler_version(cc), fused.FLAG_SETS[0][0])
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not a shared library")
+    reason = fused.unavailable_reason()
+    assert f"cannot load {target}" in reason and "delete it to rebuild" in reason
