@@ -644,10 +644,7 @@ class FusedMamba(ScanMamba):
 
     @staticmethod
     def run_problem(device: torch.device, dtype: torch.dtype) -> str | None:
-        if device.type != "cpu" or accumulation_dtype(dtype) != torch.float32:
-            kind = str(dtype).removeprefix("torch.")
-            return f"its C scan runs on the CPU in float32, not {kind} on {device.type}"
-        return None
+        return mamba_fused.run_problem(device, accumulation_dtype(dtype))
 
     def selective_scan(self, u, delta, A, B, C):
         return mamba_fused.fused_selective_scan(u, delta, A, B, C)

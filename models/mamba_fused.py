@@ -167,9 +167,17 @@ def over_rows(call, batch: int) -> None:
         part.result()
 
 
+def run_problem(device: torch.device, scan_dtype: torch.dtype) -> str | None:
+    """Why the C scan cannot run on ``device`` scanning in ``scan_dtype``, or None."""
+    if device.type != "cpu" or scan_dtype != torch.float32:
+        kind = str(scan_dtype).removeprefix("torch.")
+        return f"its C scan runs on the CPU in float32, not {kind} on {device.type}"
+    return None
+
+
 def check_runs_here(*tensors: torch.Tensor) -> None:
     for t in tensors:
-        if t.device.type != "cpu" or t.dtype != torch.float32:
+        if run_problem(t.device, t.dtype) is not None:
             raise ValueError(
                 f"mamba/fused's C scan runs on CPU float32 (bf16/fp16 models scan in "
                 f"float32), got {t.dtype} on {t.device}: use mamba/scan there"
@@ -191,16 +199,16 @@ class FusedScan(torch.autograd.Function):
         y, h = torch.empty_like(u), u.new_empty(batch, N, E)
         pointers = [address(z) for z in (u, delta, A_ne, B, C, y, h)]
         over_rows(lambda _, b0, b1: lib.mamba_fused_forward(b0, b1, length, E, N, *pointers), batch)
-        ctx.save_for_backward(u, delta, A, B, C)
+        ctx.save_for_backward(u, delta, A_ne, B, C)
         return y, h.transpose(1, 2)
 
     @staticmethod
     @outside_autocast
     def backward(ctx, dy, dh):
-        u, delta, A, B, C = ctx.saved_tensors
+        u, delta, A_ne, B, C = ctx.saved_tensors
         lib = library()[0]
-        (batch, length, E), N = u.shape, A.shape[1]
-        A_ne, dy = A.T.contiguous(), dy.contiguous()
+        (batch, length, E), N = u.shape, A_ne.shape[0]
+        dy = dy.contiguous()
         dh = None if dh is None else dh.transpose(1, 2).contiguous()
         d_u, d_delta, dB, dC = (torch.empty_like(z) for z in (u, u, B, C))
         dA = u.new_empty(batch, N, E)

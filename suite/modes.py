@@ -19,7 +19,7 @@ from torch import nn
 
 from models.backbone import count_params
 from models.base import Mixer
-from models.registry import class_path
+from models.registry import class_path, get_spec
 from schema import Status, Workload, make_extra_info, throughput
 
 from .measure import Passes, synchronized
@@ -43,6 +43,12 @@ def mode_lengths(config: pytest.Config, family: str) -> tuple[int, ...]:
 def selected(options: RunOptions, names: Sequence[str]) -> list[str]:
     """The names --mixers selects, in the given order."""
     return [name for name in names if name in options.mixers]
+
+
+def runs_here(options: RunOptions, name: str) -> bool:
+    """Whether the variant can run in this run: on this machine, on its device
+    and in its dtype."""
+    return get_spec(name).unavailable_reason(options.device, options.dtype) is None
 
 
 def train_step_call(

@@ -40,6 +40,7 @@ from schema import Status, Workload, make_extra_info
 from tasks.accuracy import SANITY_BARS, budget_of, family_defaults, get_profile
 
 from .grid import GridContext, InProcess, RayGrid, RunKey, RunRecord
+from .modes import runs_here
 from .options import RunOptions, get_options
 from .records import record_failure
 from .sweep import PointNotRun, checked_reference_error, session_history
@@ -53,11 +54,7 @@ def accuracy_mixers(options: RunOptions, patterns: str) -> list[str]:
     DEFAULT_MIXERS variant that runs in this run), plus every variant named
     exactly in --mixers."""
     named = {p.strip() for p in patterns.split(",") if p.strip() and not glob.has_magic(p)}
-
-    def runs(name: str) -> bool:
-        return get_spec(name).unavailable_reason(options.device, options.dtype) is None
-
-    chosen = family_defaults(options.mixers, runs)
+    chosen = family_defaults(options.mixers, lambda name: runs_here(options, name))
     picked = set(chosen.values()) | (named & set(options.mixers))
     return [name for name in options.mixers if name in picked]
 

@@ -26,6 +26,7 @@ from suite.modes import (
     forward_call,
     mode_lengths,
     mode_speed,
+    runs_here,
     selected,
     time_bare_forward,
     time_bare_train_step,
@@ -71,11 +72,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def runnable(options, names) -> list[str]:
     """The names --mixers selects that can run in this run."""
-    return [
-        name
-        for name in selected(options, names)
-        if get_spec(name).unavailable_reason(options.device, options.dtype) is None
-    ]
+    return [name for name in selected(options, names) if runs_here(options, name)]
 
 
 def implementation(request: pytest.FixtureRequest, name: str, d_model: int):

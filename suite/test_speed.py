@@ -8,7 +8,7 @@ with an LM head. One pytest-benchmark test per point, e.g.
 value; then, per workload, the mixers interleaved at the largest value where
 every family ran (``test_interleaved[decode]``), which the ratios between them
 come from; and each mixer's decode at every context length it ran, interleaved
-(``test_interleaved_values[decode-mamba/scan]``), which its decode slope comes
+(``test_interleaved_values[mamba/scan-decode]``), which its decode slope comes
 from.
 
     pytest suite/test_speed.py --profile smoke --mixers 'retnet/*'
