@@ -15,6 +15,7 @@ measured (never a silent zero); units are in the names.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +42,8 @@ class Status(StrEnum):
 
 NOT_RUN_STATUSES = (Status.UNAVAILABLE, Status.SKIPPED)
 COST_STATUSES = (Status.OOM, Status.TIMEOUT)
+#: an accuracy run that ran out of its time budget still measured the accuracy it reached
+REACHED_STATUSES = (Status.OK, Status.TIMEOUT)
 
 
 class Workload(StrEnum):
@@ -163,6 +166,12 @@ FIELDS: tuple[Field, ...] = (
     Field("step_s", FLOAT, "accuracy: median seconds per training step"),
     Field("task_config", MAPPING, "accuracy: the task's settings, e.g. {num_kv_pairs: 8}"),
     Field("params_target", INT, "accuracy: the attention model's params this model matches"),
+    Field(
+        "fixed_state",
+        BOOL,
+        "the mixer's decoding state is fixed in size, whatever the length (declared by its "
+        "class, models.base.Mixer.fixed_state); False: it grows (a KV cache, a history)",
+    ),
     Field("status", TEXT, "one of Status"),
     Field("reason", TEXT, "why the status is not ok"),
     Field("mixer_config", MAPPING, "the family knobs the mixer was built with"),
@@ -202,8 +211,24 @@ PARTIAL_KEY = "mixbench_partial"  # true when the run was interrupted before its
 STATS_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3", "rounds", "iterations")
 #: the statistic every time and every throughput is computed from
 TIME_STAT = "median"
-#: the prefix of the LRA release's tasks (tasks/accuracy.py names them lra-<task>)
+#: the prefix of the LRA release's tasks (tasks/ names them lra-<task>)
 LRA_PREFIX = "lra-"
+#: every accuracy model is sized to within this fraction of the attention
+#: model's parameters, per task (DESIGN.md: a fair comparison)
+PARAMS_TOLERANCE = 0.05
+MQAR_PREFIX = "mqar"
+_MQAR_NAME = re.compile(rf"^{MQAR_PREFIX}-L(\d+)-kv(\d+)$")
+
+
+def mqar_task_name(seq_len: int, num_kv_pairs: int) -> str:
+    """The name of an MQAR sweep point: ``mqar-L{seq_len}-kv{pairs}``."""
+    return f"{MQAR_PREFIX}-L{seq_len}-kv{num_kv_pairs}"
+
+
+def parse_mqar_name(task: Any) -> tuple[int, int] | None:
+    """(seq_len, num_kv_pairs) of a name ``mqar_task_name`` wrote, else None."""
+    match = _MQAR_NAME.match(task) if isinstance(task, str) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 #: a round whose thread ran for less than this share of its wall time waited

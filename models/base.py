@@ -105,6 +105,13 @@ class Mixer(nn.Module):
     #: relative error against the family reference that the suite accepts
     #: before timing (a kernel that computes in bf16 inside needs more)
     reference_tolerance: ClassVar[float] = 1e-4
+    #: the decoding state keeps its size whatever the context (RetNet, Mamba);
+    #: False where it grows (attention's KV cache, Hyena's history). Saved per
+    #: point (schema field fixed_state), so reports never list family names
+    fixed_state: ClassVar[bool] = False
+    #: the accuracy runs train each family with its variant of lowest rank that
+    #: runs in the run (tasks: family_defaults); None: never chosen unless named
+    accuracy_rank: ClassVar[int | None] = None
 
     def __init__(self, d_model: int) -> None:
         super().__init__()

@@ -351,6 +351,8 @@ class FFTHyena(Hyena):
     """Long convolution by rFFT of size 2L: zero padding to 2L makes the circular
     convolution linear, so no output wraps around onto earlier positions."""
 
+    accuracy_rank = 0
+
     def long_conv(self, w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         n = w.shape[-1]
         spectrum = torch.fft.rfft(w, n=2 * n) * torch.fft.rfft(h, n=2 * n)

@@ -372,6 +372,8 @@ class Mamba(Mixer):
     """Shared weights and plumbing; variants differ only in ``selective_scan``
     (and, for mamba-ssm, ``causal_conv``)."""
 
+    fixed_state = True
+
     modes = ("forward", "step (fixed-size state)", "prefill")
     #: FLOPs per (position, channel, state) of ``selective_scan`` in ``forward``
     scan_flops_per_state: ClassVar[int] = SCAN_FLOPS_PER_STATE
@@ -556,6 +558,8 @@ class ScanMamba(Mamba):
     """The chunked scan in plain torch with hand-written backwards (see
     ``ChunkedScan`` and ``CausalConvSiLU``); in_proj as one product."""
 
+    accuracy_rank = 1
+
     #: the first pass (more than one chunk only) repeats the discretisation and
     #: the update (4 FLOPs) without C.h
     first_pass_flops_per_state: ClassVar[int] = 4
@@ -632,6 +636,8 @@ class FusedMamba(ScanMamba):
     (models/mamba_fused.c, built at first use with the system's compiler):
     each position is one pass over a batch row's cached state instead of
     several torch ops over the whole batch's. CPU, scanning in float32."""
+
+    accuracy_rank = 0
 
     def __init__(self, d_model: int, **config: Any) -> None:
         super().__init__(d_model, **config)

@@ -310,6 +310,8 @@ class Retention(Mixer):
     """Shared weights (torchscale's names, shapes and init) and plumbing;
     variants differ in how they retain over the sequence."""
 
+    fixed_state = True
+
     modes = ("forward", "step (fixed state)", "prefill")
 
     def __init__(
@@ -497,6 +499,8 @@ class ParallelRetention(Retention):
 class ChunkwiseRetention(Retention):
     """Exact scores inside chunks of ``chunk_size``, a carried state between
     them: O(L * C) for the chunks plus O(L * d_k * d_v) for the state."""
+
+    accuracy_rank = 0
 
     def retain(self, q, k, v) -> torch.Tensor:
         return self.retain_prompt(q, k, v)[0]
