@@ -195,3 +195,37 @@ def test_empty_split_files_are_malformed(tmp_path: Path, name: str, empty: str) 
             pickle.dump({b"data": np.zeros((0, 3072), np.uint8), b"labels": []}, f)
     with pytest.raises(MalformedData, match=f"{empty}: holds no"):
         load_task(name, tmp_path)
+
+
+class RunsAShellCommand:
+    """What a crafted batch pickles: os.system with an argument, called on load."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_image_batch_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    write_cifar(tmp_path)
+    marker = tmp_path / "ran"
+    crafted = {b"data": RunsAShellCommand(marker), b"labels": [0]}
+    (tmp_path / "cifar-10-batches-py/data_batch_2").write_bytes(pickle.dumps(crafted))
+    with pytest.raises(MalformedData, match=r"data_batch_2: .*refused to load posix\.system"):
+        load_task("image", tmp_path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_image_batches_of_every_pickle_protocol_load(tmp_path: Path, protocol: int) -> None:
+    """The Python 2 batches of the release and ones Python 3 wrote, at any protocol."""
+    write_cifar(tmp_path)
+    path = tmp_path / "cifar-10-batches-py/test_batch"
+    data = np.arange(2 * 3072, dtype=np.int64).reshape(2, 3072).astype(np.uint8)
+    batch = {b"data": data, b"labels": [3, 4], b"filenames": [b"a.png", "b.png"]}
+    path.write_bytes(pickle.dumps(batch, protocol=protocol))
+    test = load_task("image", tmp_path).test
+    assert len(test) == 2 and int(test[1][1]) == 4

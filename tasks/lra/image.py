@@ -13,6 +13,7 @@ CIFAR's training set by a hash we cannot reproduce without tfds, so we take the 
 
 from __future__ import annotations
 
+import codecs
 import pickle
 from pathlib import Path
 
@@ -42,14 +43,55 @@ def to_grayscale(rgb: np.ndarray) -> np.ndarray:
     return (gray * np.float32(255.5)).astype(np.uint8)
 
 
+def _numpy_callables() -> dict[tuple[str, str], object]:
+    """The callables a pickled numpy array names, under the module paths numpy 1 and
+    numpy 2 write (the objects are taken from numpy's own reduce, not imported by name)."""
+    sample = np.zeros(1, dtype=np.uint8)
+    reconstruct = sample.__reduce__()[0]  # protocols 0-4
+    frombuffer = sample.__reduce_ex__(5)[0]  # protocol 5
+    allowed: dict[tuple[str, str], object] = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): codecs.encode,  # bytes pickled by Python 3 at protocol 2
+    }
+    for core in ("numpy.core", "numpy._core"):
+        allowed[(f"{core}.multiarray", "_reconstruct")] = reconstruct
+        allowed[(f"{core}.numeric", "_frombuffer")] = frombuffer
+    return allowed
+
+
+class BatchUnpickler(pickle.Unpickler):
+    """Admits only what a CIFAR-10 batch holds: dicts, lists, bytes, str, numbers and
+    numpy arrays. Any other global (os.system, eval, ...) is refused, so a crafted batch
+    cannot run code when a user checks a download they do not yet trust."""
+
+    ALLOWED = _numpy_callables()
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return self.ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refused to load {module}.{name}: a CIFAR-10 batch holds only dicts, lists, "
+                "bytes and numpy arrays"
+            ) from None
+
+
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(N, 1024) grayscale pixels, row by row, and (N,) labels of one pickled batch."""
     try:
         with path.open("rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+            batch = BatchUnpickler(f, encoding="bytes").load()
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as error:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        LookupError,
+        TypeError,
+        ValueError,
+        AttributeError,
+    ) as error:
         raise MalformedData(
             path, None, f"expected a CIFAR-10 python batch with b'data' and b'labels': {error!r}"
         ) from error
