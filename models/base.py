@@ -18,9 +18,8 @@ import torch
 from torch import nn
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-#: the family knobs that the suite and the tasks offer every mixer; a variant
-#: gets those its constructor names (heads, chunk size, Hyena's l_max)
-FAMILY_KNOBS = ("n_heads", "chunk_size", "l_max")
+#: what ``Mixer.knobs`` gives a knob whose constructor sets no default
+REQUIRED = inspect.Parameter.empty
 
 
 def check_positive(name: str, value: int) -> None:
@@ -119,14 +118,30 @@ class Mixer(nn.Module):
         self.d_model = d_model
 
     @classmethod
+    def knobs(cls) -> dict[str, Any]:
+        """The mixer's knobs: its constructor's keyword arguments after
+        ``d_model``, with their defaults (``REQUIRED`` where there is none).
+        A constructor that hands ``**config`` on to its base class has the
+        base's knobs too (mamba/scan: chunk_size, and Mamba's d_state ...)."""
+        found: dict[str, Any] = {}
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass):
+                continue
+            parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
+            for parameter in parameters:
+                if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+                    found.setdefault(parameter.name, parameter.default)
+            if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+                break
+        found.pop("d_model", None)
+        return found
+
+    @classmethod
     def knobs_from(cls, **offered: Any) -> dict[str, Any]:
-        """The offered family knobs this variant's constructor takes, e.g.
+        """The offered values whose names are this variant's knobs, e.g.
         ``{"n_heads": 4}`` for attention out of n_heads, chunk_size and l_max."""
-        unknown = set(offered) - set(FAMILY_KNOBS)
-        if unknown:
-            raise ValueError(f"unknown family knobs {sorted(unknown)}; known: {FAMILY_KNOBS}")
-        named = inspect.signature(cls).parameters
-        return {knob: offered[knob] for knob in FAMILY_KNOBS if knob in named and knob in offered}
+        knobs = cls.knobs()
+        return {name: value for name, value in offered.items() if name in knobs}
 
     @classmethod
     def config_problem(cls, d_model: int, **config: Any) -> str | None:

@@ -16,16 +16,18 @@ that cannot be imported, or whose name is taken by another class, raises
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import importlib
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 import torch
 
-from .base import Mixer
+from .base import REQUIRED, Mixer, check_positive
 
 ENTRY_POINT_GROUP = "mixbench.mixers"
 PLUGINS_ENV = "MIXBENCH_PLUGINS"
@@ -292,3 +294,95 @@ def build_mixer(name: str, d_model: int, **config) -> Mixer:
     if reason is None:
         return spec.cls(d_model=d_model, **config)
     raise MixerUnavailable(f"{name} is unavailable: {reason}")
+
+
+# -- knobs ----------------------------------------------------------------------
+MIXER_OPTION_USAGE = (
+    "PATTERN:knob=value[,knob=value], e.g. mamba/scan:d_state=32,expand=4 or retnet:n_heads=8"
+)
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def parse_mixer_options(texts: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``["mamba*/*:d_state=32,expand=4", "retnet:n_heads=8"]`` ->
+    ``{"mamba*/*": {"d_state": "32", "expand": "4"}, "retnet": {"n_heads": "8"}}``;
+    a later setting of one pattern's knob wins. PATTERN is a mixer name, a
+    family, or a glob of names (``mixer_options_for`` matches them)."""
+    parsed: dict[str, dict[str, str]] = {}
+    for text in texts:
+        pattern, sep, settings = text.partition(":")
+        pairs = [pair.partition("=") for pair in settings.split(",")]
+        if not (sep and pattern.strip() and all(k.strip() and eq for k, eq, _ in pairs)):
+            raise ValueError(f"{text!r} is not {MIXER_OPTION_USAGE}")
+        knobs = parsed.setdefault(pattern.strip(), {})
+        knobs.update({knob.strip(): value.strip() for knob, _, value in pairs})
+    return parsed
+
+
+def pattern_matches(pattern: str, name: str) -> bool:
+    """A mixer name, its family, or a glob of family/variant names."""
+    return pattern == name.partition("/")[0] or fnmatch.fnmatchcase(name, pattern)
+
+
+def mixer_options_for(name: str, by_pattern: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The knobs set for ``name`` by every pattern that matches it, later
+    patterns over earlier ones."""
+    options: dict[str, Any] = {}
+    for pattern, knobs in by_pattern.items():
+        if pattern_matches(pattern, name):
+            options.update(knobs)
+    return options
+
+
+def knob_value(value: Any, default: Any) -> Any:
+    """A knob's value in its default's type where the default is a bool, int or
+    float and the value is text (from a command line); other text that reads
+    as a number becomes that number (a default of None or "auto")."""
+    if not isinstance(value, str):
+        return value
+    if isinstance(default, bool):
+        if value.lower() not in TRUE_WORDS + FALSE_WORDS:
+            raise ValueError(f"{value!r} is not true or false")
+        return value.lower() in TRUE_WORDS
+    if isinstance(default, int | float):
+        return type(default)(value)
+    for number in (int, float):
+        try:
+            return number(value)
+        except ValueError:
+            pass
+    return value
+
+
+def described_knobs(knobs: Mapping[str, Any]) -> str:
+    """``d_state=16, d_conv=4, ...`` (``l_max`` alone where it has no default)."""
+    return ", ".join(
+        name if default is REQUIRED else f"{name}={default!r}" for name, default in knobs.items()
+    )
+
+
+def mixer_config(
+    name: str, d_model: int, offered: Mapping[str, Any], options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The keyword arguments that build ``name`` at ``d_model`` (after it):
+    the ``offered`` shared values of a run (n_heads, chunk_size, l_max ...)
+    that its constructor names, and over them the user's ``options`` for this
+    mixer, each of which must be one of its knobs (else ValueError naming the
+    knob, the mixer and its knobs), converted to its default's type."""
+    check_positive("d_model", d_model)
+    spec = get_spec(name)
+    knobs = spec.cls.knobs()
+    config = spec.cls.knobs_from(**offered)
+    for knob, value in options.items():
+        if knob not in knobs:
+            close = difflib.get_close_matches(knob, knobs, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(
+                f"{name} has no knob {knob!r}{hint}; its knobs: {', '.join(knobs) or 'none'}"
+            )
+        try:
+            config[knob] = knob_value(value, knobs[knob])
+        except ValueError:
+            kind = type(knobs[knob]).__name__
+            raise ValueError(f"{name}'s knob {knob} must be {kind}, got {value!r}") from None
+    return config
