@@ -1,5 +1,6 @@
-"""``python -m models list``: every registered variant, its modes, whether it
-runs here (or why not) and its parameter count at a default size."""
+"""``python -m models list``: every registered variant, its modes, its knobs
+with their defaults, whether it runs here (or why not) and its parameter count
+at a default width, built with its knobs' defaults."""
 
 from __future__ import annotations
 
@@ -11,21 +12,20 @@ import pandas as pd
 
 from .arguments import positive_int
 from .backbone import count_params
-from .registry import build_mixer, list_mixers
+from .registry import build_mixer, described_knobs, list_mixers
 
 DEFAULT_D_MODEL = 256
-DEFAULT_CONFIG = {"retnet": {"n_heads": 4}, "attention": {"n_heads": 4}}
 
 
 def width_problem(d_model: int) -> str | None:
-    """Why some registered variant cannot be built at ``d_model`` with its listing's
-    config (e.g. heads that do not divide it), with a width that works; or None."""
+    """Why some registered variant cannot be built at ``d_model`` with its knobs'
+    defaults (e.g. heads that do not divide it), with a width that works; or None."""
     specs = list_mixers()
 
     def problems(width: int) -> list[str]:
         found = []
         for spec in specs:
-            problem = spec.cls.config_problem(width, **DEFAULT_CONFIG.get(spec.family, {}))
+            problem = spec.cls.config_problem(width)
             if problem is not None:
                 found.append(f"{spec.name}: {problem}")
         return found
@@ -50,17 +50,17 @@ def list_table(d_model: int) -> pd.DataFrame:
     rows = []
     for spec in list_mixers():
         reason = spec.unavailable_reason()
-        config = DEFAULT_CONFIG.get(spec.family, {})
         if reason is None:
-            params = count_params(build_mixer(spec.name, d_model, **config))
+            params = count_params(build_mixer(spec.name, d_model))
         else:
             # weights do not need the backend: count them on the CPU all the same
-            params = count_params(spec.cls(d_model=d_model, **config))
+            params = count_params(spec.cls(d_model=d_model))
         rows.append(
             {
                 "name": spec.name + (" (reference)" if spec.reference else ""),
                 "family": spec.family,
                 "modes": ", ".join(spec.cls.modes),
+                "knobs": described_knobs(spec.cls.knobs()),
                 "available": "yes" if reason is None else f"unavailable: {reason}",
                 f"params@d{d_model}": params,
             }

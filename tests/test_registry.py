@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -309,3 +310,88 @@ def test_models_list_command_prints_every_variant():
         assert spec.name in out
     assert "unavailable:" in out or all(s.unavailable_reason() is None for s in list_mixers())
     assert textwrap.dedent(out).splitlines()[0].startswith("name")
+
+
+# -- knobs -------------------------------------------------------------------------------
+def test_a_mixer_declares_its_knobs_through_its_constructors():
+    scan = get_spec("mamba/scan").cls.knobs()
+    # its own chunk_size, and Mamba's knobs it hands on through **config
+    assert scan["chunk_size"] is None and scan["d_state"] == 16 and scan["expand"] == 2
+    assert "d_model" not in scan and "config" not in scan
+    assert get_spec("attention/sdpa").cls.knobs() == {"n_heads": 4, "rotary_base": 10000.0}
+
+
+def test_mixer_config_takes_the_offered_values_its_constructor_names_and_the_options_over_them():
+    offered = {"n_heads": 2, "chunk_size": 16, "l_max": 99, "not_a_knob_anywhere": 1}
+    assert registry.mixer_config("attention/sdpa", 32, offered, {}) == {"n_heads": 2}
+    config = registry.mixer_config("mamba/scan", 32, offered, {"d_state": "32", "chunk_size": 8})
+    assert config == {"chunk_size": 8, "d_state": 32}
+    retnet = registry.mixer_config("retnet/chunkwise", 32, offered, {"layernorm_eps": "1e-5"})
+    assert retnet == {"n_heads": 2, "chunk_size": 16, "layernorm_eps": 1e-5}
+    build_mixer("mamba/scan", 32, **config)  # what it returns builds the mixer
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "words"),
+    [
+        ("mamba/scan", {"d_stat": 1}, "mamba/scan has no knob 'd_stat' (did you mean d_state?)"),
+        ("mamba/scan", {"d_stat": 1}, "its knobs: chunk_size, d_state, d_conv, expand"),
+        ("attention/sdpa", {"chunk_size": 4}, "attention/sdpa has no knob 'chunk_size'"),
+        ("mamba/scan", {"d_state": "many"}, "mamba/scan's knob d_state must be int, got 'many'"),
+    ],
+)
+def test_an_unknown_or_unreadable_knob_is_one_line_naming_knob_and_mixer(name, options, words):
+    with pytest.raises(ValueError, match="^[^\n]*$") as error:
+        registry.mixer_config(name, 32, {}, options)
+    assert words in str(error.value)
+
+
+def test_a_knob_without_a_number_default_reads_numbers_and_words():
+    assert registry.knob_value("8", "auto") == 8 and registry.knob_value("auto", "auto") == "auto"
+    assert registry.knob_value("64", None) == 64 and registry.knob_value("0.5", None) == 0.5
+    assert registry.knob_value("off", True) is False and registry.knob_value("yes", False) is True
+    with pytest.raises(ValueError):
+        registry.knob_value("maybe", True)
+
+
+def test_mixer_options_parse_and_match_names_families_and_globs():
+    parsed = registry.parse_mixer_options(
+        ["mamba*/*:d_state=32,expand=4", "retnet:n_heads=8", "mamba/scan:d_state=64"]
+    )
+    assert parsed == {
+        "mamba*/*": {"d_state": "32", "expand": "4"},
+        "retnet": {"n_heads": "8"},
+        "mamba/scan": {"d_state": "64"},
+    }
+    assert registry.mixer_options_for("mamba/scan", parsed) == {"d_state": "64", "expand": "4"}
+    assert registry.mixer_options_for("mamba/fused", parsed) == {"d_state": "32", "expand": "4"}
+    assert registry.mixer_options_for("retnet/parallel", parsed) == {"n_heads": "8"}
+    assert registry.mixer_options_for("attention/sdpa", parsed) == {}
+
+
+@pytest.mark.parametrize(
+    "text", ["mamba", "mamba/scan:", "mamba/scan:d_state", ":d_state=1", "x:=1"]
+)
+def test_a_badly_written_mixer_option_says_the_form(text):
+    with pytest.raises(ValueError, match=r"is not PATTERN:knob=value\[,knob=value\], e.g."):
+        registry.parse_mixer_options([text])
+
+
+def test_a_toy_family_with_a_knob_of_its_own_is_listed_and_configured(
+    tmp_path, monkeypatch, clean_registry
+):
+    """A new family's new knob reaches the listing and mixer_config with no edit outside
+    the family's module."""
+    module = TOY_MODULE.format(name="toyknob/mean").replace(
+        "def __init__(self, d_model):", "def __init__(self, d_model, gain: float = 1.0):"
+    )
+    (tmp_path / "toy_knob.py").write_text(module)
+    importlib.invalidate_caches()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(registry.PLUGINS_ENV, "toy_knob")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), *sys.path]))
+    out = subprocess.run(
+        [sys.executable, "-m", "models", "list"], capture_output=True, text=True, check=True
+    ).stdout
+    assert any("toyknob/mean" in line and "gain=1.0" in line for line in out.splitlines())
+    assert registry.mixer_config("toyknob/mean", 8, {"n_heads": 2}, {"gain": "2"}) == {"gain": 2.0}

@@ -246,7 +246,8 @@ def test_models_list_is_a_pandas_table():
     from models.registry import list_mixers
 
     table = list_table(64)
-    assert list(table.columns) == ["name", "family", "modes", "available", "params@d64"]
+    columns = ["name", "family", "modes", "knobs", "available", "params@d64"]
+    assert list(table.columns) == columns
     assert len(table) == len(list_mixers()) and table["params@d64"].dtype.kind == "i"
     lines = list_command(64).splitlines()
     assert lines[0].startswith("name") and len(lines) == len(table) + 1
