@@ -69,10 +69,26 @@ def outside_autocast(method: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def cuda_package_reason(package: str) -> str | None:
-    """Why an optional CUDA backend cannot run here, or None when it can."""
+def cuda_package_reason(
+    package: str, extension: str | None = None, build: str = ""
+) -> str | None:
+    """Why an optional CUDA backend cannot run here, or None when it can: the
+    package is installed, its compiled ``extension`` module imports (a package
+    can install without it: mamba-ssm's default install leaves out
+    selective_scan_cuda, and then fails at its first call), and a CUDA device
+    is present. ``build`` says how to get the extension."""
     if importlib.util.find_spec(package) is None:
         return f"package {package} is not installed (pip install 'mixbench[gpu]' on a CUDA machine)"
+    if extension is not None:
+        try:
+            importlib.import_module(extension)
+        except (ImportError, OSError) as error:  # absent, or built against another torch
+            detail = " ".join(str(error).split())
+            how = f"; {build}" if build else ""
+            return (
+                f"{package} is installed but its compiled {extension} is not "
+                f"({type(error).__name__}: {detail}{how})"
+            )
     if not torch.cuda.is_available():
         return f"{package} needs a CUDA device, none is available"
     return None
