@@ -207,6 +207,11 @@ NUMERIC_KEYS = tuple(f.name for f in FIELDS if f.types in (INT, FLOAT))
 FAILURES_KEY = "mixbench_failures"  # points that did not run: {name, fullname, group, extra_info}
 OPTIONS_KEY = "mixbench_options"  # the run's resolved options (suite/options.py)
 PARTIAL_KEY = "mixbench_partial"  # true when the run was interrupted before its end
+#: options the shards of one run may hold different values of (each machine its own threads,
+#: workers and data folder); every other option must match for shards to be merged
+PER_MACHINE_OPTIONS = frozenset(
+    {"shard", "shard_group", "torch_threads", "workers", "ray_address", "data_dir"}
+)
 #: pytest-benchmark's statistics a report reads, all in seconds but rounds and iterations
 STATS_KEYS = ("min", "max", "mean", "median", "stddev", "iqr", "q1", "q3", "rounds", "iterations")
 #: the statistic every time and every throughput is computed from

@@ -41,6 +41,7 @@ from schema import (
     NUMERIC_KEYS,
     OPTIONS_KEY,
     PARTIAL_KEY,
+    PER_MACHINE_OPTIONS,
     SPEED_WORKLOADS,
     STATS_KEYS,
     TIME_STAT,
@@ -673,11 +674,44 @@ def point_key(row: Mapping[str, Any]) -> tuple:
     return (name,)
 
 
+def run_options(data: Mapping[str, Any]) -> dict[str, str]:
+    """The options that make a run what it is (all but schema.PER_MACHINE_OPTIONS),
+    each as JSON text."""
+    return {
+        name: json.dumps(value, sort_keys=True)
+        for name, value in mapping(data, OPTIONS_KEY).items()
+        if name not in PER_MACHINE_OPTIONS
+    }
+
+
+def refuse_different_options(group: str, members: Sequence[tuple[RunFile, dict]]) -> None:
+    """ReportError where the autosaves of one group ran with different options: they
+    are not shares of one run, and a verdict drawn across them would be false."""
+    per_file = {found.ref: run_options(data) for found, data in members}
+    names = sorted({name for options in per_file.values() for name in options})
+    differing = [
+        name for name in names if len({options.get(name) for options in per_file.values()}) > 1
+    ]
+    if not differing:
+        return
+    described = "; ".join(
+        f"{name}: "
+        + ", ".join(f"{options.get(name, 'unset')} in {ref}" for ref, options in per_file.items())
+        for name in differing
+    )
+    raise ReportError(
+        f"shard group {group}: its autosaves ran with different options ({described}), so "
+        "they are not shares of one run and are not merged; report one with --run <its file>, "
+        "or run the shards again with the same options"
+    )
+
+
 def merged_group(group: str, members: Sequence[tuple[RunFile, dict]]) -> list[dict[str, Any]]:
     """The points of one shard group as one run: each point once (a point
     saved by two autosaves, e.g. a shard run again, keeps the newest), each
     shard's own machine in its rows; warnings say which shards are missing
     and when the shards ran on different hardware."""
+    refuse_different_options(group, members)
     newest_first = sorted(
         members, key=lambda m: (str(m[1].get("datetime") or ""), *order(m[0])), reverse=True
     )

@@ -15,6 +15,7 @@ the shard measured) runs where it falls in the same deal, at a fixed cost.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import subprocess
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from models.registry import get_spec
+from schema import PER_MACHINE_OPTIONS
 
 from .options import RunOptions, Shard
 from .sweep import UNTIMED_CALL_COST, Point, calls_per_point
@@ -50,29 +52,31 @@ def item_cost(item: pytest.Item, options: RunOptions) -> float:
 
 
 def deal(items: list[pytest.Item], options: RunOptions, shard: Shard) -> list[pytest.Item]:
-    """The items of this shard, in their collected order."""
+    """The items of this shard, in their collected order. Only the shares that can get
+    an item are kept (a heap of at most one per item), so that N far above the number
+    of items costs nothing: the shares past them are empty."""
     dealt = [item for item in items if item.originalname not in EVERY_SHARD]
     costs = {item.nodeid: item_cost(item, options) for item in dealt}
-    loads = [0.0] * shard.count
+    shares = [(0.0, k) for k in range(1, min(shard.count, len(dealt)) + 1)]
     owner: dict[str, int] = {}
     for item in sorted(dealt, key=lambda i: (-costs[i.nodeid], i.nodeid)):
-        lightest = min(range(shard.count), key=lambda k: (loads[k], k))
-        loads[lightest] += costs[item.nodeid]
-        owner[item.nodeid] = lightest + 1
+        load, lightest = heapq.heappop(shares)  # the least loaded, the lowest index on ties
+        owner[item.nodeid] = lightest
+        heapq.heappush(shares, (load + costs[item.nodeid], lightest))
     return [item for item in items if owner.get(item.nodeid, shard.index) == shard.index]
 
 
 def shard_group(options: RunOptions) -> str:
-    """The same id in every shard of one run: the options (but the shard) and
-    the commit, hashed; --shard-group names it instead."""
+    """The same id in every shard of one run: the options that must match across
+    shards (schema.PER_MACHINE_OPTIONS may differ) and the commit, hashed. A
+    --shard-group name is prefixed to the hash of the options, so that shards run
+    with other options under the same name are never taken for one run."""
+    summary = {k: v for k, v in options.summary().items() if k not in PER_MACHINE_OPTIONS}
     given = options.values.get("shard_group")
-    if given:
-        return given
-    summary = {k: v for k, v in options.summary().items() if k not in ("shard", "shard_group")}
-    summary.pop("torch_threads", None)
-    summary["commit"] = current_commit()
-    digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
-    return digest[:12]
+    if not given:
+        summary["commit"] = current_commit()
+    digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{given}-{digest}" if given else digest
 
 
 def current_commit() -> str | None:

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from reports.__main__ import main, run_labels
-from reports.load import ShardWarning, load, select_run_files
+from reports.load import ReportError, ShardWarning, load, select_run_files
 from tests.fixtures import make_shards
 
 SHARDS = Path(__file__).parent / "fixtures" / "shards"
@@ -206,3 +206,24 @@ def test_compare_refuses_a_selector_naming_several_runs(tmp_path):
     assert code == 2
     assert "names 2 runs" in errors and "the shards of one group" in errors
     assert "Traceback" not in errors
+
+
+def test_shards_run_with_other_options_are_not_merged(tmp_path):
+    """One --shard-group reused for another dtype and profile: refused, naming the
+    options, where they became one run with a false verdict drawn across them."""
+    folder = storage(tmp_path / "storage", SHARD_1)
+
+    def other_run(data: dict) -> None:
+        data["mixbench_options"].update(dtype="float64", profile="default", workers=4)
+
+    rewritten(SHARD_2, folder / "box-b" / SHARD_2.name, other_run)
+    with pytest.raises(ReportError) as error:
+        load(folder, ["all"])
+    message = str(error.value)
+    assert '"float32" in box-a/0001' in message and '"float64" in box-b/0001' in message
+    assert "profile:" in message and "workers" not in message  # a machine's own may differ
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["--storage", str(folder), "--out", str(tmp_path / "out"), "--format", "md"])
+    assert code != 0 and "dtype" in stderr.getvalue() and "Traceback" not in stderr.getvalue()
+    assert len(stderr.getvalue().strip().splitlines()) == 1

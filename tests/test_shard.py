@@ -12,7 +12,7 @@ import pytest
 
 from models.registry import list_mixers
 from suite.options import resolve_options
-from suite.shard import predicted_cost
+from suite.shard import predicted_cost, shard_group
 from suite.sweep import sweep_points
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +74,27 @@ def test_each_shard_saves_the_same_group(tmp_path: Path) -> None:
         assert options["shard"] == f"{k}/2"
         groups.add(options["shard_group"])
     assert len(groups) == 1
+
+
+def test_a_billion_shards_collect_at_once() -> None:
+    """N far above the number of points: the first shards get one point each, the
+    rest only the calibration (the deal keeps no list of N loads)."""
+    everywhere = {"suite/test_calibration.py::test_matmul"}
+    first = collected("--shard", "1/1000000000")
+    assert len(set(first) - everywhere) == 1 and everywhere <= set(first)
+    assert collected("--shard", "1000000000/1000000000") == sorted(everywhere)
+
+
+def test_the_group_id_holds_the_options() -> None:
+    """Shards run under one --shard-group with other options get other ids: the
+    reader never takes them for one run."""
+    names = [spec.name for spec in list_mixers()]
+
+    def group(**values: str) -> str:
+        chosen = {"profile": "smoke", "shard": "1/2", "shard_group": "mine", **values}
+        return shard_group(resolve_options(chosen, names, False))
+
+    assert group().startswith("mine-")
+    assert group() == group(shard="2/2", workers="3")  # what may differ per machine
+    assert group() != group(dtype="float64")
+    assert group() != group(mixers="attention/*")
