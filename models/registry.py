@@ -31,7 +31,13 @@ from .base import REQUIRED, Mixer, check_positive
 
 ENTRY_POINT_GROUP = "mixbench.mixers"
 PLUGINS_ENV = "MIXBENCH_PLUGINS"
-BUILTIN_MODULES = ("models.retnet", "models.attention", "models.hyena", "models.mamba")
+BUILTIN_MODULES = (
+    "models.retnet",
+    "models.attention",
+    "models.hyena",
+    "models.mamba",
+    "models.mamba2",
+)
 
 
 class MixerUnavailable(RuntimeError):

@@ -1,0 +1,513 @@
+"""Mamba-2's SSD layer (Dao & Gu 2024, "Transformers are SSMs"), with
+mamba-ssm's ``Mamba2`` parameter layout (its names and shapes load as they are).
+
+    x -> in_proj -> (z, xBC, dt)
+    xBC = silu(causal depthwise conv1d(xBC));  (x, B, C) = split(xBC)
+    dt = softplus(dt + dt_bias);  A = -exp(A_log)          (one scalar decay per head)
+    h_t = exp(dt_t A) h_{t-1} + dt_t x_t B_t^T              (per head: headdim x d_state)
+    y_t = h_t C_t + D x_t                                   (B, C shared by the heads of a group)
+    out = out_proj(rms_norm(y * silu(z)) * weight)         (the norm per group of channels)
+
+The scan over time (SSD) has mamba-ssm's ``mamba_chunk_scan_combined``
+signature in every variant, so that each can stand in for the others and be
+checked against them: ``ssd_scan_ref`` runs the recurrence token by token
+(mamba2/ref), ``ssd_chunked`` the chunked algorithm in plain torch
+(mamba2/chunked: inside each chunk the quadratic masked form, a few large
+batched products; across chunks the state, carried once per chunk),
+mamba2/mamba-ssm calls mamba-ssm's Triton kernel where its compiled package
+imports, and mamba2/fla (models/mamba2_fla.py) fla's ``chunk_simple_gla``.
+Decoding keeps a fixed-size state: the conv's last ``d_conv - 1`` inputs and h.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import causal_pairs
+from .base import (
+    Mixer,
+    accumulation_dtype,
+    check_divisible,
+    check_positive,
+    cuda_package_reason,
+    matmul_flops,
+    train_flops,
+)
+from .mamba import CausalConvSiLU, inverse_softplus
+from .registry import register_mixer
+
+#: FLOPs per (position, head, headdim, state) of the recurrence: the decayed
+#: carry (a multiply-add), dt x B^T (a multiply; dt x is per channel) and the
+#: read-out h C (a multiply-add)
+RECURRENCE_FLOPS_PER_STATE = 5
+
+
+def discretised_dt(dt: torch.Tensor, dt_bias, dt_softplus: bool) -> torch.Tensor:
+    """dt (+ dt_bias) (through softplus) in the accumulation dtype, as
+    mamba-ssm computes it before its cumulative sums."""
+    dt = dt.to(accumulation_dtype(dt.dtype))
+    if dt_bias is not None:
+        dt = dt + dt_bias.to(dt.dtype)
+    return F.softplus(dt) if dt_softplus else dt
+
+
+def heads_of_groups(t: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """(..., groups, n) -> (..., heads, n): each group's B or C for each of its heads."""
+    return t.repeat_interleave(n_heads // t.shape[-2], dim=-2)
+
+
+def skip_and_gate(y: torch.Tensor, x: torch.Tensor, D, z) -> torch.Tensor:
+    """y + D x, times silu(z) where z is given, in x's dtype (mamba-ssm's output)."""
+    if D is not None:
+        y = y + x.to(y.dtype) * (D if D.dim() == 2 else D[:, None]).to(y.dtype)
+    if z is not None:
+        y = y * F.silu(z.to(y.dtype))
+    return y.to(x.dtype)
+
+
+def ssd_step(
+    state: torch.Tensor,
+    x_t: torch.Tensor,
+    dt_t: torch.Tensor,
+    A: torch.Tensor,
+    B_t: torch.Tensor,
+    C_t: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One position of the recurrence, every head: state (b, h, p, n), x_t
+    (b, h, p), dt_t (b, h) discretised, A (h,), B_t and C_t (b, h, n). Returns
+    the new state and y_t = state C_t (b, h, p), without the D skip."""
+    decay = torch.exp(dt_t * A)[..., None, None]
+    state = torch.addcmul((dt_t[..., None] * x_t)[..., None] * B_t[:, :, None, :], decay, state)
+    return state, (state @ C_t[..., None]).squeeze(-1)
+
+
+def ssd_scan_ref(
+    x,
+    dt,
+    A,
+    B,
+    C,
+    chunk_size,
+    D=None,
+    z=None,
+    dt_bias=None,
+    dt_softplus=False,
+    initial_states=None,
+    return_final_states=False,
+):
+    """The SSD scan as its recurrence, one position at a time, with
+    ``mamba_chunk_scan_combined``'s signature and shapes: x (b, l, h, p), dt
+    (b, l, h), A (h,), B and C (b, l, g, n), D (h,) or (h, p), z (b, l, h, p),
+    dt_bias (h,), initial_states (b, h, p, n). Returns y (b, l, h, p) in x's
+    dtype and, with ``return_final_states``, the state after the last position
+    (b, h, p, n) in the accumulation dtype. ``chunk_size`` is taken for the
+    signature's sake: the recurrence has no chunks."""
+    b, length, h, p = x.shape
+    acc = accumulation_dtype(x.dtype)
+    dt = discretised_dt(dt, dt_bias, dt_softplus)
+    A = A.to(acc)
+    Bh, Ch = heads_of_groups(B.to(acc), h), heads_of_groups(C.to(acc), h)
+    xa = x.to(acc)
+    state = x.new_zeros(b, h, p, B.shape[-1], dtype=acc)
+    if initial_states is not None:
+        state = initial_states.to(acc)
+    ys = []
+    for t in range(length):
+        state, y_t = ssd_step(state, xa[:, t], dt[:, t], A, Bh[:, t], Ch[:, t])
+        ys.append(y_t)
+    y = skip_and_gate(torch.stack(ys, dim=1), x, D, z)
+    return (y, state) if return_final_states else y
+
+
+def segment_decays(acs: torch.Tensor) -> torch.Tensor:
+    """(..., Q) cumulative sums of dt A inside a chunk -> (..., Q, Q): exp(acs_i -
+    acs_j) on and below the diagonal (the decay from position j to i), exactly 0
+    above it (-inf before exp: no large positive exponent, no gradient there)."""
+    Q = acs.shape[-1]
+    causal = torch.ones(Q, Q, dtype=torch.bool, device=acs.device).tril()
+    return (acs[..., :, None] - acs[..., None, :]).masked_fill(~causal, -math.inf).exp()
+
+
+def ssd_chunked(
+    x,
+    dt,
+    A,
+    B,
+    C,
+    chunk_size,
+    D=None,
+    z=None,
+    dt_bias=None,
+    dt_softplus=False,
+    initial_states=None,
+    return_final_states=False,
+):
+    """``ssd_scan_ref``'s result by the SSD chunked algorithm, in batched
+    products (autograd gives the backward). With acs the cumulative sum of
+    dt A inside a chunk of Q positions, per head:
+
+        y     = (C B^T * exp(acs_i - acs_j), j <= i) (dt x)  +  exp(acs) C S_c
+        S_c+1 = exp(acs_Q) S_c + B^T (exp(acs_Q - acs) dt x)
+
+    C B^T is computed once per group and shared by its heads; the state S is
+    kept (n, heads x p) per group, so that the products that read and write it
+    are one large matmul per chunk and group. Every exponent is <= 0: nothing
+    overflows however strong the decay. The sequence is padded behind to whole
+    chunks with dt = 0 (decay 1, no input), which leaves the state unchanged."""
+    b, length, h, p = x.shape
+    g, n = B.shape[-2:]
+    hg = h // g
+    acc = accumulation_dtype(x.dtype)
+    dt = discretised_dt(dt, dt_bias, dt_softplus)
+    Q = min(chunk_size, length)
+    pad = -length % Q
+    c = (length + pad) // Q
+    xs, a = x.to(acc) * dt[..., None], dt * A.to(acc)
+    Bc, Cc = B.to(acc), C.to(acc)
+    if pad:
+        xs, Bc, Cc = (F.pad(t, (0, 0, 0, 0, 0, pad)) for t in (xs, Bc, Cc))
+        a = F.pad(a, (0, 0, 0, pad))
+    # position before head: (b, c, g, Q, hg, p), so that hg x p are one product's columns
+    xs = xs.reshape(b, c, Q, g, hg, p).transpose(2, 3)
+    acs = a.reshape(b, c, Q, g, hg).permute(0, 1, 3, 4, 2).cumsum(-1)  # (b, c, g, hg, Q)
+    Bc, Cc = (t.reshape(b, c, Q, g, n).transpose(2, 3) for t in (Bc, Cc))  # (b, c, g, Q, n)
+    # inside chunks: the masked quadratic form, per head
+    scores = (Cc @ Bc.transpose(-1, -2)).unsqueeze(3) * segment_decays(acs)
+    y = (scores @ xs.transpose(3, 4)).transpose(3, 4)  # (b, c, g, Q, hg, p)
+    # each chunk's own state from zero, (b, c, g, n, hg * p)
+    to_end = torch.exp(acs[..., -1:] - acs).transpose(-1, -2)[..., None]  # (b, c, g, Q, hg, 1)
+    local = Bc.transpose(-1, -2) @ (xs * to_end).reshape(b, c, g, Q, hg * p)
+    # across chunks: the state before each chunk
+    chunk_decay = torch.exp(acs[..., -1])[:, :, :, None, :, None]  # (b, c, g, 1, hg, 1)
+    state = x.new_zeros(b, g, n, hg, p, dtype=acc)
+    if initial_states is not None:
+        state = initial_states.to(acc).view(b, g, hg, p, n).permute(0, 1, 4, 2, 3)
+    starts = []
+    for k in range(c):
+        starts.append(state)
+        state = torch.addcmul(local[:, k].view(b, g, n, hg, p), chunk_decay[:, k], state)
+    start_states = torch.stack(starts, dim=1).reshape(b, c, g, n, hg * p)
+    from_start = torch.exp(acs).transpose(-1, -2)[..., None]  # (b, c, g, Q, hg, 1)
+    y = y + (Cc @ start_states).view(b, c, g, Q, hg, p) * from_start
+    y = y.transpose(2, 3).reshape(b, c * Q, h, p)[:, :length]
+    y = skip_and_gate(y, x, D, z)
+    if not return_final_states:
+        return y
+    return y, state.permute(0, 1, 3, 4, 2).reshape(b, h, p, n)
+
+
+@dataclass
+class Mamba2State:
+    """What decoding carries from one token to the next; its size does not grow."""
+
+    #: (batch, conv_dim, d_conv - 1): the conv's last inputs (x, B, C), oldest first
+    conv: torch.Tensor
+    #: (batch, heads, headdim, d_state): the SSM state h, in the accumulation dtype
+    ssm: torch.Tensor
+
+
+class GatedRMSNorm(nn.Module):
+    """mamba-ssm's ``RMSNormGated`` with norm_before_gate=False: rms_norm(y *
+    silu(z)) per group of ``group_size`` channels, times a learned weight."""
+
+    def __init__(self, dim: int, group_size: int, eps: float) -> None:
+        super().__init__()
+        self.group_size, self.eps = group_size, eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        gated = (y * F.silu(z.to(y.dtype))).unflatten(-1, (-1, self.group_size))
+        normed = F.rms_norm(gated, (self.group_size,), eps=self.eps).flatten(-2)
+        return normed * self.weight.to(normed.dtype)
+
+
+class Mamba2(Mixer):
+    """Shared weights and plumbing; variants differ in ``scan`` (a function with
+    ``mamba_chunk_scan_combined``'s signature) and the conv's implementation."""
+
+    fixed_state = True
+
+    modes = ("forward", "step (fixed-size state)", "prefill")
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 64,
+        d_conv: int = 4,
+        expand: int = 2,
+        headdim: int | None = None,
+        ngroups: int = 1,
+        chunk_size: int = 64,
+        dt_min: float = 1e-3,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        norm_eps: float = 1e-5,
+    ) -> None:
+        """``headdim`` None takes the largest divisor of d_inner up to 64
+        (mamba-ssm's default headdim), so that every d_model builds."""
+        super().__init__(d_model)
+        for name, value in (
+            ("d_state", d_state),
+            ("d_conv", d_conv),
+            ("expand", expand),
+            ("ngroups", ngroups),
+            ("chunk_size", chunk_size),
+        ):
+            check_positive(name, value)
+        self.d_inner = expand * d_model
+        if headdim is None:
+            headdim = math.gcd(64, self.d_inner)
+        check_positive("headdim", headdim)
+        check_divisible("d_inner (expand * d_model)", self.d_inner, "headdim", headdim)
+        self.n_heads = self.d_inner // headdim
+        check_divisible("heads (expand * d_model / headdim)", self.n_heads, "ngroups", ngroups)
+        if not 0 < dt_min <= dt_max:
+            raise ValueError(
+                f"dt_min and dt_max must satisfy 0 < dt_min <= dt_max, got {dt_min} and {dt_max}"
+            )
+        self.d_state, self.d_conv, self.expand = d_state, d_conv, expand
+        self.headdim, self.ngroups, self.chunk_size = headdim, ngroups, chunk_size
+        self.conv_dim = self.d_inner + 2 * ngroups * d_state
+        self.in_proj = nn.Linear(d_model, self.d_inner + self.conv_dim + self.n_heads, bias=False)
+        self.conv1d = nn.Conv1d(self.conv_dim, self.conv_dim, d_conv, groups=self.conv_dim)
+        self.dt_bias = nn.Parameter(torch.empty(self.n_heads))
+        # A uniform in [1, 16] per head (mamba-ssm's A_init_range), stored as log(-A)
+        self.A_log = nn.Parameter(torch.empty(self.n_heads).uniform_(1, 16).log())
+        self.D = nn.Parameter(torch.ones(self.n_heads))
+        self.norm = GatedRMSNorm(self.d_inner, self.d_inner // ngroups, norm_eps)
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
+        self._init_dt(dt_min, dt_max, dt_init_floor)
+
+    @torch.no_grad()
+    def _init_dt(self, dt_min: float, dt_max: float, floor: float) -> None:
+        """mamba-ssm's: softplus(dt_bias), the initial step, log-uniform in [dt_min, dt_max]."""
+        log_dt = torch.empty(self.n_heads).uniform_(math.log(dt_min), math.log(dt_max))
+        self.dt_bias.copy_(inverse_softplus(log_dt.exp().clamp(min=floor)))
+
+    #: the SSD scan, ``mamba_chunk_scan_combined``'s signature
+    scan: ClassVar = staticmethod(ssd_scan_ref)
+
+    # -- the pieces every mode shares -----------------------------------------
+    def split_in(self, zxbcdt: torch.Tensor):
+        return zxbcdt.split([self.d_inner, self.conv_dim, self.n_heads], dim=-1)
+
+    def split_conv(self, xBC: torch.Tensor):
+        """(..., conv_dim) -> x (..., heads, headdim), B and C (..., groups, d_state)."""
+        gn = self.ngroups * self.d_state
+        x, B, C = xBC.split([self.d_inner, gn, gn], dim=-1)
+        groups = (self.ngroups, self.d_state)
+        return (
+            x.unflatten(-1, (self.n_heads, self.headdim)),
+            B.unflatten(-1, groups),
+            C.unflatten(-1, groups),
+        )
+
+    def causal_conv(self, xBC: torch.Tensor) -> torch.Tensor:
+        """silu(causal depthwise conv) over time, (b, L, conv_dim), zero history."""
+        padded = F.pad(xBC.transpose(1, 2), (self.d_conv - 1, 0))
+        out = F.conv1d(padded, self.conv1d.weight, self.conv1d.bias, groups=self.conv_dim)
+        return F.silu(out).transpose(1, 2)
+
+    def decay_rates(self, dtype: torch.dtype) -> torch.Tensor:
+        """A = -exp(A_log), (heads,): negative, so every decay exp(dt A) is < 1."""
+        return -torch.exp(self.A_log.to(accumulation_dtype(dtype)))
+
+    def finish(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Gated RMS norm of y (..., heads, headdim) and the output projection."""
+        out = self.norm(y.flatten(-2).to(accumulation_dtype(z.dtype)), z)
+        return self.out_proj(out.to(z.dtype))
+
+    def _mix(self, x: torch.Tensor):
+        """The whole sequence from an empty state: output, the conv's input, final h."""
+        self.check_input(x)
+        if x.shape[1] == 0:
+            raise ValueError("x must have at least one position (length >= 1), got length 0")
+        z, xBC_in, dt = self.split_in(self.in_proj(x))
+        xs, B, C = self.split_conv(self.causal_conv(xBC_in))
+        y, h = self.scan(
+            xs,
+            dt,
+            self.decay_rates(x.dtype),
+            B,
+            C,
+            self.chunk_size,
+            D=self.D,
+            dt_bias=self.dt_bias,
+            dt_softplus=True,
+            return_final_states=True,
+        )
+        return self.finish(y, z), xBC_in, h
+
+    # -- the contract -----------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._mix(x)[0]
+
+    def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, Mamba2State]:
+        out, xBC_in, h = self._mix(x)
+        # left zero padding stands for the empty history of prompts shorter than the conv
+        conv = F.pad(xBC_in, (0, 0, self.d_conv - 1, 0))[:, xBC_in.shape[1] :]
+        return out, Mamba2State(conv.transpose(1, 2), h)
+
+    def init_state(self, batch: int, device=None, dtype=None) -> Mamba2State:
+        dtype = dtype or self.in_proj.weight.dtype
+        conv = torch.zeros(batch, self.conv_dim, self.d_conv - 1, device=device, dtype=dtype)
+        shape = (batch, self.n_heads, self.headdim, self.d_state)
+        ssm = torch.zeros(shape, device=device, dtype=accumulation_dtype(dtype))
+        return Mamba2State(conv, ssm)
+
+    def ssm_step(self, state: torch.Tensor, x_t, dt_t, A, B_t, C_t):
+        """One token of the scan: state (b, h, p, n); x_t (b, h, p); dt_t (b, h)
+        discretised; B_t, C_t (b, g, n). Returns the new state and y_t without D."""
+        acc = state.dtype
+        return ssd_step(
+            state,
+            x_t.to(acc),
+            dt_t,
+            A,
+            heads_of_groups(B_t.to(acc), self.n_heads),
+            heads_of_groups(C_t.to(acc), self.n_heads),
+        )
+
+    def step(self, x_t: torch.Tensor, state: Mamba2State) -> tuple[torch.Tensor, Mamba2State]:
+        self.check_token(x_t)
+        if not isinstance(state, Mamba2State):
+            raise ValueError(
+                "state must be a Mamba2State from init_state or prefill, got "
+                f"{type(state).__name__}"
+            )
+        z, xBC_in, dt = self.split_in(self.in_proj(x_t))
+        window = torch.cat([state.conv, xBC_in.unsqueeze(-1)], dim=-1)
+        conv = (window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias
+        xs, B, C = self.split_conv(F.silu(conv))
+        dt = discretised_dt(dt, self.dt_bias, dt_softplus=True)
+        ssm, y = self.ssm_step(state.ssm, xs, dt, self.decay_rates(x_t.dtype), B, C)
+        y = skip_and_gate(y, xs.to(y.dtype), self.D, None)
+        return self.finish(y, z), Mamba2State(window[..., 1:], ssm)
+
+    # -- analytic costs: useful work, as models/attention.py states it -----------
+    def projection_flops(self, tokens: int) -> int:
+        in_features = self.in_proj.out_features
+        return matmul_flops(tokens, in_features, self.d_model) + matmul_flops(
+            tokens, self.d_model, self.d_inner
+        )
+
+    def state_elements(self, batch: int) -> int:
+        return batch * self.n_heads * self.headdim * self.d_state
+
+    def scan_flops(self, batch: int, seq_len: int) -> int:
+        """The recurrence at every position (mamba2/ref's forward)."""
+        return seq_len * RECURRENCE_FLOPS_PER_STATE * self.state_elements(batch)
+
+    def conv_flops(self, batch: int, seq_len: int) -> int:
+        """The conv's taps, not those on its zero history."""
+        return 2 * batch * self.conv_dim * causal_pairs(seq_len, self.d_conv)
+
+    def flops(self, batch: int, seq_len: int, backward: bool = False) -> int:
+        """Projections, conv and scan; softplus, exp, silu and the norm are
+        elementwise, as softmax is for attention."""
+        total = self.projection_flops(batch * seq_len) + self.conv_flops(batch, seq_len)
+        total += self.scan_flops(batch, seq_len)
+        return train_flops(total) if backward else total
+
+    def step_flops(self, batch: int, context_len: int) -> int:
+        """One token at position ``context_len``; over positions 0..L-1 these add
+        up to mamba2/ref's ``flops``."""
+        conv = 2 * batch * self.conv_dim * min(context_len + 1, self.d_conv)
+        scan = RECURRENCE_FLOPS_PER_STATE * self.state_elements(batch)
+        return self.projection_flops(batch) + conv + scan
+
+
+def chunked_scan_flops(mixer: Mamba2, batch: int, seq_len: int, chunk_size: int) -> int:
+    """The chunked algorithm at ``chunk_size``. Per chunk: C B^T over the causal
+    pairs once per group (2 d_state each), the masked scores times dt x per
+    head (2 headdim per pair); per position and head the key into its chunk's
+    state and the query against the state before its chunk (2 headdim d_state
+    each); per chunk and head the decayed carry (a multiply-add per entry).
+    The last chunk holds the L mod Q leftover; the padding is not counted."""
+    chunk = min(chunk_size, seq_len)
+    n_chunks = -(-seq_len // chunk)
+    last = seq_len - (n_chunks - 1) * chunk
+    pairs = (n_chunks - 1) * causal_pairs(chunk) + causal_pairs(last)
+    h, p, n = mixer.n_heads, mixer.headdim, mixer.d_state
+    scores = mixer.ngroups * pairs * 2 * n + h * pairs * 2 * p
+    states = seq_len * h * 2 * matmul_flops(1, p, n) + n_chunks * 2 * h * p * n
+    return batch * (scores + states)
+
+
+@register_mixer("mamba2/ref", reference=True)
+class ReferenceMamba2(Mamba2):
+    """The SSD scan as a plain loop over positions (``ssd_scan_ref``): the reference."""
+
+
+@register_mixer("mamba2/chunked")
+class ChunkedMamba2(Mamba2):
+    """The SSD chunked algorithm in torch (``ssd_chunked``), chunks of
+    ``chunk_size``; the conv with its own backward (mamba's ``CausalConvSiLU``)."""
+
+    accuracy_rank = 0
+    scan: ClassVar = staticmethod(ssd_chunked)
+
+    def causal_conv(self, xBC: torch.Tensor) -> torch.Tensor:
+        return CausalConvSiLU.apply(xBC, self.conv1d.weight.squeeze(1), self.conv1d.bias)
+
+    def scan_flops(self, batch: int, seq_len: int) -> int:
+        return chunked_scan_flops(self, batch, seq_len, self.chunk_size)
+
+
+@functools.cache
+def mamba_ssm_reason() -> str | None:
+    """Why mamba-ssm's SSD kernel cannot run here, or None. Importing the module
+    imports the package, whose ``__init__`` loads the compiled extension: a
+    source-only install (no CUDA build) fails here, not inside a timed call."""
+    reason = cuda_package_reason("mamba_ssm")
+    if reason is not None:
+        return reason
+    try:
+        importlib.import_module("mamba_ssm.ops.triton.ssd_combined")
+    except (ImportError, OSError) as error:
+        return (
+            f"mamba_ssm is installed but does not import ({type(error).__name__}: "
+            f"{' '.join(str(error).split())}); build it against this torch and CUDA "
+            "(pip install --no-build-isolation mamba-ssm)"
+        )
+    return None
+
+
+def mamba_ssm_scan(x, dt, A, B, C, chunk_size, **kwargs):
+    """mamba-ssm's ``mamba_chunk_scan_combined`` (imported where it runs)."""
+    from mamba_ssm.ops.triton.ssd_combined import mamba_chunk_scan_combined
+
+    return mamba_chunk_scan_combined(x, dt, A, B, C, chunk_size, **kwargs)
+
+
+@register_mixer("mamba2/mamba-ssm")
+class MambaSSM2(Mamba2):
+    """mamba-ssm's Triton SSD kernels (``mamba_chunk_scan_combined``) and
+    causal-conv1d's conv where that is installed too; decoding uses the torch step."""
+
+    scan: ClassVar = staticmethod(mamba_ssm_scan)
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        return mamba_ssm_reason()
+
+    def causal_conv(self, xBC: torch.Tensor) -> torch.Tensor:
+        if importlib.util.find_spec("causal_conv1d") is None:
+            return super().causal_conv(xBC)
+        from causal_conv1d import causal_conv1d_fn
+
+        weight = self.conv1d.weight.squeeze(1)
+        out = causal_conv1d_fn(xBC.transpose(1, 2), weight, self.conv1d.bias, activation="silu")
+        return out.transpose(1, 2)
+
+    def scan_flops(self, batch: int, seq_len: int) -> int:
+        return chunked_scan_flops(self, batch, seq_len, self.chunk_size)
