@@ -155,7 +155,13 @@ def run_interleaved_values(
         for shape in shapes
     }
     # saved at the largest value, as the cross-mixer comparison is
-    info = {**interleaved_info(options, workload), "mixer": mixer, **shape_info(shapes[-1])}
+    info = {
+        **interleaved_info(options, workload),
+        "mixer": mixer,
+        **shape_info(shapes[-1]),
+        "mixer_config": options.mixer_config(mixer, shapes[-1]["d_model"]),
+        "fixed_state": get_spec(mixer).cls.fixed_state,
+    }
     time_passes(benchmark, options, works, info)
 
 

@@ -24,6 +24,15 @@ from typing import Any
 import pytest
 import torch
 
+from models.registry import (
+    MIXER_OPTION_USAGE,
+    get_spec,
+    list_mixers,
+    mixer_config,
+    mixer_options_for,
+    parse_mixer_options,
+    pattern_matches,
+)
 from schema import AXES, DEFAULT_AXIS, SPEED_WORKLOADS, Workload
 
 from .profiles import AXIS_FLAGS, PROFILES, Profile
@@ -58,10 +67,12 @@ class Context:
 class Option:
     flag: str
     help: str
-    #: the given text -> its value; raises OptionError
-    parse: Callable[[str, Context], Any]
+    #: the given text (a list of texts where ``repeated``) -> its value; raises OptionError
+    parse: Callable[[Any, Context], Any]
     #: the value when the flag is not given
     default: Callable[[Context], Any]
+    #: the flag may be given more than once
+    repeated: bool = False
 
     @property
     def dest(self) -> str:
@@ -158,6 +169,27 @@ def mixer_globs(text: str, context: Context) -> list[str]:
     return [name for name in known if name in selected]
 
 
+def mixer_options(texts: Sequence[str], context: Context) -> dict[str, dict[str, Any]]:
+    """The profile's mixer options, then the command line's ``PATTERN:knob=value``
+    over them; a pattern that matches no registered mixer is an error (a typo).
+    Whether each knob is one of its mixers' is checked once the run is resolved
+    (``check_mixers_fit``)."""
+    try:
+        given = parse_mixer_options(texts)
+    except ValueError as error:
+        raise OptionError(str(error)) from None
+    for pattern in given:
+        if not any(pattern_matches(pattern, name) for name in context.known_mixers):
+            raise OptionError(
+                f"pattern {pattern!r} matches no registered mixer (nor family); "
+                f"registered: {', '.join(context.known_mixers)}"
+            )
+    merged = {pattern: dict(knobs) for pattern, knobs in context.profile.mixer_options.items()}
+    for pattern, knobs in given.items():
+        merged.setdefault(pattern, {}).update(knobs)
+    return merged
+
+
 @dataclass(frozen=True)
 class Shard:
     index: int  # 1-based
@@ -204,7 +236,7 @@ def data_folder(text: str, context: Context | None = None) -> Path:
 
 
 def accuracy_seeds(profile: str) -> int:
-    from tasks.accuracy import get_profile
+    from tasks.catalog import get_profile
 
     return get_profile(profile).seeds
 
@@ -272,6 +304,14 @@ OPTIONS: tuple[Option, ...] = (
         "comma-separated globs of family/variant names, e.g. 'retnet/*,attention/sdpa'",
         mixer_globs,
         lambda context: list(context.known_mixers),
+    ),
+    Option(
+        "--mixer-option",
+        f"a mixer's knob, {MIXER_OPTION_USAGE}; PATTERN is a mixer, a family or a glob; "
+        "repeatable; over the profile's (python -m models list shows every knob)",
+        mixer_options,
+        lambda context: mixer_options([], context),
+        repeated=True,
     ),
     Option(
         "--sweep",
@@ -382,6 +422,25 @@ class RunOptions:
     def d_models(self) -> tuple[int, ...]:
         return self.swept("d_model") if self.sweep == "d_model" else (self.fixed("d_model"),)
 
+    def offered_knobs(self) -> dict[str, int]:
+        """The run's shared values, which each mixer takes where its constructor
+        names them: heads, chunk size and l_max (Hyena's filter, at least the
+        longest sequence of the run)."""
+        profile = self.profile
+        return {"n_heads": profile.n_heads, "chunk_size": profile.chunk_size, "l_max": self.max_len}
+
+    def mixer_config(
+        self, name: str, d_model: int, offered: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What ``name`` is built with in this run: the ``offered`` shared values
+        (default: ``offered_knobs``) it names, and its --mixer-option knobs over them."""
+        offered = self.offered_knobs() if offered is None else offered
+        return mixer_config(name, d_model, offered, self.knobs_set_for(name))
+
+    def knobs_set_for(self, name: str) -> dict[str, Any]:
+        """The knobs --mixer-option and the profile set for ``name``."""
+        return mixer_options_for(name, self.mixer_option)
+
     @property
     def max_len(self) -> int:
         """The longest sequence any point or the reference check feeds a mixer
@@ -415,10 +474,16 @@ def jsonable(value: Any) -> Any:
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("mixbench", "mixbench benchmark suite. " + MODE_SPEED_NOTE)
     for option in OPTIONS:
-        group.addoption(option.flag, dest=f"mixbench_{option.dest}", default=None, help=option.help)
+        group.addoption(
+            option.flag,
+            dest=f"mixbench_{option.dest}",
+            default=None,
+            help=option.help,
+            action="append" if option.repeated else "store",
+        )
 
 
-def raw_options(config: pytest.Config) -> dict[str, str | None]:
+def raw_options(config: pytest.Config) -> dict[str, str | list[str] | None]:
     return {option.dest: config.getoption(f"mixbench_{option.dest}") for option in OPTIONS}
 
 
@@ -436,8 +501,6 @@ def get_options(config: pytest.Config) -> RunOptions:
 
 def registered_mixers() -> list[str]:
     """The registry's names; a broken plugin is a usage error naming it."""
-    from models.registry import list_mixers
-
     try:
         return [spec.name for spec in list_mixers()]
     except (ImportError, ValueError) as error:
@@ -445,7 +508,7 @@ def registered_mixers() -> list[str]:
 
 
 def resolve_options(
-    raw: Mapping[str, str | None], known_mixers: Sequence[str], cuda_available: bool
+    raw: Mapping[str, str | Sequence[str] | None], known_mixers: Sequence[str], cuda_available: bool
 ) -> RunOptions:
     unknown = set(raw) - set(OPTIONS_BY_DEST)
     if unknown:
@@ -474,18 +537,18 @@ def resolve_options(
 
 
 def check_mixers_fit(options: RunOptions) -> None:
-    """Every selected mixer can be built at every width the run uses (attention
+    """Every --mixer-option knob is one of each selected mixer's it applies to,
+    and every selected mixer can be built at every width the run uses (attention
     and RetNet split d_model into heads of even size): the constructors say."""
-    from models.registry import get_spec
-
-    from .workloads import offered_knobs
-
     for name in options.mixers:
         spec = get_spec(name)
+        try:
+            knobs = options.mixer_config(name, options.d_models()[0])
+        except ValueError as error:
+            raise pytest.UsageError(f"--mixer-option: {error}") from None
         if spec.unavailable_reason() is not None:
             continue
         for d_model in options.d_models():
-            knobs = spec.cls.knobs_from(**offered_knobs(options))
             problem = spec.cls.config_problem(d_model, **knobs)
             if problem:
                 flag = AXIS_FLAGS["d_model"].values if options.sweep == "d_model" else "--d-model"

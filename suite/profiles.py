@@ -14,7 +14,9 @@ an entry in schema.AXES, here, and where suite/workloads.py applies it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ class Profile:
     check_len: int
     #: the mode-speed files' shapes, by family
     mode_speed: dict[str, ModeSpeed] = field(default_factory=dict)
+    #: knobs set for the mixers a pattern matches (a name, a family or a glob:
+    #: models.registry.mixer_options_for), e.g. {"mamba/*": {"d_state": 32}};
+    #: --mixer-option adds to them. n_heads and chunk_size above are the values
+    #: offered to every mixer whose constructor names them
+    mixer_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: torch's intra-op threads; 0 keeps torch's default (all cores). One thread
     #: for tiny shapes: more only add synchronisation, and on a busy machine
     #: spinning OpenMP threads slow small ops down many times over

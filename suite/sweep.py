@@ -67,7 +67,6 @@ from .workloads import (
     build_workload,
     call_for,
     check_against_reference,
-    mixer_config,
 )
 
 #: plain calls' worth of time a point spends besides its timed rounds (the
@@ -337,7 +336,8 @@ def base_info(options: RunOptions, spec: MixerSpec, point: Point) -> dict[str, A
         **{AXES[axis].key: value for axis, value in point.shape.items()},
         "dtype": str(options.dtype).removeprefix("torch."),
         "device": options.device.type,
-        "mixer_config": mixer_config(spec, options),
+        "mixer_config": options.mixer_config(spec.name, point.shape["d_model"]),
+        "fixed_state": spec.cls.fixed_state,
     }
 
 

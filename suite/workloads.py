@@ -27,18 +27,6 @@ from .options import RunOptions
 SEED = 0
 
 
-def offered_knobs(options: RunOptions) -> dict[str, int]:
-    """The family knobs the run offers every mixer (each takes those its
-    constructor names): heads, chunk size and l_max (Hyena's filter, at least
-    the longest sequence of the run)."""
-    profile = options.profile
-    return {"n_heads": profile.n_heads, "chunk_size": profile.chunk_size, "l_max": options.max_len}
-
-
-def mixer_config(spec: MixerSpec, options: RunOptions) -> dict[str, Any]:
-    return spec.cls.knobs_from(**offered_knobs(options))
-
-
 def build_backbone(
     spec: MixerSpec, shape: Mapping[str, int], options: RunOptions, device: torch.device | str
 ) -> Backbone:
@@ -49,7 +37,7 @@ def build_backbone(
         d_model=shape["d_model"],
         n_layers=options.n_layers,
         head="lm",
-        mixer_config=mixer_config(spec, options),
+        mixer_config=options.mixer_config(spec.name, shape["d_model"]),
     )
     torch.manual_seed(SEED)
     with torch.device(device):
@@ -297,6 +285,17 @@ class ReferenceCheck:
         ]
 
 
+def reference_config(which: MixerSpec, checked: MixerSpec, options: RunOptions) -> dict[str, Any]:
+    """What ``which`` (the checked variant or its reference) is built with in
+    the check: the reference also takes the checked variant's --mixer-option
+    knobs that it has (mamba/scan:d_state=32 checks against a reference of
+    d_state 32), so that their weights load into each other."""
+    d_model, knobs = options.fixed("d_model"), which.cls.knobs()
+    config = options.mixer_config(which.name, d_model)
+    checked_config = options.mixer_config(checked.name, d_model)
+    return config | {k: v for k, v in checked_config.items() if k in knobs}
+
+
 @torch.no_grad()
 def check_against_reference(spec: MixerSpec, options: RunOptions) -> ReferenceCheck:
     with full_precision_fp32():
@@ -310,7 +309,7 @@ def unguarded_check(spec: MixerSpec, options: RunOptions) -> ReferenceCheck:
 
     def built(which: MixerSpec) -> torch.nn.Module:
         torch.manual_seed(SEED)
-        mixer = build_mixer(which.name, d_model, **mixer_config(which, options))
+        mixer = build_mixer(which.name, d_model, **reference_config(which, spec, options))
         return mixer.to(device=device, dtype=dtype).eval()
 
     mixer = built(spec)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,62 @@ def test_bad_values_name_what_is_valid(raw: dict, message: str) -> None:
         resolve(**raw)
 
 
+# -- mixer options --------------------------------------------------------------------
+def test_a_mixer_option_sets_a_knob_of_the_mixers_its_pattern_matches() -> None:
+    options = resolve(
+        profile="smoke", mixer_option=["retnet:n_heads=1", "retnet/chunkwise:chunk_size=8"]
+    )
+    assert options.mixer_config("retnet/chunkwise", 32) == {"n_heads": 1, "chunk_size": 8}
+    assert options.mixer_config("retnet/parallel", 32) == {"n_heads": 1, "chunk_size": 16}
+    assert options.mixer_config("attention/sdpa", 32) == {"n_heads": 2}  # the profile's
+    summary = options.summary()
+    assert summary["mixer_option"] == {
+        "retnet": {"n_heads": "1"},
+        "retnet/chunkwise": {"chunk_size": "8"},
+    }
+    json.dumps(summary)
+
+
+def test_a_profiles_mixer_options_come_first_and_the_command_line_over_them(monkeypatch) -> None:
+    smoke = replace(
+        PROFILES["smoke"], mixer_options={"attention/*": {"n_heads": 1, "rotary_base": 500.0}}
+    )
+    monkeypatch.setitem(PROFILES, "smoke", smoke)
+    assert resolve(profile="smoke").mixer_config("attention/math", 32) == {
+        "n_heads": 1,
+        "rotary_base": 500.0,
+    }
+    options = resolve(profile="smoke", mixer_option=["attention/math:rotary_base=10"])
+    assert options.mixer_config("attention/math", 32) == {"n_heads": 1, "rotary_base": 10.0}
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        (
+            ["retnet:d_state=4"],
+            r"--mixer-option: retnet/chunkwise has no knob 'd_state'; its knobs: n_heads",
+        ),
+        (
+            ["attention/sdpa:n_head=1"],
+            r"attention/sdpa has no knob 'n_head' \(did you mean n_heads\?\)",
+        ),
+        (["retnet/chunkwise:chunk_size=big"], r"knob chunk_size must be int, got 'big'"),
+        (["retnet:n_heads=3"], r"--d-model: retnet/chunkwise cannot be built at d_model=32"),
+        (["lstm/*:layers=2"], r"pattern 'lstm/\*' matches no registered mixer \(nor family\)"),
+        (["retnet n_heads=2"], r"is not PATTERN:knob=value\[,knob=value\]"),
+    ],
+)
+def test_a_bad_mixer_option_is_a_usage_error_naming_knob_and_mixer(texts, message) -> None:
+    with pytest.raises(pytest.UsageError, match=message):
+        resolve(profile="smoke", mixers="attention/sdpa,retnet/chunkwise", mixer_option=texts)
+
+
+def test_a_knob_of_an_unselected_mixer_is_not_checked() -> None:
+    options = resolve(profile="smoke", mixers="retnet/*", mixer_option=["attention:n_heads=3"])
+    assert options.mixers == ["retnet/chunkwise", "retnet/parallel"]
+
+
 def test_gpu_profile_may_be_forced_onto_the_cpu() -> None:
     assert resolve(profile="gpu-smoke", device="cpu").device == torch.device("cpu")
 
@@ -173,6 +230,20 @@ def assert_usage_error(done: subprocess.CompletedProcess, *fragments: str) -> No
 
 def test_a_bad_length_on_the_command_line_is_a_usage_error() -> None:
     assert_usage_error(collect_suite("--lengths", "²"), "--lengths", "not a whole number")
+
+
+def test_an_unknown_knob_on_the_command_line_is_a_usage_error() -> None:
+    done = collect_suite(
+        "--profile",
+        "smoke",
+        "--mixer-option",
+        "retnet:n_heads=2",
+        "--mixer-option",
+        "mamba/scan:d_stat=4",
+    )
+    assert_usage_error(
+        done, "--mixer-option: mamba/scan has no knob 'd_stat'", "its knobs: chunk_size"
+    )
 
 
 def write_plugin(folder: Path, name: str, body: str) -> dict:
