@@ -22,7 +22,6 @@ Decoding keeps a fixed-size state: the conv's last ``d_conv - 1`` inputs and h.
 from __future__ import annotations
 
 import functools
-import importlib
 import importlib.util
 import math
 from dataclasses import dataclass
@@ -453,7 +452,8 @@ class ChunkedMamba2(Mamba2):
     """The SSD chunked algorithm in torch (``ssd_chunked``), chunks of
     ``chunk_size``; the conv with its own backward (mamba's ``CausalConvSiLU``)."""
 
-    accuracy_rank = 0
+    #: after mamba2/fla where that runs (a GPU), first on a CPU
+    accuracy_rank = 1
     scan: ClassVar = staticmethod(ssd_chunked)
 
     def causal_conv(self, xBC: torch.Tensor) -> torch.Tensor:
@@ -463,23 +463,18 @@ class ChunkedMamba2(Mamba2):
         return chunked_scan_flops(self, batch, seq_len, self.chunk_size)
 
 
+#: how to get mamba-ssm's compiled extension (a default install leaves it out)
+MAMBA_SSM_BUILD = (
+    "pip install mamba-ssm --no-build-isolation on a CUDA machine (MAMBA_FORCE_BUILD=TRUE)"
+)
+
+
 @functools.cache
 def mamba_ssm_reason() -> str | None:
-    """Why mamba-ssm's SSD kernel cannot run here, or None. Importing the module
-    imports the package, whose ``__init__`` loads the compiled extension: a
-    source-only install (no CUDA build) fails here, not inside a timed call."""
-    reason = cuda_package_reason("mamba_ssm")
-    if reason is not None:
-        return reason
-    try:
-        importlib.import_module("mamba_ssm.ops.triton.ssd_combined")
-    except (ImportError, OSError) as error:
-        return (
-            f"mamba_ssm is installed but does not import ({type(error).__name__}: "
-            f"{' '.join(str(error).split())}); build it against this torch and CUDA "
-            "(pip install --no-build-isolation mamba-ssm)"
-        )
-    return None
+    """Why mamba-ssm's SSD kernel cannot run here, or None. Importing its module
+    imports the package, whose ``__init__`` loads the compiled
+    selective_scan_cuda: a source-only install fails here, not in a timed call."""
+    return cuda_package_reason("mamba_ssm", "mamba_ssm.ops.triton.ssd_combined", MAMBA_SSM_BUILD)
 
 
 def mamba_ssm_scan(x, dt, A, B, C, chunk_size, **kwargs):

@@ -37,6 +37,8 @@ BUILTIN_MODULES = (
     "models.hyena",
     "models.mamba",
     "models.mamba2",
+    "models.mamba2_fla",
+    "models.retnet_fla",
 )
 
 
