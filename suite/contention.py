@@ -1,18 +1,19 @@
 """How busy the machine is around a point, and so how much slower than on a
 quiet machine it ran (``contention``; 1: not slowed).
 
-On a CPU (Linux) the witness is the CPU time other processes used while the
-point ran (/proc/stat, less this process's own), an absolute measure that
-needs no quiet moment to compare with: with ``threads`` torch threads on
-``cpus`` cores of which the others kept ``others`` busy, a fair scheduler gave
-the point cpus - others cores for its threads, a slowdown of
-threads / (cpus - others) where that is above 1. Elsewhere (a GPU, or no
-/proc/stat) the witness is a fixed probe, small products run back to back for
-a few milliseconds, over the quietest probe of the session. The probe is not
-used on a CPU: beside two busy processes a 2-thread product of 128 x 128 waits
-a whole time slice at each barrier and runs 100-400x slower than alone, while
-a point's larger products run about 2x slower; and on an idle machine it drifts
-1.3-1.4x above its first reading as caches and clocks change.
+On a CPU the witness is the CPU time other processes used while the point
+ran (every CPU's busy time as psutil reads it on Linux, macOS or Windows,
+less this process's own), an absolute measure that needs no quiet moment to
+compare with: with ``threads`` torch threads on ``cpus`` cores of which the
+others kept ``others`` busy, a fair scheduler gave the point cpus - others
+cores for its threads, a slowdown of threads / (cpus - others) where that is
+above 1. Elsewhere (a GPU, or a system whose CPU times psutil cannot read)
+the witness is a fixed probe, small products run back to back for a few
+milliseconds, over the quietest probe of the session. The probe is not used
+on a CPU: beside two busy processes a 2-thread product of 128 x 128 waits a
+whole time slice at each barrier and runs 100-400x slower than alone, while
+a point's larger products run about 2x slower; and on an idle machine it
+drifts 1.3-1.4x above its first reading as caches and clocks change.
 
 A 2-4x swing is ordinary on a shared machine; the suite records it, flags
 points above ``CONTENDED``, and gives a point's time budget the contention
@@ -26,8 +27,8 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
+import psutil
 import torch
 
 from .measure import synchronized
@@ -43,12 +44,12 @@ PROBE_SIZE = 128
 #: times how long the thread pool takes to wake, which swings 1.5x on an idle machine
 PROBE_WINDOW_S = 0.004
 PROBE_WINDOWS = 3
-#: /proc/stat counts in clock ticks (10 ms): over a shorter span the others'
-#: share is mostly rounding
+#: the kernels count CPU time in clock ticks (10 ms on Linux): over a shorter
+#: span the others' share is mostly rounding
 MIN_LOAD_SPAN_S = 0.25
-PROC_STAT = Path("/proc/stat")
-#: /proc/stat's cpu columns that are work: user nice system (idle iowait) irq softirq steal
-BUSY_COLUMNS = (0, 1, 2, 5, 6, 7)
+#: psutil.cpu_times() fields that are work, where the system has them: not idle
+#: nor iowait, nor Linux's guest times (already counted in user and nice)
+BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "steal", "interrupt", "dpc")
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,13 @@ class CpuMark:
 
 
 def machine_busy_s() -> float | None:
-    """Seconds of work all CPUs have done since boot; None where /proc/stat is
-    not there to read (not Linux)."""
+    """Seconds of work all CPUs have done since boot; None where the system
+    does not let psutil read them."""
     try:
-        fields = PROC_STAT.read_text().split("\n", 1)[0].split()[1:]
-        ticks = sum(int(fields[i]) for i in BUSY_COLUMNS if i < len(fields))
-    except (OSError, ValueError, IndexError):
+        times = psutil.cpu_times()
+    except (psutil.Error, OSError, NotImplementedError):
         return None
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return sum(getattr(times, name, 0.0) for name in BUSY_FIELDS)
 
 
 def cpu_mark() -> CpuMark:
@@ -112,8 +112,8 @@ class ContentionProbe:
 
     @functools.cached_property
     def per_window(self) -> int:
-        """Products per window, sized on first use: a CPU run with /proc/stat
-        never times the probe, so it never pays for sizing it."""
+        """Products per window, sized on first use: a CPU run that reads the
+        machine's CPU times never times the probe, so it never pays for sizing it."""
         return max(1, round(PROBE_WINDOW_S / self.one_product_s()))
 
     def one_product_s(self) -> float:
@@ -140,8 +140,8 @@ class ContentionProbe:
         return seconds
 
     def contention_now(self) -> float:
-        """The contention since the last call: on a CPU with /proc/stat, from
-        the other processes' CPU time in between (a span too short to say
+        """The contention since the last call: on a CPU whose times psutil
+        reads, from the other processes' CPU time in between (a span too short to say
         keeps the last figure); elsewhere the probe now over the quietest."""
         end = cpu_mark()
         if self.device.type == "cpu" and end.machine_busy_s is not None:

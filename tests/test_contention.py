@@ -3,6 +3,10 @@ implies, and the probe where that cannot be read."""
 
 from __future__ import annotations
 
+import time
+from collections import namedtuple
+
+import psutil
 import pytest
 import torch
 
@@ -40,8 +44,29 @@ def test_a_cpu_point_reads_the_load_and_a_short_gap_keeps_the_last(monkeypatch):
     assert probe.contention_now() == pytest.approx(2 / 1.5)
 
 
-def test_without_proc_stat_the_probe_decides(monkeypatch, tmp_path):
-    monkeypatch.setattr(contention, "PROC_STAT", tmp_path / "absent")
+def test_the_machine_busy_time_is_psutils_work_fields(monkeypatch):
+    linux = namedtuple("scputimes", "user nice system idle iowait irq softirq steal guest")
+    monkeypatch.setattr(psutil, "cpu_times", lambda: linux(5, 1, 2, 100, 7, 0.5, 0.25, 0.25, 3))
+    assert contention.machine_busy_s() == pytest.approx(9.0)  # idle, iowait, guest left out
+    macos = namedtuple("scputimes", "user nice system idle")
+    monkeypatch.setattr(psutil, "cpu_times", lambda: macos(5, 1, 2, 100))
+    assert contention.machine_busy_s() == pytest.approx(8.0)
+
+
+def test_the_machine_busy_time_grows_with_work_here():
+    before = contention.machine_busy_s()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    assert contention.machine_busy_s() - before >= 0.2
+
+
+def test_where_psutil_cannot_read_cpu_times_the_probe_decides(monkeypatch):
+    def refused():
+        raise psutil.AccessDenied()
+
+    monkeypatch.setattr(psutil, "cpu_times", refused)
+    assert contention.machine_busy_s() is None
     probe = ContentionProbe(torch.device("cpu"))
     assert probe.contention_now() >= 1.0
     assert len(probe.probes_s) == 1
