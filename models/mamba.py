@@ -11,14 +11,13 @@ The variants share every parameter (one ``state_dict``) and differ only in how
 they run the selective scan over time: ``mamba/reference`` loops over positions,
 ``mamba/scan`` runs a chunked scan whose sequential depth is about 3*sqrt(L)
 instead of L, ``mamba/fused`` runs it as one C loop on the CPU
-(models/mamba_fused.c, built at first use), ``mamba/mamba-ssm`` calls
-mamba-ssm's CUDA kernel where installed.
+(models/mamba_fused.c, built at first use), ``mamba/mamba-ssm`` runs the
+whole block in mamba-ssm's and causal-conv1d's CUDA kernels where both are built.
 Decoding keeps a fixed-size state: the conv's last ``d_conv - 1`` inputs and h.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -28,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import mamba_fused
-from .attention import causal_pairs
+from .attention import causal_pairs, cuda_run_problem
 from .base import (
     Mixer,
     accumulation_dtype,
@@ -44,6 +43,16 @@ from .registry import register_mixer
 #: delta*A and (delta*u)*B (2 multiplies), h update (a multiply-add), C.h (a multiply-add);
 #: exp and the per-channel delta*u are elementwise work (models/attention.py's convention).
 SCAN_FLOPS_PER_STATE = 6
+#: how to get the compiled kernels: neither package ships a wheel, and since
+#: mid-2026 a default mamba-ssm install leaves its scan kernel out
+MAMBA_SSM_BUILD = "build it: MAMBA_FORCE_BUILD=TRUE pip install mamba-ssm --no-build-isolation"
+CAUSAL_CONV1D_BUILD = (
+    "build it: CAUSAL_CONV1D_FORCE_BUILD=TRUE pip install causal-conv1d --no-build-isolation"
+)
+#: causal_conv1d.cpp:182 (causal-conv1d v1.6.0): "only supports width between 2 and 4"
+CAUSAL_CONV1D_WIDTHS = range(2, 5)
+#: selective_scan.cpp:262 (mamba-ssm v2.3.2.post1): "state dimension <= 256"
+MAX_SCAN_STATE = 256
 
 
 def inverse_softplus(y: torch.Tensor) -> torch.Tensor:
@@ -326,6 +335,20 @@ def chunked_selective_scan(
     return ChunkedScan.apply(u, delta, A, B, C, chunk_size)
 
 
+def causal_depthwise_conv(
+    x_in: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
+    """bias + sum_k w_k x_{t-(K-1-k)} over (b, L, E) with weight (E, K), zero
+    history, before the activation. Written as K shifted multiply-adds: on a CPU
+    that beats conv1d, which would also need x_in transposed to (b, E, L) and back."""
+    length, taps = x_in.shape[1], weight.shape[1]
+    padded = F.pad(x_in, (0, 0, taps - 1, 0))
+    out = torch.zeros_like(x_in) if bias is None else bias
+    for k in range(taps):
+        out = torch.addcmul(out, padded[:, k : k + length], weight[:, k])
+    return out
+
+
 class CausalConvSiLU(torch.autograd.Function):
     """silu(bias + sum_k w_k x_{t-(K-1-k)}) over (b, L, E): the causal depthwise
     conv as K shifted multiply-adds on the overlapping parts only (zero history
@@ -370,7 +393,8 @@ class CausalConvSiLU(torch.autograd.Function):
 
 class Mamba(Mixer):
     """Shared weights and plumbing; variants differ only in ``selective_scan``
-    (and, for mamba-ssm, ``causal_conv``)."""
+    (mamba/scan also in ``causal_conv``; mamba/mamba-ssm runs forward, prefill
+    and step in its kernels)."""
 
     fixed_state = True
 
@@ -430,16 +454,8 @@ class Mamba(Mixer):
         return x_in, z
 
     def causal_conv(self, x_in: torch.Tensor) -> torch.Tensor:
-        """silu(causal depthwise conv) over time, (b, L, E) -> (b, L, E), zero history.
-        Written as d_conv shifted multiply-adds: on a CPU that beats conv1d, which
-        would also need x_in transposed to (b, E, L) and back."""
-        length = x_in.shape[1]
-        padded = F.pad(x_in, (0, 0, self.d_conv - 1, 0))
-        weight = self.conv1d.weight.squeeze(1)
-        out = self.conv1d.bias
-        for k in range(self.d_conv):
-            out = torch.addcmul(out, padded[:, k : k + length], weight[:, k])
-        return F.silu(out)
+        """silu(causal depthwise conv) over time, (b, L, E) -> (b, L, E), zero history."""
+        return F.silu(causal_depthwise_conv(x_in, self.conv1d.weight.squeeze(1), self.conv1d.bias))
 
     def selective_params(self, u: torch.Tensor, acc: torch.dtype):
         """delta (..., E) and B, C (..., N) from u (..., E), in the accumulation dtype."""
@@ -469,11 +485,21 @@ class Mamba(Mixer):
         dtype, from h = 0. Returns y (b, L, E) without the D skip and the final h."""
         raise NotImplementedError
 
-    def _mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The whole sequence from an empty state: (output, conv input (b, L, E), final h)."""
+    def check_sequence(self, x: torch.Tensor) -> None:
         self.check_input(x)
         if x.shape[1] == 0:
             raise ValueError("x must have at least one position (length >= 1), got length 0")
+
+    def check_step(self, x_t: torch.Tensor, state: Any) -> None:
+        self.check_token(x_t)
+        if not isinstance(state, MambaState):
+            raise ValueError(
+                f"state must be a MambaState from init_state or prefill, got {type(state).__name__}"
+            )
+
+    def _mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The whole sequence from an empty state: (output, conv input (b, L, E), final h)."""
+        self.check_sequence(x)
         acc = accumulation_dtype(x.dtype)
         x_in, z = self.project_in(x)
         u = self.causal_conv(x_in)
@@ -500,11 +526,7 @@ class Mamba(Mixer):
         return MambaState(conv, ssm)
 
     def step(self, x_t: torch.Tensor, state: MambaState) -> tuple[torch.Tensor, MambaState]:
-        self.check_token(x_t)
-        if not isinstance(state, MambaState):
-            raise ValueError(
-                f"state must be a MambaState from init_state or prefill, got {type(state).__name__}"
-            )
+        self.check_step(x_t, state)
         acc = accumulation_dtype(x_t.dtype)
         x_in, z = self.project_in(x_t)
         window = torch.cat([state.conv, x_in.unsqueeze(-1)], dim=-1)
@@ -662,27 +684,126 @@ class FusedMamba(ScanMamba):
 
 @register_mixer("mamba/mamba-ssm")
 class MambaSSM(Mamba):
-    """mamba-ssm's fused selective-scan kernel, and causal-conv1d's kernel when
-    that is installed too (fp32/fp16/bf16 on CUDA; decoding uses the torch step)."""
+    """mamba-ssm at its best, as its own Mamba block runs: ``mamba_inner_fn``
+    for forward and training (the conv, x_proj, dt_proj, the scan with its
+    softplus, Δ bias, D and z gate, and out_proj in its kernels, on the
+    (b, E, L) layout they take); prefill through ``causal_conv1d_fn`` and
+    ``selective_scan_fn``, which hand back the states; decode through
+    ``causal_conv1d_update`` and the Triton ``selective_state_update``, which
+    update the state in place. CUDA in fp32/fp16/bf16, the SSM state in fp32."""
 
     @staticmethod
     def unavailable_reason() -> str | None:
-        return cuda_package_reason("mamba_ssm")
+        return cuda_package_reason(
+            "mamba_ssm", "selective_scan_cuda", MAMBA_SSM_BUILD
+        ) or cuda_package_reason("causal_conv1d", "causal_conv1d_cuda", CAUSAL_CONV1D_BUILD)
 
-    def causal_conv(self, x_in):
-        if importlib.util.find_spec("causal_conv1d") is None:
-            return super().causal_conv(x_in)
+    @staticmethod
+    def run_problem(device: torch.device, dtype: torch.dtype) -> str | None:
+        # selective_scan.cpp:235: u in float, half or bfloat16
+        dtypes = (torch.float32, torch.float16, torch.bfloat16)
+        return cuda_run_problem("mamba-ssm", device, dtype, dtypes)
+
+    @classmethod
+    def shape_problem(
+        cls, d_model: int, d_state: int = 16, d_conv: int = 4, **config: Any
+    ) -> str | None:
+        """Why the variant cannot run with these knobs although it can be built
+        (the kernels' limits on the conv width and the state size), or None."""
+        if d_conv not in CAUSAL_CONV1D_WIDTHS:
+            return f"d_conv {d_conv} is not one of causal-conv1d's widths 2 to 4"
+        if d_state > MAX_SCAN_STATE:
+            return f"d_state {d_state} > {MAX_SCAN_STATE} (mamba-ssm's selective scan limit)"
+        return None
+
+    def xz(self, x: torch.Tensor) -> torch.Tensor:
+        """in_proj's product laid out (b, 2E, L), L contiguous, as the kernels
+        take it: one (2E, d) @ (d, bL) product, viewed (mamba-ssm's own layout)."""
+        b, length, _ = x.shape
+        product = self.in_proj.weight @ x.reshape(b * length, self.d_model).T
+        return product.view(2 * self.d_inner, b, length).transpose(0, 1)
+
+    def kernel_params(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A (E, N), D and the Δ bias in fp32, as the kernels take them
+        (selective_scan.cpp:236, 282, 290)."""
+        return -torch.exp(self.A_log.float()), self.D.float(), self.dt_proj.bias.float()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from mamba_ssm.ops.selective_scan_interface import mamba_inner_fn
+
+        self.check_sequence(x)
+        A, D, dt_bias = self.kernel_params()
+        return mamba_inner_fn(
+            self.xz(x),
+            self.conv1d.weight,
+            self.conv1d.bias,
+            self.x_proj.weight,
+            self.dt_proj.weight,
+            self.out_proj.weight,
+            self.out_proj.bias,
+            A,
+            None,  # B and C from x_proj, per position
+            None,
+            D,
+            delta_bias=dt_bias,
+            delta_softplus=True,
+        )
+
+    def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, MambaState]:
         from causal_conv1d import causal_conv1d_fn
-
-        weight = self.conv1d.weight.squeeze(1)
-        # a transposed view: the kernel takes (b, E, L) with channels contiguous as it is
-        u = causal_conv1d_fn(x_in.transpose(1, 2), weight, self.conv1d.bias, activation="silu")
-        return u.transpose(1, 2)
-
-    def selective_scan(self, u, delta, A, B, C):
         from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
 
-        # the kernel wants (b, E, L) and (b, N, L), contiguous along L
-        u, delta, B, C = (z.transpose(1, 2).contiguous() for z in (u, delta, B, C))
-        y, h = selective_scan_fn(u, delta, A, B, C, return_last_state=True)
-        return y.transpose(1, 2), h
+        self.check_sequence(x)
+        x_in, z = self.xz(x).chunk(2, dim=1)
+        u = causal_conv1d_fn(
+            x_in, self.conv1d.weight.squeeze(1), self.conv1d.bias, activation="silu"
+        )
+        # x_proj and dt_proj as products on the left: dt, B and C come out
+        # (b, ., L) with L contiguous, as the scan takes them, with no copy
+        r, n = self.dt_rank, self.d_state
+        dt_low, B, C = (self.x_proj.weight @ u).split([r, n, n], dim=1)
+        A, D, dt_bias = self.kernel_params()
+        y, h = selective_scan_fn(
+            u,
+            self.dt_proj.weight @ dt_low,
+            A,
+            B,
+            C,
+            D,
+            z=z,
+            delta_bias=dt_bias,
+            delta_softplus=True,
+            return_last_state=True,
+        )
+        return self.out_proj(y.transpose(1, 2)), MambaState(self.conv_tail(x_in), h)
+
+    def conv_tail(self, x_in: torch.Tensor) -> torch.Tensor:
+        """The conv's last d_conv - 1 inputs of (b, E, L), oldest first, zeros
+        standing for the empty history of prompts shorter than that."""
+        keep = self.d_conv - 1
+        tail = x_in[..., max(x_in.shape[-1] - keep, 0) :]
+        return F.pad(tail, (keep - tail.shape[-1], 0)).contiguous()
+
+    def step(self, x_t: torch.Tensor, state: MambaState) -> tuple[torch.Tensor, MambaState]:
+        from causal_conv1d import causal_conv1d_update
+        from mamba_ssm.ops.triton.selective_state_update import selective_state_update
+
+        self.check_step(x_t, state)
+        x_in, z = self.in_proj(x_t).chunk(2, dim=-1)
+        weight = self.conv1d.weight.squeeze(1)
+        u = causal_conv1d_update(x_in, state.conv, weight, self.conv1d.bias, activation="silu")
+        dt_low, B, C = self.x_proj(u).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        A, D, dt_bias = self.kernel_params()
+        y = selective_state_update(
+            state.ssm,
+            u,
+            F.linear(dt_low, self.dt_proj.weight),
+            A,
+            B,
+            C,
+            D,
+            z=z,
+            dt_bias=dt_bias,
+            dt_softplus=True,
+        )
+        return self.out_proj(y), state
