@@ -2,7 +2,7 @@
 (task x mixer x seed x learning rate), run in this process or as Ray tasks.
 
 A run is a ``RunKey``; ``train_one`` trains it (tasks/accuracy.py) and
-returns a plain ``RunRecord``, so that the same record comes back whether the
+returns a plain ``RunRecord`` (tasks/record.py), so that the same record comes back whether the
 run ran here or on a worker, and the report cannot tell the difference.
 
 - ``InProcess`` (the default) trains a run when its record is asked for.
@@ -19,23 +19,13 @@ waits for every run of the grid before the speed files start.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from schema import Status
-
-
-@dataclass(frozen=True)
-class RunKey:
-    task: str
-    mixer: str
-    seed: int
-    lr: float
-
-    def __str__(self) -> str:
-        return f"{self.task}-{self.mixer}-seed{self.seed}-lr{self.lr:g}"
+from tasks.record import RunKey, RunRecord, record_run
 
 
 @dataclass(frozen=True)
@@ -48,36 +38,6 @@ class GridContext:
     autocast: str
     #: torch threads per run (0: leave torch's default)
     threads: int
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    key: RunKey
-    status: str
-    reason: str | None = None
-    accuracy: float | None = None
-    val_accuracy: float | None = None
-    chance_accuracy: float | None = None
-    params: int | None = None
-    target_params: int | None = None
-    seq_len: int | None = None
-    batch: int | None = None
-    d_model: int | None = None
-    n_layers: int | None = None
-    mixer_config: dict | None = None
-    task_config: dict | None = None
-    state_bytes: int | None = None
-    steps: int | None = None
-    tokens_seen: int | None = None
-    tokens_per_s: float | None = None
-    train_s: float | None = None
-
-    @property
-    def step_s(self) -> float | None:
-        return self.train_s / self.steps if self.train_s and self.steps else None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "key": asdict(self.key)}
 
 
 def train_one(key: RunKey, context: GridContext) -> RunRecord:
@@ -108,28 +68,7 @@ def train_one(key: RunKey, context: GridContext) -> RunRecord:
         return RunRecord(key, Status.UNAVAILABLE, str(unavailable))
     except Exception as exc:  # a broken run is recorded; the grid goes on
         return RunRecord(key, Status.FAILED, f"{type(exc).__name__}: {exc}")
-    result = run.result
-    return RunRecord(
-        key,
-        str(result.status),
-        result.reason,
-        accuracy=result.accuracy,
-        val_accuracy=result.val_accuracy,
-        chance_accuracy=run.chance_accuracy,
-        params=result.params,
-        target_params=run.target_params,
-        seq_len=run.seq_len,
-        batch=run.batch,
-        d_model=run.model.d_model,
-        n_layers=run.model.n_layers,
-        mixer_config=dict(run.model.mixer_config),
-        task_config=run.task_config,
-        state_bytes=run.state_bytes,
-        steps=result.steps,
-        tokens_seen=result.steps * run.batch * run.seq_len,
-        tokens_per_s=result.tokens_per_s,
-        train_s=result.train_time_s,
-    )
+    return record_run(key, run)
 
 
 class InProcess:

@@ -4,7 +4,7 @@ generated LRA tasks (ListOps) and the LRA release's tasks found under --data-dir
 MIXBENCH_DATA). One benchmark per (task, mixer), e.g.
 ``test_accuracy[mqar-L32-kv4-attention/sdpa]``.
 
-The protocol, the same for every mixer (tasks/accuracy.py holds the budgets):
+The protocol, the same for every mixer (tasks/catalog.py holds the budgets):
 
 1. the variant passes the reference check the speed points pass (forward
    against its family reference, prefill + step, causality) before any training;
@@ -28,7 +28,6 @@ per training step.
 from __future__ import annotations
 
 import glob
-import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,22 +35,21 @@ import pytest
 import torch
 
 from models.registry import get_spec
-from schema import Status, Workload, make_extra_info
-from tasks.accuracy import SANITY_BARS, budget_of, family_defaults, get_profile
+from schema import REACHED_STATUSES, Status, Workload
+from tasks.catalog import SANITY_BARS, get_profile, get_task
+from tasks.record import RunKey, RunRecord, point_extra_info
+from tasks.sizing import REFERENCE_MIXER, family_defaults
 
-from .grid import GridContext, InProcess, RayGrid, RunKey, RunRecord
+from .grid import GridContext, InProcess, RayGrid
 from .modes import runs_here
 from .options import RunOptions, get_options
 from .records import record_failure
 from .sweep import PointNotRun, checked_reference_error, session_history
 
-#: runs whose accuracy counts (a run out of time still reached one)
-REACHED = (Status.OK, Status.TIMEOUT)
-
 
 def accuracy_mixers(options: RunOptions, patterns: str) -> list[str]:
-    """One variant per selected family (``family_defaults``: its fastest
-    DEFAULT_MIXERS variant that runs in this run), plus every variant named
+    """One variant per selected family (``family_defaults``: its best-ranked
+    variant, Mixer.accuracy_rank, that runs in this run), plus every variant named
     exactly in --mixers."""
     named = {p.strip() for p in patterns.split(",") if p.strip() and not glob.has_magic(p)}
     chosen = family_defaults(options.mixers, lambda name: runs_here(options, name))
@@ -80,7 +78,7 @@ def autocast_mode(options: RunOptions) -> str:
 
 
 def lr_grid(task: str, profile: str) -> tuple[float, ...]:
-    return budget_of(task, profile).lrs
+    return get_task(task, profile).budget.lrs
 
 
 # -- the grid of this session's runs --------------------------------------------------
@@ -169,7 +167,7 @@ def accuracy_point(request: pytest.FixtureRequest):
 # -- one point ------------------------------------------------------------------------
 def choose_lr(records: list[RunRecord]) -> RunRecord | None:
     """The run with the best validation accuracy; ties go to the grid's order."""
-    scored = [r for r in records if r.status in REACHED and r.val_accuracy is not None]
+    scored = [r for r in records if r.status in REACHED_STATUSES and r.val_accuracy is not None]
     return max(scored, key=lambda r: r.val_accuracy) if scored else None
 
 
@@ -181,58 +179,6 @@ def train_point(grid: SessionGrid, task: str, mixer: str, profile: str) -> dict[
     others = [RunKey(task, mixer, seed, chosen.key.lr) for seed in range(1, grid.seeds)]
     grid.executor.submit(others)
     return {"first": first, "seeds": [chosen, *(grid.executor.result(k) for k in others)]}
-
-
-def point_status(seeds: list[RunRecord], first: list[RunRecord]) -> Status:
-    if not seeds:
-        statuses = {r.status for r in first}
-        for status in (Status.SKIPPED, Status.UNAVAILABLE, Status.DIVERGED):
-            if statuses == {status}:
-                return status
-        return Status.FAILED
-    statuses = {r.status for r in seeds}
-    if statuses <= {Status.OK}:
-        return Status.OK
-    if statuses <= set(REACHED):
-        return Status.TIMEOUT
-    return Status.FAILED if Status.FAILED in statuses else Status.DIVERGED
-
-
-def point_info(first: list[RunRecord], seeds: list[RunRecord]) -> dict[str, Any]:
-    reached = [r for r in seeds if r.status in REACHED and r.accuracy is not None]
-    shape = (seeds or first)[0]
-    reasons = sorted({f"{r.key}: {r.reason}" for r in (*first, *seeds) if r.reason})
-    return {
-        "seq_len": shape.seq_len,
-        "batch": shape.batch,
-        "d_model": shape.d_model,
-        "n_layers": shape.n_layers,
-        "mixer_config": shape.mixer_config,
-        "task_config": shape.task_config,
-        "state_bytes": shape.state_bytes,
-        "params": shape.params,
-        "params_target": shape.target_params,
-        "accuracy": statistics.fmean(r.accuracy for r in reached) if reached else None,
-        "val_accuracy": seeds[0].val_accuracy if seeds else None,
-        "seed_accuracies": [
-            {"seed": r.key.seed, "accuracy": r.accuracy, "status": str(r.status)} for r in seeds
-        ],
-        "lr": seeds[0].key.lr if seeds else None,
-        "lr_grid": [
-            {"lr": r.key.lr, "val_accuracy": r.val_accuracy, "status": str(r.status)} for r in first
-        ],
-        "chance_accuracy": shape.chance_accuracy,
-        "tokens_seen": shape.tokens_seen,
-        "tokens_per_s": median_of(r.tokens_per_s for r in seeds),
-        "step_s": median_of(r.step_s for r in seeds),
-        "status": point_status(seeds, first),
-        "reason": "; ".join(reasons) or None,
-    }
-
-
-def median_of(values) -> float | None:
-    known = [v for v in values if v is not None]
-    return statistics.median(known) if known else None
 
 
 def not_run(request: pytest.FixtureRequest, benchmark, info: dict[str, Any], message: str):
@@ -264,18 +210,21 @@ def test_accuracy(request: pytest.FixtureRequest, benchmark, task: str, mixer: s
     runs = benchmark.pedantic(
         lambda: train_point(grid, task, mixer, options.profile.name), rounds=1, iterations=1
     )
-    info.update(point_info(runs["first"], runs["seeds"]))
+    info = point_extra_info(
+        mixer, task, runs["first"], runs["seeds"], device=info["device"], dtype=info["dtype"]
+    )
     if info["accuracy"] is None:
         not_run(request, benchmark, info, f"{mixer} on {task}: {info['status']}: {info['reason']}")
-    benchmark.extra_info.update(make_extra_info(**info))
+    benchmark.extra_info.update(info)
     check_sanity_bar(options.profile.name, task, mixer, info)
 
 
 def check_sanity_bar(profile: str, task: str, mixer: str, info: dict[str, Any]) -> None:
-    bar = SANITY_BARS.get((profile, task, mixer.split("/", 1)[0]))
+    reference_family = get_spec(mixer).family == get_spec(REFERENCE_MIXER).family
+    bar = SANITY_BARS.get((profile, task)) if reference_family else None
     if bar is not None and info["status"] == Status.OK and info["accuracy"] < bar:
         pytest.fail(
             f"{mixer} reached {info['accuracy']:.3f} on {task} (mean over seeds) after the full "
-            f"budget; it must reach {bar} (the loop or the budget in tasks/accuracy.py is wrong)",
+            f"budget; it must reach {bar} (the loop or the budget in tasks/catalog.py is wrong)",
             pytrace=False,
         )

@@ -6,6 +6,7 @@ and train one model.
     python -m tasks generate pathx --out DIR [--n 200]
     python -m tasks check [--data-dir DIR] [--max-images N]
     python -m tasks train --task T --mixer M --profile P [--seed S] [--lr X] [--out FILE.json]
+        [--mixer-option PATTERN:knob=value ...] [--checkpoint FILE [--resume]]
     torchrun --nproc_per_node N -m tasks train ...
 
 ``generate`` writes the LRA release's layout under DIR, so pointing --data-dir or
@@ -15,7 +16,12 @@ replaces it).
 
 ``train`` is one of the suite's accuracy runs (tasks.accuracy.run_accuracy: the
 profile's budget, the model matched to attention's parameters) outside pytest; it
-prints the result and --out saves it as the suite's accuracy fields (schema.py).
+prints the result and --out saves it as the suite's accuracy fields (schema.py,
+through tasks.record, as the suite does). --mixer-option sets the mixer's own knobs
+(``python -m models list`` shows them). --checkpoint FILE saves the run every
+--checkpoint-every steps; after an interruption the same command with --resume
+carries on from it to the result an uninterrupted run gives (a checkpoint of
+another mixer, task or setting is refused).
 Under torchrun it trains data-parallel (DDP; gloo on the CPU, nccl on CUDA) with
 the profile's global batch split over the processes; rank 0 alone prints and writes.
 
@@ -227,18 +233,18 @@ def resolve_device(text: str) -> str:
     return text
 
 
-def writable_file(out: Path) -> Path:
-    """``out`` as a file to write the result to (its folder created if need be);
-    UsageError when it cannot be written, found before any training."""
+def writable_file(out: Path, option: str = "--out", example: str = "result.json") -> Path:
+    """``out`` as a file to write to (its folder created if need be); UsageError
+    naming ``option`` when it cannot be written, found before any training."""
     if out.is_dir():
-        raise UsageError(f"--out {out} is a folder; give a file name, e.g. {out / 'result.json'}")
+        raise UsageError(f"{option} {out} is a folder; give a file name, e.g. {out / example}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out.parent):
             pass
     except OSError as error:
         raise UsageError(
-            f"--out {out} cannot be written to ({error.strerror or error}); "
+            f"{option} {out} cannot be written to ({error.strerror or error}); "
             "choose a file in a folder you can write to"
         ) from None
     return out
@@ -247,7 +253,8 @@ def writable_file(out: Path) -> Path:
 def check_train_args(args: argparse.Namespace) -> str:
     """Every argument checked before any data is made or model built; the device."""
     from models.registry import get_spec
-    from tasks.accuracy import PROFILES, budget_of, matched_sizing, task_spec
+    from tasks.catalog import PROFILES
+    from tasks.sizing import matched_sizing
     from tasks.train import launched_world_size, world_size_problem
 
     if args.profile not in PROFILES:
@@ -277,17 +284,67 @@ def check_train_args(args: argparse.Namespace) -> str:
             f"--data-dir {args.data_dir} is not a folder; give the folder holding the LRA "
             "data (python -m tasks check --data-dir DIR shows what it holds)"
         )
-    budget = budget_of(args.task, args.profile)
-    problem = world_size_problem(budget.batch_size, launched_world_size())
+    task = PROFILES[args.profile].task(args.task)
+    problem = world_size_problem(task.budget.batch_size, launched_world_size())
     if problem is not None:
         raise UsageError(f"profile {args.profile}, task {args.task}: {problem}")
+    args.options = mixer_options(args)
     try:
-        matched_sizing(args.mixer, task_spec(args.task, args.profile), budget)
+        matched_sizing(args.mixer, task.spec, task.budget, args.options)
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.out is not None and is_main_process():
         writable_file(args.out)
+    check_checkpoint(args)  # every rank reads the checkpoint: every rank checks it
     return device
+
+
+def mixer_options(args: argparse.Namespace) -> dict[str, str]:
+    """The knobs --mixer-option sets for --mixer; UsageError for a malformed option, a
+    pattern that does not match --mixer, or a knob the mixer does not have."""
+    from models.registry import (
+        mixer_config,
+        mixer_options_for,
+        parse_mixer_options,
+        pattern_matches,
+    )
+
+    try:
+        by_pattern = parse_mixer_options(args.mixer_option)
+    except ValueError as error:
+        raise UsageError(f"--mixer-option {error}") from None
+    stray = [p for p in by_pattern if not pattern_matches(p, args.mixer)]
+    if stray:
+        raise UsageError(
+            f"--mixer-option {stray[0]!r} does not match --mixer {args.mixer}; "
+            f"name the mixer or its family, e.g. {args.mixer}:knob=value"
+        )
+    options = mixer_options_for(args.mixer, by_pattern)
+    try:
+        mixer_config(args.mixer, 1, {}, options)
+    except ValueError as error:
+        raise UsageError(f"--mixer-option: {error}") from None
+    return options
+
+
+def check_checkpoint(args: argparse.Namespace) -> None:
+    """--resume needs --checkpoint and the file; without --resume a checkpoint
+    already there is refused rather than silently continued or overwritten."""
+    checkpoint = args.checkpoint
+    if checkpoint is None:
+        if args.resume:
+            raise UsageError("--resume needs --checkpoint FILE, the file the run saved to")
+        return
+    writable_file(checkpoint, "--checkpoint", "run.pt")
+    if args.resume and not checkpoint.is_file():
+        raise UsageError(
+            f"--resume: no checkpoint at {checkpoint}; run without --resume to start one"
+        )
+    if not args.resume and checkpoint.exists():
+        raise UsageError(
+            f"--checkpoint {checkpoint} already exists; pass --resume to carry on from it, "
+            "or delete it to start again"
+        )
 
 
 def is_main_process() -> bool:
@@ -303,7 +360,7 @@ def train_command(args: argparse.Namespace) -> int:
 
     from models.registry import MixerUnavailable
     from tasks.accuracy import run_accuracy
-    from tasks.train import distributed
+    from tasks.train import CheckpointError, distributed
 
     device = check_train_args(args)
     if args.threads:
@@ -320,7 +377,12 @@ def train_command(args: argparse.Namespace) -> int:
                 lr=args.lr,
                 autocast=args.autocast,
                 progress=args.progress,
+                options=args.options,
+                checkpoint=args.checkpoint,
+                checkpoint_every=args.checkpoint_every,
             )
+        except CheckpointError as error:
+            raise UsageError(f"--resume: {error}") from None
         except (DataMissing, MalformedData) as error:
             raise UsageError(f"{args.task}: {error}") from None
         except MixerUnavailable as error:
@@ -337,40 +399,21 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def result_info(run, args: argparse.Namespace, device: str) -> dict[str, Any]:
-    """The run as the suite's accuracy point records it (schema.make_extra_info)."""
+    """The run as the suite's accuracy point records it (tasks.record): one seed,
+    one learning rate."""
     import torch
 
-    from models.registry import get_spec
-    from schema import Status, Workload, make_extra_info
+    from tasks.record import RunKey, point_extra_info, record_run
 
-    result = run.result
+    record = record_run(RunKey(run.task, run.mixer, args.seed, run.lr), run)
     bf16 = args.autocast == "bf16" or (args.autocast == "auto" and device.startswith("cuda"))
-    return make_extra_info(
-        mixer=run.mixer,
-        mixer_class=get_spec(run.mixer).class_path,
-        workload=Workload.ACCURACY,
-        task=run.task,
-        seq_len=run.seq_len,
-        batch=run.batch,
-        d_model=run.model.d_model,
-        n_layers=run.model.n_layers,
-        dtype=str(torch.bfloat16 if bf16 else torch.float32).removeprefix("torch."),
+    return point_extra_info(
+        run.mixer,
+        run.task,
+        [record],
+        [record],
         device=torch.device(device).type,
-        params=result.params,
-        params_target=run.target_params,
-        mixer_config=dict(run.model.mixer_config),
-        accuracy=result.accuracy,
-        val_accuracy=result.val_accuracy,
-        seed_accuracies=[
-            {"seed": args.seed, "accuracy": result.accuracy, "status": str(result.status)}
-        ],
-        lr=run.lr,
-        chance_accuracy=run.chance_accuracy,
-        tokens_seen=result.steps * run.batch * run.seq_len,
-        tokens_per_s=result.tokens_per_s,
-        step_s=result.train_time_s / result.steps if result.steps else None,
-        status=Status(result.status),
-        reason=result.reason,
+        dtype=str(torch.bfloat16 if bf16 else torch.float32).removeprefix("torch."),
     )
 
 
@@ -425,6 +468,24 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda")
     train.add_argument(
         "--autocast", choices=("auto", "bf16", "off"), default="auto", help="auto: bf16 on CUDA"
+    )
+    train.add_argument(
+        "--mixer-option",
+        action="append",
+        default=[],
+        metavar="PATTERN:KNOB=VALUE",
+        help="a knob of the mixer, e.g. mamba:d_state=32 (python -m models list shows them)",
+    )
+    train.add_argument(
+        "--checkpoint", type=Path, default=None, help="save the run here every few steps"
+    )
+    train.add_argument(
+        "--checkpoint-every", type=positive_int, default=100, help="steps between checkpoints"
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="carry on from --checkpoint (refused when it holds another run)",
     )
     train.add_argument(
         "--threads", type=positive_int, default=None, help="torch threads (default: torch's)"

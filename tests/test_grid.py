@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from schema import Status
-from suite.grid import GridContext, InProcess, RayGrid, RunKey, train_one
+from suite.grid import GridContext, InProcess, RayGrid, train_one
+from tasks.record import RunKey
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTEXT = GridContext("smoke", "cpu", None, "off", threads=1)
@@ -73,7 +74,8 @@ def test_a_lost_worker_is_recorded_as_failed_and_the_grid_goes_on() -> None:
 def test_without_workers_ray_is_never_imported() -> None:
     code = (
         "import sys, suite.grid, suite.test_accuracy\n"
-        "from suite.grid import InProcess, GridContext, RunKey\n"
+        "from suite.grid import InProcess, GridContext\n"
+        "from tasks.record import RunKey\n"
         "grid = InProcess(GridContext('smoke', 'cpu', None, 'off', 1), 1)\n"
         "grid.result(RunKey('mqar', 'attention/sdpa', 0, 3e-3))\n"
         "assert 'ray' not in sys.modules, 'ray was imported'\n"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.registry import get_spec, list_mixers
-from tasks.accuracy import Budget, family_defaults, family_knobs
+from models.registry import get_spec, list_mixers, mixer_config
 from tasks.model import ModelConfig, build_model
+from tasks.sizing import family_defaults
 from tasks.synthetic import make_selective_copy
 from tasks.train import TrainConfig, train
 
@@ -33,7 +33,7 @@ def test_loss_halves_on_a_tiny_copy_task(mixer):
         pytest.skip(f"{mixer} is unavailable: {reason}")
     # seq_len == 2 * n_copy: no noise, plain copying of 4 tokens
     data = make_selective_copy(256, 32, seed=0, seq_len=8, vocab_size=8, n_copy=4)
-    knobs = family_knobs(mixer, Budget(0, 0, 0, 32, 1, n_heads=2, chunk_size=4), seq_len=8)
+    knobs = mixer_config(mixer, 32, {"n_heads": 2, "chunk_size": 4, "l_max": 8}, {})
     torch.manual_seed(0)
     model = build_model(data.spec, ModelConfig(mixer, d_model=32, n_layers=2, mixer_config=knobs))
     result = train(model, data, TrainConfig(steps=STEPS, batch_size=16, lr=1e-2, progress=False))

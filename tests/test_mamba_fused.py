@@ -15,7 +15,7 @@ from models import build_mixer, get_spec
 from models import mamba_fused as fused
 from models.mamba import sequential_selective_scan
 from suite.workloads import check_dtype
-from tasks.accuracy import family_defaults
+from tasks.sizing import family_defaults
 
 from .test_mamba import perturbed
 

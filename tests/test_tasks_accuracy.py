@@ -13,20 +13,11 @@ import pytest
 import torch
 from torch.utils.data import Subset, TensorDataset
 
-from tasks.accuracy import (
-    PROFILES,
-    SANITY_BARS,
-    Budget,
-    budget_of,
-    decoding_state_bytes,
-    majority_accuracy,
-    mqar_task_name,
-    run_accuracy,
-    task_config,
-    task_spec,
-    train_config,
-)
+from schema import mqar_task_name
+from tasks.accuracy import decoding_state_bytes, majority_accuracy, run_accuracy
 from tasks.base import IGNORE_INDEX
+from tasks.budget import Budget, train_config
+from tasks.catalog import PROFILES, SANITY_BARS, get_task
 from tasks.lra.common import TokenArrayDataset
 from tasks.model import ModelConfig, build_model
 
@@ -53,8 +44,7 @@ def test_run_accuracy_records_chance_and_the_learning_rate():
 def test_profiles_have_seeds_and_learning_rates():
     for profile in PROFILES.values():
         assert profile.seeds >= 1
-        budgets = [g.budget for g in profile.generated.values()] + [profile.disk]
-        for budget in budgets:
+        for budget in (task.budget for task in profile.tasks):
             assert budget.lrs and all(lr > 0 for lr in budget.lrs)
             assert not budget.lr_grid or budget.lr in budget.lr_grid
 
@@ -64,65 +54,64 @@ def test_default_runs_three_seeds_and_a_small_grid_per_task():
     default = PROFILES["default"]
     assert default.seeds >= 3
     for task in default.task_names():
-        assert 2 <= len(budget_of(task, "default").lrs) <= 3, task
+        assert 2 <= len(get_task(task, "default").budget.lrs) <= 3, task
 
 
 def test_smoke_stays_one_seed_and_few_rates():
     smoke = PROFILES["smoke"]
     assert smoke.seeds == 1
     for task in smoke.task_names():
-        budget = budget_of(task, "smoke")
+        budget = get_task(task, "smoke").budget
         assert len(budget.lrs) <= 2 and budget.steps <= 20, task
 
 
 def test_every_mqar_sweep_point_is_named_by_its_length_and_pairs():
     for profile in PROFILES.values():
-        for name, generated in profile.generated.items():
-            if name.startswith("mqar-"):
-                config = generated.config
-                assert name == mqar_task_name(config["seq_len"], config["num_kv_pairs"])
-                assert generated.spec.seq_len == config["seq_len"]
+        for task in profile.tasks:
+            if task.name.startswith("mqar-"):
+                config = task.config
+                assert task.name == mqar_task_name(config["seq_len"], config["num_kv_pairs"])
+                assert task.spec.seq_len == config["seq_len"]
     default = PROFILES["default"]
-    sweep = [t for t in default.task_names() if t.startswith("mqar-")]
-    configs = [default.generated[t].config for t in sweep]
+    configs = [t.config for t in default.tasks if t.name.startswith("mqar-")]
     assert len({c["seq_len"] for c in configs}) >= 2
     assert len({c["num_kv_pairs"] for c in configs}) >= 2
 
 
 def test_the_sanity_bars_name_tasks_of_their_profile():
-    for profile, task, _family in SANITY_BARS:
+    for profile, task in SANITY_BARS:
         assert task in PROFILES[profile].task_names(), (profile, task)
 
 
 def test_an_alias_stands_for_its_task_and_is_not_run_twice():
     default = PROFILES["default"]
-    target = default.resolve("mqar")
-    assert target != "mqar" and target in default.task_names()
+    target = default.aliases["mqar"]
+    assert target in default.task_names()
     assert "mqar" not in default.task_names() and "mqar" in default.accepted_names()
-    assert budget_of("mqar", "default") == budget_of(target, "default")
-    assert task_spec("mqar", "default") == task_spec(target, "default")
-    assert task_config("mqar", "default") == task_config(target, "default")
+    assert get_task("mqar", "default") is get_task(target, "default")
     with pytest.raises(ValueError, match="unknown task 'lra-nothing' in profile default"):
-        budget_of("lra-nothing", "default")
+        get_task("lra-nothing", "default")
 
 
 # -- what a run records besides its accuracy -----------------------------------------
 def test_task_config_holds_the_generator_settings_and_the_loader_options():
-    config = task_config("mqar-L32-kv8", "default")
+    config = get_task("mqar-L32-kv8", "default").config
     assert config["generator"] == "mqar"
     assert (config["seq_len"], config["num_kv_pairs"], config["vocab_size"]) == (32, 8, 32)
     assert config["n_train"] > 0 and config["n_test"] > 0
-    assert task_config("listops", "default")["max_len"] == task_spec("listops", "default").seq_len
-    assert task_config("lra-listops", "default") == {"lra_task": "listops", "max_length": 512}
-    assert task_config("lra-image", "default") == {"lra_task": "image"}
-    json.dumps([task_config(t, p) for p in PROFILES for t in PROFILES[p].task_names()])
+    listops = get_task("listops", "default")
+    assert listops.config["max_len"] == listops.spec.seq_len
+    assert get_task("lra-listops", "default").config == {"lra_task": "listops", "max_length": 512}
+    assert get_task("lra-image", "default").config == {"lra_task": "image"}
+    json.dumps([task.config for profile in PROFILES.values() for task in profile.tasks])
 
 
 @pytest.mark.parametrize("mixer", ["attention/sdpa", "mamba/scan"])
 def test_run_accuracy_records_task_config_and_decoding_state(mixer):
     run = run_accuracy(mixer, "mqar", "smoke", lr=3e-3)
-    assert run.task_config == task_config("mqar", "smoke")
-    model = build_model(task_spec("mqar", "smoke"), run.model)
+    task = get_task("mqar", "smoke")
+    assert run.task_config == task.config and run.task == task.name
+    model = build_model(task.spec, run.model)
     expected = sum(m.state_bytes(1, run.seq_len, torch.float32) for m in model.backbone.mixers)
     assert run.state_bytes == expected > 0
     if mixer == "attention/sdpa":  # a KV cache: keys and values of every token, every layer
@@ -133,7 +122,7 @@ def test_run_accuracy_records_task_config_and_decoding_state(mixer):
 
 
 def test_a_two_tower_model_counts_its_one_encoder():
-    spec = task_spec("lra-retrieval", "smoke")
+    spec = get_task("lra-retrieval", "smoke").spec
     cfg = ModelConfig("attention/sdpa", d_model=16, n_layers=2, mixer_config={"n_heads": 2})
     with torch.device("meta"):
         model = build_model(spec, cfg)
@@ -155,3 +144,26 @@ def test_the_budget_reaches_the_training_loop():
         replace(budget, warmup_steps=41)
     with pytest.raises(ValueError, match="lr_grid"):
         replace(budget, lr=5e-3)
+
+
+def test_the_budget_names_a_checkpoint_for_the_loop():
+    budget = Budget(steps=40, batch_size=8, lr=2e-3, d_model=32, n_layers=1)
+    cfg = train_config(budget, checkpoint_path="run.pt", checkpoint_every=7)
+    assert (cfg.checkpoint_path, cfg.checkpoint_every) == ("run.pt", 7)
+    assert train_config(budget).checkpoint_path is None
+
+
+def test_a_task_builds_its_data_once_and_as_it_declares():
+    task = get_task("induction", "smoke")
+    data = task.data(seed=0)
+    assert data is task.data(seed=0) and data is not task.data(seed=1)
+    assert data.spec == task.spec
+
+
+def test_an_lra_task_cuts_its_evaluation_splits_to_the_budget(tmp_path):
+    from tasks.lra import DataMissing
+
+    task = get_task("lra-listops", "smoke")
+    assert task.spec.seq_len == 128 and task.budget.max_test_examples == 16
+    with pytest.raises(DataMissing):
+        task.data(seed=0, data_dir=str(tmp_path))

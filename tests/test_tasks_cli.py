@@ -338,12 +338,17 @@ def test_train_prints_the_result_and_writes_the_suites_schema(tmp_path, capsys, 
 )
 def test_bad_train_arguments(capsys, no_training, extra, words):
     argv = list(TRAIN)
-    for i in range(0, len(extra), 2):  # replace the option when TRAIN has it
-        if extra[i] in argv:
-            argv[argv.index(extra[i]) + 1] = extra[i + 1]
-        else:
-            argv += extra[i : i + 2]
+    for i in range(0, len(extra), 2):
+        argv = with_option(argv, extra[i], extra[i + 1])
     assert words in usage_error(capsys, argv)
+
+
+def with_option(argv: list[str], option: str, value: str) -> list[str]:
+    """``argv`` with ``option`` set to ``value`` (replaced where argv has it)."""
+    if option not in argv:
+        return [*argv, option, value]
+    at = argv.index(option) + 1
+    return [*argv[:at], value, *argv[at + 1 :]]
 
 
 def test_train_refuses_a_mixer_that_cannot_run_here(capsys, no_training, monkeypatch):
@@ -416,3 +421,112 @@ def test_train_errors_never_show_a_traceback(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "--lr" in errors[0]
+
+
+# -- train: the mixer's knobs ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["attention:d_stat=3"], "--mixer-option: attention/math has no knob 'd_stat'"),
+        (["attention/math=3"], "--mixer-option 'attention/math=3' is not PATTERN:knob=value"),
+        (["mamba:d_state=32"], "--mixer-option 'mamba' does not match --mixer attention/math"),
+    ],
+)
+def test_train_refuses_a_bad_mixer_option(capsys, no_training, extra, words):
+    argv = [*TRAIN, *(arg for option in extra for arg in ("--mixer-option", option))]
+    assert words in usage_error(capsys, argv)
+
+
+def test_train_sets_the_mixers_knobs_and_sizes_the_model_with_them(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "run.json"
+    argv = ["train", "--task", "mqar", "--mixer", "mamba/scan", "--profile", "smoke"]
+    argv += ["--mixer-option", "mamba:d_state=4", "--out", str(out), "--no-progress"]
+    assert main([*argv, "--device", "cpu", "--threads", "1"]) == 0
+    info = json.loads(out.read_text())
+    assert info["mixer_config"]["d_state"] == 4 and info["fixed_state"] is True
+    assert abs(info["params"] / info["params_target"] - 1) <= 0.05
+
+
+# -- train: checkpoints and --resume -----------------------------------------------------
+def test_resume_needs_a_checkpoint_and_a_checkpoint_needs_resume(tmp_path, capsys, no_training):
+    assert "--resume needs --checkpoint FILE" in usage_error(capsys, [*TRAIN, "--resume"])
+    checkpoint = tmp_path / "run.pt"
+    line = usage_error(capsys, [*TRAIN, "--checkpoint", str(checkpoint), "--resume"])
+    assert f"--resume: no checkpoint at {checkpoint}; run without --resume" in line
+    checkpoint.write_bytes(b"")
+    line = usage_error(capsys, [*TRAIN, "--checkpoint", str(checkpoint)])
+    assert f"--checkpoint {checkpoint} already exists; pass --resume" in line
+    line = usage_error(capsys, [*TRAIN, "--checkpoint", str(tmp_path)])
+    assert f"--checkpoint {tmp_path} is a folder; give a file name, e.g. " in line
+
+
+def interrupted_after_first_checkpoint(monkeypatch) -> None:
+    """The next run dies right after it saves its first checkpoint (as a killed job)."""
+    import tasks.train
+
+    save = tasks.train.save_checkpoint
+
+    def save_then_die(run, cfg):
+        save(run, cfg)
+        monkeypatch.setattr(tasks.train, "save_checkpoint", save)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tasks.train, "save_checkpoint", save_then_die)
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, capsys, monkeypatch):
+    """On the CPU a resumed run is the same run: the checkpoint carries the model, the
+    optimizer, the schedule and the RNG, and the batches follow from the step, so the
+    weights and accuracies match exactly."""
+    import json
+
+    import torch
+
+    import tasks.train
+
+    load = tasks.train.load_checkpoint
+    argv = [*TRAIN, "--no-progress", "--device", "cpu", "--threads", "1"]
+    argv += ["--checkpoint-every", "5"]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert main([*argv, "--checkpoint", f"{whole}.pt", "--out", f"{whole}.json"]) == 0
+
+    interrupted_after_first_checkpoint(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        main([*argv, "--checkpoint", f"{resumed}.pt", "--out", f"{resumed}.json"])
+    assert torch.load(f"{resumed}.pt", weights_only=True)["progress"]["step"] == 5
+    assert not Path(f"{resumed}.json").exists()
+    resume = [*argv, "--checkpoint", f"{resumed}.pt", "--out", f"{resumed}.json", "--resume"]
+    loads = []
+    monkeypatch.setattr(tasks.train, "load_checkpoint", lambda *a: loads.append(load(*a)))
+    assert main(resume) == 0
+    assert len(loads) == 1, "the run carried on from its checkpoint"
+
+    first, second = (json.loads(Path(f"{p}.json").read_text()) for p in (whole, resumed))
+    for key in ("accuracy", "val_accuracy", "params", "tokens_seen", "status", "mixer_config"):
+        assert first[key] == second[key], key
+    a, b = (torch.load(f"{p}.pt", weights_only=True) for p in (whole, resumed))
+    assert a["progress"]["losses"] == b["progress"]["losses"]
+    assert a["model"].keys() == b["model"].keys()
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (["--mixer", "attention/sdpa"], "model.mixer: checkpoint 'attention/math' vs now"),
+        (["--lr", "0.001"], "lr: checkpoint 0.003 vs now 0.001"),
+        (["--task", "selective_copy"], "task.name: checkpoint"),
+    ],
+)
+def test_resume_refuses_another_runs_checkpoint_in_one_line(tmp_path, capsys, change, named):
+    checkpoint = tmp_path / "run.pt"
+    argv = [*TRAIN, "--no-progress", "--device", "cpu", "--threads", "1"]
+    assert main([*argv, "--checkpoint", str(checkpoint)]) == 0
+    capsys.readouterr()
+    other = with_option(argv, *change)
+    line = usage_error(capsys, [*other, "--checkpoint", str(checkpoint), "--resume"])
+    assert f"--resume: checkpoint {checkpoint} belongs to a different run" in line
+    assert named in line

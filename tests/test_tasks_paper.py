@@ -1,6 +1,6 @@
 """The paper profile carries each LRA task's published set-up: the sequence
 length as released and the LRA repository's Transformer hyper-parameters, each
-with its source named, and its budgets follow them (tasks/accuracy.py,
+with its source named, and its budgets follow them (tasks/budget.py,
 LRA_PAPER_SETUPS)."""
 
 from __future__ import annotations
@@ -10,18 +10,10 @@ import re
 
 import pytest
 
-from tasks.accuracy import (
-    LRA_COMMIT,
-    LRA_DISK_TASKS,
-    LRA_PAPER,
-    LRA_PAPER_SETUPS,
-    LRA_REPOSITORY,
-    budget_of,
-    get_profile,
-    mqar_task_name,
-    task_config,
-    task_spec,
-)
+from schema import mqar_task_name
+from tasks.budget import LRA_COMMIT, LRA_PAPER, LRA_PAPER_SETUPS, LRA_REPOSITORY
+from tasks.catalog import get_profile, get_task
+from tasks.lra import TASK_NAMES as LRA_DISK_TASKS
 
 #: the lengths the LRA release gives its tasks (per document for Retrieval)
 RELEASED_LENGTHS = {
@@ -63,15 +55,14 @@ def test_every_lra_task_has_a_set_up_with_its_sources():
 def test_the_paper_profile_trains_at_the_released_lengths(name):
     setup = LRA_PAPER_SETUPS[name]
     assert setup.seq_len == RELEASED_LENGTHS[name]
-    assert task_spec(f"lra-{name}", "paper").seq_len == RELEASED_LENGTHS[name]
-    assert "pathx" not in get_profile("paper").disk_excluded
-    options = task_config(f"lra-{name}", "paper")
-    assert options["lra_task"] == name
+    task = get_task(f"lra-{name}", "paper")
+    assert task.spec.seq_len == RELEASED_LENGTHS[name]
+    assert task.config["lra_task"] == name
 
 
 @pytest.mark.parametrize("name", LRA_DISK_TASKS)
 def test_the_budget_follows_the_set_up(name):
-    setup, budget = LRA_PAPER_SETUPS[name], budget_of(f"lra-{name}", "paper")
+    setup, budget = LRA_PAPER_SETUPS[name], get_task(f"lra-{name}", "paper").budget
     published = {
         "steps": setup.steps,
         "batch_size": setup.batch_size,
@@ -104,7 +95,7 @@ def test_peak_rates_of_the_rsqrt_schedule():
 
 def test_the_paper_mqar_sweep_reaches_zoology_lengths_and_pairs():
     profile = get_profile("paper")
-    sweep = {t: g.config for t, g in profile.generated.items() if t.startswith("mqar-")}
+    sweep = {t.name: t.config for t in profile.tasks if t.name.startswith("mqar-")}
     lengths = {c["seq_len"] for c in sweep.values()}
     pairs = {c["num_kv_pairs"] for c in sweep.values()}
     assert max(lengths) >= 2048 and min(lengths) <= 512
@@ -112,4 +103,4 @@ def test_the_paper_mqar_sweep_reaches_zoology_lengths_and_pairs():
     for name, config in sweep.items():
         assert name == mqar_task_name(config["seq_len"], config["num_kv_pairs"])
         assert config["vocab_size"] == 8192
-    assert profile.resolve("mqar") in sweep
+    assert profile.aliases["mqar"] in sweep

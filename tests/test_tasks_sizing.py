@@ -7,38 +7,30 @@ from dataclasses import replace
 
 import pytest
 
-from models.registry import get_spec
-from tasks.accuracy import (
-    DEFAULT_MIXERS,
-    PARAMS_TOLERANCE,
-    REFERENCE_MIXER,
-    budget_of,
-    family_knobs,
-    get_profile,
-    matched_sizing,
-    model_params,
-    task_spec,
-)
+from models.registry import get_spec, mixer_config
+from schema import PARAMS_TOLERANCE
+from tasks.catalog import get_profile, get_task
 from tasks.model import ModelConfig
+from tasks.sizing import REFERENCE_MIXER, matched_sizing, model_params, ranked_mixers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def points(profile: str) -> list[tuple[str, str]]:
-    """Every task with every DEFAULT_MIXERS variant this machine can build."""
-    mixers = [m for m in DEFAULT_MIXERS if get_spec(m).unavailable_reason() is None]
+    """Every task with every ranked variant (Mixer.accuracy_rank) this machine can build."""
+    mixers = [m for m in ranked_mixers() if get_spec(m).unavailable_reason() is None]
     return [(t, m) for t in get_profile(profile).task_names() for m in mixers]
 
 
 @pytest.mark.parametrize(("task", "mixer"), points("default"), ids="-".join)
 def test_default_profile_models_are_within_five_percent_of_attention(task, mixer):
-    spec, budget = task_spec(task, "default"), budget_of(task, "default")
-    knobs = family_knobs(REFERENCE_MIXER, budget, spec.seq_len)
+    spec, budget = get_task(task, "default").spec, get_task(task, "default").budget
+    knobs = mixer_config(REFERENCE_MIXER, budget.d_model, budget.offered(spec.seq_len), {})
     target = model_params(
         spec, ModelConfig(REFERENCE_MIXER, budget.d_model, budget.n_layers, mixer_config=knobs)
     )
     sizing = matched_sizing(mixer, spec, budget)
-    knobs = family_knobs(mixer, budget, spec.seq_len)
+    knobs = mixer_config(mixer, sizing.d_model, budget.offered(spec.seq_len), {})
     built = model_params(
         spec, ModelConfig(mixer, sizing.d_model, budget.n_layers, mixer_config=knobs)
     )
@@ -54,12 +46,14 @@ def test_default_profile_models_are_within_five_percent_of_attention(task, mixer
 @pytest.mark.parametrize("profile", ["smoke", "paper"])
 def test_other_profiles_size_every_default_mixer(profile):
     for task, mixer in points(profile):
-        sizing = matched_sizing(mixer, task_spec(task, profile), budget_of(task, profile))
+        the_task = get_task(task, profile)
+        sizing = matched_sizing(mixer, the_task.spec, the_task.budget)
         assert abs(sizing.rel_diff) <= PARAMS_TOLERANCE, (task, mixer, sizing)
 
 
 def test_an_impossible_match_names_the_mixer_and_the_fix():
-    spec, budget = task_spec("lra-retrieval", "default"), budget_of("lra-retrieval", "default")
+    task = get_task("lra-retrieval", "default")
+    spec, budget = task.spec, task.budget
     # with 4 heads RetNet's widths are multiples of 8: 56 and 64 both miss by over 5%
     with pytest.raises(ValueError) as error:
         matched_sizing("retnet/chunkwise", spec, replace(budget, n_heads=4))
@@ -72,7 +66,31 @@ def test_run_accuracy_records_the_matched_width():
     from tasks.accuracy import run_accuracy
 
     run = run_accuracy("mamba/scan", "mqar", "smoke", timer=lambda steps: steps())
-    sizing = matched_sizing("mamba/scan", task_spec("mqar", "smoke"), budget_of("mqar", "smoke"))
-    assert run.model.d_model == sizing.d_model != budget_of("mqar", "smoke").d_model
+    task = get_task("mqar", "smoke")
+    sizing = matched_sizing("mamba/scan", task.spec, task.budget)
+    assert run.model.d_model == sizing.d_model != task.budget.d_model
     assert run.result.params == sizing.params and run.target_params == sizing.target_params
     assert 0 <= run.result.val_accuracy <= 1
+
+
+def test_the_ranked_variants_are_each_familys_choices_in_order():
+    ranked = ranked_mixers()
+    assert ranked, "the built-in families declare accuracy_rank"
+    for name in ranked:
+        assert get_spec(name).cls.accuracy_rank is not None
+    families = [get_spec(name).family for name in ranked]
+    assert families == sorted(families), "grouped by family"
+    for family in set(families):
+        ranks = [get_spec(n).cls.accuracy_rank for n in ranked if get_spec(n).family == family]
+        assert ranks == sorted(ranks), family
+
+
+def test_a_knob_of_the_user_resizes_the_model_and_an_unknown_one_is_refused():
+    task = get_task("mqar", "smoke")
+    plain = matched_sizing("mamba/scan", task.spec, task.budget)
+    wide = matched_sizing("mamba/scan", task.spec, task.budget, {"d_state": "64"})
+    assert abs(wide.rel_diff) <= PARAMS_TOLERANCE and wide.d_model < plain.d_model
+    reference = matched_sizing(REFERENCE_MIXER, task.spec, task.budget, {"n_heads": 1})
+    assert reference.target_params == plain.target_params
+    with pytest.raises(ValueError, match="no knob 'd_stat'"):
+        matched_sizing("mamba/scan", task.spec, task.budget, {"d_stat": 64})

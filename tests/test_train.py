@@ -262,7 +262,7 @@ def test_per_token_model_predicts_the_vocabulary():
 # -- accuracy runs -------------------------------------------------------------------------
 def test_every_suite_profile_has_accuracy_budgets():
     from suite.options import PROFILES as SUITE_PROFILES
-    from tasks.accuracy import PROFILES
+    from tasks.catalog import PROFILES
 
     assert set(SUITE_PROFILES) <= set(PROFILES)
 

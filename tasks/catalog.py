@@ -1,0 +1,466 @@
+"""The accuracy runs' tasks: ``Task`` (one task of a profile: its name, budget,
+spec, recorded settings and data) and the profiles (``PROFILES``) that list them.
+
+Budgets are sized so that a profile's whole accuracy sweep (4 families x its
+tasks x its seeds and learning rates) fits its purpose: ``smoke`` seconds,
+``default`` at most ~10 minutes on a 2-core CPU with two Ray workers (~9 alone on
+the machine; the comment above ``DEFAULT_MQAR_POINTS`` gives the measured costs),
+``paper`` a GPU, with each LRA task's published set-up (tasks/budget.py).
+Generated tasks need no download; LRA tasks read from disk (``MIXBENCH_DATA``)
+are added at the profile's size and raise ``DataMissing`` when their files are
+absent.
+
+A new generated task is its generator (e.g. tasks/synthetic/NAME.py), its test,
+and one ``synthetic_task(...)`` entry in a profile below.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+
+from torch.utils.data import Subset
+
+from schema import LRA_PREFIX, mqar_task_name
+
+from .base import TaskData, TaskSpec
+from .budget import LRA_PAPER_SETUPS, Budget, PaperSetup
+from .lra import TASK_NAMES as LRA_TASK_NAMES
+from .lra import load_task, make_listops
+from .lra.listops import listops_spec
+from .lra.registry import task_spec as lra_task_spec
+from .synthetic.induction import InductionConfig, make_induction
+from .synthetic.mqar import MQARConfig, make_mqar
+from .synthetic.selective_copy import SelectiveCopyConfig, make_selective_copy
+
+#: (profile, task) -> the mean accuracy over seeds that the reference mixer's family
+#: (tasks.sizing.REFERENCE_MIXER) must reach on a full-budget run; below it the
+#: training loop or the budget, not the mixer, is at fault
+SANITY_BARS: dict[tuple[str, str], float] = {
+    # measured 0.994-0.998 on seeds 0-2 (attention crosses MQAR's plateau by step 180)
+    ("default", "mqar-L32-kv4"): 0.95,
+    # measured 0.87-1.00 on seeds 0-2 (mean 0.94); the bar leaves room for another
+    # machine's numerics
+    ("default", "induction"): 0.8,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """One task of a profile. Compared and hashed by identity: a profile's tasks
+    live as long as the process, and ``data`` caches by the object."""
+
+    name: str
+    budget: Budget
+    #: the spec its data has, known without building them (models are sized by it)
+    spec: TaskSpec
+    #: the task's settings as plain values (AccuracyRun.task_config): a generated
+    #: task's generator and its every setting with the split sizes, e.g.
+    #: ``{"generator": "mqar", "seq_len": 64, "num_kv_pairs": 4, ...}``; an LRA task
+    #: read from disk, its load_task options, e.g. ``{"lra_task": "listops", "max_length": 512}``
+    config: dict
+    #: (seed, data_dir) -> the data; raises tasks.lra.DataMissing when files are absent
+    load: Callable[[int, str | None], TaskData] = field(repr=False)
+
+    def data(self, seed: int = 0, data_dir: str | None = None) -> TaskData:
+        """The task's data, built once per process and shared by every mixer."""
+        return _cached_data(self, seed, str(data_dir) if data_dir else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_data(task: Task, seed: int, data_dir: str | None) -> TaskData:
+    data = task.load(seed, data_dir)
+    if data.spec != task.spec:  # the profile's table and the data disagree
+        raise AssertionError(
+            f"{task.name}: the data has {data.spec}, the task declares {task.spec}"
+        )
+    return data
+
+
+@dataclass(frozen=True)
+class AccuracyProfile:
+    name: str
+    tasks: tuple[Task, ...]
+    #: training seeds per accuracy point (0, 1, ...): the learning rate is chosen on
+    #: seed 0's validation accuracy, then every seed trains at it
+    seeds: int = 1
+    #: per LRA task, the published set-up its budget follows
+    paper_setups: dict[str, PaperSetup] = field(default_factory=dict)
+    #: other names a task answers to (never run twice): e.g. "mqar" -> "mqar-L32-kv4"
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def task_names(self) -> list[str]:
+        return [task.name for task in self.tasks]
+
+    def accepted_names(self) -> list[str]:
+        """Every name a task answers to: ``task_names()`` and the aliases."""
+        return [*self.task_names(), *self.aliases]
+
+    def task(self, name: str) -> Task:
+        """The task ``name`` (or the alias) stands for; ValueError naming the known ones."""
+        wanted = self.aliases.get(name, name)
+        for task in self.tasks:
+            if task.name == wanted:
+                return task
+        known = ", ".join(self.accepted_names())
+        raise ValueError(f"unknown task {name!r} in profile {self.name}; known: {known}")
+
+
+def get_profile(name: str) -> AccuracyProfile:
+    if name not in PROFILES:
+        raise ValueError(f"no accuracy budgets for profile {name!r}; known: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def get_task(name: str, profile: str) -> Task:
+    """The task ``name`` (or an alias of it) of ``profile``; ValueError when unknown."""
+    return get_profile(profile).task(name)
+
+
+# -- making tasks ---------------------------------------------------------------------
+def _plain(value):
+    """JSON-ready: tuples as lists."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def synthetic_task(
+    name: str, make_task, config_cls, budget: Budget, n_train: int, n_test: int, **config
+) -> Task:
+    """A generated task: ``make_task(n_train, n_test, seed=..., **config)`` builds its
+    data, ``config_cls(**config).spec()`` its spec; the generator is recorded by the
+    make function's name (``make_mqar`` -> "mqar")."""
+    settings = config_cls(**config)
+    generator = make_task.__name__.removeprefix("make_")
+    recorded = {"generator": generator, **_plain(asdict(settings))}
+    return Task(
+        name,
+        budget,
+        settings.spec(),
+        {**recorded, "n_train": n_train, "n_test": n_test},
+        lambda seed, _data_dir: make_task(n_train, n_test, seed=seed, **config),
+    )
+
+
+def listops_task(
+    name: str, budget: Budget, n_train: int, n_test: int, max_len: int, max_depth: int
+) -> Task:
+    """Generated ListOps of lengths ``max_len // 4`` to ``max_len``."""
+    min_len = max_len // 4
+    config = {
+        "generator": "listops",
+        "min_len": min_len,
+        "max_len": max_len,
+        "max_depth": max_depth,
+        "max_args": 10,
+        "n_train": n_train,
+        "n_test": n_test,
+    }
+
+    def load(seed: int, _data_dir: str | None) -> TaskData:
+        return make_listops(
+            n_train, n_test, min_len=min_len, max_len=max_len, seed=seed, max_depth=max_depth
+        )
+
+    return Task(
+        name, budget, listops_spec(max_len, f"listops-gen{min_len}-{max_len}"), config, load
+    )
+
+
+def lra_task(lra_name: str, budget: Budget, options: Mapping) -> Task:
+    """An LRA task read from disk (``lra-`` + its name) with load_task ``options``; its
+    validation and test splits cut to ``budget.max_test_examples``."""
+
+    def load(_seed: int, data_dir: str | None) -> TaskData:
+        data = load_task(lra_name, data_dir, **options)
+        cap = budget.max_test_examples
+        return replace(
+            data,
+            val=Subset(data.val, range(min(len(data.val), cap))),
+            test=Subset(data.test, range(min(len(data.test), cap))),
+        )
+
+    spec = lra_task_spec(lra_name, **options)
+    config = {"lra_task": lra_name, **_plain(dict(options))}
+    return Task(LRA_PREFIX + lra_name, budget, spec, config, load)
+
+
+def lra_tasks(
+    budget: Budget,
+    options: Mapping[str, dict] | None = None,
+    excluded: Iterable[str] = (),
+    budgets: Mapping[str, Budget] | None = None,
+) -> tuple[Task, ...]:
+    """Every LRA task read from disk but the ``excluded``, at ``budget`` (or its entry
+    in ``budgets``) with its ``options``."""
+    options, budgets = options or {}, budgets or {}
+    return tuple(
+        lra_task(name, budgets.get(name, budget), options.get(name, {}))
+        for name in LRA_TASK_NAMES
+        if name not in excluded
+    )
+
+
+def mqar_sweep(
+    budget_for: Callable[[int, int], Budget],
+    points: list[tuple[int, int]],
+    vocab_for: Callable[[int, int], int],
+    n_train_for: Callable[[int, int], int],
+    n_test: int,
+) -> tuple[Task, ...]:
+    """One MQAR task per (seq_len, num_kv_pairs), named by schema.mqar_task_name."""
+    return tuple(
+        synthetic_task(
+            mqar_task_name(L, kv),
+            make_mqar,
+            MQARConfig,
+            budget_for(L, kv),
+            n_train_for(L, kv),
+            n_test,
+            seq_len=L,
+            num_kv_pairs=kv,
+            vocab_size=vocab_for(L, kv),
+        )
+        for L, kv in points
+    )
+
+
+def _truncated(max_length: int) -> dict[str, dict]:
+    return {name: {"max_length": max_length} for name in ("listops", "text", "retrieval")}
+
+
+#: the default profile's learning-rate grid: every task's seed 0 trains at both rates
+DEFAULT_LRS = (1e-3, 3e-3)
+
+
+def _default_budget(steps: int, batch_size: int, **options) -> Budget:
+    base = dict(lr=3e-3, lr_grid=DEFAULT_LRS, d_model=64, n_layers=2)
+    return Budget(steps=steps, batch_size=batch_size, **(base | options))
+
+
+# The default profile's budgets, sized for a 2-core CPU running the grid on two Ray
+# workers (one torch thread each): 3 seeds x 2 rates = 4 runs per point, 4 mixers,
+# 6 tasks, 96 runs. Measured (two runs at once, mamba/scan as of 8d07edb), CPU time
+# per step at 1024 tokens (batch 32 x L32): attention ~25 ms, RetNet ~35, Hyena ~30,
+# Mamba ~55; a point of 250 steps at 1024 tokens costs ~150 s of its 16 runs. The
+# profile's workers spent ~810 CPU seconds in all (training, evaluation, data) when
+# every MQAR point trained 250 steps, so the phase took ~7 minutes alone on the
+# machine; with two MQAR points at 500 steps (below) it takes ~9. The longest runs
+# (Mamba: 250 steps ~15 s, 500 steps ~31 s) take a third of their guard.
+#
+# MQAR: every point trains steps of 1024 tokens (batch 1024 // L); the
+# vocabulary is 4x the pairs (keys from its lower half, values from its upper
+# half). Attention crosses MQAR's plateau (recall of "one of the values seen", at
+# 1/pairs) after ~180 steps at L32-kv4 on every seed tried; at L32-kv8 on one seed
+# of three and at L64-kv4 on none within 250 steps, so those two train 500 (seed 0
+# at lr 3e-3: 1.00 and 0.99; at half the batch, 500 steps stay on the plateau);
+# with vocab 32 at L64-kv4 (the earlier default) seed 1 never crossed in 400
+# steps; at L128-kv4 attention stays on the plateau for 1000 steps, at L64-kv8 for
+# 500, and at L256-kv16 at chance for 300-400: longer points belong to the paper
+# profile. Mamba's 500 steps take ~31 s of one core: their guard is 90 s.
+#
+# Pathfinder is not in this profile: at 16x16 with the shortest contours (2 paddles,
+# no distractors) attention stayed at chance (0.51-0.58) for 300 steps of batch 32
+# and needed ~450 steps to reach 0.78 (0.92 after 900) at ~90 ms a step: its 16 runs
+# alone would take more than half of the profile's budget; with 4-paddle contours,
+# or at 12x12, it stayed at chance for 300-600 steps.
+DEFAULT_MQAR_POINTS = [(32, 4), (32, 8), (64, 4)]
+#: the points past the plateau's reach within 250 steps (above)
+LONG_MQAR_POINTS = {(32, 8), (64, 4)}
+
+
+def _default_mqar_budget(seq_len: int, num_kv_pairs: int) -> Budget:
+    if (seq_len, num_kv_pairs) in LONG_MQAR_POINTS:
+        return _default_budget(steps=500, batch_size=1024 // seq_len, time_budget_s=90.0)
+    return _default_budget(steps=250, batch_size=1024 // seq_len)
+
+
+PROFILES: dict[str, AccuracyProfile] = {
+    "smoke": AccuracyProfile(
+        name="smoke",
+        tasks=(
+            synthetic_task(
+                "mqar",
+                make_mqar,
+                MQARConfig,
+                Budget(steps=15, batch_size=16, lr=3e-3, d_model=32, n_layers=1, n_heads=2),
+                256,
+                64,
+                seq_len=32,
+                vocab_size=32,
+                num_kv_pairs=2,
+            ),
+            synthetic_task(
+                "selective_copy",
+                make_selective_copy,
+                SelectiveCopyConfig,
+                Budget(steps=15, batch_size=16, lr=3e-3, d_model=32, n_layers=1, n_heads=2),
+                256,
+                64,
+                seq_len=32,
+                vocab_size=12,
+                n_copy=4,
+            ),
+            synthetic_task(
+                "induction",
+                make_induction,
+                InductionConfig,
+                Budget(steps=15, batch_size=16, lr=3e-3, d_model=32, n_layers=2, n_heads=2),
+                256,
+                64,
+                seq_len=16,
+                vocab_size=10,
+            ),
+            *lra_tasks(
+                Budget(
+                    steps=2,
+                    batch_size=4,
+                    lr=1e-3,
+                    # d_model 64 with 2 heads: every family's model gets within 5% of
+                    # attention's on every LRA task (at 32 RetNet's widths skip Retrieval's)
+                    d_model=64,
+                    n_layers=1,
+                    n_heads=2,
+                    time_budget_s=10.0,
+                    max_test_examples=16,
+                ),
+                _truncated(128),
+                excluded=("pathx",),
+            ),
+        ),
+        seeds=1,
+    ),
+    "default": AccuracyProfile(
+        name="default",
+        tasks=(
+            *mqar_sweep(
+                _default_mqar_budget,
+                DEFAULT_MQAR_POINTS,
+                vocab_for=lambda L, kv: 4 * kv,
+                n_train_for=lambda L, kv: 8000,
+                n_test=500,
+            ),
+            # Mamba's task (content-aware skipping); in 120 steps of batch 16 attention
+            # and RetNet reach ~0.26 (chance ~0.08), Mamba stays at chance
+            synthetic_task(
+                "selective_copy",
+                make_selective_copy,
+                SelectiveCopyConfig,
+                _default_budget(steps=120, batch_size=16),
+                8000,
+                500,
+                seq_len=64,
+                vocab_size=16,
+                n_copy=8,
+            ),
+            # induction needs two layers; at L32 with 8 content tokens (chance ~0.14)
+            # attention crosses its plateau near step 200 and ends at 0.87-1.00 after
+            # 250 steps on seeds 0-2 (Hyena and Mamba ~0.99)
+            synthetic_task(
+                "induction",
+                make_induction,
+                InductionConfig,
+                _default_budget(steps=250, batch_size=32),
+                8000,
+                500,
+                seq_len=32,
+                vocab_size=10,
+            ),
+            # attention ~0.36 after 100 steps of batch 16 (chance ~0.18)
+            listops_task(
+                "listops",
+                _default_budget(steps=100, batch_size=16),
+                3000,
+                300,
+                max_len=128,
+                max_depth=4,
+            ),
+            *lra_tasks(
+                Budget(
+                    steps=100,
+                    batch_size=8,
+                    lr=1e-3,
+                    lr_grid=(1e-3, 3e-3),
+                    d_model=64,
+                    n_layers=2,
+                    # 2 heads: RetNet's widths (multiples of 2 * n_heads) reach within 5% of
+                    # attention's Retrieval model (with 4 heads the nearest is 8.6% off)
+                    n_heads=2,
+                    chunk_size=64,
+                    max_test_examples=200,
+                ),
+                _truncated(512),
+                excluded=("pathx",),
+            ),
+        ),
+        seeds=3,
+        # the earlier default's one MQAR task, and the sweep's sanity point
+        aliases={"mqar": mqar_task_name(32, 4)},
+    ),
+    "paper": AccuracyProfile(
+        name="paper",
+        tasks=(
+            # Zoology's MQAR (Arora et al., 2023: vocab 8192, pairs up to L/4, lengths
+            # to 2K and beyond); fewer training examples past L1024 (the same tokens)
+            *mqar_sweep(
+                lambda L, kv: Budget(
+                    steps=5000,
+                    batch_size=64,
+                    lr=1e-3,
+                    lr_grid=(5e-4, 1e-3, 2e-3),
+                    d_model=128,
+                    n_layers=2,
+                    chunk_size=128,
+                    time_budget_s=3600,
+                ),
+                [
+                    (512, 32),
+                    (512, 64),
+                    (1024, 64),
+                    (1024, 128),
+                    (2048, 128),
+                    (2048, 256),
+                    (4096, 256),
+                ],  # fmt: skip
+                vocab_for=lambda L, kv: 8192,
+                n_train_for=lambda L, kv: 100_000 * 1024 // max(L, 1024),
+                n_test=3000,
+            ),
+            synthetic_task(
+                "selective_copy",
+                make_selective_copy,
+                SelectiveCopyConfig,
+                Budget(
+                    steps=5000,
+                    batch_size=64,
+                    lr=1e-3,
+                    lr_grid=(5e-4, 1e-3, 2e-3),
+                    d_model=128,
+                    n_layers=2,
+                    chunk_size=128,
+                    time_budget_s=1800,
+                ),
+                # 25k examples of 4096 tokens: ~0.8 GB a split tensor
+                25_000,
+                3000,
+                seq_len=4096,
+                vocab_size=16,
+                n_copy=16,
+            ),
+            # every LRA task at its published set-up
+            *(
+                lra_task(name, setup.budget(), setup.loader_options())
+                for name, setup in LRA_PAPER_SETUPS.items()
+            ),
+        ),
+        paper_setups=LRA_PAPER_SETUPS,
+        seeds=3,
+        aliases={"mqar": mqar_task_name(1024, 64)},
+    ),
+}
+# the GPU smoke profile checks the GPU path at smoke sizes
+PROFILES["gpu-smoke"] = replace(PROFILES["smoke"], name="gpu-smoke")

@@ -1,0 +1,172 @@
+"""A finished accuracy run as the suite saves it: ``record_run`` turns a run
+(tasks.accuracy.AccuracyRun) into a plain ``RunRecord`` (the same whether it ran
+here or on a Ray worker), and ``point_extra_info`` turns an accuracy point's
+records (seed 0 at each learning rate, then every seed at the chosen one) into its
+saved fields (schema.make_extra_info). The suite's grid (suite/grid.py,
+suite/test_accuracy.py) and ``python -m tasks train`` both go through them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from schema import REACHED_STATUSES, Status, Workload, make_extra_info
+
+if TYPE_CHECKING:
+    from .accuracy import AccuracyRun
+
+
+@dataclass(frozen=True)
+class RunKey:
+    task: str
+    mixer: str
+    seed: int
+    lr: float
+
+    def __str__(self) -> str:
+        return f"{self.task}-{self.mixer}-seed{self.seed}-lr{self.lr:g}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run's outcome, plain values (picklable: it travels back from workers);
+    a run that could not start or broke has its status and reason alone."""
+
+    key: RunKey
+    status: str
+    reason: str | None = None
+    accuracy: float | None = None
+    val_accuracy: float | None = None
+    chance_accuracy: float | None = None
+    params: int | None = None
+    target_params: int | None = None
+    seq_len: int | None = None
+    batch: int | None = None
+    d_model: int | None = None
+    n_layers: int | None = None
+    mixer_config: dict | None = None
+    task_config: dict | None = None
+    state_bytes: int | None = None
+    steps: int | None = None
+    tokens_seen: int | None = None
+    tokens_per_s: float | None = None
+    train_s: float | None = None
+
+    @property
+    def step_s(self) -> float | None:
+        return self.train_s / self.steps if self.train_s and self.steps else None
+
+    @property
+    def reached(self) -> bool:
+        """Whether the run has an accuracy that counts (a run out of time still reached one)."""
+        return self.status in REACHED_STATUSES and self.accuracy is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "key": asdict(self.key)}
+
+
+def record_run(key: RunKey, run: AccuracyRun) -> RunRecord:
+    """The finished ``run`` (trained as ``key`` says) as a plain record."""
+    result = run.result
+    return RunRecord(
+        key,
+        str(result.status),
+        result.reason,
+        accuracy=result.accuracy,
+        val_accuracy=result.val_accuracy,
+        chance_accuracy=run.chance_accuracy,
+        params=result.params,
+        target_params=run.target_params,
+        seq_len=run.seq_len,
+        batch=run.batch,
+        d_model=run.model.d_model,
+        n_layers=run.model.n_layers,
+        mixer_config=dict(run.model.mixer_config),
+        task_config=run.task_config,
+        state_bytes=run.state_bytes,
+        steps=result.steps,
+        tokens_seen=result.steps * run.batch * run.seq_len,
+        tokens_per_s=result.tokens_per_s,
+        train_s=result.train_time_s,
+    )
+
+
+def point_status(first: list[RunRecord], seeds: list[RunRecord]) -> Status:
+    """The point's status: when no rate gave a run to carry on with (``seeds``
+    empty), the one status every first run shares, else failed; otherwise ok when
+    every seed is, timeout when each reached an accuracy, else failed or diverged."""
+    if not seeds:
+        statuses = {r.status for r in first}
+        for status in (Status.SKIPPED, Status.UNAVAILABLE, Status.DIVERGED):
+            if statuses == {status}:
+                return status
+        return Status.FAILED
+    statuses = {r.status for r in seeds}
+    if statuses <= {Status.OK}:
+        return Status.OK
+    if statuses <= set(REACHED_STATUSES):
+        return Status.TIMEOUT
+    return Status.FAILED if Status.FAILED in statuses else Status.DIVERGED
+
+
+def point_extra_info(
+    mixer: str,
+    task: str,
+    first: list[RunRecord],
+    seeds: list[RunRecord],
+    *,
+    device: str,
+    dtype: str,
+) -> dict[str, Any]:
+    """The saved fields of an accuracy point: ``first`` holds seed 0's run at each
+    learning rate of the grid, ``seeds`` every seed's run at the chosen rate (the
+    chosen run first; empty when none reached an accuracy). The accuracy is the mean
+    over the seeds that reached one; the shape, sizes and settings are the first
+    run's; the mixer's class and whether its state is fixed come from the registry."""
+    from models.registry import get_spec
+
+    spec = get_spec(mixer)
+    reached = [r for r in seeds if r.reached]
+    shape = (seeds or first)[0]
+    reasons = sorted({f"{r.key}: {r.reason}" for r in (*first, *seeds) if r.reason})
+    return make_extra_info(
+        mixer=mixer,
+        mixer_class=spec.class_path,
+        fixed_state=spec.cls.fixed_state,
+        workload=Workload.ACCURACY,
+        task=task,
+        device=device,
+        dtype=dtype,
+        seq_len=shape.seq_len,
+        batch=shape.batch,
+        d_model=shape.d_model,
+        n_layers=shape.n_layers,
+        mixer_config=shape.mixer_config,
+        task_config=shape.task_config,
+        state_bytes=shape.state_bytes,
+        params=shape.params,
+        params_target=shape.target_params,
+        accuracy=statistics.fmean(r.accuracy for r in reached) if reached else None,
+        val_accuracy=seeds[0].val_accuracy if seeds else None,
+        seed_accuracies=[
+            {"seed": r.key.seed, "accuracy": r.accuracy, "status": str(r.status)} for r in seeds
+        ],
+        lr=seeds[0].key.lr if seeds else None,
+        lr_grid=[
+            {"lr": r.key.lr, "val_accuracy": r.val_accuracy, "status": str(r.status)} for r in first
+        ],
+        chance_accuracy=shape.chance_accuracy,
+        tokens_seen=shape.tokens_seen,
+        tokens_per_s=median_of(r.tokens_per_s for r in seeds),
+        step_s=median_of(r.step_s for r in seeds),
+        status=point_status(first, seeds),
+        reason="; ".join(reasons) or None,
+    )
+
+
+def median_of(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
