@@ -262,9 +262,16 @@ def anchor(text: str) -> str:
     return "-".join(words) or "section"
 
 
+def markdown_safe(text: str) -> str:
+    """Text from the data (a mixer, task or machine name) as markdown shows it
+    literally: no raw HTML (a viewer would run ``<script>`` or ``onerror=``) and
+    no link a name could forge (``[x](javascript:...)``)."""
+    return html.escape(str(text), quote=False).replace("](", "]\\(")
+
+
 def escape_cell(text: str) -> str:
-    """A markdown table cell: pipes escaped, on one line."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """A markdown table cell: literal (markdown_safe), pipes escaped, on one line."""
+    return markdown_safe(text).replace("|", "\\|").replace("\n", " ")
 
 
 def numeric_columns(table: Table) -> set[str]:
@@ -335,6 +342,9 @@ def html_table(table: Table) -> str:
         {c: ["num" if c in numeric else "text"] * len(cells) for c in cells.columns},
         index=cells.index,
     )
+    # Styler escapes the cells, not the headings, which hold data too (run labels of a
+    # transposed table, task names)
+    cells.columns = [html.escape(str(c)) for c in cells.columns]
     styler = Styler(cells, uuid=anchor(table.name), cell_ids=False)
     styler = styler.hide(axis="index").format(escape="html").set_td_classes(classes)
     page = styler.set_table_attributes('class="data"').to_html(doctype_html=False)
@@ -364,7 +374,8 @@ def keep_together(cell: str) -> str:
 
 
 def text_block(text: str) -> dict:
-    """A paragraph, or a list where every line is a markdown bullet."""
+    """A paragraph, or a list where every line is a markdown bullet (text the
+    template escapes: markdown_safe for report.md, autoescape for report.html)."""
     lines = text.splitlines()
     items = [line[2:] for line in lines] if all(ln.startswith("- ") for ln in lines) else []
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
@@ -397,9 +408,27 @@ def figure_block(figure: FigureResult, rendered: RenderedFigure | None) -> dict:
     }
 
 
+#: the text fields of a block the pages show (a table's own cells are escaped apart)
+SHOWN_TEXT = ("text", "bullets", "heading", "caption", "title")
+
+
+def literal_markdown(block: dict) -> dict:
+    """A block whose text is shown literally in markdown (markdown_safe): every
+    string in it may hold a name from the data."""
+    for key in SHOWN_TEXT:
+        value = block.get(key)
+        if isinstance(value, str):
+            block[key] = markdown_safe(value)
+        elif isinstance(value, list):
+            block[key] = [markdown_safe(item) for item in value]
+    return block
+
+
 def page_sections(
     sections: Iterable[Section], as_html: bool, figures: dict[str, RenderedFigure]
 ) -> list[dict]:
+    """The sections as the templates read them; for markdown (no autoescape) every
+    text is made literal here."""
     pages = []
     for section in sections:
         blocks = []
@@ -410,13 +439,18 @@ def page_sections(
                 blocks.append(table_block(block, section, as_html))
             else:
                 blocks.append(figure_block(block, figures.get(block.name)))
-        pages.append({"title": section.title, "anchor": anchor(section.title), "blocks": blocks})
+        page = {"title": section.title, "anchor": anchor(section.title), "blocks": blocks}
+        if not as_html:
+            page["blocks"] = [literal_markdown(block) for block in blocks]
+            page["title"] = markdown_safe(section.title)
+        pages.append(page)
     return pages
 
 
 def markdown(title: str, sections: Iterable[Section]) -> str:
     template = MARKDOWN_ENV.from_string(templates.MARKDOWN)
-    text = template.render(title=title, sections=page_sections(sections, False, {}))
+    pages = page_sections(sections, False, {})
+    text = template.render(title=markdown_safe(title), sections=pages)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
