@@ -10,8 +10,9 @@ follow --mixers, --lengths and --device (options.MODE_SPEED_NOTE)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import torch
@@ -19,7 +20,7 @@ from torch import nn
 
 from models.backbone import count_params
 from models.base import Mixer
-from models.registry import class_path, get_spec
+from models.registry import build_mixer, class_path, get_spec
 from schema import Status, Workload, make_extra_info, throughput
 
 from .measure import Passes, synchronized
@@ -49,6 +50,16 @@ def runs_here(options: RunOptions, name: str) -> bool:
     """Whether the variant can run in this run: on this machine, on its device
     and in its dtype."""
     return get_spec(name).unavailable_reason(options.device, options.dtype) is None
+
+
+def mode_mixer(
+    options: RunOptions, name: str, d_model: int, **offered: Any
+) -> tuple[Mixer, dict[str, Any]]:
+    """``name`` built for a mode-speed point, and the knobs it was built with:
+    the file's shared values (``offered``: its heads, chunk, l_max) where its
+    constructor names them, and the run's --mixer-option knobs for it over them."""
+    config = options.mixer_config(name, d_model, offered)
+    return build_mixer(name, d_model, **config), config
 
 
 def train_step_call(
@@ -102,11 +113,13 @@ def time_bare_forward(
     name: str,
     module: nn.Module,
     costs: Mixer,
+    config: Mapping[str, Any],
 ) -> None:
     """Time ``forward(x)`` without grad (three rounds after one warm-up) and
-    record it; ``costs`` supplies the analytic FLOPs and state bytes."""
+    record it; ``costs`` supplies the analytic FLOPs, the state bytes and
+    whether the state is fixed, ``config`` the knobs it was built with."""
     run = forward_call(forward, x)
-    record = dict(name=name, module=module, costs=costs)
+    record = dict(name=name, module=module, costs=costs, config=config)
     time_and_record(benchmark, run, x, Workload.MIXER_FORWARD, backward=False, **record)
 
 
@@ -118,17 +131,28 @@ def time_bare_train_step(
     name: str,
     module: nn.Module,
     costs: Mixer,
+    config: Mapping[str, Any],
 ) -> None:
     """Time one training step of the bare mixer (``train_step_call``: forward
     and backward, no optimiser) and record it; ``costs`` supplies the analytic
-    FLOPs of forward + backward and the state bytes."""
+    FLOPs of forward + backward, the state bytes and whether the state is
+    fixed, ``config`` the knobs it was built with."""
     step = train_step_call(forward, module, x)
-    record = dict(name=name, module=module, costs=costs)
+    record = dict(name=name, module=module, costs=costs, config=config)
     time_and_record(benchmark, step, x, Workload.MIXER_TRAIN_STEP, backward=True, **record)
 
 
 def time_and_record(
-    benchmark, call, x, workload, *, name: str, module: nn.Module, costs: Mixer, backward: bool
+    benchmark,
+    call,
+    x,
+    workload,
+    *,
+    name: str,
+    module: nn.Module,
+    costs: Mixer,
+    config: Mapping[str, Any],
+    backward: bool,
 ) -> None:
     batch, seq_len, _ = x.shape
     benchmark.pedantic(synchronized(call, x.device), rounds=ROUNDS, iterations=1, warmup_rounds=1)
@@ -138,6 +162,8 @@ def time_and_record(
             **point_info(x),
             mixer=name,
             mixer_class=class_path(type(module)),
+            mixer_config=dict(config),
+            fixed_state=type(costs).fixed_state,
             workload=workload,
             params=count_params(module),
             flops=costs.flops(batch, seq_len, backward=backward),

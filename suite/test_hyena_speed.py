@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import build_mixer
-from suite.modes import mode_lengths, mode_speed, selected, time_bare_forward
+from suite.modes import mode_lengths, mode_mixer, mode_speed, selected, time_bare_forward
 from suite.options import get_options
 
 BATCH = 1
@@ -28,11 +27,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_hyena_forward(benchmark, request, name, seq_len):
-    device = get_options(request.config).device
+    options = get_options(request.config)
     d_model = mode_speed(request.config, "hyena").d_model
     torch.manual_seed(0)
     # l_max is the benchmarked length: the filter is generated for exactly the positions used
-    mixer = build_mixer(name, d_model, l_max=seq_len).to(device).eval()
-    x = torch.randn(BATCH, seq_len, d_model, device=device)
+    mixer, config = mode_mixer(options, name, d_model, l_max=seq_len)
+    mixer = mixer.to(options.device).eval()
+    x = torch.randn(BATCH, seq_len, d_model, device=options.device)
     benchmark.group = f"hyena-forward-L{seq_len}"
-    time_bare_forward(benchmark, mixer, x, name=name, module=mixer, costs=mixer)
+    time_bare_forward(benchmark, mixer, x, name=name, module=mixer, costs=mixer, config=config)

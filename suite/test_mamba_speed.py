@@ -20,11 +20,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models import build_mixer, get_spec
+from models import get_spec
 from schema import Workload
 from suite.modes import (
     forward_call,
     mode_lengths,
+    mode_mixer,
     mode_speed,
     runs_here,
     selected,
@@ -76,19 +77,19 @@ def runnable(options, names) -> list[str]:
 
 
 def implementation(request: pytest.FixtureRequest, name: str, d_model: int):
-    """(module, costs) of ``name``: mambapy's block costs what mamba/scan's
-    reference does (it runs the same recurrence)."""
+    """(module, costs, knobs) of ``name``: mambapy's block costs what mamba/scan's
+    reference does (it runs the same recurrence, with the reference's knobs)."""
     options = get_options(request.config)
     device = options.device
     torch.manual_seed(0)
     if name == MAMBAPY:
-        costs = build_mixer("mamba/reference", d_model).to(device)
-        return mambapy_block(costs), costs
+        costs, config = mode_mixer(options, "mamba/reference", d_model)
+        return mambapy_block(costs.to(device)), costs, config
     reason = get_spec(name).unavailable_reason(device, options.dtype)
     if reason is not None:
         pytest.skip(f"{name} is unavailable: {reason}")
-    mixer = build_mixer(name, d_model).to(device)
-    return mixer, mixer
+    mixer, config = mode_mixer(options, name, d_model)
+    return mixer.to(device), mixer, config
 
 
 def inputs(request: pytest.FixtureRequest, batch: int, seq_len: int, d_model: int):
@@ -99,19 +100,21 @@ def inputs(request: pytest.FixtureRequest, batch: int, seq_len: int, d_model: in
 
 def test_mamba_forward(benchmark, request, name, seq_len):
     d_model = mode_speed(request.config, "mamba").d_model
-    module, costs = implementation(request, name, d_model)
+    module, costs, config = implementation(request, name, d_model)
     module.eval()
     x = inputs(request, BATCH, seq_len, d_model)
     benchmark.group = f"mamba-forward-L{seq_len}"
-    time_bare_forward(benchmark, module, x, name=name, module=module, costs=costs)
+    record = dict(name=name, module=module, costs=costs, config=config)
+    time_bare_forward(benchmark, module, x, **record)
 
 
 def test_mamba_train_step(benchmark, request, name, seq_len):
     d_model = mode_speed(request.config, "mamba").d_model
-    module, costs = implementation(request, name, d_model)
+    module, costs, config = implementation(request, name, d_model)
     x = inputs(request, BATCH, seq_len, d_model)
     benchmark.group = f"mamba-train-L{seq_len}"
-    time_bare_train_step(benchmark, module, x, name=name, module=module, costs=costs)
+    record = dict(name=name, module=module, costs=costs, config=config)
+    time_bare_train_step(benchmark, module, x, **record)
 
 
 @pytest.mark.parametrize("workload", INTERLEAVED)
@@ -140,12 +143,12 @@ def test_mamba_vs_attention_train_step(benchmark, request, threads):
     batch, seq_len, d_model = shape.vs_attention
     options = get_options(request.config)
     x = inputs(request, batch, seq_len, d_model)
-    configs = {name: {} for name in runnable(options, OURS)}
-    configs["attention/sdpa"] = {"n_heads": shape.n_heads}
+    offered = {name: {} for name in runnable(options, OURS)}
+    offered["attention/sdpa"] = {"n_heads": shape.n_heads}
     calls = {}
-    for name, config in configs.items():
+    for name, shared in offered.items():
         torch.manual_seed(0)
-        mixer = build_mixer(name, d_model, **config).to(options.device)
+        mixer = mode_mixer(options, name, d_model, **shared)[0].to(options.device)
         calls[name] = train_step_call(mixer, mixer, x)
     benchmark.group = f"mamba-vs-attention-train-threads{threads}"
     with torch_threads(threads):

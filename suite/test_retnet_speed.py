@@ -20,17 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
-from models import build_mixer
 from models.retnet import Retention
 from schema import Workload, values_key
 from suite.modes import (
     forward_call,
     mode_lengths,
+    mode_mixer,
     mode_speed,
     selected,
     time_bare_forward,
@@ -70,44 +71,45 @@ def chunk_of(shape: ModeSpeed, workload: Workload, seq_len: int) -> int:
     return min(chunk or shape.chunk_size, seq_len)
 
 
-def torchscale_forward(seq_len: int, shape: ModeSpeed, chunk_size: int, weights: dict, device):
-    """A one-argument call of torchscale's chunkwise retention on ``weights``."""
+def torchscale_forward(seq_len: int, ours: Retention, device):
+    """A one-argument call of torchscale's chunkwise retention with ``ours``'s
+    shape, knobs and weights."""
     MultiScaleRetention, RetNetRelPos = import_torchscale()
     args = SimpleNamespace(
         multiway=False,
-        layernorm_eps=1e-6,
-        decoder_embed_dim=shape.d_model,
-        decoder_retention_heads=shape.n_heads,
-        recurrent_chunk_size=chunk_size,
+        layernorm_eps=ours.layernorm_eps,
+        decoder_embed_dim=ours.d_model,
+        decoder_retention_heads=ours.n_heads,
+        recurrent_chunk_size=ours.chunk_size,
     )
-    official = MultiScaleRetention(args, shape.d_model, 2 * shape.d_model, shape.n_heads)
+    official = MultiScaleRetention(args, ours.d_model, ours.value_dim, ours.n_heads)
     official = official.to(device)
-    official.load_state_dict(weights)
+    official.load_state_dict(ours.state_dict())
     rel_pos = RetNetRelPos(args).to(device)(seq_len, chunkwise_recurrent=True)
     return official, lambda x: official(x, rel_pos, chunkwise_recurrent=True)
 
 
 def implementations(
     request: pytest.FixtureRequest, seq_len: int, workload: Workload, impls=IMPLS
-) -> tuple[Retention, dict[str, tuple[nn.Module, Callable]]]:
-    """Ours and the selected others with the same weights: {impl: (module, forward)}."""
-    device = get_options(request.config).device
+) -> tuple[Retention, dict[str, Any], dict[str, tuple[nn.Module, Callable]]]:
+    """Ours, the knobs it was built with, and the selected others with the same
+    weights: {impl: (module, forward)}."""
+    options = get_options(request.config)
     shape = mode_speed(request.config, "retnet")
-    chunk_size = chunk_of(shape, workload, seq_len)
-    if "torchscale" in impls and seq_len % chunk_size:
-        pytest.skip(f"torchscale's chunkwise needs whole chunks: L={seq_len}, chunk {chunk_size}")
+    offered = {"n_heads": shape.n_heads, "chunk_size": chunk_of(shape, workload, seq_len)}
     torch.manual_seed(0)
-    ours = build_mixer(
-        "retnet/chunkwise", shape.d_model, n_heads=shape.n_heads, chunk_size=chunk_size
-    ).to(device)
+    ours, config = mode_mixer(options, "retnet/chunkwise", shape.d_model, **offered)
+    ours = ours.to(options.device)
+    if "torchscale" in impls and seq_len % ours.chunk_size:
+        pytest.skip(
+            f"torchscale's chunkwise needs whole chunks: L={seq_len}, chunk {ours.chunk_size}"
+        )
     found: dict[str, tuple[nn.Module, Callable]] = {"mixbench": (ours, ours)}
     if "torchscale" in impls:
-        found["torchscale"] = torchscale_forward(
-            seq_len, shape, chunk_size, ours.state_dict(), device
-        )
+        found["torchscale"] = torchscale_forward(seq_len, ours, options.device)
     for module, _ in found.values():
         module.train(workload == Workload.MIXER_TRAIN_STEP)
-    return ours, found
+    return ours, config, found
 
 
 def inputs(request: pytest.FixtureRequest, seq_len: int) -> torch.Tensor:
@@ -119,22 +121,24 @@ def inputs(request: pytest.FixtureRequest, seq_len: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_retnet_chunkwise_forward(benchmark, request, impl, seq_len):
-    ours, impls = implementations(request, seq_len, Workload.MIXER_FORWARD, (impl,))
+    ours, config, impls = implementations(request, seq_len, Workload.MIXER_FORWARD, (impl,))
     module, forward = impls[impl]
     benchmark.group = f"retnet-chunkwise-L{seq_len}"
     x = inputs(request, seq_len)
-    time_bare_forward(benchmark, forward, x, name=MIXER_NAME[impl], module=module, costs=ours)
+    record = dict(name=MIXER_NAME[impl], module=module, costs=ours, config=config)
+    time_bare_forward(benchmark, forward, x, **record)
     benchmark.extra_info["impl"] = impl
     benchmark.extra_info["chunk_size"] = ours.chunk_size
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_retnet_chunkwise_train_step(benchmark, request, impl, seq_len):
-    ours, impls = implementations(request, seq_len, Workload.MIXER_TRAIN_STEP, (impl,))
+    ours, config, impls = implementations(request, seq_len, Workload.MIXER_TRAIN_STEP, (impl,))
     module, forward = impls[impl]
     benchmark.group = f"retnet-chunkwise-train-L{seq_len}"
     x = inputs(request, seq_len)
-    time_bare_train_step(benchmark, forward, x, name=MIXER_NAME[impl], module=module, costs=ours)
+    record = dict(name=MIXER_NAME[impl], module=module, costs=ours, config=config)
+    time_bare_train_step(benchmark, forward, x, **record)
     benchmark.extra_info["impl"] = impl
     benchmark.extra_info["chunk_size"] = ours.chunk_size
 
@@ -143,7 +147,7 @@ def test_retnet_chunkwise_train_step(benchmark, request, impl, seq_len):
 def test_retnet_chunkwise_interleaved(benchmark, request, workload, seq_len, threads):
     """Ours and torchscale's alternated pass by pass at the largest length, on
     ``threads`` (the profile's ``comparison_threads``)."""
-    ours, impls = implementations(request, seq_len, workload)
+    ours, _, impls = implementations(request, seq_len, workload)
     x = inputs(request, seq_len)
     make = train_step_call if workload == Workload.MIXER_TRAIN_STEP else None
     calls = {
@@ -165,7 +169,7 @@ def test_retnet_chunkwise_forward_scaling(benchmark, request, lengths):
     8192 over 2048 near 4."""
     calls, x = {}, None
     for seq_len in lengths:
-        ours, impls = implementations(request, seq_len, Workload.MIXER_FORWARD, ("mixbench",))
+        ours, _, _ = implementations(request, seq_len, Workload.MIXER_FORWARD, ("mixbench",))
         x = inputs(request, seq_len)
         calls[values_key(MIXER_NAME["mixbench"], "length", seq_len)] = forward_call(ours, x)
     benchmark.group = "retnet-chunkwise-scaling"
