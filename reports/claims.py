@@ -1,9 +1,10 @@
 """The architectures' claims, checked against the measured points.
 
 Claims are data: each family declares its own (family_claims.py holds those
-of the families this project ships; a plugged-in family adds its own with
-``register_claims`` or the ``mixbench.claims`` entry-point group). This module
-is the engine: the kinds of claim it can check, and the table of verdicts.
+of the families this project ships; a plugged-in family gives its own through
+the ``mixbench.claims`` entry-point group; claim_sources.py gathers both).
+This module is the engine: the kinds of claim it can check, and the table of
+verdicts of the claims it is handed.
 
 Each verdict says whether a claim holds in one run, does not hold, or is
 inconclusive there, with the numbers it rests on, so that a reader can judge
@@ -14,10 +15,8 @@ length sweeps.
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 
 import pandas as pd
 
@@ -39,11 +38,6 @@ VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 CONSTANT_SLOPE = 0.2  # a slope below this over the fitted lengths counts as constant
 #: the axis claims about growth in L are checked along
 LENGTH_AXIS = "length"
-ENTRY_POINT_GROUP = "mixbench.claims"
-
-
-class ClaimsPluginWarning(UserWarning):
-    """An entry point of the mixbench.claims group that could not be loaded."""
 
 
 @dataclass(frozen=True)
@@ -494,62 +488,13 @@ class BeatsBaseline(Claim):
         return self.verdict(scope, mixer, measured, HOLDS)
 
 
-# -- the registry of claims -----------------------------------------------------
-
-_REGISTERED: dict[str, list[Claim]] = {}
-
-
-def register_claims(family: str, *claims: Claim) -> None:
-    """Add claims of ``family`` (the part of a mixer's name before the slash),
-    checked in every report of a run that has points of that family."""
-    bad = [c for c in claims if not isinstance(c, Claim)]
-    if bad:
-        raise TypeError(f"register_claims({family!r}, ...) takes Claim objects, got {bad!r}")
-    _REGISTERED.setdefault(family, []).extend(claims)
-
-
-def entry_point_claims() -> dict[str, list[Claim]]:
-    """Claims from the ``mixbench.claims`` entry-point group: each entry is
-    named after its family and points at a sequence of claims, or at a
-    callable returning one (it may also call register_claims itself)."""
-    found: dict[str, list[Claim]] = {}
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            value = entry.load()
-            claims = value() if callable(value) else value
-            claims = list(claims or [])
-            if not all(isinstance(c, Claim) for c in claims):
-                raise TypeError("it must give reports.claims.Claim objects")
-        except Exception as error:  # a broken plugin must not break the report
-            warnings.warn(
-                f"claims entry point {entry.name!r} ({entry.value}) was not loaded: {error}",
-                ClaimsPluginWarning,
-                2,
-            )
-            continue
-        found.setdefault(entry.name, []).extend(claims)
-    return found
-
-
-def all_claims() -> dict[str, list[Claim]]:
-    """Every family's claims: those shipped, those of entry points, and
-    those registered in this process."""
-    from .family_claims import FAMILY_CLAIMS
-
-    merged: dict[str, list[Claim]] = {family: list(c) for family, c in FAMILY_CLAIMS.items()}
-    for source in (entry_point_claims(), _REGISTERED):
-        for family, claims in source.items():
-            merged.setdefault(family, []).extend(claims)
-    return merged
-
-
 # -- the table ------------------------------------------------------------------
 
 COLUMNS = list(Verdict.__dataclass_fields__)
 
 
 def check_run(
-    run: str, points: pd.DataFrame, fit: FitRange, claims: dict[str, Sequence[Claim]]
+    run: str, points: pd.DataFrame, fit: FitRange, claims: Mapping[str, Sequence[Claim]]
 ) -> Iterable[Verdict]:
     for family, declared in claims.items():
         mine = points[(points["family"] == family) & ~points["status"].isin(NOT_RUN_STATUSES)]
@@ -563,9 +508,10 @@ def check_run(
 def claims_table(
     points: pd.DataFrame,
     fit: FitRange,
-    claims: dict[str, Sequence[Claim]] | Callable[[], dict[str, Sequence[Claim]]] = all_claims,
+    declared: Mapping[str, Sequence[Claim]],
 ) -> Table:
-    declared = claims() if callable(claims) else claims
+    """One row per verdict of the ``declared`` claims (family -> its claims;
+    claim_sources.all_claims gives every family's) on every run of ``points``."""
     verdicts = [
         verdict
         for run, group in points.groupby("run")

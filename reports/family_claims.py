@@ -1,15 +1,16 @@
 """The claims of the families this project ships, as data: per family, the
-headline claims of its paper, each with the kind of check claims.py makes.
+headline claims of its paper, each with the kind of check claims.py (or,
+for accuracy, accuracy_claims.py) makes.
 
-A family this file does not know brings its own through
-``reports.claims.register_claims(family, ...)`` or an entry point of the
-``mixbench.claims`` group (see claims.py).
+A family this file does not know brings its own through an entry point of
+the ``mixbench.claims`` group (see claim_sources.py).
 """
 
 from __future__ import annotations
 
 from schema import Workload
 
+from .accuracy_claims import RecallFallsWithFixedState
 from .claims import (
     BeatsBaseline,
     Claim,
@@ -23,8 +24,19 @@ DECODE, FORWARD, TRAIN = Workload.DECODE, Workload.FORWARD, Workload.TRAIN_STEP
 RETNET = "RetNet paper (Sun et al. 2023, arXiv:2307.08621)"
 MAMBA = "Mamba paper (Gu & Dao 2023, arXiv:2312.00752)"
 HYENA = "Hyena paper (Poli et al. 2023, arXiv:2302.10866)"
+ZOOLOGY = (
+    'Zoology (Arora et al. 2023, "Zoology: Measuring and Improving Recall in Efficient '
+    'Language Models", arXiv:2312.04927)'
+)
+#: checked in every run with attention's points: the claim compares the other
+#: mixers to attention, and finds the fixed-state ones from the data
+ZOOLOGY_CLAIM = RecallFallsWithFixedState(
+    text="On MQAR attention stays near 100% while fixed-state mixers fall as the pairs grow",
+    source=ZOOLOGY,
+)
 
 FAMILY_CLAIMS: dict[str, tuple[Claim, ...]] = {
+    "attention": (ZOOLOGY_CLAIM,),
     "retnet": (
         ConstantIn(
             text="Decode state (KV-cache) bytes constant in context length",

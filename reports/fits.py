@@ -26,8 +26,16 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from .spread import PERCENTILES, TIME_COLUMNS, bootstrap_medians, generator, pooled_rounds, t_975
+from .spread import (
+    LEVEL,
+    PERCENTILES,
+    TIME_COLUMNS,
+    bootstrap_medians,
+    generator,
+    pooled_rounds,
+)
 
 FitRange = Literal["half", "all"]
 #: how a slope's interval was found
@@ -89,28 +97,31 @@ NO_FIT = LogLogFit(math.nan, math.nan, math.nan, 0, math.nan, math.nan)
 
 
 def fit_loglog(xs: np.ndarray | pd.Series, values: np.ndarray | pd.Series) -> LogLogFit:
-    """Least-squares line through (log x, log value); needs two positive
-    points. Its interval is the regression's (three points or more)."""
+    """Least-squares line through (log x, log value) (scipy's linregress);
+    needs two positive points. Its interval is the regression's: slope ±
+    t(0.975, n−2) × its standard error (three points or more)."""
     x = np.asarray(xs, dtype=float)
     y = np.asarray(values, dtype=float)
     keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
     x, y = np.log(x[keep]), np.log(y[keep])
     if len(np.unique(x)) < 2:
         return replace(NO_FIT, n=len(x))
-    slope, intercept = np.polyfit(x, y, 1)
-    slope = 0.0 if abs(slope) < 1e-12 else slope  # a flat series, not rounding noise
-    residual = float(np.sum((y - (slope * x + intercept)) ** 2))
-    total = np.sum((y - y.mean()) ** 2)
-    # A flat series is fitted exactly: its R² is 1, not rounding noise over 0.
-    exact = np.ptp(y) <= 1e-12 or residual <= 1e-24 * max(total, 1e-300)
-    r2 = 1.0 - residual / total if np.ptp(y) > 1e-12 else 1.0
+    line = stats.linregress(x, y)
+    # A flat series is fitted exactly: slope 0 and R² 1, not rounding noise.
+    flat = np.ptp(y) <= 1e-12
+    slope = 0.0 if flat or abs(line.slope) < 1e-12 else float(line.slope)
     fit = LogLogFit(
-        float(slope), float(intercept), float(r2), len(x), math.exp(x.min()), math.exp(x.max())
+        slope,
+        float(line.intercept),
+        1.0 if flat else float(line.rvalue**2),
+        len(x),
+        math.exp(x.min()),
+        math.exp(x.max()),
     )
     if len(x) < 3:
         return fit
-    spread_x = float(np.sum((x - x.mean()) ** 2))
-    half = 0.0 if exact else t_975(len(x) - 2) * math.sqrt(residual / (len(x) - 2) / spread_x)
+    exact = flat or line.stderr <= 1e-12 * max(abs(line.slope), 1e-300)
+    half = 0.0 if exact else float(stats.t.ppf((1 + LEVEL) / 2, len(x) - 2) * line.stderr)
     return replace(fit, low=fit.slope - half, high=fit.slope + half, interval=STANDARD_ERROR)
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from schema import Status, Workload
 
 from . import accuracy, axes, figures, flops
+from .claim_sources import all_claims
 from .claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
 from .compare import compare_runs, summary_line
 from .fits import FitRange
@@ -138,7 +139,7 @@ class Context:
 
     @cached_property
     def claims(self) -> Table:
-        return claims_table(self.points, self.fit)
+        return claims_table(self.points, self.fit, all_claims())
 
     @cached_property
     def sweeps(self) -> list[str]:

@@ -52,17 +52,6 @@ RATE_COLUMNS = ("tokens_per_s", "achieved_flops_per_s")
 SPREAD_COLUMNS = ("time_low_s", "time_high_s", "time_spread")
 CONTENDED_MARK = "†"
 
-#: Student's t at 0.975 for 1..30 degrees of freedom (no scipy in a report's install)
-T_975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-    2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-    2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)  # fmt: skip
-
-
-def t_975(df: int) -> float:
-    return T_975[df - 1] if df <= len(T_975) else 1.96 + 2.4 / df
-
 
 def generator() -> np.random.Generator:
     return np.random.default_rng(SEED)

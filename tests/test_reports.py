@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from reports.__main__ import main
+from reports.claim_sources import all_claims
 from reports.claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
 from reports.compare import compare_runs, flag_point
 from reports.figures import STATUS_MARKERS, Metric, metric_by_workload
@@ -220,7 +221,7 @@ def test_inference_cost_values_equal_the_inputs(points):
 
 def test_claims_hold_fail_or_are_not_measured(points):
     cpu = points[points["run"] == "0001 AMD EPYC"]
-    frame = claims_table(cpu, "half").frame.set_index(["claim", "mixer"])
+    frame = claims_table(cpu, "half", all_claims()).frame.set_index(["claim", "mixer"])
     state = "Decode state (KV-cache) bytes constant in context length"
     assert frame.loc[(state, "retnet/recurrent"), "verdict"] == HOLDS
     assert "slope 0.00" in frame.loc[(state, "retnet/recurrent"), "measured"]
@@ -229,13 +230,13 @@ def test_claims_hold_fail_or_are_not_measured(points):
     same = "parallel ≡ chunkwise ≡ recurrent (same outputs)"
     assert frame.loc[(same, "retnet/chunkwise"), "verdict"] == HOLDS
     assert "3.00e-06" in frame.loc[(same, "retnet/chunkwise"), "measured"]
-    old = claims_table(points[points["run"] == "0001 Intel Xeon"], "half").frame
+    old = claims_table(points[points["run"] == "0001 Intel Xeon"], "half", all_claims()).frame
     assert old.loc[old["claim"] == same, "verdict"].tolist() == [INCONCLUSIVE]
 
     growing = cpu.copy()
     decode = (growing["workload"] == "decode") & (growing["mixer"] == "retnet/recurrent")
     growing.loc[decode, "state_bytes"] = growing.loc[decode, "seq_len"] * 100.0
-    frame = claims_table(growing, "half").frame.set_index(["claim", "mixer"])
+    frame = claims_table(growing, "half", all_claims()).frame.set_index(["claim", "mixer"])
     assert frame.loc[(state, "retnet/recurrent"), "verdict"] == FAILS
 
 
@@ -244,7 +245,7 @@ def test_attention_running_out_of_memory_where_retnet_ran_is_the_answer(points):
     at = (cpu["mixer"] == "attention/sdpa") & (cpu["workload"] == "train_step")
     at &= cpu["seq_len"] == 2048
     cpu.loc[at, ["status", "ok", "peak_mem_bytes"]] = ["oom", False, None]
-    frame = claims_table(cpu, "half").frame.set_index(["claim", "mixer"])
+    frame = claims_table(cpu, "half", all_claims()).frame.set_index(["claim", "mixer"])
     row = frame.loc[("Training uses less memory than attention (Table 4)", "retnet/chunkwise")]
     assert row["verdict"] == HOLDS
     assert row["measured"] == (
@@ -259,7 +260,7 @@ def test_a_variant_that_disagrees_with_its_reference_breaks_the_equivalence_clai
     cpu.loc[recurrent, "status"] = "reference_failed"
     cpu.loc[recurrent, "ok"] = False
     cpu.loc[recurrent, "reason"] = "relative error 0.3 over the tolerance 1e-4"
-    frame = claims_table(cpu, "half").frame
+    frame = claims_table(cpu, "half", all_claims()).frame
     same = frame[frame["claim"].str.startswith("parallel")].set_index("mixer")["verdict"]
     assert same.to_dict() == {
         "retnet/chunkwise": HOLDS,

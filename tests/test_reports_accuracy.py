@@ -1,5 +1,6 @@
-"""The accuracy section (reports/accuracy.py): the protocol at its head, mean
-± a 95% t-interval per cell, 'at chance' and 'not distinguishable' marked,
+"""The accuracy section (reports/accuracy.py and its parts): the protocol at
+its head, mean ± a 95% t-interval per cell, 'at chance' and 'not
+distinguishable' (Welch's t-test) marked,
 the LRA table with the published rows, the figures with their intervals and
 the Zoology claim (tests/fixtures/accuracy, written by
 tests/fixtures/make_accuracy.py; the older tests/fixtures/benchmarks hold
@@ -18,22 +19,18 @@ import pandas as pd
 import pytest
 from matplotlib.container import ErrorbarContainer
 
-from reports import accuracy, published
+from reports import accuracy, accuracy_figures, published
 from reports.__main__ import main
-from reports.accuracy import (
-    ONE_SEED,
-    ZOOLOGY_CLAIM,
-    accuracy_frame,
-    accuracy_table,
-    interval,
-    lra_table,
-    pareto_front,
-    points_tables,
-    state_growth,
-)
+from reports.accuracy_figures import pareto_front
+from reports.accuracy_points import accuracy_frame
+from reports.accuracy_tables import accuracy_table, lra_table, points_tables
+from reports.claim_sources import all_claims
 from reports.claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
+from reports.family_claims import ZOOLOGY_CLAIM
+from reports.intervals import ALPHA, ONE_SEED, distinguishable, interval, welch_p
 from reports.load import load
 from reports.report import PARTS
+from reports.state import fixed_state_of
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ACCURACY = FIXTURES / "accuracy"
@@ -79,11 +76,24 @@ def test_the_interval_is_a_student_t_interval_over_the_seeds():
     seeds = [0.90, 0.92, 0.88]
     span = interval(seeds)
     half = 4.303 * statistics.stdev(seeds) / math.sqrt(3)
-    assert span.mean == pytest.approx(0.90) and span.half == pytest.approx(half)
+    assert span.mean == pytest.approx(0.90) and span.half == pytest.approx(half, rel=1e-4)
     assert span.text() == f"90.0 ± {100 * half:.1f}"
     one = interval([0.5])
     assert not one.known and one.text() == f"50.0 ({ONE_SEED})"
     assert interval([0.5, 0.5]).half == 0.0  # equal seeds: an exact interval
+    many = [0.5 + 0.01 * k for k in range(40)]  # past any hand table's end: scipy's quantile
+    assert interval(many).half == pytest.approx(
+        2.0227 * statistics.stdev(many) / math.sqrt(40), rel=1e-4
+    )
+
+
+def test_two_mixers_are_told_apart_by_welchs_test():
+    assert welch_p([0.90, 0.92, 0.88], [0.90, 0.92, 0.88]) == pytest.approx(1.0)
+    assert distinguishable([0.90, 0.92, 0.88], [0.50, 0.55, 0.52]) is True
+    assert distinguishable([0.2, 0.9, 0.95], [0.5, 0.6, 0.55]) is False  # wide spread
+    assert distinguishable([0.9], [0.5, 0.6]) is None  # one seed: no test
+    assert distinguishable([0.7, 0.7], [0.7, 0.7]) is False  # equal seeds, equal means
+    assert distinguishable([0.7, 0.7], [0.6, 0.6]) is True
 
 
 # -- the tables ------------------------------------------------------------------
@@ -105,7 +115,7 @@ def test_cells_show_mean_and_interval_and_mark_at_chance(points):
     assert not lra.loc["mamba/scan", "lra-listops"].startswith("at chance")
 
 
-def test_overlapping_intervals_are_named_not_distinguishable(points):
+def test_pairs_welchs_test_cannot_tell_apart_are_named_not_distinguishable(points):
     acc = accuracy_frame(points).set_index(["task", "mixer"])
     assert acc.loc[("selective_copy", "attention/sdpa"), "not_distinguishable"] == (
         "retnet/chunkwise"
@@ -119,6 +129,19 @@ def test_overlapping_intervals_are_named_not_distinguishable(points):
     assert f"- {CPU}, selective_copy: attention/sdpa and retnet/chunkwise" in first
     assert f"- {CPU}, lra-listops: attention/sdpa and retnet/chunkwise" in second
     assert blocks[heads[0] - 1].name == "accuracy" and blocks[heads[1] - 1].name == "accuracy_lra"
+    assert f"Welch's t-test at α = {ALPHA:g}" in blocks[heads[0]]
+
+
+def test_overlapping_intervals_can_still_be_told_apart(points):
+    """The test has more power than overlapping 95% intervals: on mqar-L64-kv4
+    hyena/fft (94-96%) and mamba/scan (98-99%) have intervals that overlap,
+    and Welch's test tells them apart (p ≈ 0.013), so neither names the other."""
+    acc = accuracy_frame(points).set_index(["task", "mixer"])
+    hyena, mamba = (acc.loc[("mqar-L64-kv4", m)] for m in ("hyena/fft", "mamba/scan"))
+    assert hyena["ci95_high"] >= mamba["ci95_low"]  # the intervals overlap
+    assert welch_p(hyena["seed_values"], mamba["seed_values"]) < ALPHA
+    assert "mamba/scan" not in hyena["not_distinguishable"].split(", ")
+    assert "retnet/chunkwise" in hyena["not_distinguishable"].split(", ")  # p ≈ 0.07
 
 
 def test_one_seed_has_no_interval_and_is_never_compared(old):
@@ -177,7 +200,8 @@ def test_the_protocol_is_stated_and_checked_at_the_head(points):
     for words in ("±5%", "all 27 points with a target are within it", "same tokens",
                   "equal across the mixers of every task", "chosen per mixer on validation",
                   "3 seeds per point", "95%", "Student-t", ONE_SEED, "majority class",
-                  "at chance", "not distinguishable"):  # fmt: skip
+                  "at chance", "not distinguishable", "Welch's t-test", "α = 0.05",
+                  "at most 5% of runs"):  # fmt: skip
         assert words in bullets, words
     off = points.copy()
     off.loc[(off["mixer"] == "hyena/fft") & (off["task"] == "selective_copy"), "params"] = 120_000
@@ -245,8 +269,8 @@ def test_the_zoology_claim_holds_for_the_fixed_state_mixers(points):
     assert "Zoology" in claims_table(points, "half", {"attention": [ZOOLOGY_CLAIM]}).caption
 
 
-def test_the_zoology_claim_is_registered_for_every_report(points):
-    frame = claims_table(points, "half").frame
+def test_the_zoology_claim_is_among_every_reports_claims(points):
+    frame = claims_table(points, "half", all_claims()).frame
     assert set(frame.loc[frame["claim"] == ZOOLOGY_CLAIM.text, "mixer"]) == {
         "retnet/chunkwise", "mamba/scan",
     }  # fmt: skip
@@ -277,19 +301,31 @@ def test_no_mqar_no_zoology_rows(old):
     assert zoology(old) == {}
 
 
-def test_a_fixed_state_is_read_from_state_bytes_else_the_family(points):
-    assert state_growth("retnet/chunkwise", points)[0] is True
-    assert state_growth("hyena/fft", points)[0] is False
-    assert "grows" in state_growth("attention/sdpa", points)[1]
+def test_a_fixed_state_is_read_from_the_points_never_the_name(points):
+    declared = points.assign(fixed_state=points["mixer"].isin(["retnet/chunkwise", "hyena/fft"]))
+    assert fixed_state_of("hyena/fft", declared) == (True, "its class declares a fixed state")
+    assert fixed_state_of("mamba/scan", declared)[0] is False  # the class outranks the bytes
+    # older runs record no fixed_state: the measured state_bytes decide
+    assert fixed_state_of("retnet/chunkwise", points)[0] is True
+    assert fixed_state_of("hyena/fft", points)[0] is False
+    assert "grows" in fixed_state_of("attention/sdpa", points)[1]
     bare = points.assign(state_bytes=math.nan)
-    fixed, how = state_growth("mamba/scan", bare)
-    assert fixed is True and "family" in how
-    assert state_growth("hyena/fft", bare)[0] is False
+    fixed, how = fixed_state_of("mamba/scan", bare)
+    assert fixed is None and how.startswith("unknown")  # never the family's name
     plugged = points[points["mixer"] == "retnet/chunkwise"].copy()
     plugged[["mixer", "family", "variant"]] = ["cummean/plain", "cummean", "plain"]
     both = pd.concat([points, plugged])
-    assert state_growth("cummean/plain", both)[0] is True  # its own state_bytes say so
+    assert fixed_state_of("cummean/plain", both)[0] is True  # its own state_bytes say so
     assert zoology(both)["cummean/plain"] == HOLDS
+
+
+def test_the_zoology_claim_reads_the_declared_state(points):
+    bare = points.assign(state_bytes=math.nan)
+    verdicts = claims_table(bare, "half", {"attention": [ZOOLOGY_CLAIM]}).frame
+    assert set(verdicts["verdict"]) == {INCONCLUSIVE}
+    assert verdicts["measured"].str.contains("unknown for").all()
+    declared = bare.assign(fixed_state=bare["family"].isin(["retnet", "mamba"]))
+    assert zoology(declared) == {"retnet/chunkwise": HOLDS, "mamba/scan": HOLDS}
 
 
 def test_mqar_pairs_come_from_task_config_else_the_name(points):
@@ -307,7 +343,7 @@ def errorbars(ax) -> list[ErrorbarContainer]:
 
 
 def test_the_length_figure_has_a_panel_per_pair_count_with_error_bars(points):
-    result = accuracy.length_figure(points)
+    result = accuracy_figures.length_figure(points)
     try:
         panels = [ax for ax in result.figure.axes if ax.get_title()]
         assert [ax.get_title().split(" —")[0] for ax in panels] == [
@@ -320,7 +356,7 @@ def test_the_length_figure_has_a_panel_per_pair_count_with_error_bars(points):
 
 
 def test_the_state_figure_draws_state_on_a_log_axis_or_says_why_not(points, old):
-    result = accuracy.state_figure(points)
+    result = accuracy_figures.state_figure(points)
     try:
         panels = [ax for ax in result.figure.axes if ax.get_visible() and ax.get_title()]
         assert panels[0].get_title().startswith("MQAR, 4 pairs")
@@ -328,7 +364,7 @@ def test_the_state_figure_draws_state_on_a_log_axis_or_says_why_not(points, old)
         assert all(errorbars(ax) for ax in panels)
     finally:
         plt.close(result.figure)
-    note = accuracy.state_figure(old)
+    note = accuracy_figures.state_figure(old)
     assert isinstance(note, str) and "no state_bytes" in note
 
 
@@ -339,7 +375,7 @@ def test_the_pareto_front_keeps_what_nothing_beats():
 
 
 def test_a_pareto_figure_per_task(points, old):
-    results = accuracy.pareto_figures(points)
+    results = accuracy_figures.pareto_figures(points)
     figures = [r for r in results if not isinstance(r, str)]
     try:
         names = {f.name for f in figures}
@@ -352,7 +388,7 @@ def test_a_pareto_figure_per_task(points, old):
     finally:
         for f in figures:
             plt.close(f.figure)
-    notes = accuracy.pareto_figures(old)
+    notes = accuracy_figures.pareto_figures(old)
     assert notes == [
         "Accuracy against training cost: not drawn for listops, retrieval, text (no step_s "
         "or FLOPs recorded)."

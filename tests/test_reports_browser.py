@@ -1,4 +1,4 @@
-"""report.html in a real headless browser (python -m reports.screenshot): it
+"""report.html in a real headless browser (python -m tests.screenshot): it
 renders at a laptop's 1366×768, its contents links reach their sections, every
 figure decodes, and no table is wider than the window. Skipped where no
 Chromium is installed (``apt-get install chromium``)."""
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from reports import screenshot
 from reports.__main__ import main
+from tests import screenshot
 from tests.fixtures import make_spread
 
 HERE = Path(__file__).parent / "fixtures"

@@ -1,26 +1,30 @@
 """Claims as data per family: the shipped families' claims, and a plugged-in
-family's, registered in the test or through the mixbench.claims entry points."""
+family's, handed to the table in the test or through the mixbench.claims
+entry points; gathered in one call (claim_sources.all_claims), never by an
+import's side effect, in a package without import cycles."""
 
 from __future__ import annotations
 
+import ast
 import math
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from reports import claims
+from reports import claim_sources
+from reports.claim_sources import ClaimsPluginWarning, all_claims
 from reports.claims import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
-    ClaimsPluginWarning,
     ConstantIn,
     SlopeWithin,
     claims_table,
     judge,
-    register_claims,
 )
 from reports.family_claims import FAMILY_CLAIMS
 from reports.load import load_points, run_file
@@ -39,9 +43,8 @@ def cpu() -> pd.DataFrame:
 
 
 @pytest.fixture(autouse=True)
-def no_registered_claims(monkeypatch):
-    monkeypatch.setattr(claims, "_REGISTERED", {})
-    monkeypatch.setattr(claims.metadata, "entry_points", lambda group: [])
+def no_plugged_in_claims(monkeypatch):
+    monkeypatch.setattr(claim_sources.metadata, "entry_points", lambda group: [])
 
 
 def renamed(points: pd.DataFrame, source: str, mixer: str) -> pd.DataFrame:
@@ -53,7 +56,7 @@ def renamed(points: pd.DataFrame, source: str, mixer: str) -> pd.DataFrame:
 
 
 def verdicts(points: pd.DataFrame, claim: str) -> dict[str, str]:
-    frame = claims_table(points, "half").frame
+    frame = claims_table(points, "half", all_claims()).frame
     return frame[frame["claim"] == claim].set_index("mixer")["verdict"].to_dict()
 
 
@@ -63,6 +66,87 @@ def test_the_reports_name_no_variant_of_a_family():
         text = path.read_text()
         for family in ("retnet/", "mamba/", "hyena/"):
             assert family not in text, f"{path.name} names {family}..."
+
+
+def reports_imports() -> dict[str, set[str]]:
+    """reports/'s modules and the modules of the package each imports, from
+    the AST: at the top, inside functions, relative or absolute."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted((REPO / "reports").glob("*.py")):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level == 1 or base == "reports" or base.startswith("reports."):
+                    base = base.removeprefix("reports").lstrip(".")
+                    names = [base] if base else [alias.name for alias in node.names]
+                    found.update(name.split(".")[0] for name in names)
+            elif isinstance(node, ast.Import):
+                found.update(
+                    a.name.split(".")[1] for a in node.names if a.name.startswith("reports.")
+                )
+        graph[path.stem] = found - {path.stem}
+    return graph
+
+
+def cycle_in(graph: dict[str, set[str]]) -> list[str]:
+    """A cycle of the import graph, as the modules on it; [] where none."""
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = "open"
+        path.append(node)
+        for other in sorted(graph.get(node, ())):
+            if state.get(other) == "open":
+                return path[path.index(other) :] + [other]
+            if other not in state and (found := visit(other)):
+                return found
+        state[node] = "done"
+        path.pop()
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def test_the_reports_package_has_no_import_cycle():
+    graph = reports_imports()
+    assert "family_claims" in graph["claim_sources"] and "claims" in graph["family_claims"]
+    assert cycle_in({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]  # it finds one
+    assert cycle_in(graph) == []
+
+
+def test_importing_the_report_registers_no_claim():
+    """Every claim comes from all_claims' one call: importing every module of
+    the report (the accuracy section's included) adds none."""
+    script = (
+        "from reports.claim_sources import all_claims\n"
+        "before = all_claims()\n"
+        "import reports.report, reports.accuracy, reports.accuracy_claims\n"
+        "assert all_claims() == before, 'an import registered claims'\n"
+        "print(sorted(before))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "attention" in done.stdout  # the Zoology claim is data, with the others
+
+
+def test_no_report_module_lists_family_names():
+    """Which mixer has which property comes from the points; family names
+    appear only as the keys of family_claims.py's data."""
+    families = {"attention", "retnet", "mamba", "hyena"}
+    for path in (REPO / "reports").glob("*.py"):
+        if path.name == "family_claims.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Tuple | ast.List | ast.Set):
+                named = {e.value for e in node.elts if isinstance(e, ast.Constant)} & families
+                assert not named, f"{path.name}:{node.lineno} lists families {sorted(named)}"
 
 
 def test_each_shipped_family_declares_its_headline_claims():
@@ -89,7 +173,7 @@ def test_hyena_claim_is_a_slope_below_attentions(cpu):
     fast = pd.concat([cpu, renamed(cpu, "retnet/chunkwise", "hyena/fft")])
     result = verdicts(fast, claim)
     assert result == {"hyena/fft forward": HOLDS, "hyena/fft train_step": HOLDS}
-    frame = claims_table(fast, "half").frame
+    frame = claims_table(fast, "half", all_claims()).frame
     measured = frame.loc[frame["mixer"] == "hyena/fft forward", "measured"].item()
     assert "slope 1.00" in measured and "attention/sdpa: slope 2.00" in measured
     quadratic = pd.concat([cpu, renamed(cpu, "attention/sdpa", "hyena/fft")])
@@ -98,19 +182,16 @@ def test_hyena_claim_is_a_slope_below_attentions(cpu):
     assert "hyena/direct forward" not in verdicts(direct, claim)  # the claim is FFT's
 
 
-def test_a_plugged_in_family_registers_its_own_claims(cpu):
+def test_a_plugged_in_familys_claims_are_checked_where_handed_to_the_table(cpu):
     points = pd.concat([cpu, renamed(cpu, "retnet/recurrent", "cummean/plain")])
     assert verdicts(points, STATE) == {}
-    register_claims(
-        "cummean",
-        ConstantIn(text=STATE, workloads=("decode",), column="state_bytes", source="its README"),
-    )
-    assert verdicts(points, STATE) == {"cummean/plain": HOLDS}
-    table = claims_table(points, "half")
+    state = ConstantIn(text=STATE, workloads=("decode",), column="state_bytes", source="its README")
+    table = claims_table(points, "half", {**all_claims(), "cummean": [state]})
+    frame = table.frame[table.frame["claim"] == STATE]
+    assert frame.set_index("mixer")["verdict"].to_dict() == {"cummean/plain": HOLDS}
     assert "its README" in table.caption
-    assert set(table.frame.loc[table.frame["claim"] == STATE, "family"]) == {"cummean"}
-    with pytest.raises(TypeError, match="takes Claim objects"):
-        register_claims("cummean", "decode is fast")
+    assert set(frame["family"]) == {"cummean"}
+    assert verdicts(points, STATE) == {}  # handing it over registered nothing
 
 
 def plugin_claims() -> list:
@@ -120,22 +201,29 @@ def plugin_claims() -> list:
     ]
 
 
+def not_claims() -> list:
+    return ["decode is fast"]
+
+
 def test_claims_come_from_the_entry_point_group(cpu, monkeypatch):
-    group = claims.ENTRY_POINT_GROUP
+    group = claim_sources.ENTRY_POINT_GROUP
     entries = [
         metadata.EntryPoint("cummean", f"{__name__}:plugin_claims", group),
         metadata.EntryPoint("broken", "no_such_module_anywhere:CLAIMS", group),
+        metadata.EntryPoint("strings", f"{__name__}:not_claims", group),
     ]
-    monkeypatch.setattr(claims.metadata, "entry_points", lambda group: entries)
+    monkeypatch.setattr(claim_sources.metadata, "entry_points", lambda group: entries)
     points = pd.concat([cpu, renamed(cpu, "retnet/chunkwise", "cummean/plain")])
-    with pytest.warns(ClaimsPluginWarning, match="'broken'"):
+    with pytest.warns(ClaimsPluginWarning) as warned:
         found = verdicts(points, "Running mean linear in length")
     assert found == {"cummean/plain": HOLDS}
+    messages = " ".join(str(w.message) for w in warned)
+    assert "'broken'" in messages and "'strings'" in messages and "Claim objects" in messages
 
 
 def test_a_family_the_run_did_not_measure_gets_no_rows(cpu):
-    register_claims("nothere", ConstantIn(text="x", workloads=("decode",), column="state_bytes"))
-    frame = claims_table(cpu, "half").frame
+    nothere = ConstantIn(text="x", workloads=("decode",), column="state_bytes")
+    frame = claims_table(cpu, "half", {**all_claims(), "nothere": [nothere]}).frame
     assert "nothere" not in set(frame["family"])
 
 
@@ -150,7 +238,7 @@ def spread() -> pd.DataFrame:
 
 
 def row(points: pd.DataFrame, claim: str, mixer: str) -> pd.Series:
-    frame = claims_table(points, "half").frame
+    frame = claims_table(points, "half", all_claims()).frame
     return frame[(frame["claim"] == claim) & (frame["mixer"] == mixer)].iloc[0]
 
 
@@ -206,7 +294,7 @@ def test_a_slope_below_attentions_carries_the_interval_of_the_difference(spread)
 def test_the_claims_table_shows_the_interval_beside_the_verdict(spread):
     from reports.render import markdown_table
 
-    table = claims_table(spread, "half")
+    table = claims_table(spread, "half", all_claims())
     assert {"low", "high"} <= set(table.frame.columns)
     shown = markdown_table(table)
     assert "| inconclusive [1." in shown

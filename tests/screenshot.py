@@ -1,8 +1,8 @@
 """report.html in a real headless browser: a screenshot at a laptop's size,
 one of the whole page, and a check of what a reader would trip on.
 
-    python -m reports.screenshot reports/out/report.html out.png
-    python -m reports.screenshot report.html out.png --full out-full.png --size 1366x768
+    python -m tests.screenshot reports/out/report.html out.png
+    python -m tests.screenshot report.html out.png --full out-full.png --size 1366x768
 
 The check loads the page in headless Chromium (``chromium``, ``chromium-browser``
 or ``google-chrome`` on the PATH, or ``$MIXBENCH_CHROMIUM``), lets it lay out
@@ -279,7 +279,7 @@ def size_arg(text: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m reports.screenshot",
+        prog="python -m tests.screenshot",
         description="Render report.html in headless Chromium: a screenshot, optionally the "
         "whole page, and a check of its layout (exit 1 when something does not fit).",
     )
