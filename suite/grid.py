@@ -19,7 +19,7 @@ waits for every run of the grid before the speed files start.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -38,13 +38,16 @@ class GridContext:
     autocast: str
     #: torch threads per run (0: leave torch's default)
     threads: int
+    #: the run's mixer knobs by pattern (RunOptions.mixer_option: --mixer-option and
+    #: the profile's); each run takes those that match its mixer
+    mixer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def train_one(key: RunKey, context: GridContext) -> RunRecord:
     """Train one run; a run that cannot start or breaks comes back as a record."""
     import torch
 
-    from models.registry import MixerUnavailable
+    from models.registry import MixerUnavailable, mixer_options_for
     from tasks.accuracy import run_accuracy
     from tasks.lra import DataMissing
 
@@ -61,6 +64,7 @@ def train_one(key: RunKey, context: GridContext) -> RunRecord:
             lr=key.lr,
             autocast=context.autocast,
             progress=False,
+            options=mixer_options_for(key.mixer, context.mixer_options),
         )
     except DataMissing as missing:
         return RunRecord(key, Status.SKIPPED, str(missing))

@@ -113,6 +113,7 @@ def session_grid(request: pytest.FixtureRequest) -> SessionGrid:
         data_dir=str(options.data_dir) if options.data_dir else None,
         autocast=autocast_mode(options),
         threads=accuracy_threads(options, config),
+        mixer_options={pattern: dict(knobs) for pattern, knobs in options.mixer_option.items()},
     )
     if options.workers or options.ray_address:
         gpus = 1 if options.device.type == "cuda" else 0

@@ -82,3 +82,13 @@ def test_without_workers_ray_is_never_imported() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_a_run_takes_the_knobs_set_for_its_mixer() -> None:
+    options = {"mamba": {"d_state": "4"}, "retnet/*": {"n_heads": "1"}}
+    context = GridContext("smoke", "cpu", None, "off", threads=1, mixer_options=options)
+    grid = InProcess(context, 1)
+    record = grid.result(RunKey("mqar", "mamba/scan", 0, 3e-3))
+    grid.close()
+    assert record.status == Status.OK and record.mixer_config["d_state"] == 4
+    assert "n_heads" not in record.mixer_config
