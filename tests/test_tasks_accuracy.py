@@ -167,3 +167,21 @@ def test_an_lra_task_cuts_its_evaluation_splits_to_the_budget(tmp_path):
     assert task.spec.seq_len == 128 and task.budget.max_test_examples == 16
     with pytest.raises(DataMissing):
         task.data(seed=0, data_dir=str(tmp_path))
+
+
+def test_a_registered_generator_is_a_whole_task(monkeypatch):
+    """A new generated task is its generator and one synthetic_task entry in a
+    profile: budget, spec, recorded settings, data and the run follow from it."""
+    import tasks.catalog
+    from tasks.catalog import AccuracyProfile, synthetic_task
+    from tasks.synthetic import SelectiveCopyConfig, make_selective_copy
+
+    budget = Budget(steps=3, batch_size=4, lr=3e-3, d_model=32, n_layers=1, n_heads=2)
+    task = synthetic_task("copy", make_selective_copy, SelectiveCopyConfig, budget, 16, 8,
+                          seq_len=16, vocab_size=12, n_copy=4)  # fmt: skip
+    assert task.config["generator"] == "selective_copy" and task.config["n_train"] == 16
+    assert task.spec == SelectiveCopyConfig(seq_len=16, vocab_size=12, n_copy=4).spec()
+    profiles = {**PROFILES, "tiny": AccuracyProfile("tiny", (task,))}
+    monkeypatch.setattr(tasks.catalog, "PROFILES", profiles)
+    run = run_accuracy("attention/sdpa", "copy", "tiny", progress=False)
+    assert run.task == "copy" and run.task_config == task.config and run.result.steps == 3
