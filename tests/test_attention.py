@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from models import build_mixer, get_spec
-from models.attention import KVCache
+from models.attention import DECODE_HEADROOM, KVCache
 
 D_MODEL, HEADS = 32, 4
 LENGTHS = (1, 2, 63, 64, 65, 300)
+#: the variants that run here on CPU tensors in fp64 (a GPU kernel does not:
+#: tests/test_backend_contracts.py runs those through fakes)
 AVAILABLE = [
     name
     for name in ("attention/sdpa", "attention/flash-attn", "attention/xformers")
-    if get_spec(name).unavailable_reason() is None
+    if get_spec(name).unavailable_reason(torch.device("cpu"), torch.float64) is None
 ]
 
 
@@ -83,6 +86,47 @@ def test_kv_cache_grows_with_context_and_reports_its_bytes():
     for _ in range(40):
         cache.append(torch.zeros(2, HEADS, 1, D_MODEL // HEADS), torch.zeros(2, HEADS, 1, 8))
     assert isinstance(cache, KVCache) and cache.length == 40 and cache.k.shape[2] >= 40
+
+
+@pytest.mark.parametrize("name", ["attention/math", *AVAILABLE])
+def test_prefill_leaves_room_so_that_decode_does_not_regrow_the_cache(name):
+    _, mixer = pair(name, torch.float32)
+    x = torch.randn(2, 50, D_MODEL)
+    _, cache = mixer.prefill(x[:, :40])
+    assert cache.capacity == 40 + DECODE_HEADROOM
+    storage = cache.k.data_ptr()
+    for t in range(40, 50):
+        mixer.step(x[:, t], cache)
+    assert cache.k.data_ptr() == storage and cache.length == 50
+
+
+class Float32Outputs(TorchDispatchMode):
+    """The element count of the largest fp32 tensor any op makes while active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, tuple | list) else (out,):
+            if isinstance(t, torch.Tensor) and t.dtype == torch.float32:
+                self.largest = max(self.largest, t.numel())
+        return out
+
+
+@pytest.mark.parametrize("name", ["attention/math", *AVAILABLE])
+def test_bf16_decode_never_copies_the_cache_to_fp32(name):
+    _, mixer = pair(name, torch.bfloat16)
+    x = torch.randn(2, 301, D_MODEL).bfloat16()
+    with torch.no_grad():
+        _, cache = mixer.prefill(x[:, :300])
+        with Float32Outputs() as seen:
+            mixer.step(x[:, 300], cache)
+    assert cache.k.dtype == torch.bfloat16
+    # scores and the rotary angles are fp32, (batch, heads, 1, L) at most: a
+    # copy of the keys would be head_dim times larger
+    assert 0 < seen.largest < cache.view()[0].numel()
 
 
 def test_flops_grow_quadratically_in_length():
