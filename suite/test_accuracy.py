@@ -35,7 +35,7 @@ import pytest
 import torch
 
 from models.registry import get_spec
-from schema import REACHED_STATUSES, Status, Workload
+from schema import REACHED_STATUSES, Status
 from tasks.catalog import SANITY_BARS, get_profile, get_task
 from tasks.record import RunKey, RunRecord, point_extra_info
 from tasks.sizing import REFERENCE_MIXER, family_defaults
@@ -195,25 +195,20 @@ def not_run(request: pytest.FixtureRequest, benchmark, info: dict[str, Any], mes
 def test_accuracy(request: pytest.FixtureRequest, benchmark, task: str, mixer: str) -> None:
     options = get_options(request.config)
     benchmark.group = f"accuracy-{task}"
-    info = {
-        "mixer": mixer,
-        "mixer_class": get_spec(mixer).class_path,
-        "workload": Workload.ACCURACY,
-        "task": task,
+    run = {
         "device": options.device.type,
         "dtype": "bfloat16" if autocast_mode(options) == "bf16" else "float32",
     }
     blocked = not_runnable_reason(request, mixer)
     if blocked is not None:
+        info = point_extra_info(mixer, task, [], [], **run)
         not_run(request, benchmark, {**info, "status": blocked.status, "reason": blocked.reason},
                 f"{mixer} on {task}: {blocked}")  # fmt: skip
     grid = session_grid(request)
     runs = benchmark.pedantic(
         lambda: train_point(grid, task, mixer, options.profile.name), rounds=1, iterations=1
     )
-    info = point_extra_info(
-        mixer, task, runs["first"], runs["seeds"], device=info["device"], dtype=info["dtype"]
-    )
+    info = point_extra_info(mixer, task, runs["first"], runs["seeds"], **run)
     if info["accuracy"] is None:
         not_run(request, benchmark, info, f"{mixer} on {task}: {info['status']}: {info['reason']}")
     benchmark.extra_info.update(info)

@@ -125,12 +125,14 @@ def point_extra_info(
     learning rate of the grid, ``seeds`` every seed's run at the chosen rate (the
     chosen run first; empty when none reached an accuracy). The accuracy is the mean
     over the seeds that reached one; the shape, sizes and settings are the first
-    run's; the mixer's class and whether its state is fixed come from the registry."""
+    run's (None for a point that trained no run: both lists empty, its status then
+    the caller's to set); the mixer's class and whether its state is fixed come from
+    the registry."""
     from models.registry import get_spec
 
     spec = get_spec(mixer)
     reached = [r for r in seeds if r.reached]
-    shape = (seeds or first)[0]
+    shape = next(iter(seeds or first), RunRecord(RunKey(task, mixer, 0, 0.0), Status.FAILED))
     reasons = sorted({f"{r.key}: {r.reason}" for r in (*first, *seeds) if r.reason})
     return make_extra_info(
         mixer=mixer,

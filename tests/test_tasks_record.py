@@ -70,3 +70,10 @@ def test_the_points_status(first, seeds, expected):
     runs = [record(0, 1e-3 * (i + 1), status) for i, status in enumerate(first)]
     chosen = [record(seed, 1e-3, status) for seed, status in enumerate(seeds)]
     assert point_status(runs, chosen) == expected
+
+
+def test_a_point_that_trained_nothing_still_saves_what_the_mixer_declares():
+    info = point_extra_info("mamba/scan", "mqar", [], [], device="cpu", dtype="float32")
+    assert field_problems(info) == [] and info["fixed_state"] is True
+    assert info["mixer_class"] == get_spec("mamba/scan").class_path
+    assert info["accuracy"] is None and info["params"] is None and info["seed_accuracies"] == []
