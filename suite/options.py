@@ -523,7 +523,7 @@ def resolve_options(
                 option.default(context) if text is None else option.parse(text, context)
             )
         except OptionError as error:
-            shown = "" if text is None else f" {text!r}"
+            shown = "" if text is None or option.repeated else f" {text!r}"
             raise pytest.UsageError(f"{option.flag}{shown}: {error}") from None
     given = frozenset(dest for dest, text in raw.items() if text is not None)
     # --lengths replaces the decode contexts too
