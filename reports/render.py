@@ -10,6 +10,7 @@ error (a read-only folder, a full disk) changes nothing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import html
 import io
@@ -17,6 +18,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,13 +90,18 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def carry(source: Path, target: Path) -> None:
-    """A file of the old folder into the new one: a hard link (no copy of
-    the bytes) where the file system allows, else a copy."""
+    """One thing of the old folder into the new one, as it is: a folder is made
+    (its mode is set by keep_modes, once its contents are in), anything else (a
+    file, a link, never followed, a FIFO) is hard-linked, or copied where the
+    file system has no hard links."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir() and not source.is_symlink():
+        target.mkdir(exist_ok=True)
+        return
     try:
-        os.link(source, target)
+        os.link(source, target, follow_symlinks=False)
     except OSError:
-        shutil.copy2(source, target)
+        shutil.copy2(source, target, follow_symlinks=False)
 
 
 def manifest_name(stem: str) -> str:
@@ -105,18 +112,60 @@ def listed(manifest: Path) -> set[str]:
     return set(manifest.read_text().splitlines()) if manifest.is_file() else set()
 
 
+def unreadable(error: OSError) -> None:
+    """os.walk's onerror: a folder that cannot be listed stops the write (the
+    old folder is left as it was) instead of being carried over empty."""
+    raise error
+
+
+def everything_in(out: Path) -> list[str]:
+    """Every path under ``out``, relative, parents before children: files,
+    folders (empty ones too), links (to folders too, never followed), FIFOs."""
+    found = []
+    for folder, folders, names in os.walk(out, onerror=unreadable):
+        base = Path(folder).relative_to(out)
+        found += [(base / name).as_posix() for name in sorted(folders + names)]
+    return found
+
+
 def kept_from(out: Path, stem: str) -> list[str]:
-    """The files of the old folder the new one keeps: everything but what
-    this kind of report wrote last time (a figure of a workload no longer
-    measured must not sit beside the new ones), unless another report's
-    manifest still names it. A user's own files are always kept."""
+    """What of the old folder the new one keeps: everything but what this kind
+    of report wrote last time (a figure of a workload no longer measured must
+    not sit beside the new ones), unless another report's manifest still names
+    it, and but the folders that only held that. A user's own things are always
+    kept, whatever they are."""
     if not out.is_dir():
         return []
     manifest = out / manifest_name(stem)
     others = set().union(*(listed(m) for m in out.glob(".*.written") if m != manifest))
     mine = listed(manifest) - others
-    files = (p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    return sorted(f for f in files if f not in mine and f != manifest.name)
+    held_mine = {parent.as_posix() for f in mine for parent in Path(f).parents}
+    return [
+        f for f in everything_in(out) if f not in mine and f not in held_mine and f != manifest.name
+    ]
+
+
+def keep_modes(staging: Path, out: Path) -> None:
+    """Each staged folder gets the mode (and times) it had in the old folder, a
+    new one the umask's (mkdtemp made the staging folder the owner's only);
+    deepest first, so that a read-only folder is filled before it is closed."""
+    default = 0o777 & ~current_umask()
+    folders = [staging, *(p for p in staging.rglob("*") if p.is_dir() and not p.is_symlink())]
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        old = out / folder.relative_to(staging)
+        if old.is_dir() and not old.is_symlink():
+            shutil.copystat(old, folder, follow_symlinks=False)
+        else:
+            os.chmod(folder, default)
+
+
+def remove_tree(path: Path) -> None:
+    """``path`` and all in it, read-only folders included (rmtree alone leaves a
+    folder it cannot write into behind)."""
+    for folder, _, _ in os.walk(path):
+        with contextlib.suppress(OSError):
+            os.chmod(folder, stat.S_IRWXU)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def publish(out: Path, stem: str, files: dict[str, bytes]) -> list[Path]:
@@ -141,9 +190,7 @@ def publish(out: Path, stem: str, files: dict[str, bytes]) -> list[Path]:
         for relative in kept_from(out, stem):
             if relative not in files:
                 carry(out / relative, staging / relative)
-        mode = 0o777 & ~current_umask()  # mkdtemp's folder is the owner's only
-        for folder in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
-            os.chmod(folder, mode)
+        keep_modes(staging, out)
         swap(staging, out)
         staging = None
     except OSError as error:
@@ -152,7 +199,7 @@ def publish(out: Path, stem: str, files: dict[str, bytes]) -> list[Path]:
         raise WriteError(f"cannot write the report to {out}: {reason}{where}") from error
     finally:
         if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
+            remove_tree(staging)
     return [out / relative for relative in files]
 
 
@@ -169,7 +216,7 @@ def swap(staging: Path, out: Path) -> None:
     except OSError:
         os.rename(old, out)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    remove_tree(old)
 
 
 def render_figure(result: FigureResult) -> RenderedFigure:

@@ -8,10 +8,17 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
 from reports.__main__ import main
+from reports.render import Section, WriteError, write_report
+from reports.tables import Table
 
 FIXTURE = Path(__file__).parent / "fixtures/shards/whole/box-a/0001_eee5555_20260301_090000.json"
 EVIL_MIXER = "<img src=x onerror=alert(1)>"
@@ -61,3 +68,87 @@ def test_names_from_the_data_are_escaped_in_both_pages(tmp_path: Path) -> None:
         assert not RAW_HTML.findall(text), page
         assert page == "report.html" or not MARKDOWN_LINK.findall(text)
         assert "&lt;script&gt;alert(" in text and "&lt;img src=x" in text  # shown, escaped
+
+
+def users_things(out: Path) -> dict[str, tuple]:
+    """What a user keeps in a report folder: every kind of thing, some of them private."""
+    outside = out.parent / "elsewhere"
+    outside.mkdir()
+    (outside / "data.txt").write_text("theirs")
+    (out / "private").mkdir(parents=True)
+    (out / "private" / "notes.txt").write_text("mine")
+    (out / "empty").mkdir()
+    (out / "figures" / "drafts").mkdir(parents=True)  # inside one of the report's folders
+    (out / "read-only").mkdir()
+    (out / "read-only" / "kept.txt").write_text("kept")
+    os.mkfifo(out / "pipe")
+    (out / "link-to-folder").symlink_to(outside)
+    (out / "link-to-file").symlink_to(outside / "data.txt")
+    (out / "dangling").symlink_to(out / "nowhere")
+    os.chmod(out / "private", 0o700)
+    os.chmod(out / "read-only", 0o500)
+    os.chmod(out, 0o700)
+    return described(out)
+
+
+def described(out: Path) -> dict[str, tuple]:
+    """Each thing under ``out`` (the report's own files aside) as kind, mode and target."""
+    things = {".": ("folder", stat.S_IMODE(out.lstat().st_mode), None)}
+    for folder, folders, names in os.walk(out):
+        for name in folders + names:
+            path = Path(folder) / name
+            relative = path.relative_to(out).as_posix()
+            if relative.startswith(("tables", "report.", "points.csv", ".report.")):
+                continue
+            mode = path.lstat().st_mode
+            kind = {stat.S_IFDIR: "folder", stat.S_IFLNK: "link", stat.S_IFIFO: "fifo"}.get(
+                stat.S_IFMT(mode), "file"
+            )
+            target = os.readlink(path) if kind == "link" else None
+            things[relative] = (kind, stat.S_IMODE(mode), target)
+    return things
+
+
+def a_report(out: Path, figure_free: bool = False) -> None:
+    frame = pd.DataFrame({"mixer": ["a", "b"], "time_s": [1.0, 2.0]})
+    section = Section("Costs", tables=[Table("costs", "Costs", "Two mixers.", frame)])
+    write_report(out, "report", [section], ["md", "html"], points=frame)
+
+
+def test_a_report_keeps_everything_of_the_users_modes_included(tmp_path: Path) -> None:
+    """Empty folders, FIFOs, links to folders and files (never followed) and a 0700
+    and a read-only folder stay as they were, across two reports; the old folder is
+    removed, read-only folder and all."""
+    out = tmp_path / "out"
+    before = users_things(out)
+    for _ in range(2):
+        a_report(out)
+        assert described(out) == before
+        assert (out / "report.md").is_file() and (out / "tables" / "costs.csv").is_file()
+    assert (out / "private" / "notes.txt").read_text() == "mine"
+    assert (out / "link-to-folder" / "data.txt").read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "out"]
+
+
+def test_a_folder_that_cannot_be_listed_stops_the_report_and_is_left_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Carried over empty, its contents would be lost: the write stops instead. (The
+    refusal to list is simulated: a test run as root reads any folder.)"""
+    out = tmp_path / "out"
+    a_report(out)
+    (out / "locked").mkdir()
+    (out / "locked" / "secret.txt").write_text("x")
+    listing = os.scandir
+
+    def refusing(path: str | os.PathLike | int = ".") -> object:
+        if isinstance(path, str | os.PathLike) and Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    with pytest.raises(WriteError, match="Permission denied .*locked"):
+        a_report(out)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (out / "locked" / "secret.txt").read_text() == "x"
