@@ -124,6 +124,199 @@ class Field:
     doc: str
 
 
+# -- the metrics ------------------------------------------------------------------------
+# What a metric is, once: every table, figure, comparison and summary of reports/
+# reads it from here, and a saved metric's extra_info field is made from its entry.
+# A new per-point metric is its entry below, its meter (suite/measure.py's
+# point_meters, or the suite function that counts it) and a test.
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How the numbers of a column read."""
+
+    #: what a person reads in a header: "s", "B", "tokens/s"
+    name: str
+    #: what follows a number in a cell: "s", "B", "/s" (with its prefix: "ms", "MiB", "k/s")
+    symbol: str
+    #: how a column in this unit ends ("_s", "_bytes"); "": only the metrics that name it
+    suffix: str
+    #: one of SCALES: how its numbers are scaled
+    scale: str
+
+
+#: "binary": KiB, MiB; "decimal": k, M, G; "subsecond": ms, µs; "two_decimals": 0.52;
+#: "plain": three significant digits
+SCALES = ("binary", "decimal", "subsecond", "two_decimals", "plain")
+SECONDS = Unit("s", "s", "_s", "subsecond")
+BYTES = Unit("B", "B", "_bytes", "binary")
+TOKENS_PER_S = Unit("tokens/s", "/s", "_per_s", "decimal")
+FLOP_PER_S = Unit("FLOP/s", "/s", "_per_s", "decimal")
+FLOP = Unit("FLOP", "FLOP", "_flops", "decimal")
+RATIO = Unit("×", "×", "_x", "two_decimals")
+EXPONENT = Unit("exponent", "", "_slope", "two_decimals")
+R2 = Unit("R²", "", "_r2", "two_decimals")
+FRACTION = Unit("fraction", "", "", "plain")
+UNITS = (SECONDS, BYTES, TOKENS_PER_S, FLOP_PER_S, FLOP, RATIO, EXPONENT, R2, FRACTION)
+
+
+class Place(StrEnum):
+    """Where a report shows a metric."""
+
+    #: a column of the cost table of each workload in Metric.tables (training
+    #: cost: train_step; inference cost: decode), with its ratio to attention
+    TABLES = "tables"
+    #: a figure of its own against each swept axis, a panel per workload it has
+    FIGURES = "figures"
+    #: compared point by point between two runs (``python -m reports compare``)
+    COMPARE = "compare"
+    #: the summary: with Metric.best, the mixer best at it per run and workload;
+    #: without, a column of the summary's decode table (a decode metric)
+    SUMMARY = "summary"
+
+
+LOWER, HIGHER = "lower", "higher"
+#: how a metric's spread follows its point's time: proportionally or inversely
+#: (spread.bounds); a metric of neither is counted, without an interval
+TIMED, RATE = "timed", "rate"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One saved (or, from pytest-benchmark's stats, derived) metric of a point."""
+
+    field: str
+    unit: Unit
+    #: what a person reads: "Peak memory"
+    label: str
+    #: which way is better: LOWER or HIGHER
+    direction: str
+    #: the workloads whose points have it
+    workloads: tuple[Workload, ...]
+    shown: frozenset[Place]
+    #: the word its derived columns start with: memory_vs_attention_x, memory_a_bytes
+    short: str
+    #: the workloads whose cost table has it as a column (Place.TABLES)
+    tables: tuple[Workload, ...] = ()
+    #: Place.SUMMARY: the summary's word for the mixer best at it ("fastest")
+    best: str = ""
+    #: Place.FIGURES: the file stem of its figure
+    figure: str = ""
+    #: TIMED, RATE or None (counted)
+    timing: str | None = None
+    #: written by the suite into extra_info; False: computed by the reader
+    saved: bool = True
+    #: the JSON types of its saved value
+    types: tuple[type, ...] = FLOAT
+    doc: str = ""
+
+    @property
+    def header(self) -> str:
+        """What a person reads atop its column: 'Peak memory (B)'."""
+        return f"{self.label} ({self.unit.name})"
+
+    @property
+    def better(self) -> int:
+        """+1 where higher is better, -1 where lower is."""
+        return 1 if self.direction == HIGHER else -1
+
+    def column(self, part: str) -> str:
+        """A column derived from this metric, in its unit: column("a") of
+        peak_mem_bytes is memory_a_bytes, of accuracy accuracy_a."""
+        return f"{self.short}_{part}{self.unit.suffix}"
+
+    def shows(self, place: Place, workload: Workload | str | None = None) -> bool:
+        """Whether it is shown at ``place`` (for ``workload``, where given)."""
+        if place not in self.shown:
+            return False
+        if workload is None:
+            return True
+        return workload in (self.tables if place == Place.TABLES else self.workloads)
+
+
+_PER_POINT = (*SPEED_WORKLOADS, Workload.MIXER_FORWARD, Workload.MIXER_TRAIN_STEP)
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "time_s", SECONDS, "Time per call", LOWER, SPEED_WORKLOADS,
+        frozenset(Place), "time", tables=(Workload.TRAIN_STEP,), best="fastest",
+        figure="time", timing=TIMED, saved=False,
+        doc="the median of the point's timed rounds (timed_rounds); decode: per token",
+    ),
+    Metric(
+        "latency_per_token_s", SECONDS, "Latency per token", LOWER, (Workload.DECODE,),
+        frozenset({Place.TABLES, Place.SUMMARY}), "latency", tables=(Workload.DECODE,),
+        timing=TIMED, saved=False, doc="decode's time: one token after a context of seq_len",
+    ),
+    Metric(
+        "peak_mem_bytes", BYTES, "Peak memory", LOWER, SPEED_WORKLOADS,
+        frozenset(Place), "memory", tables=(Workload.TRAIN_STEP, Workload.DECODE),
+        best="least_memory", figure="peak_memory", types=INT,
+        doc="allocator peak above the baseline, one call",
+    ),
+    Metric(
+        "state_bytes", BYTES, "State / KV cache", LOWER, (*_PER_POINT, Workload.ACCURACY),
+        frozenset({Place.TABLES, Place.SUMMARY}), "state", tables=(Workload.DECODE,),
+        types=INT,
+        doc="decoding state / KV cache after seq_len tokens, at the point's batch "
+        "(accuracy points: batch 1)",
+    ),
+    Metric(
+        "tokens_per_s", TOKENS_PER_S, "Throughput", HIGHER, (*_PER_POINT, Workload.CALIBRATION),
+        frozenset({Place.TABLES, Place.FIGURES}), "tokens",
+        tables=(Workload.TRAIN_STEP, Workload.DECODE), figure="tokens_per_s", timing=RATE,
+        doc="tokens per call over the point's seconds per call (timed_rounds)",
+    ),
+    Metric(
+        "achieved_flops_per_s", FLOP_PER_S, "Achieved FLOP/s", HIGHER, SPEED_WORKLOADS,
+        frozenset(), "flops", timing=RATE, saved=False,
+        doc="analytic FLOPs (else counted) over the point's time: the FLOP/s section's own figure",
+    ),
+    Metric(
+        "accuracy", FRACTION, "Test accuracy", HIGHER, (Workload.ACCURACY,),
+        frozenset({Place.COMPARE}), "accuracy", doc="test accuracy, a fraction",
+    ),
+)  # fmt: skip
+METRICS_BY_FIELD = {m.field: m for m in METRICS}
+
+
+def metrics_at(place: Place, workload: Workload | str | None = None) -> tuple[Metric, ...]:
+    """The metrics shown at ``place`` (for ``workload``), in METRICS' order."""
+    return tuple(m for m in METRICS if m.shows(place, workload))
+
+
+def unit_of(column: str) -> Unit | None:
+    """A metric's unit, else the unit whose suffix ends ``column`` (the
+    longest: tokens_per_s is per second, not seconds); None: a plain number."""
+    if column in METRICS_BY_FIELD:
+        return METRICS_BY_FIELD[column].unit
+    ending = [
+        u for u in UNITS if u.suffix and (column.endswith(u.suffix) or column == u.suffix[1:])
+    ]
+    return max(ending, key=lambda u: len(u.suffix)) if ending else None
+
+
+def metric_problems(metrics: tuple[Metric, ...]) -> list[str]:
+    """What in a table of metrics breaks its own rules (a test checks METRICS)."""
+    problems = []
+    for m in metrics:
+        if m.unit.suffix and not m.field.endswith(m.unit.suffix):
+            problems.append(
+                f"{m.field} is in {m.unit.name}: its name must end with {m.unit.suffix}"
+            )
+        if m.direction not in (LOWER, HIGHER):
+            problems.append(f"{m.field}: direction {m.direction!r} is neither {LOWER} nor {HIGHER}")
+        if Place.FIGURES in m.shown and not m.figure:
+            problems.append(f"{m.field} is shown in figures: give it a figure stem")
+        if Place.TABLES in m.shown and not set(m.tables) <= set(m.workloads):
+            problems.append(f"{m.field}: its tables' workloads are not all among its workloads")
+        if m.unit.scale not in SCALES:
+            problems.append(f"{m.field}: scale {m.unit.scale!r} is none of {SCALES}")
+    fields = [m.field for m in metrics]
+    twice = sorted({f for f in fields if fields.count(f) > 1})
+    problems += [f"{f} is in the metrics twice" for f in twice]
+    return problems
+
+
 FIELDS: tuple[Field, ...] = (
     Field("mixer", TEXT, "family/variant"),
     Field("family", TEXT, "the part of mixer before the slash"),
@@ -146,17 +339,6 @@ FIELDS: tuple[Field, ...] = (
         "convention); None on accuracy points",
     ),
     Field("flops_counted", FLOAT, "torch's FlopCounterMode count; None where it sees nothing"),
-    Field("peak_mem_bytes", INT, "allocator peak above the baseline, one call"),
-    Field(
-        "state_bytes",
-        INT,
-        "decoding state / KV cache after seq_len tokens, at the point's "
-        "batch (accuracy points: batch 1)",
-    ),
-    Field(
-        "tokens_per_s", FLOAT, "tokens per call over the point's seconds per call (timed_rounds)"
-    ),
-    Field("accuracy", FLOAT, "test accuracy, a fraction"),
     Field("val_accuracy", FLOAT, "validation accuracy, a fraction"),
     Field("seed_accuracies", LIST, "accuracy: [{seed, accuracy, status}] at the chosen lr"),
     Field("lr", FLOAT, "accuracy: the learning rate chosen on validation"),
@@ -198,6 +380,8 @@ FIELDS: tuple[Field, ...] = (
         "interleaved, one-thread CPU runs: {mixer: the timing thread's CPU seconds per call "
         "of each pass}; the ratios come from these",
     ),
+    # the saved metrics: their entries in METRICS
+    *(Field(m.field, m.types, m.doc) for m in METRICS if m.saved),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 EXTRA_INFO_KEYS = tuple(FIELDS_BY_NAME)

@@ -4,6 +4,9 @@ with regressions beyond a threshold flagged.
 Points are matched on what was measured (workload, mixer, task, length and
 model size), not on the test's name, so runs from different commits still
 line up; device and dtype may differ, which is how two machines are compared.
+The metrics compared are the schema's shown in compare (schema.METRICS): the
+time as a speed-up with its interval, each other as B / A, flagged where it
+got worse (by its direction) beyond the threshold.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import math
 
 import numpy as np
 import pandas as pd
+
+from schema import FRACTION, Metric, Place, metrics_at
 
 from .spread import (
     CONTENDED_MARK,
@@ -23,15 +28,21 @@ from .spread import (
     unpaired_ratio,
     with_spread,
 )
-from .tables import Table
+from .tables import Table, listed
 
 MATCH_KEYS = ["workload", "mixer", "task", "sweep", "seq_len", "batch", "d_model", "n_layers"]
-MEASURES = {
-    "time_s": "time",
-    "peak_mem_bytes": "peak_mem",
-    "tokens_per_s": "tokens_per_s",
-    "accuracy": "accuracy",
-}
+#: the time every speed-up is of
+TIME = "time_s"
+
+
+def counted_metrics() -> list[Metric]:
+    """The metrics compared besides the time: each as B / A."""
+    return [m for m in metrics_at(Place.COMPARE) if m.field != TIME]
+
+
+def change_column(metric: Metric) -> str:
+    """memory_change_x: ``metric`` of B over A."""
+    return f"{metric.short}_change_x"
 
 
 def per_point(points: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +51,8 @@ def per_point(points: pd.DataFrame) -> pd.DataFrame:
     rounds = [list(point_rounds(row)) for row in points.to_dict("records")]
     points = with_spread(points).assign(rounds=rounds)
     grouped = points.groupby(MATCH_KEYS, dropna=False, sort=False)
-    summary = grouped[[*MEASURES, "time_low_s", "time_high_s"]].median()
+    fields = [TIME, *(m.field for m in counted_metrics())]
+    summary = grouped[[*fields, "time_low_s", "time_high_s"]].median()
     summary["time_spread"] = grouped["time_spread"].first()
     summary["status"] = grouped["status"].first()
     summary["device"] = grouped["device"].first()
@@ -92,8 +104,6 @@ def flag_point(row: pd.Series, threshold: float) -> tuple[str, bool]:
         return f"still {status_b}", False
     problems, gains, unsure = [], [], []
     slower = relative_change(row["time_a_s"], row["time_b_s"])
-    memory = relative_change(row["peak_mem_a_bytes"], row["peak_mem_b_bytes"])
-    accuracy = relative_change(row["accuracy_a"], row["accuracy_b"])
     speedup_cut = 1 / (1 + threshold)
     if slower > threshold:
         found = problems if _interval_below(row, speedup_cut) else unsure
@@ -101,12 +111,12 @@ def flag_point(row: pd.Series, threshold: float) -> tuple[str, bool]:
     elif slower < -threshold / (1 + threshold):
         found = gains if _interval_above(row, 1 + threshold) else unsure
         found.append(f"{100 * (row['time_a_s'] / row['time_b_s'] - 1):.0f}% faster")
-    if memory > threshold:
-        problems.append(f"memory +{100 * memory:.0f}%")
-    elif memory < -threshold:
-        gains.append(f"memory {100 * memory:.0f}%")
-    if accuracy < -threshold:
-        problems.append(f"accuracy {100 * accuracy:.0f}%")
+    for metric in counted_metrics():
+        change = relative_change(row[metric.column("a")], row[metric.column("b")])
+        worse = -metric.better * change  # above 0: B is worse at it
+        found = problems if worse > threshold else gains if worse < -threshold else None
+        if found is not None:
+            found.append(f"{metric.short} {100 * change:+.0f}%")
     if problems:
         return "regression: " + ", ".join(problems + unsure_text(unsure, row)), True
     if unsure:
@@ -160,10 +170,10 @@ def compare_runs(
         ratios = speedups(merged)
         frame["speedup_x"] = merged["time_s_a"] / merged["time_s_b"]
         frame["speedup_low_x"], frame["speedup_high_x"] = ratios["low"], ratios["high"]
-    frame["peak_mem_a_bytes"] = merged["peak_mem_bytes_a"]
-    frame["peak_mem_b_bytes"] = merged["peak_mem_bytes_b"]
-    frame["memory_change_x"] = merged["peak_mem_bytes_b"] / merged["peak_mem_bytes_a"]
-    frame["accuracy_a"], frame["accuracy_b"] = merged["accuracy_a"], merged["accuracy_b"]
+    for metric in counted_metrics():
+        a, b = merged[f"{metric.field}_a"], merged[f"{metric.field}_b"]
+        frame[metric.column("a")], frame[metric.column("b")] = a, b
+        frame[change_column(metric)] = b / a
     flags = [flag_point(row, threshold) for _, row in frame.iterrows()]
     frame["change"] = [text for text, _ in flags]
     frame[COMPARE_FLAG] = [bad for _, bad in flags]
@@ -172,10 +182,12 @@ def compare_runs(
         ascending=[False, *[True] * 7],
         kind="stable",
     ).reset_index(drop=True)
+    counted = counted_metrics()
+    changes = "".join(f"{change_column(m)} = {m.label.lower()} B / A; " for m in counted)
     caption = (
         f"A = {run_a}, B = {run_b}. speedup_x = time A / time B (above 1: B is faster); "
-        f"memory_change_x = peak memory B / A. Regressions: B slower, using more memory or "
-        f"less accurate by more than {100 * threshold:g}%, or a point that ran in A and broke "
+        f"{changes}Regressions: B slower, or worse at {listed(counted) or 'nothing else'} "
+        f"by more than {100 * threshold:g}%, or a point that ran in A and broke "
         "in B; a time change is a regression only when the speed-up's whole 95% CI is beyond "
         "the threshold, else it is named inconclusive and not flagged. Points are matched on "
         "workload, mixer, task, sweep, length, batch and model size. "
@@ -189,7 +201,8 @@ def compare_runs(
         "speedup_x": ("speedup_low_x", "speedup_high_x", None),
     }
     return Table(
-        name, f"{run_a} → {run_b}", caption, frame, percent=("accuracy_a", "accuracy_b"),
+        name, f"{run_a} → {run_b}", caption, frame,
+        percent=tuple(m.column(side) for m in counted if m.unit == FRACTION for side in "ab"),
         intervals=intervals, marks={"speedup_x": "contended"},
     )  # fmt: skip
 

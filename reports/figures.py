@@ -1,6 +1,7 @@
-"""Seaborn figures: each metric against the swept axis (one figure per
-sweep: length, batch or d_model), one line per mixer variant, one row of
-panels per run so that machines, devices and sweeps never blend.
+"""Seaborn figures: each metric the schema shows in figures (schema.METRICS,
+one figure each, made by looping over the table) against the swept axis (one
+figure per sweep: length, batch or d_model), one line per mixer variant, one
+row of panels per run so that machines, devices and sweeps never blend.
 
 Points that broke (oom, timeout, failed, diverged) are drawn as markers at the
 swept value where they broke, on the axis edge where the metric is worse, with
@@ -11,7 +12,7 @@ once; backends not available here are the summary's one line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import matplotlib
 
@@ -28,10 +29,19 @@ from matplotlib.ticker import FuncFormatter, LogLocator  # noqa: E402
 
 from schema import (  # noqa: E402
     DEFAULT_AXIS,
+    HIGHER,
+    LOWER,
+    METRICS_BY_FIELD,
     NOT_RUN_STATUSES,
+    RATE,
+    RATIO,
     SPEED_WORKLOADS,
+    Metric,
+    Place,
     Status,
     Workload,
+    metrics_at,
+    unit_of,
 )
 
 from . import axes  # noqa: E402
@@ -41,8 +51,6 @@ from .spread import (  # noqa: E402
     CI,
     IQR,
     NO_SPREAD,
-    RATE_COLUMNS,
-    TIME_COLUMNS,
     bounds,
     contention_of,
     with_spread,
@@ -64,15 +72,6 @@ class FigureResult:
     title: str
     caption: str
     figure: Figure
-
-
-@dataclass(frozen=True)
-class Metric:
-    column: str
-    label: str
-    higher_is_worse: bool = True
-    #: columns holding the ends of each value's interval, where spread.bounds has none
-    bars: tuple[str, str] | None = None
 
 
 def mixer_palette(points: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
@@ -116,26 +115,32 @@ def leave_empty(ax: Axes) -> None:
     ax.set_yticks([])
 
 
-def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> None:
+def draw_lines(
+    ax: Axes,
+    panel: pd.DataFrame,
+    metric: Metric,
+    palette: dict,
+    bars: tuple[str, str] | None = None,
+) -> None:
     """One line per mixer through the median at each swept value, with error
     bars where the metric is a time or a rate (spread.bounds: the bootstrap
-    95% CI of the median, or q1–q3 for runs without rounds) and a ring around
-    points timed under contention. Plain ax.plot in seaborn's theme and
-    palette: sns.lineplot costs a second a panel here."""
-    ok = panel[panel["ok"] & (panel[metric.column] > 0)]
+    95% CI of the median, or q1–q3 for runs without rounds) or where ``bars``
+    names the columns of each value's interval, and a ring around points
+    timed under contention. Plain ax.plot in seaborn's theme and palette:
+    sns.lineplot costs a second a panel here."""
+    ok = panel[panel["ok"] & (panel[metric.field] > 0)]
     if ok.empty:
         ax.text(0.5, 0.5, "no successful points", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
         return
     ax.set_yscale("log")
-    low, high = bounds(ok, metric.column)
-    if metric.bars and all(column in ok.columns for column in metric.bars):
-        low, high = ok[metric.bars[0]], ok[metric.bars[1]]
-    timed = metric.column in TIME_COLUMNS or metric.column in RATE_COLUMNS
-    ok = ok.assign(bar_low=low, bar_high=high, busy=contention_of(ok) & timed)
+    low, high = bounds(ok, metric.field)
+    if bars and all(column in ok.columns for column in bars):
+        low, high = ok[bars[0]], ok[bars[1]]
+    ok = ok.assign(bar_low=low, bar_high=high, busy=contention_of(ok) & bool(metric.timing))
     for mixer, group in ok.groupby("mixer"):
         by = group.groupby("axis_value")
-        line = by[metric.column].median()
+        line = by[metric.field].median()
         ax.plot(line.index, line.to_numpy(), marker="o", markersize=4, color=palette[mixer])
         ends = pd.DataFrame({"low": by["bar_low"].median(), "high": by["bar_high"].median()})
         ends = ends.dropna()
@@ -150,7 +155,7 @@ def draw_lines(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) -> 
         busy = group[group["busy"]]
         if not busy.empty:
             ax.scatter(
-                busy["axis_value"], busy[metric.column], s=70, facecolors="none",
+                busy["axis_value"], busy[metric.field], s=70, facecolors="none",
                 edgecolors="black", linewidths=1.0, zorder=4,
             )  # fmt: skip
 
@@ -161,7 +166,7 @@ def mark_flagged(ax: Axes, panel: pd.DataFrame, metric: Metric) -> None:
     if panel.empty:
         return
     ax.scatter(
-        panel["axis_value"], panel[metric.column], marker="x", s=60, color="red",
+        panel["axis_value"], panel[metric.field], marker="x", s=60, color="red",
         linewidths=1.8, zorder=6,
     )  # fmt: skip
 
@@ -173,7 +178,7 @@ def mark_broken(ax: Axes, panel: pd.DataFrame, metric: Metric, palette: dict) ->
     broken = panel[broke(panel["status"]) & panel["axis_value"].notna()]
     mixers = sorted(broken["mixer"].dropna().unique())
     nudge = {m: 2 ** ((i - (len(mixers) - 1) / 2) * BROKEN_NUDGE) for i, m in enumerate(mixers)}
-    edge = 1.0 if metric.higher_is_worse else 0.0
+    edge = 1.0 if metric.direction == LOWER else 0.0
     for (status, mixer), group in broken.groupby(["status", "mixer"]):
         ax.scatter(
             group["axis_value"] * nudge[mixer],
@@ -212,7 +217,8 @@ def style_axes(ax: Axes, column: str) -> None:
         middle = np.sqrt(low * high)
         half = np.sqrt(MIN_DECADE_SPAN)
         ax.set_ylim(min(low, middle / half), max(high, middle * half))
-    if column.endswith("_bytes"):  # powers of two read as 64 KiB, 1 MiB, not 977 KiB
+    unit = unit_of(column)
+    if unit and unit.scale == "binary":  # powers of two read as 64 KiB, 1 MiB, not 977 KiB
         ax.yaxis.set_major_locator(LogLocator(base=2, numticks=8))
     else:
         decades = np.log10(ax.get_ylim()[1] / ax.get_ylim()[0])
@@ -308,17 +314,18 @@ def metric_by_workload(
     Only the points of one sweep: the caller makes one figure per axis.
     ``flagged`` (a mask over ``points``) are drawn as red crosses, not in
     their line."""
-    chosen = axes.on_axis(points[points["workload"].isin(SPEED_WORKLOADS)], axis)
+    workloads = [w for w in SPEED_WORKLOADS if w in metric.workloads]
+    chosen = axes.on_axis(points[points["workload"].isin(workloads)], axis)
     marked = (
         flagged.reindex(chosen.index, fill_value=False).astype(bool)
         if flagged is not None
         else pd.Series(False, index=chosen.index)
     )
-    has_data = chosen[chosen["ok"] & (chosen[metric.column] > 0)]
+    has_data = chosen[chosen["ok"] & (chosen[metric.field] > 0)]
     if has_data.empty:
         return None
     runs = sorted(chosen["run"].unique())
-    present = [w for w in SPEED_WORKLOADS if w in set(has_data["workload"])]
+    present = [w for w in workloads if w in set(has_data["workload"])]
     chosen = chosen[chosen["workload"].isin(present)]
     palette = mixer_palette(points)
     fig, grid_axes = grid(len(runs), len(present))
@@ -337,20 +344,20 @@ def metric_by_workload(
             if references and pd.notna(references.get(run)):
                 draw_reference(ax, references[run])
             mark_broken(ax, panel, metric, palette)
-            style_axes(ax, metric.column)
+            style_axes(ax, metric.field)
             ax.set_ylabel(metric.label)
-    timed = metric.column in TIME_COLUMNS or metric.column in RATE_COLUMNS
+    timed = bool(metric.timing)
     finish(fig, chosen, palette, title, flagged_label if marked.any() else None, timed)
     caption = (
-        title + "." + bars_note(chosen, metric.column) + held_note(chosen, axis)
-        + not_run_note(chosen)
-    )  # fmt: skip
+        title + "." + bars_note(chosen, timed) + held_note(chosen, axis) + not_run_note(chosen)
+    )
     return FigureResult(axes.suffixed(name, axis), title, caption, fig)
 
 
-def bars_note(points: pd.DataFrame, column: str) -> str:
-    """What the error bars and rings of a figure of ``column`` are."""
-    if column not in TIME_COLUMNS and column not in RATE_COLUMNS:
+def bars_note(points: pd.DataFrame, timed: bool) -> str:
+    """What the error bars and rings of a figure of a metric are (a timed
+    one's: a time or a rate; others have none)."""
+    if not timed:
         return ""
     ok = with_spread(points[points["ok"]])
     kinds = set(ok["time_spread"])
@@ -377,22 +384,16 @@ def draw_reference(ax: Axes, value: float) -> None:
     ax.text(0.02, value, "matmul peak", transform=ax.get_yaxis_transform(), fontsize=7, va="bottom")
 
 
+def metric_figure(points: pd.DataFrame, metric: Metric, axis: str) -> FigureResult | None:
+    """``metric`` against ``axis``, a panel per workload that has it; the
+    file is its figure stem (schema.Metric.figure) suffixed by the axis."""
+    title = f"{metric.label} against {axes.words(axis)}, per workload"
+    return metric_by_workload(points, metric, metric.figure, title, axis=axis)
+
+
 def time_figure(points: pd.DataFrame, axis: str) -> FigureResult | None:
-    metric = Metric("time_s", "median time per call")
-    title = f"Time against {axes.words(axis)}, per workload"
-    return metric_by_workload(points, metric, "time", title, axis=axis)
-
-
-def memory_figure(points: pd.DataFrame, axis: str) -> FigureResult | None:
-    metric = Metric("peak_mem_bytes", "peak memory")
-    title = f"Peak memory against {axes.words(axis)}"
-    return metric_by_workload(points, metric, "peak_memory", title, axis=axis)
-
-
-def throughput_figure(points: pd.DataFrame, axis: str) -> FigureResult | None:
-    metric = Metric("tokens_per_s", "tokens/s", higher_is_worse=False)
-    title = f"Throughput against {axes.words(axis)}"
-    return metric_by_workload(points, metric, "tokens_per_s", title, axis=axis)
+    """The time metric's figure (the one the spread's tests draw)."""
+    return metric_figure(points, METRICS_BY_FIELD["time_s"], axis)
 
 
 def decode_cost(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult | None:
@@ -400,12 +401,9 @@ def decode_cost(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
     KV-cache bytes and peak memory against the context length (or the axis
     a sweep ran along), per run."""
     decode = axes.on_axis(points[points["workload"] == Workload.DECODE], axis)
-    metrics = [
-        Metric("latency_per_token_s", "latency per token"),
-        Metric("state_bytes", "state / KV cache"),
-        Metric("peak_mem_bytes", "peak memory"),
-    ]
-    metrics = [m for m in metrics if (decode.loc[decode["ok"], m.column] > 0).any()]
+    # the inference cost table's metrics, less its rates (the inverse of its latency)
+    shown = [m for m in metrics_at(Place.TABLES, Workload.DECODE) if m.timing != RATE]
+    metrics = [m for m in shown if (decode.loc[decode["ok"], m.field] > 0).any()]
     if not metrics:
         return None
     length = axes.key(axis) == "seq_len"
@@ -419,7 +417,7 @@ def decode_cost(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
             frame_axis(ax, panel, axis)
             draw_lines(ax, panel, metric, palette)
             mark_broken(ax, panel, metric, palette)
-            style_axes(ax, metric.column)
+            style_axes(ax, metric.field)
             if length:
                 ax.set_xlabel("context length (tokens)")
             ax.set_ylabel(metric.label)
@@ -433,8 +431,8 @@ def decode_cost(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
         else "."
     )
     caption = (
-        title + shape + bars_note(decode, "latency_per_token_s") + held_note(decode, axis)
-        + not_run_note(decode)
+        title + shape + bars_note(decode, any(m.timing for m in metrics))
+        + held_note(decode, axis) + not_run_note(decode)
     )  # fmt: skip
     return FigureResult(axes.suffixed("decode_cost", axis), title, caption, fig)
 
@@ -447,7 +445,7 @@ def flops_per_s(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
     peaks_by_point = point_peaks(points)
     peaks = peaks_by_point.groupby(points["run"]).max()
     flagged = above_peak(points)
-    metric = Metric("achieved_flops_per_s", "achieved FLOP/s", higher_is_worse=False)
+    metric = METRICS_BY_FIELD["achieved_flops_per_s"]
     title = f"Achieved FLOP/s against {axes.words(axis)}"
     label = f"above {TOLERANCE:g}× the matmul peak: a FLOP-count error"
     result = metric_by_workload(
@@ -478,7 +476,7 @@ def flops_per_s(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
         title
         + f" (analytic FLOPs over median time; the convention is stated in {CONVENTION_SOURCE})."
         + note
-        + bars_note(chosen, metric.column)
+        + bars_note(chosen, bool(metric.timing))
         + held_note(chosen, axis)
         + not_run_note(chosen)
     )
@@ -487,6 +485,14 @@ def flops_per_s(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
 
 def set_theme() -> None:
     sns.set_theme(style="whitegrid", context="paper")
+
+
+#: a comparison's time A / time B: no metric of a point, drawn as one
+SPEEDUP = replace(
+    METRICS_BY_FIELD["time_s"], field="speedup_x", unit=RATIO, label="speed-up of B over A",
+    direction=HIGHER, shown=frozenset(), short="speedup", timing=None,
+)  # fmt: skip
+SPEEDUP_BARS = ("speedup_low_x", "speedup_high_x")
 
 
 def speedup_figure(
@@ -504,10 +510,7 @@ def speedup_figure(
     workloads = [w for w in SPEED_WORKLOADS if w in set(measured["workload"])]
     sweeps = axes.sweeps_present(measured)
     palette = mixer_palette(timed)
-    speedup = Metric(
-        "speedup_x", "speed-up of B over A", higher_is_worse=False,
-        bars=("speedup_low_x", "speedup_high_x"),
-    )  # fmt: skip
+    speedup = SPEEDUP
     fig, grid_axes = grid(len(sweeps), len(workloads))
     for i, axis in enumerate(sweeps):
         for j, workload in enumerate(workloads):
@@ -521,7 +524,7 @@ def speedup_figure(
             ax.set_yscale("log")
             ax.axhspan(1 / (1 + threshold), 1 + threshold, color="grey", alpha=0.15)
             ax.axhline(1.0, color="black", linewidth=0.8)
-            draw_lines(ax, panel.assign(ok=True), speedup, palette)
+            draw_lines(ax, panel.assign(ok=True), speedup, palette, SPEEDUP_BARS)
             # Only what broke in B after running in A: that is the regression.
             newly_broken = panel["status_b"].where(panel["status_a"] == "ok")
             mark_broken(ax, panel.assign(status=newly_broken), speedup, palette)

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import pandas as pd
 
-from schema import Status, Workload
+from schema import Place, Status, Workload, metrics_at
 
 from . import accuracy, axes, figures, flops
 from .claim_sources import all_claims
@@ -171,6 +171,15 @@ def scaling_blocks(ctx: Context) -> list[Table]:
     return [scaling_table(ctx.points, ctx.fit, axis) for axis in ctx.sweeps]
 
 
+def metric_figure_blocks(ctx: Context) -> list[Block | None]:
+    """A figure per metric the schema shows in figures, per sweep axis."""
+    return [
+        figures.metric_figure(ctx.points, metric, axis)
+        for metric in metrics_at(Place.FIGURES)
+        for axis in ctx.sweeps
+    ]
+
+
 def notes_blocks(ctx: Context) -> list[str]:
     notes = notes_text(ctx.warnings, ctx.points)
     return [notes] if notes else []
@@ -185,9 +194,7 @@ PARTS: tuple[Part, ...] = (
     Part("Inference cost", per_axis(inference_cost_table)),
     Part("Inference cost", per_axis(figures.decode_cost)),
     Part("Side by side, interleaved", lambda ctx: interleaved_blocks(ctx.points)),
-    Part("Time, memory and throughput", per_axis(figures.time_figure)),
-    Part("Time, memory and throughput", per_axis(figures.memory_figure)),
-    Part("Time, memory and throughput", per_axis(figures.throughput_figure)),
+    Part("Time, memory and throughput", metric_figure_blocks),
     Part("FLOP/s", lambda ctx: flops.section_blocks(ctx.points)),
     Part("FLOP/s", per_axis(figures.flops_per_s)),
     Part(

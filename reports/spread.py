@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from schema import Workload, timed_rounds
+from schema import METRICS, RATE, TIMED, Workload, timed_rounds
 
 from . import axes
 
@@ -47,8 +47,8 @@ PAIRED, UNPAIRED, QUARTILES, NO_INTERVAL = "interleaved", "rounds", "q1-q3", "no
 BASELINE = "baseline"
 #: columns that are a point's time (decode: per token), and columns inversely
 #: proportional to it (tokens or FLOPs per call over the time)
-TIME_COLUMNS = ("time_s", "latency_per_token_s")
-RATE_COLUMNS = ("tokens_per_s", "achieved_flops_per_s")
+TIME_COLUMNS = tuple(m.field for m in METRICS if m.timing == TIMED)
+RATE_COLUMNS = tuple(m.field for m in METRICS if m.timing == RATE)
 SPREAD_COLUMNS = ("time_low_s", "time_high_s", "time_spread")
 CONTENDED_MARK = "†"
 

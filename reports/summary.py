@@ -1,6 +1,7 @@
-"""What the report opens with: per run and workload, who was fastest and who
-used least memory at the longest swept value every family ran, decode latency
-and state size against attention, the claims' verdicts in a few lines, which
+"""What the report opens with: per run and workload, the mixer best at each
+metric the schema shows in the summary with a word for its best (fastest,
+least_memory) at the longest swept value every family ran, the decode metrics
+it shows against attention, the claims' verdicts in a few lines, which
 backends were not available here (once, with why), and the runs that were
 interrupted or passed over."""
 
@@ -13,7 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from schema import NOT_RUN_STATUSES, SPEED_WORKLOADS, Status, Workload, values_of_keys
+from schema import (
+    HIGHER,
+    NOT_RUN_STATUSES,
+    SPEED_WORKLOADS,
+    TIMED,
+    Metric,
+    Place,
+    Status,
+    Workload,
+    metrics_at,
+    values_of_keys,
+)
 
 from . import axes
 from .claims import VERDICTS
@@ -39,9 +51,19 @@ from .tables import (
     Table,
     attention_baseline,
     baseline_among,
+    listed,
+    vs_attention,
 )
 
-MEASURES = ["time_s", "peak_mem_bytes", "state_bytes", "latency_per_token_s"]
+
+def headline_metrics() -> list[Metric]:
+    """The metrics whose best mixer the summary names, per workload."""
+    return [m for m in metrics_at(Place.SUMMARY) if m.best]
+
+
+def decode_metrics() -> list[Metric]:
+    """The decode metrics the summary's decode table shows."""
+    return [m for m in metrics_at(Place.SUMMARY, Workload.DECODE) if not m.best]
 
 
 def common_value(ok: pd.DataFrame) -> float:
@@ -88,8 +110,11 @@ class Longest:
             return NO_RATIO
         return column_ratio(mine, theirs, column, self.passes)
 
-    def fastest(self) -> str | None:
-        return fastest_of(self)
+    def best(self, metric: Metric) -> str | None:
+        """The mixer best at ``metric`` here: a time by fastest_of."""
+        if metric.timing == TIMED:
+            return fastest_of(self, metric.field)
+        return best(self.here, metric)
 
     def spread(self, mixer: str, column: str) -> tuple[float, float, bool]:
         """The low and high end of ``mixer``'s ``column`` here, and whether
@@ -99,7 +124,7 @@ class Longest:
         return float(low.median()), float(high.median()), bool(contention_of(mine).any())
 
 
-def fastest_of(longest: Longest) -> str | None:
+def fastest_of(longest: Longest, column: str) -> str | None:
     """The fastest mixer: by the interleaved passes where they hold every
     mixer here (the median of its pass-by-pass ratios to the baseline's, a
     comparison a slow phase of the machine cannot tip), else by the medians."""
@@ -112,14 +137,18 @@ def fastest_of(longest: Longest) -> str | None:
     ratios = {m: r for m, r in ratios.items() if not math.isnan(r)}
     if len(ratios) == len(here) and ratios:
         return min(ratios, key=ratios.__getitem__)
-    return best(here, "time_s")
-
-
-def best(here: pd.DataFrame, column: str) -> str | None:
-    """The mixer with the lowest positive ``column`` here."""
     values = here[column].dropna()
     values = values[values > 0]
     return str(values.idxmin()) if not values.empty else None
+
+
+def best(here: pd.DataFrame, metric: Metric) -> str | None:
+    """The mixer with the best positive ``metric`` here (by its direction)."""
+    values = here[metric.field].dropna()
+    values = values[values > 0]
+    if values.empty:
+        return None
+    return str(values.idxmax() if metric.direction == HIGHER else values.idxmin())
 
 
 def at_longest(points: pd.DataFrame) -> list[Longest]:
@@ -134,7 +163,8 @@ def at_longest(points: pd.DataFrame) -> list[Longest]:
             continue
         value = common_value(ok)
         rows = ok[ok["axis_value"] == value]
-        here = rows.groupby("mixer")[MEASURES].median()
+        fields = [m.field for m in metrics_at(Place.SUMMARY)]
+        here = rows.groupby("mixer")[fields].median()
         found.append(
             Longest(
                 run, sweep, workload, value, here, rows, attention_baseline(group),
@@ -151,8 +181,32 @@ def interval_row(row: dict, name: str, found: Ratio) -> None:
     row.setdefault(RATIOS_FROM, found.source if not math.isnan(found.value) else None)
 
 
+def add_best(row: dict, longest: Longest, metric: Metric, intervals: dict, marks: dict) -> None:
+    """The mixer best at ``metric`` here, its value (a timed one's with its
+    interval, the first timed one's with its contended mark) and its ratio to
+    the attention baseline: columns fastest, fastest_s, fastest_vs_attention_x."""
+    word, suffix = metric.best, metric.unit.suffix
+    mixer = longest.best(metric)
+    row[word] = mixer
+    row[word + suffix] = longest.here[metric.field].get(mixer, math.nan)
+    ratio = longest.ratio(mixer, metric.field) if mixer else NO_RATIO
+    if not metric.timing:
+        row[f"{word}_vs_attention_x"] = ratio.value
+        return
+    low, high, busy = longest.spread(mixer, metric.field) if mixer else (math.nan,) * 2 + (False,)
+    row[f"{word}_low{suffix}"], row[f"{word}_high{suffix}"] = low, high
+    intervals[word + suffix] = (f"{word}_low{suffix}", f"{word}_high{suffix}", None)
+    if "contended" not in row:
+        row["contended"] = busy
+        marks[word + suffix] = "contended"
+    interval_row(row, f"{word}_vs_attention_x", ratio)
+    stem = f"{word}_vs_attention"
+    intervals[f"{stem}_x"] = (f"{stem}_low_x", f"{stem}_high_x", None)
+
+
 def headline_table(points: pd.DataFrame) -> Table:
-    rows = []
+    rows, intervals, marks = [], {}, {}
+    chosen = headline_metrics()
     for longest in at_longest(points):
         value = longest.value
         row = {
@@ -161,98 +215,72 @@ def headline_table(points: pd.DataFrame) -> Table:
             "at": axes.at(longest.sweep, value) if not math.isnan(value) else "no value all ran",
             "mixers": len(longest.here),
         }
-        fastest = longest.fastest()
-        row["fastest"] = fastest
-        row["fastest_time_s"] = longest.here["time_s"].get(fastest, math.nan)
-        low, high, busy = (
-            longest.spread(fastest, "time_s") if fastest else (math.nan,) * 2 + (False,)
-        )
-        row["fastest_low_s"], row["fastest_high_s"], row["contended"] = low, high, busy
-        interval_row(
-            row, "fastest_vs_attention_x", longest.ratio(fastest, "time_s") if fastest else NO_RATIO
-        )
-        frugal = best(longest.here, "peak_mem_bytes")
-        row["least_memory"] = frugal
-        row["least_memory_bytes"] = longest.here["peak_mem_bytes"].get(frugal, math.nan)
-        row["least_memory_vs_attention_x"] = (
-            longest.ratio(frugal, "peak_mem_bytes").value if frugal else math.nan
-        )
+        for metric in chosen:
+            if longest.workload in metric.workloads:
+                add_best(row, longest, metric, intervals, marks)
         row["baseline"] = longest.baseline or "none ran"
-        ratios_from = row.pop(RATIOS_FROM)
-        row[RATIOS_FROM] = ratios_from
+        row[RATIOS_FROM] = row.pop(RATIOS_FROM, None)
         rows.append(row)
-    columns = [
-        "run", "workload", "at", "mixers", "fastest", "fastest_time_s", "fastest_low_s",
-        "fastest_high_s", "contended", "fastest_vs_attention_x", "fastest_vs_attention_low_x",
-        "fastest_vs_attention_high_x", "least_memory", "least_memory_bytes",
-        "least_memory_vs_attention_x", "baseline", RATIOS_FROM,
-    ]  # fmt: skip
     caption = (
         "Per run and workload, at the longest swept value where every family ran (the "
         "variants that ran there: a family's slower variant that stopped earlier is left "
-        "out, and is in the tables below): the fastest mixer (median time per call; decode: "
-        "per token) and the one with the least "
-        "peak memory, each as a ratio to the attention baseline (below 1: cheaper). Where "
-        "the run interleaved the mixers at that value, the fastest is the one with the lowest "
-        "pass-by-pass ratio there (ratios_from 'interleaved'), so its time, the median of its "
-        "own point, may not be the lowest of the column. " + SPREAD_CAPTION + RATIO_CAPTION
-    )
-    frame = pd.DataFrame(rows, columns=columns)
-    intervals = {
-        "fastest_time_s": ("fastest_low_s", "fastest_high_s", None),
-        "fastest_vs_attention_x": (
-            "fastest_vs_attention_low_x", "fastest_vs_attention_high_x", None
-        ),
-    }  # fmt: skip
-    return Table(
-        "summary", "At the longest common value", caption, frame,
-        intervals=intervals, marks={"fastest_time_s": "contended"},
-    )  # fmt: skip
-
-
-def decode_table(points: pd.DataFrame) -> Table:
-    rows = []
-    for longest in at_longest(points):
-        if longest.workload != Workload.DECODE or math.isnan(longest.value):
-            continue
-        for mixer, measured in longest.here.iterrows():
-            low, high, busy = longest.spread(mixer, "latency_per_token_s")
-            row = {
-                "run": longest.run,
-                "at": axes.at(longest.sweep, longest.value),
-                "mixer": mixer,
-                "latency_per_token_s": measured["latency_per_token_s"],
-                "latency_low_s": low,
-                "latency_high_s": high,
-                "contended": busy,
-            }
-            interval_row(row, "latency_vs_attention_x", longest.ratio(mixer, "latency_per_token_s"))
-            row["state_bytes"] = measured["state_bytes"]
-            row["state_vs_attention_x"] = longest.ratio(mixer, "state_bytes").value
-            row[RATIOS_FROM] = row.pop(RATIOS_FROM)
-            rows.append(row)
-    columns = [
-        "run", "at", "mixer", "latency_per_token_s", "latency_low_s", "latency_high_s",
-        "contended", "latency_vs_attention_x", "latency_vs_attention_low_x",
-        "latency_vs_attention_high_x", "state_bytes", "state_vs_attention_x", RATIOS_FROM,
-    ]  # fmt: skip
-    caption = (
-        "Decoding at the longest context every family ran (the variants that ran there): "
-        "latency per token and the size of "
-        "the decoding state (KV cache for attention), as ratios to the attention baseline. "
+        "out, and is in the tables below): the mixer best at "
+        + listed(chosen)
+        + " (decode's time: per token), each as a ratio to the attention baseline (below 1: "
+        "less). Where the run interleaved the mixers at that value, the fastest is the one "
+        "with the lowest pass-by-pass ratio there (ratios_from 'interleaved'), so its time, "
+        "the median of its own point, may not be the lowest of the column. "
         + SPREAD_CAPTION
         + RATIO_CAPTION
     )
-    intervals = {
-        "latency_per_token_s": ("latency_low_s", "latency_high_s", None),
-        "latency_vs_attention_x": (
-            "latency_vs_attention_low_x", "latency_vs_attention_high_x", None
-        ),
-    }  # fmt: skip
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=list(dict.fromkeys(c for r in rows for c in r)))
     return Table(
-        "summary_decode", "Decoding", caption, frame,
-        intervals=intervals, marks={"latency_per_token_s": "contended"},
+        "summary", "At the longest common value", caption, frame,
+        intervals=intervals, marks=marks,
+    )  # fmt: skip
+
+
+def add_decode(row: dict, longest: Longest, mixer: str, metric: Metric, intervals: dict) -> None:
+    """One decode metric of ``mixer`` here, a timed one with its interval,
+    and its ratio to the attention baseline."""
+    row[metric.field] = longest.here.loc[mixer, metric.field]
+    ratio = longest.ratio(mixer, metric.field)
+    if not metric.timing:
+        row[vs_attention(metric)] = ratio.value
+        return
+    low, high, busy = longest.spread(mixer, metric.field)
+    row[metric.column("low")], row[metric.column("high")] = low, high
+    intervals[metric.field] = (metric.column("low"), metric.column("high"), None)
+    row.setdefault("contended", busy)
+    interval_row(row, vs_attention(metric), ratio)
+    stem = vs_attention(metric).removesuffix("_x")
+    intervals[vs_attention(metric)] = (f"{stem}_low_x", f"{stem}_high_x", None)
+
+
+def decode_table(points: pd.DataFrame) -> Table:
+    rows, intervals = [], {}
+    chosen = decode_metrics()
+    for longest in at_longest(points):
+        if longest.workload != Workload.DECODE or math.isnan(longest.value):
+            continue
+        for mixer in longest.here.index:
+            row = {"run": longest.run, "at": axes.at(longest.sweep, longest.value), "mixer": mixer}
+            for metric in chosen:
+                add_decode(row, longest, mixer, metric, intervals)
+            row[RATIOS_FROM] = row.pop(RATIOS_FROM, None)
+            rows.append(row)
+    caption = (
+        "Decoding at the longest context every family ran (the variants that ran there): "
+        + listed(chosen)
+        + ", as ratios to the attention baseline. "
+        + SPREAD_CAPTION
+        + RATIO_CAPTION
+    )
+    frame = pd.DataFrame(rows, columns=list(dict.fromkeys(c for r in rows for c in r)))
+    timed = [m.field for m in chosen if m.timing == TIMED]
+    marks = {timed[0]: "contended"} if timed else {}
+    return Table(
+        "summary_decode", "Decoding", caption, frame, intervals=intervals, marks=marks,
     )  # fmt: skip
 
 

@@ -1,8 +1,10 @@
 """Tables an architecture decision is made from, as numeric DataFrames.
 
 Values keep their units (in the column names: ``_bytes``, ``_s``, ``_per_s``,
-``_x`` for a ratio); render.py formats them. Every table keeps the points that
-did not run, with their status, rather than dropping them.
+``_x`` for a ratio); render.py formats them. The cost tables' columns are the
+schema's metrics shown in tables for their workload (schema.METRICS). Every
+table keeps the points that did not run, with their status, rather than
+dropping them.
 """
 
 from __future__ import annotations
@@ -13,14 +15,21 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from schema import DEFAULT_AXIS, NOT_RUN_STATUSES, SPEED_WORKLOADS, Workload
+from schema import (
+    DEFAULT_AXIS,
+    NOT_RUN_STATUSES,
+    SPEED_WORKLOADS,
+    TIMED,
+    Metric,
+    Place,
+    Workload,
+    metrics_at,
+)
 
 from . import axes
 from .fits import FitRange, fit_caption, fit_series
 from .spread import (
     CONTENDED_MARK,
-    RATE_COLUMNS,
-    TIME_COLUMNS,
     bounds,
     contention_of,
     contention_text,
@@ -109,12 +118,6 @@ def ran_or_broke(points: pd.DataFrame) -> pd.DataFrame:
 # -- the tables -----------------------------------------------------------------
 
 
-#: a measure's interval columns in a table: (low, high)
-INTERVAL_NAMES = {
-    "time_s": ("time_low_s", "time_high_s"),
-    "tokens_per_s": ("tokens_low_per_s", "tokens_high_per_s"),
-    "latency_per_token_s": ("latency_low_s", "latency_high_s"),
-}
 SPREAD_KIND = "time_spread"
 RATIOS_FROM = "ratios_from"
 SPREAD_CAPTION = (
@@ -154,36 +157,70 @@ def ratio_names(name: str) -> tuple[str, str]:
     return f"{stem}_low_x", f"{stem}_high_x"
 
 
-def add_measure(part: pd.DataFrame, rows: pd.DataFrame, measure: str, intervals: dict) -> None:
-    """``measure`` of ``rows`` into ``part``, with its interval where it is a time."""
-    part[measure] = rows[measure]
-    if measure in INTERVAL_NAMES:
-        low, high = INTERVAL_NAMES[measure]
-        part[low], part[high] = bounds(rows, measure)
+def vs_attention(metric: Metric) -> str:
+    """The column of ``metric``'s ratio to the attention baseline: memory_vs_attention_x."""
+    return f"{metric.short}_vs_attention_x"
+
+
+def listed(metrics: Iterable[Metric]) -> str:
+    """'peak memory, state / KV cache and throughput'."""
+    labels = [m.label[0].lower() + m.label[1:] for m in metrics]
+    return " and ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
+
+
+def add_measure(part: pd.DataFrame, rows: pd.DataFrame, metric: Metric, intervals: dict) -> None:
+    """``metric`` of ``rows`` into ``part``, with its interval where it is
+    timed (a time or a rate: its low and high columns, metric.column)."""
+    part[metric.field] = rows[metric.field]
+    if metric.timing:
+        low, high = metric.column("low"), metric.column("high")
+        part[low], part[high] = bounds(rows, metric.field)
         part[SPREAD_KIND] = with_spread(rows)["time_spread"]
-        intervals[measure] = (low, high, SPREAD_KIND)
+        intervals[metric.field] = (low, high, SPREAD_KIND)
 
 
 def add_ratio(
     part: pd.DataFrame,
     rows: pd.DataFrame,
     baseline: str | None,
-    measure: str,
-    name: str,
+    metric: Metric,
     workload: str,
     passes: dict,
     intervals: dict,
 ) -> None:
-    """The ratio of ``measure`` to the baseline's, with its interval and
-    source where ``measure`` is timed."""
-    if measure not in TIME_COLUMNS and measure not in RATE_COLUMNS:
-        part[name] = ratio_to_baseline(rows, baseline, measure)
+    """The ratio of ``metric`` to the baseline's, with its interval and
+    source where ``metric`` is timed."""
+    name = vs_attention(metric)
+    if not metric.timing:
+        part[name] = ratio_to_baseline(rows, baseline, metric.field)
         return
-    ratios = ratio_columns(rows, baseline, measure, passes, workload)
+    ratios = ratio_columns(rows, baseline, metric.field, passes, workload)
     low, high = ratio_names(name)
     part[name], part[low], part[high] = ratios["value"], ratios["low"], ratios["high"]
     part[RATIOS_FROM] = ratios["source"].where(part[name].notna())
     intervals[name] = (low, high, None)
+
+
+def add_metrics(
+    part: pd.DataFrame,
+    rows: pd.DataFrame,
+    baseline: str | None,
+    workload: Workload,
+    passes: dict,
+    intervals: dict,
+) -> None:
+    """Every metric shown in ``workload``'s cost table, each with its ratio
+    to the baseline; whether the point was timed under contention."""
+    for metric in metrics_at(Place.TABLES, workload):
+        add_measure(part, rows, metric, intervals)
+        add_ratio(part, rows, baseline, metric, workload, passes, intervals)
+    part["contended"] = contention_of(rows)
+
+
+def contention_marks(workload: Workload) -> dict[str, str]:
+    """The contended mark goes after the table's first time."""
+    timed = [m.field for m in metrics_at(Place.TABLES, workload) if m.timing == TIMED]
+    return {timed[0]: "contended"} if timed else {}
 
 
 def ordered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -203,21 +240,14 @@ def inference_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Tabl
     for run, group in decode.groupby("run"):
         baseline = baselines[run]
         part = group[["run", column, "mixer", "status"]].copy()
-        for measure, ratio in (
-            ("peak_mem_bytes", "memory_vs_attention_x"),
-            ("state_bytes", "state_vs_attention_x"),
-            ("tokens_per_s", "tokens_per_s_vs_attention_x"),
-            ("latency_per_token_s", "latency_vs_attention_x"),
-        ):
-            add_measure(part, group, measure, intervals)
-            add_ratio(part, group, baseline, measure, ratio, Workload.DECODE, passes, intervals)
-        part["contended"] = contention_of(group)
+        add_metrics(part, group, baseline, Workload.DECODE, passes, intervals)
         parts.append(ordered(part))
     frame = concat_sorted(parts, ["run", column, "mixer"])
     what = "a context of seq_len tokens" if column == "seq_len" else f"each {column}"
     caption = (
-        f"Decoding one token at a time after {what}: peak memory, state/KV-cache bytes, "
-        "throughput and latency per token. "
+        f"Decoding one token at a time after {what}: "
+        + listed(metrics_at(Place.TABLES, Workload.DECODE))
+        + ". "
         + baselines_caption(baselines, axis)
         + " "
         + SPREAD_CAPTION
@@ -225,10 +255,9 @@ def inference_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Tabl
         + held_caption(decode, axis)
     )
     title = f"Inference cost by {'context length' if column == 'seq_len' else axes.words(axis)}"
-    marks = {"latency_per_token_s": "contended"}
     return Table(
         axes.suffixed("inference_cost", axis), title, caption, frame,
-        intervals=intervals, marks=marks,
+        intervals=intervals, marks=contention_marks(Workload.DECODE),
     )  # fmt: skip
 
 
@@ -253,22 +282,15 @@ def training_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Table
     for run, group in train.groupby("run"):
         at = group[group["axis_value"].isin(training_values(group, baselines[run]))]
         part = at[["run", column, "mixer", "status"]].copy()
-        add_measure(part, at, "time_s", intervals)
-        for measure, ratio in (
-            ("peak_mem_bytes", "memory_vs_attention_x"),
-            ("tokens_per_s", "tokens_per_s_vs_attention_x"),
-        ):
-            add_measure(part, at, measure, intervals)
-            add_ratio(
-                part, at, baselines[run], measure, ratio, Workload.TRAIN_STEP, passes, intervals
-            )
-        part["contended"] = contention_of(at)
+        add_metrics(part, at, baselines[run], Workload.TRAIN_STEP, passes, intervals)
         parts.append(ordered(part))
     frame = concat_sorted(parts, ["run", column, "mixer"])
     words = axes.words(axis)
     caption = (
         f"One training step (forward and backward) at the largest {words} where the attention "
-        f"baseline ran, and at the largest {words} any mixer ran where that is larger. "
+        f"baseline ran, and at the largest {words} any mixer ran where that is larger: "
+        + listed(metrics_at(Place.TABLES, Workload.TRAIN_STEP))
+        + ". "
         + baselines_caption(baselines, axis)
         + " "
         + SPREAD_CAPTION
@@ -280,7 +302,7 @@ def training_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Table
     )
     return Table(
         axes.suffixed("training_cost", axis), title, caption, frame,
-        intervals=intervals, marks={"time_s": "contended"},
+        intervals=intervals, marks=contention_marks(Workload.TRAIN_STEP),
     )  # fmt: skip
 
 

@@ -1,14 +1,20 @@
-"""Numbers in human units, chosen by the column's name (``_bytes``, ``_s``,
-``_per_s``, ``_x``): shared by tables and figure axes so they read alike."""
+"""Numbers in human units, the unit read from the schema's table of metrics
+(schema.unit_of: a metric's own unit, else the unit whose suffix ends the
+column, ``_bytes``, ``_s``, ``_per_s``, ``_x``): shared by tables and figure
+axes so they read alike."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
+from schema import unit_of
+
 BINARY = ((2.0**40, "Ti"), (2.0**30, "Gi"), (2.0**20, "Mi"), (2.0**10, "Ki"))
 DECIMAL = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 SUBSECOND = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
+#: the prefixes of each of schema.SCALES that has them
+PREFIXES = {"binary": BINARY, "decimal": DECIMAL, "subsecond": SUBSECOND}
 
 
 def scale(value: float, steps: Sequence[tuple[float, str]]) -> tuple[float, str]:
@@ -24,22 +30,21 @@ def scaled(value: float, steps: Sequence[tuple[float, str]], unit: str) -> str:
     return f"{value / size:.3g} {prefix}{unit}"
 
 
+def two_decimals(value: float) -> str:
+    return f"{value:.2f}" if round(value, 2) else "0.00"  # never "-0.00"
+
+
 def human(column: str, value: float) -> str:
     """``value`` of ``column`` with its unit: 1.5 MiB, 2 ms, 3 k/s, 0.52×."""
     if math.isnan(value):
         return "N/A"
-    if column.endswith("_bytes"):
-        return scaled(value, BINARY, "B")
-    if column == "flops" or column.endswith("_flops"):
-        return scaled(value, DECIMAL, "FLOP")
-    if column.endswith("_per_s"):
-        return scaled(value, DECIMAL, "/s")
-    if column.endswith("_s"):
-        return scaled(value, SUBSECOND, "s") if value else "0 s"
-    if column.endswith("_x"):
-        return f"{value:.2f}×"
-    if column.endswith(("_slope", "_r2")):
-        return f"{value:.2f}" if round(value, 2) else "0.00"  # never "-0.00"
+    unit = unit_of(column)
+    if unit is not None and unit.scale in PREFIXES:
+        if not value:
+            return f"0 {unit.symbol}"
+        return scaled(value, PREFIXES[unit.scale], unit.symbol)
+    if unit is not None and unit.scale == "two_decimals":
+        return two_decimals(value) + unit.symbol
     if float(value).is_integer():
         return f"{int(value)}"
     return f"{value:.3g}"
@@ -58,13 +63,12 @@ def interval(column: str, value: float, low: float, high: float) -> str:
     end is missing."""
     if any(math.isnan(v) for v in (value, low, high)):
         return ""
-    steps = {"_bytes": BINARY, "_per_s": DECIMAL, "_s": SUBSECOND}
-    for suffix, table in steps.items():
-        if column.endswith(suffix):
-            size, _ = scale(value, table)
-            return f"[{short(low / size)}, {short(high / size)}]"
-    if column.endswith(("_x", "_slope", "_r2")):
-        return f"[{low:.2f}, {high:.2f}]".replace("-0.00", "0.00")
+    unit = unit_of(column)
+    if unit is not None and unit.scale in PREFIXES:
+        size, _ = scale(value, PREFIXES[unit.scale])
+        return f"[{short(low / size)}, {short(high / size)}]"
+    if unit is not None and unit.scale == "two_decimals":
+        return f"[{two_decimals(low)}, {two_decimals(high)}]"
     return f"[{short(low)}, {short(high)}]"
 
 

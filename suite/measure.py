@@ -313,11 +313,21 @@ def memory_and_flops(fn: Callable[[], Any], device: torch.device) -> tuple[int, 
     return peak, counter.get_total_flops() or None
 
 
+def point_meters(fn: Callable[[], Any], device: torch.device) -> dict[str, Any]:
+    """What the meters count of one call of ``fn`` beside its timed rounds,
+    by schema field: the sweep merges it into the point's extra_info as it
+    is, so that a new per-point metric is its schema entry (schema.METRICS),
+    its line here and a test, and suite/sweep.py does not change."""
+    peak, flops_counted = memory_and_flops(fn, device)
+    return {"peak_mem_bytes": peak, "flops_counted": flops_counted}
+
+
 def warm_up_instruments(device: torch.device) -> None:
-    """Start the profiler and the FLOP counter once: their first use costs
-    seconds, which must not count against the first point's time budget."""
+    """Start every meter once (the profiler, the FLOP counter): their first
+    use costs seconds, which must not count against the first point's time
+    budget."""
     x = torch.ones(8, 8, device=device)
-    memory_and_flops(lambda: x @ x, device)
+    point_meters(lambda: x @ x, device)
 
 
 # -- failures -------------------------------------------------------------------

@@ -53,7 +53,7 @@ from .measure import (
     extrapolation_law,
     free_memory,
     is_out_of_memory,
-    memory_and_flops,
+    point_meters,
     time_limit,
     time_once,
     warm_up_instruments,
@@ -355,7 +355,7 @@ def measure_point(
         doomed = doomed_by_first_call(options, round_s, time.perf_counter() - started, budget_s)
         if doomed is not None:
             raise doomed
-        peak, flops_counted = memory_and_flops(work.call, options.device)
+        metered = point_meters(work.call, options.device)
         untimed_s = time.perf_counter() - started
         rounds = rounds_for(options, round_s, time.perf_counter() - started, budget_s)
         warmup = options.profile.warmup_rounds
@@ -366,8 +366,7 @@ def measure_point(
     cpu_s = clock.per_round(rounds, work.iterations) if cpu_time_is_cost(options.device) else None
     info = {
         **analytic_figures(model, point.workload, point.shape["batch"], point.shape["length"]),
-        "flops_counted": flops_counted,
-        "peak_mem_bytes": peak,
+        **metered,
         "tokens_per_s": throughput(work.tokens_per_call, point_seconds(rounds_s, cpu_s)),
         "round_times_s": rounds_s,
         "round_cpu_s": cpu_s if rounds_s else None,

@@ -8,6 +8,7 @@ import time
 import pytest
 import torch
 
+from schema import EXTRA_INFO_KEYS, make_extra_info
 from suite.measure import (
     PointTimeout,
     counted_flops,
@@ -16,6 +17,7 @@ from suite.measure import (
     log_log_slope,
     matmul_peak_flops_per_s,
     peak_memory_bytes,
+    point_meters,
     running_peak,
     synchronized,
     time_limit,
@@ -67,6 +69,24 @@ def test_flop_counter_counts_two_m_n_k_for_a_matmul() -> None:
     m, n, k = 24, 40, 56
     a, b = torch.randn(m, k), torch.randn(k, n)
     assert counted_flops(lambda: a @ b) == 2 * m * n * k
+
+
+@pytest.mark.parametrize("device", devices(), ids=str)
+def test_the_meters_count_schema_fields_from_one_call(device: torch.device) -> None:
+    """What the sweep merges into a point's extra_info as it is: schema
+    fields only (make_extra_info rejects any other), from one call."""
+    a = torch.randn(64, 128, device=device)
+    calls = []
+
+    def step() -> torch.Tensor:
+        calls.append(1)
+        return a @ a.T
+
+    metered = point_meters(step, device)
+    assert len(calls) == 1
+    assert set(metered) <= set(EXTRA_INFO_KEYS)
+    assert make_extra_info(**metered)["flops_counted"] == 2 * 64 * 64 * 128
+    assert metered["peak_mem_bytes"] >= 64 * 64 * 4  # the product it allocated
 
 
 def test_flop_counter_says_none_where_it_sees_nothing() -> None:

@@ -47,7 +47,7 @@ def test_batch_figures_draw_against_batch_with_the_axis_labelled(points):
     result = figures.time_figure(points, "batch")
     try:
         assert result.name == "time_batch"
-        assert result.title == "Time against batch size, per workload"
+        assert result.title == "Time per call against batch size, per workload"
         forward = next(ax for ax in result.figure.axes if ax.get_title().startswith("forward"))
         assert forward.get_xlabel() == AXES["batch"].label
         xs = sorted({x for line in forward.get_lines() for x in line.get_xdata()})
