@@ -113,11 +113,12 @@ def time_bare_forward(
     name: str,
     module: nn.Module,
     costs: Mixer,
-    config: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
 ) -> None:
     """Time ``forward(x)`` without grad (three rounds after one warm-up) and
     record it; ``costs`` supplies the analytic FLOPs, the state bytes and
-    whether the state is fixed, ``config`` the knobs it was built with."""
+    whether the state is fixed, ``config`` the knobs it was built with
+    (``mode_mixer``'s; None: not saved)."""
     run = forward_call(forward, x)
     record = dict(name=name, module=module, costs=costs, config=config)
     time_and_record(benchmark, run, x, Workload.MIXER_FORWARD, backward=False, **record)
@@ -131,12 +132,13 @@ def time_bare_train_step(
     name: str,
     module: nn.Module,
     costs: Mixer,
-    config: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
 ) -> None:
     """Time one training step of the bare mixer (``train_step_call``: forward
     and backward, no optimiser) and record it; ``costs`` supplies the analytic
     FLOPs of forward + backward, the state bytes and whether the state is
-    fixed, ``config`` the knobs it was built with."""
+    fixed, ``config`` the knobs it was built with (``mode_mixer``'s; None: not
+    saved)."""
     step = train_step_call(forward, module, x)
     record = dict(name=name, module=module, costs=costs, config=config)
     time_and_record(benchmark, step, x, Workload.MIXER_TRAIN_STEP, backward=True, **record)
@@ -151,7 +153,7 @@ def time_and_record(
     name: str,
     module: nn.Module,
     costs: Mixer,
-    config: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
     backward: bool,
 ) -> None:
     batch, seq_len, _ = x.shape
@@ -162,7 +164,7 @@ def time_and_record(
             **point_info(x),
             mixer=name,
             mixer_class=class_path(type(module)),
-            mixer_config=dict(config),
+            mixer_config=None if config is None else dict(config),
             fixed_state=type(costs).fixed_state,
             workload=workload,
             params=count_params(module),
