@@ -291,3 +291,37 @@ def test_reduced_settings_are_marked_and_smaller_than_the_baseline():
         assert point.config.seq_len * point.config.vocab_size < (
             baseline.config.seq_len * baseline.config.vocab_size
         )
+
+
+# -- the profiles ----------------------------------------------------------------------
+def test_default_profile_trains_the_reduced_points_only():
+    from tasks.catalog import get_profile
+
+    mad = [t for t in get_profile("default").tasks if t.name.startswith("mad-")]
+    assert [t.name for t in mad] == [s.name for s in REDUCED_SETTINGS.values()]
+    for task in mad:
+        assert task.config["difficulty"] == "reduced"
+        assert task.budget.steps * task.budget.batch_size * task.spec.seq_len <= 100 * 512
+        data = task.data(0)  # the data are the declared spec's
+        assert len(data.train) == task.config["n_train"]
+
+
+def test_paper_profile_trains_every_mad_setting_as_mad_does():
+    from tasks.catalog import get_profile
+
+    tasks = {t.name: t for t in get_profile("paper").tasks if t.name.startswith("mad-")}
+    expected = [
+        s for name in ("fuzzy_recall", "noisy_recall", "memorization") for s in mad_settings(name)
+    ]
+    assert sorted(tasks) == sorted(s.name for s in expected)
+    for setting in expected:
+        task = tasks[setting.name]
+        assert task.config["difficulty"] == setting.difficulty
+        assert task.config["n_train"] == setting.n_train and task.config["n_test"] == 1280
+        budget = task.budget
+        assert budget.steps == MAD_TRAINING.steps(setting.n_train)
+        assert (budget.d_model, budget.batch_size, budget.lrs) == (128, 128, MAD_TRAINING.lrs)
+        assert budget.warmup_steps == 0 and budget.grad_clip is None
+    assert not any(name.startswith("mad-compression") for name in tasks), (
+        "compression needs an autoencoder head the models do not have"
+    )

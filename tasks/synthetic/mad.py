@@ -16,13 +16,15 @@ Every number below is mad-lab's at ``MAD_COMMIT``; ``source`` names the file and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .compression import CompressionConfig
-from .fuzzy_recall import FuzzyRecallConfig
-from .memorization import MemorizationConfig
-from .noisy_recall import NoisyRecallConfig
+from ..base import TaskData
+from .compression import CompressionConfig, make_compression
+from .fuzzy_recall import FuzzyRecallConfig, make_fuzzy_recall
+from .memorization import MemorizationConfig, make_memorization
+from .noisy_recall import NoisyRecallConfig, make_noisy_recall
 
 MAD_REPOSITORY = "athms/mad-lab"
 MAD_COMMIT = "0f49a452b84ca0d13f8eb9c1ffa649032376fb1b"
@@ -56,11 +58,18 @@ class MADTraining:
     lrs: tuple[float, ...] = (1e-4, 5e-4, 1e-3)
     #: mad/configs.py:161
     weight_decays: tuple[float, ...] = (0.0, 0.1)
+    #: mad/configs.py:55, MADConfig's own weight decay (the grid's first)
+    weight_decay: float = 0.0
     #: mad/configs.py:44
     n_test: int = 1280
-    #: mad/configs.py:56-58: AdamW, a cosine schedule down to 1e-6
-    optimizer: str = "adamw, cosine to min_lr 1e-6"
-    source: str = "benchmark.py:22-23, mad/configs.py:44,52-58,160-161"
+    #: mad/configs.py:56-58: AdamW, a cosine schedule down to 1e-6; the schedule
+    #: has no warm-up (mad/model/pl_model_wrapper.py:116-121, CosineAnnealingLR) and
+    #: the trainer clips no gradient (train.py:217-225 sets no gradient_clip_val)
+    optimizer: str = "adamw, cosine to min_lr 1e-6, no warm-up, no clipping"
+    source: str = (
+        "benchmark.py:22-23, mad/configs.py:44,52-58,160-161, "
+        "mad/model/pl_model_wrapper.py:116-121, train.py:217-225"
+    )
 
     def steps(self, n_train: int) -> int:
         """MAD trains ``epochs`` passes over the training split (the last batch
@@ -81,6 +90,8 @@ class MADTask:
     #: the task's name in mad-lab's registry (mad/registry.py)
     mad_name: str
     config_cls: type
+    #: the generator: ``make(n_train, n_test, seed=..., **config fields)``
+    make: Callable[..., TaskData]
     baseline: dict[str, Any]
     changes: dict[str, tuple]
     #: the settings file and its lines, under MAD_REPOSITORY at MAD_COMMIT
@@ -114,6 +125,7 @@ MAD_TASKS: dict[str, MADTask] = {
             "fuzzy_recall",
             "fuzzy-in-context-recall",
             FuzzyRecallConfig,
+            make_fuzzy_recall,
             # multi_query: True (line 5) is how this generator always labels
             baseline=dict(
                 vocab_size=16,
@@ -133,6 +145,7 @@ MAD_TASKS: dict[str, MADTask] = {
             "noisy_recall",
             "noisy-in-context-recall",
             NoisyRecallConfig,
+            make_noisy_recall,
             baseline=dict(
                 vocab_size=32,
                 noise_vocab_size=16,
@@ -153,6 +166,7 @@ MAD_TASKS: dict[str, MADTask] = {
             "compression",
             "compression",
             CompressionConfig,
+            make_compression,
             baseline=dict(vocab_size=16, seq_len=32, num_train_examples=12800),
             changes=dict(
                 vocab_size=(32, 64, 128),
@@ -165,6 +179,7 @@ MAD_TASKS: dict[str, MADTask] = {
             "memorization",
             "memorization",
             MemorizationConfig,
+            make_memorization,
             baseline=dict(vocab_size=256, seq_len=32, num_train_examples=256),
             changes=dict(vocab_size=(512, 1024, 2048, 4096, 8192)),
             source="configs/tasks/memorization.yml:1-7",
@@ -204,9 +219,13 @@ def reduced(base: MADSetting, n_train: int, **fields) -> MADSetting:
     return MADSetting(base.task, replace(base.config, difficulty="reduced", **fields), n_train)
 
 
+#: the tasks a language model trains on: compression needs MAD's autoencoder head
+#: (tasks/synthetic/compression.py), which tasks/model.py does not have yet
+LANGUAGE_MODEL_TASKS = ("fuzzy_recall", "noisy_recall", "memorization")
+
 #: the default profile's points: MAD's baselines shortened for a 2-core CPU (MAD's
 #: vocabularies and noise; its lengths, training sizes and, for memorization, its
-#: vocabulary cut so that a point trains in a couple of hundred steps of 512 tokens)
+#: vocabulary cut so that a point trains in about a hundred steps of 512 tokens)
 REDUCED_SETTINGS: dict[str, MADSetting] = {
     "noisy_recall": reduced(mad_settings("noisy_recall")[0], n_train=4000, seq_len=32),
     "fuzzy_recall": reduced(mad_settings("fuzzy_recall")[0], n_train=4000, seq_len=32),
