@@ -28,14 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .spread import (
-    LEVEL,
-    PERCENTILES,
-    TIME_COLUMNS,
-    bootstrap_medians,
-    generator,
-    pooled_rounds,
-)
+from .spread import LEVEL, TIME_COLUMNS, median_ci, percentile_ci, pooled_rounds
 
 FitRange = Literal["half", "all"]
 #: how a slope's interval was found
@@ -125,13 +118,23 @@ def fit_loglog(xs: np.ndarray | pd.Series, values: np.ndarray | pd.Series) -> Lo
     return replace(fit, low=fit.slope - half, high=fit.slope + half, interval=STANDARD_ERROR)
 
 
-def bootstrap_slopes(xs: np.ndarray, rounds: list[np.ndarray]) -> np.ndarray:
-    """The slope of log(median of resampled rounds) over log x, per resample."""
-    rng = generator()
-    x = np.log(np.asarray(xs, dtype=float))
-    y = np.log(np.stack([bootstrap_medians(r, rng) for r in rounds], axis=1))  # (B, n)
+def row_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The least-squares slope of each row of ``y`` over ``x``, every row at
+    once (linregress fits one line; a bootstrap needs thousands)."""
     dx = x - x.mean()
-    return ((y - y.mean(axis=1, keepdims=True)) @ dx) / float(dx @ dx)
+    return ((y - y.mean(axis=-1, keepdims=True)) @ dx) / float(dx @ dx)
+
+
+def bootstrap_slope_ci(xs: np.ndarray, rounds: list[np.ndarray]) -> tuple[float, float]:
+    """A bootstrap 95% CI of the slope of log(median of each value's rounds)
+    over log x, each value's rounds resampled on their own."""
+    x = np.log(np.asarray(xs, dtype=float))
+
+    def slope(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+        medians = np.stack([np.median(s, axis=axis) for s in samples], axis=-1)
+        return row_slopes(x, np.log(medians))
+
+    return percentile_ci(rounds, slope)
 
 
 def paired_passes(ok: pd.DataFrame, window: pd.Index) -> np.ndarray | None:
@@ -160,14 +163,9 @@ def passes_fit(fit: LogLogFit, xs: np.ndarray, passes: np.ndarray) -> LogLogFit:
     """The slope fitted pass by pass (each pass timed every value within a
     short window, so a slow phase of the machine hits them all alike): the
     median of the passes' slopes, and a bootstrap 95% CI of that median."""
-    x = np.log(xs)
-    dx = x - x.mean()
-    y = np.log(passes)
-    slopes = ((y - y.mean(axis=1, keepdims=True)) @ dx) / float(dx @ dx)
-    low, high = np.percentile(bootstrap_medians(slopes, generator()), PERCENTILES)
-    return replace(
-        fit, slope=float(np.median(slopes)), low=float(low), high=float(high), interval=PASSES
-    )
+    slopes = row_slopes(np.log(xs), np.log(passes))
+    low, high = median_ci(slopes)
+    return replace(fit, slope=float(np.median(slopes)), low=low, high=high, interval=PASSES)
 
 
 def fit_window(values: pd.Index, fit: FitRange) -> pd.Index:
@@ -213,8 +211,8 @@ def fit_series(points: pd.DataFrame, column: str, fit: FitRange) -> LogLogFit:
             return passes_fit(result, window.to_numpy(), paired)
         rounds = [pooled_rounds(ok[ok["axis_value"] == value]) for value in window]
         if all(len(r) >= 2 for r in rounds):
-            low, high = np.percentile(bootstrap_slopes(window.to_numpy(), rounds), PERCENTILES)
-            return replace(result, low=float(low), high=float(high), interval=BOOTSTRAP)
+            low, high = bootstrap_slope_ci(window.to_numpy(), rounds)
+            return replace(result, low=low, high=high, interval=BOOTSTRAP)
     if result.n == 2 and column.endswith("_bytes"):
         return replace(result, low=result.slope, high=result.slope, interval=EXACT)
     return result

@@ -23,12 +23,13 @@ has no interval and says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from schema import METRICS, RATE, TIMED, Workload, timed_rounds
 
@@ -37,7 +38,6 @@ from . import axes
 LEVEL = 0.95
 RESAMPLES = 2000
 SEED = 0
-PERCENTILES = (100 * (1 - LEVEL) / 2, 100 * (1 + LEVEL) / 2)
 
 #: how a point's time got its spread (column ``time_spread``)
 CI, IQR, NO_SPREAD = "ci95", "iqr", "none"
@@ -80,12 +80,23 @@ def pooled_rounds(rows: pd.DataFrame) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-def bootstrap_medians(
-    values: np.ndarray, rng: np.random.Generator, resamples: int = RESAMPLES
-) -> np.ndarray:
-    """The median of each of ``resamples`` resamples of ``values`` with replacement."""
-    picks = rng.integers(0, len(values), size=(resamples, len(values)))
-    return np.median(values[picks], axis=1)
+def percentile_ci(
+    samples: Sequence[np.ndarray], statistic: Callable[..., np.ndarray]
+) -> tuple[float, float]:
+    """A bootstrap 95% percentile interval of ``statistic`` over ``samples``,
+    each resampled with replacement on its own (scipy.stats.bootstrap),
+    ``RESAMPLES`` times from a fixed seed. ``statistic(*samples, axis=-1)``
+    takes a batch of resamples at once."""
+    result = stats.bootstrap(
+        tuple(samples),
+        statistic,
+        n_resamples=RESAMPLES,
+        confidence_level=LEVEL,
+        method="percentile",
+        vectorized=True,
+        rng=generator(),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def median_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
@@ -93,8 +104,7 @@ def median_ci(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
     values = np.asarray(values, dtype=float)
     if len(values) < 2:
         return math.nan, math.nan
-    low, high = np.percentile(bootstrap_medians(values, generator()), PERCENTILES)
-    return float(low), float(high)
+    return percentile_ci((values,), np.median)
 
 
 # -- the spread of every point -----------------------------------------------------
@@ -244,10 +254,12 @@ def unpaired_ratio(mine: np.ndarray, theirs: np.ndarray) -> Ratio:
     resampled on their own."""
     if len(mine) < 2 or len(theirs) < 2:
         return NO_RATIO
-    rng = generator()
-    draws = bootstrap_medians(mine, rng) / bootstrap_medians(theirs, rng)
-    low, high = np.percentile(draws, PERCENTILES)
+    low, high = percentile_ci((mine, theirs), median_ratio)
     return Ratio(float(np.median(mine) / np.median(theirs)), float(low), float(high), UNPAIRED)
+
+
+def median_ratio(mine: np.ndarray, theirs: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(mine, axis=axis) / np.median(theirs, axis=axis)
 
 
 PassKey = tuple[str, str, str, float]
