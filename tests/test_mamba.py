@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from models import MixerUnavailable, build_mixer, get_spec
-from models.mamba import Mamba, MambaState
+from models.mamba import Mamba, MambaState, causal_depthwise_conv
 from suite.references import mambapy_block
 
 D_MODEL = 16
@@ -162,6 +162,19 @@ def test_bf16_runs_and_stays_causal(name):
     assert not torch.equal(y[:, 70:], y_changed[:, 70:])
     # the SSM state stays in fp32 under bf16 so that it does not decay into rounding noise
     assert mixer.prefill(x)[1].ssm.dtype == torch.float32
+
+
+@pytest.mark.parametrize("taps", [1, 2, 4])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_causal_depthwise_conv_is_a_left_padded_conv1d(taps, with_bias):
+    """The conv the Mamba variants and the causal-conv1d fake share."""
+    x = torch.randn(2, 9, 6, dtype=torch.float64)
+    weight = torch.randn(6, taps, dtype=torch.float64)
+    bias = torch.randn(6, dtype=torch.float64) if with_bias else None
+    expected = torch.nn.functional.conv1d(
+        x.transpose(1, 2), weight[:, None], bias, padding=taps - 1, groups=6
+    )[..., : x.shape[1]]
+    assert torch.allclose(causal_depthwise_conv(x, weight, bias), expected.transpose(1, 2))
 
 
 def test_mamba_ssm_reports_why_it_is_unavailable():
