@@ -12,8 +12,8 @@ Nothing of a test split comes from training:
 - MQAR's test sequences never hold a key-value mapping (the set of its pairs)
   that some training sequence holds: a test row whose mapping training has seen
   is drawn again. With a small vocabulary a mapping repeats by chance (at 4 pairs
-  over 16 tokens about one test row in eight would), and such a row tests
-  memory of the training set, not recall at a longer length.
+  over 16 tokens, 8000 training rows hold one mapping in seven), and such a row
+  tests memory of the training set, not recall at a longer length.
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ MQAR here, its selective copying tasks.synthetic.selective_copy).
 MAD varies a task's difficulty one knob at a time: the baseline, then each
 value of each knob under ``changes`` with the others at the baseline (mad/configs.py
 ``make_benchmark_mad_configs``, lines 157-186). A task's MAD score is the mean over
-those settings of the best accuracy over the learning-rate x weight-decay grid;
-every config below carries its setting in ``difficulty`` (MAD's own names:
-``"baseline"``, ``"seq_len=256"``, ``"num_train_examples=800"``, ...).
+those settings of the best test accuracy over the learning-rate x weight-decay
+grid (mad/analysis.py ``compute_model_mad_scores``, lines 165-201, over the runs
+``subset_model_results_to_best_sweep_runs`` keeps, lines 120-160). Every config
+below carries its setting in ``difficulty``, in MAD's names: ``"baseline"``,
+``"seq_len=256"``, ``"num_train_examples=800"``, ...
 
 Every number below is mad-lab's at ``MAD_COMMIT``; ``source`` names the file and lines.
 """
