@@ -143,6 +143,12 @@ def group_label(group: str, count: int, present: int) -> str:
 # -- finding runs ---------------------------------------------------------------
 
 
+def shown_name(text: str) -> str:
+    """A file or folder name as text any page can hold: bytes that are not UTF-8
+    (which Python keeps as lone surrogates) written as ``\\xff`` escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def run_file(path: Path) -> RunFile:
     match = RUN_ID.match(path.name)
     stamp = AUTOSAVE_TIME.search(path.name)
@@ -150,7 +156,8 @@ def run_file(path: Path) -> RunFile:
         saved_at = stamp.group(1)
     else:
         saved_at = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y%m%d_%H%M%S")
-    return RunFile(path, path.parent.name, match.group(1) if match else path.stem, saved_at)
+    run_id = match.group(1) if match else shown_name(path.stem)
+    return RunFile(path, shown_name(path.parent.name), run_id, saved_at)
 
 
 def list_run_files(storage: Path) -> list[RunFile]:
@@ -565,7 +572,8 @@ def label_runs(points: pd.DataFrame) -> pd.Series:
     labels = runs["run_id"] + " " + machine
     for fallback in ("run_ref", "run_path"):
         clashing = labels.duplicated(keep=False)
-        labels[clashing] = runs.loc[clashing, "run_id"] + " " + runs.loc[clashing, fallback]
+        shown_names = runs.loc[clashing, fallback].map(shown_name)
+        labels[clashing] = runs.loc[clashing, "run_id"] + " " + shown_names
     for key, run in runs[runs["group"].notna()].iterrows():
         count = int(run["shards"][0].split("/")[1]) if run["shards"] else 0
         labels[key] = group_label(str(run["group"]), count, len(run["shards"]))

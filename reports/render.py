@@ -31,6 +31,7 @@ from markupsafe import Markup
 from pandas.io.formats.style import Styler
 
 from . import templates
+from .load import shown_name
 from .spread import CONTENDED_MARK, IQR
 from .tables import Table
 from .units import human, interval
@@ -514,6 +515,11 @@ def html_page(title: str, sections: Iterable[Section], figures: dict[str, Render
 # -- the whole report -----------------------------------------------------------
 
 
+def utf8(text: str) -> bytes:
+    """A page or table as UTF-8, names that are not (a file name's bytes) escaped."""
+    return shown_name(text).encode()
+
+
 def report_files(
     title: str,
     sections: Sequence[Section],
@@ -532,13 +538,13 @@ def report_files(
         files[f"figures/{name}.svg"] = rendered.svg
     for section in sections:
         for table in section.tables:
-            files[f"tables/{table.name}.csv"] = table.frame.to_csv(index=False).encode()
+            files[f"tables/{table.name}.csv"] = utf8(table.frame.to_csv(index=False))
     if points is not None:
-        files["points.csv"] = points.to_csv(index=False).encode()
+        files["points.csv"] = utf8(points.to_csv(index=False))
     if "md" in formats:
-        files[f"{stem}.md"] = markdown(title, sections).encode()
+        files[f"{stem}.md"] = utf8(markdown(title, sections))
     if "html" in formats:
-        files[f"{stem}.html"] = html_page(title, sections, figures).encode()
+        files[f"{stem}.html"] = utf8(html_page(title, sections, figures))
     return files
 
 

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 from pathlib import Path
 
@@ -152,3 +153,20 @@ def test_a_folder_that_cannot_be_listed_stops_the_report_and_is_left_as_it_was(
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert (out / "locked" / "secret.txt").read_text() == "x"
+
+
+def test_names_in_storage_that_are_not_utf8_are_shown_escaped(tmp_path: Path) -> None:
+    """A machine folder and an autosave whose names are not UTF-8: both runs are
+    reported, the names shown with \\x escapes, every page valid UTF-8."""
+    storage = tmp_path / "storage"
+    raw = os.fsencode(storage)
+    for folder, name in ((b"box\xff", FIXTURE.name), (b"ok", "0002_\udcfe_20260302_090000.json")):
+        os.makedirs(raw + b"/" + folder)
+        target = raw + b"/" + folder + b"/" + os.fsencode(name)
+        shutil.copy(FIXTURE, os.fsdecode(target))
+    code, errors = report(storage, tmp_path / "out", "--run", "all")
+    assert code == 0, errors
+    markdown = (tmp_path / "out" / "report.md").read_bytes().decode("utf-8")
+    assert "box\\xff/0001" in markdown
+    points = (tmp_path / "out" / "points.csv").read_bytes().decode("utf-8")
+    assert "0002_\\xfe_20260302_090000.json" in points
