@@ -116,6 +116,13 @@ def register_mixer(name: str, *, reference: bool = False):
     def decorate(cls: type[Mixer]) -> type[Mixer]:
         if not (isinstance(cls, type) and issubclass(cls, Mixer)):
             raise TypeError(f"{name}: registered mixers must subclass models.base.Mixer")
+        # the listing and every run build a variant from its defaults and what they set
+        undefaulted = [knob for knob, default in cls.knobs().items() if default is REQUIRED]
+        if undefaulted:
+            raise TypeError(
+                f"{name}: every knob needs a default, {', '.join(undefaulted)} has none; "
+                "give it one in the constructor"
+            )
         if cls.__module__ not in BUILTIN_MODULES:
             # the built-ins register first, so a clash always names the plugin
             _import_builtins()
@@ -363,10 +370,8 @@ def knob_value(value: Any, default: Any) -> Any:
 
 
 def described_knobs(knobs: Mapping[str, Any]) -> str:
-    """``d_state=16, d_conv=4, ...`` (``l_max`` alone where it has no default)."""
-    return ", ".join(
-        name if default is REQUIRED else f"{name}={default!r}" for name, default in knobs.items()
-    )
+    """``d_state=16, d_conv=4, ...``"""
+    return ", ".join(f"{name}={default!r}" for name, default in knobs.items())
 
 
 def mixer_config(

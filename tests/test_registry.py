@@ -395,3 +395,12 @@ def test_a_toy_family_with_a_knob_of_its_own_is_listed_and_configured(
     ).stdout
     assert any("toyknob/mean" in line and "gain=1.0" in line for line in out.splitlines())
     assert registry.mixer_config("toyknob/mean", 8, {"n_heads": 2}, {"gain": "2"}) == {"gain": 2.0}
+
+
+def test_a_knob_without_a_default_is_refused_at_registration(clean_registry):
+    class NoDefault(models.attention.SDPAttention):
+        def __init__(self, d_model, width, **config):
+            super().__init__(d_model, **config)
+
+    with pytest.raises(TypeError, match="toy/nodefault: every knob needs a default, width has"):
+        register_mixer("toy/nodefault")(NoDefault)
