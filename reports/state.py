@@ -11,6 +11,7 @@ length, read from the points and never from the mixer's name:
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from schema import Workload
@@ -40,7 +41,7 @@ def declared_state(mine: pd.DataFrame) -> bool | None:
     """The ``fixed_state`` the points of one mixer carry, where they agree."""
     if "fixed_state" not in mine.columns:
         return None
-    values = {bool(v) for v in mine["fixed_state"] if isinstance(v, bool)}
+    values = {bool(v) for v in mine["fixed_state"] if isinstance(v, bool | np.bool_)}
     return values.pop() if len(values) == 1 else None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import statistics
 from pathlib import Path
@@ -31,9 +32,11 @@ from reports.intervals import ALPHA, ONE_SEED, distinguishable, interval, welch_
 from reports.load import load
 from reports.report import PARTS
 from reports.state import fixed_state_of
+from schema import FAILURES_KEY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ACCURACY = FIXTURES / "accuracy"
+RUN = ACCURACY / "lab-box" / "0001_fff6666_20260305_120000.json"
 OLD = FIXTURES / "benchmarks"
 CPU = "0001 AMD EPYC"
 
@@ -305,22 +308,36 @@ def test_a_fixed_state_is_read_from_the_points_never_the_name(points):
     declared = points.assign(fixed_state=points["mixer"].isin(["retnet/chunkwise", "hyena/fft"]))
     assert fixed_state_of("hyena/fft", declared) == (True, "its class declares a fixed state")
     assert fixed_state_of("mamba/scan", declared)[0] is False  # the class outranks the bytes
-    # older runs record no fixed_state: the measured state_bytes decide
-    assert fixed_state_of("retnet/chunkwise", points)[0] is True
-    assert fixed_state_of("hyena/fft", points)[0] is False
-    assert "grows" in fixed_state_of("attention/sdpa", points)[1]
-    bare = points.assign(state_bytes=math.nan)
+    older = points.assign(fixed_state=None)  # runs from before the field: state_bytes decide
+    assert fixed_state_of("retnet/chunkwise", older)[0] is True
+    assert fixed_state_of("hyena/fft", older)[0] is False
+    assert "grows" in fixed_state_of("attention/sdpa", older)[1]
+    bare = older.assign(state_bytes=math.nan)
     fixed, how = fixed_state_of("mamba/scan", bare)
     assert fixed is None and how.startswith("unknown")  # never the family's name
-    plugged = points[points["mixer"] == "retnet/chunkwise"].copy()
+    plugged = older[older["mixer"] == "retnet/chunkwise"].copy()
     plugged[["mixer", "family", "variant"]] = ["cummean/plain", "cummean", "plain"]
-    both = pd.concat([points, plugged])
+    both = pd.concat([older, plugged])
     assert fixed_state_of("cummean/plain", both)[0] is True  # its own state_bytes say so
     assert zoology(both)["cummean/plain"] == HOLDS
 
 
+def test_a_saved_fixed_state_is_read_through_load(tmp_path):
+    """A run that saved fixed_state (the suite does, from each mixer's class)
+    is read as declared, over what its state_bytes would say."""
+    run = json.loads(RUN.read_text())
+    for bench in [*run["benchmarks"], *run[FAILURES_KEY]]:
+        bench["extra_info"]["fixed_state"] = bench["extra_info"]["mixer"] == "hyena/fft"
+    saved = tmp_path / "box" / RUN.name
+    saved.parent.mkdir()
+    saved.write_text(json.dumps(run))
+    loaded = load(tmp_path, ["all"])
+    assert fixed_state_of("hyena/fft", loaded) == (True, "its class declares a fixed state")
+    assert fixed_state_of("retnet/chunkwise", loaded)[0] is False
+
+
 def test_the_zoology_claim_reads_the_declared_state(points):
-    bare = points.assign(state_bytes=math.nan)
+    bare = points.assign(state_bytes=math.nan, fixed_state=None)
     verdicts = claims_table(bare, "half", {"attention": [ZOOLOGY_CLAIM]}).frame
     assert set(verdicts["verdict"]) == {INCONCLUSIVE}
     assert verdicts["measured"].str.contains("unknown for").all()
