@@ -52,3 +52,18 @@ def backbone_params(mixer_config: dict) -> int:
     config = BackboneConfig("retnet/recurrent", 32, 1, head="lm", mixer_config=mixer_config)
     with torch.device("meta"):
         return count_params(Backbone(config))
+
+
+def test_a_mode_speed_file_builds_its_mixers_with_the_mixer_options(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "pytest", "suite/test_mamba_speed.py", "--profile", "smoke"]
+    command += ["--device", "cpu", "--mixers", "mamba/scan", "-k", "test_mamba_forward"]
+    command += ["--mixer-option", "mamba:d_state=8", "--benchmark-autosave"]
+    command += ["--benchmark-storage", str(tmp_path), "-q"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    (saved,) = tmp_path.rglob("*.json")
+    points = [b["extra_info"] for b in json.loads(saved.read_text())["benchmarks"]]
+    # ours and mambapy's block, which carries the reference's weights
+    assert {p["mixer"] for p in points} == {"mamba/scan", "mamba/mambapy-pscan"}
+    for point in points:
+        assert point["mixer_config"] == {"d_state": 8} and point["fixed_state"] is True
