@@ -70,6 +70,13 @@ MATMUL_PEAK_KEY = "matmul_peak_flops_per_s"
 AUTOSAVE_TIME = re.compile(r"(\d{8}_\d{6})")
 RUN_ID = re.compile(r"^(\d+)")
 MIXBENCH_KEYS = (FAILURES_KEY, OPTIONS_KEY, PARTIAL_KEY)
+#: an autosave larger than this, or holding more points, is not one this suite wrote (a
+#: paper run with every round saved is a few MB): reading it could exhaust the memory
+MAX_AUTOSAVE_BYTES = 32 * 2**20
+MAX_POINTS = 100_000
+#: the most FLOP/s a measured matmul peak can plausibly be (an exaFLOP/s, some hundred
+#: times the largest accelerator's): above it, or not finite, the value is invalid
+MAX_MATMUL_PEAK_FLOPS_PER_S = 1e18
 
 
 class ReportError(Exception):
@@ -364,13 +371,32 @@ def read_autosave(path: Path) -> dict[str, Any] | None:
     """The parsed file, or None with a warning naming it when it is not an
     autosave of this suite."""
     try:
+        size = path.stat().st_size
+        if size > MAX_AUTOSAVE_BYTES:
+            warnings.warn(
+                f"skipping {path}: {size / 2**20:.0f} MiB, larger than any autosave of this "
+                f"suite ({MAX_AUTOSAVE_BYTES // 2**20} MiB at most)",
+                SkippedFileWarning,
+                2,
+            )
+            return None
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         warnings.warn(f"skipping {path}: not readable JSON ({error})", SkippedFileWarning, 2)
         return None
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         warnings.warn(
             f"skipping {path}: not a pytest-benchmark autosave (no 'benchmarks' list)",
+            SkippedFileWarning,
+            2,
+        )
+        return None
+    failures = data.get(FAILURES_KEY)
+    points = len(data["benchmarks"]) + (len(failures) if isinstance(failures, list) else 0)
+    if points > MAX_POINTS:
+        warnings.warn(
+            f"skipping {path}: {points} points, more than any run of this suite "
+            f"({MAX_POINTS} at most)",
             SkippedFileWarning,
             2,
         )
@@ -387,9 +413,23 @@ def read_autosave(path: Path) -> dict[str, Any] | None:
 
 
 def matmul_peak(machine_info: Mapping[str, Any]) -> float | None:
-    """The device's measured matmul peak in FLOP/s, where the run recorded one."""
+    """The device's measured matmul peak in FLOP/s, where the run recorded a
+    plausible one."""
     value = machine_info.get(MATMUL_PEAK_KEY)
-    return float(value) if isinstance(value, int | float) and value > 0 else None
+    plausible = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if plausible and 0 < value <= MAX_MATMUL_PEAK_FLOPS_PER_S else None
+
+
+def warn_implausible_peak(path: Path, machine_info: Mapping[str, Any]) -> None:
+    value = machine_info.get(MATMUL_PEAK_KEY)
+    if value is not None and matmul_peak(machine_info) is None:
+        warnings.warn(
+            f"{path}: machine_info {MATMUL_PEAK_KEY} {value!r} is invalid (a peak lies "
+            f"between 0 and {MAX_MATMUL_PEAK_FLOPS_PER_S:g} FLOP/s); ignored, the run's "
+            "calibration matmul stands in where it has one",
+            InvalidPointWarning,
+            3,
+        )
 
 
 def machine_summary(machine_info: Mapping[str, Any]) -> dict[str, Any]:
@@ -533,6 +573,7 @@ def point_row(
 
 def run_rows(found: RunFile, data: Mapping[str, Any]) -> list[dict[str, Any]]:
     meta = run_meta(found, data)
+    warn_implausible_peak(found.path, mapping(data, "machine_info"))
     failures = data.get(FAILURES_KEY)
     entries = [(e, True) for e in data["benchmarks"]]
     entries += [(e, False) for e in failures] if isinstance(failures, list) else []

@@ -19,6 +19,7 @@ import pytest
 import schema
 from reports.load import (
     InvalidPointWarning,
+    ReportError,
     ShardOf,
     ShardWarning,
     SkippedFileWarning,
@@ -294,3 +295,52 @@ def test_an_accuracy_points_lists_and_settings_reach_the_table(tmp_path):
     assert row["seed_accuracies"] == seeds and row["lr_grid"] == grid
     assert row["task_config"] == {"num_kv_pairs": 8, "seq_len": 64}
     assert math.isnan(row["state_bytes"])  # not recorded yet: None, never a zero
+
+
+# -- crafted files: bounded reads, implausible machine info -------------------------
+
+
+def test_an_autosave_too_large_to_be_ours_is_skipped_by_name(tmp_path):
+    """66M empty objects in 198 MB gave a MemoryError traceback: the size is checked
+    before the file is read (a sparse file: no disk used)."""
+    huge = tmp_path / "laptop" / "0001_huge.json"
+    huge.parent.mkdir(parents=True)
+    with huge.open("wb") as f:
+        f.write(b'{"benchmarks": [')
+        f.truncate(198 * 2**20)
+    ours = write_run(
+        tmp_path, [make.schema_benchmark(make.stats(0.01), **point())], [], "0002.json"
+    )
+    with pytest.warns(
+        SkippedFileWarning, match=r"0001_huge.json: 198 MiB, larger than any"
+    ) as caught:
+        points = load(tmp_path, ["all"])
+    assert "32 MiB at most" in str(caught[0].message)
+    assert points["run_path"].unique().tolist() == [str(ours)]
+
+
+def test_an_autosave_of_a_flood_of_empty_points_is_skipped_by_name(tmp_path):
+    flood = write_run(tmp_path, [{}] * 100_001, [], "0001_flood.json")
+    with pytest.warns(SkippedFileWarning, match="0001_flood.json: 100001 points, more than"):
+        with pytest.raises(ReportError, match="none of the selected runs could be read"):
+            read_one(flood)
+
+
+def test_deeply_nested_json_is_skipped_by_name(tmp_path):
+    nested = tmp_path / "0001_nested.json"
+    nested.write_text('{"benchmarks": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.warns(SkippedFileWarning, match="0001_nested.json: not readable JSON"):
+        with pytest.raises(ReportError):
+            read_one(nested)
+
+
+@pytest.mark.parametrize("peak", [1e308, float("inf"), -5.0, True])
+def test_an_implausible_matmul_peak_is_invalid_and_named(tmp_path, peak):
+    forward = make.schema_benchmark(make.stats(0.01), **point())
+    path = write_run(tmp_path, [forward], [], "0001_x.json")
+    data = json.loads(path.read_text())
+    data["machine_info"]["matmul_peak_flops_per_s"] = peak
+    path.write_text(json.dumps(data))
+    with pytest.warns(InvalidPointWarning, match=r"0001_x.json: machine_info matmul_peak"):
+        rows = read_one(path)
+    assert rows["machine_matmul_peak_flops_per_s"].isna().all()
