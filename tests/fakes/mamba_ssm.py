@@ -257,7 +257,7 @@ class FakeMambaSSM(FakeLibrary):
         with torch.no_grad():
             dt = dt.float() if dt_bias is None else dt.float() + dt_bias.float()
             if dt_softplus:
-                dt = F.softplus(dt)  # the kernel's softplus, linear above 20 (SU:104)
+                dt = F.softplus(dt)  # the kernel's softplus, linear above 20 (SU:102, :110)
             per_head = nheads // groups
             B, C = (t.float().repeat_interleave(per_head, dim=1) for t in (B, C))
             y, h = ssm_step(state.float(), x.float(), dt, A.float(), B, C)
