@@ -294,3 +294,18 @@ def test_bad_input_names_the_argument():
         mixer.step(torch.randn(1, 1, D_MODEL), mixer.init_state(1))
     with pytest.raises(ValueError, match="state"):
         mixer.step(torch.randn(1, D_MODEL), (None, None))
+
+
+@pytest.mark.parametrize("name", ["mamba2/ref", "mamba2/chunked"])
+def test_the_suites_reference_check_passes(name):
+    """The check that gates every timed point (suite.workloads): forward
+    against mamba2/ref, prefill + step against forward, causality."""
+    from models.registry import list_mixers
+    from suite.options import resolve_options
+    from suite.workloads import check_against_reference
+
+    names = [spec.name for spec in list_mixers()]
+    options = resolve_options({"profile": "smoke"}, names, cuda_available=False)
+    check = check_against_reference(get_spec(name), options)
+    assert check.failures(get_spec(name).cls.reference_tolerance) == []
+    assert check.stepped <= 1e-5 and check.causality == 0
