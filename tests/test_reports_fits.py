@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -139,6 +141,20 @@ def test_without_rounds_the_interval_is_the_regressions():
     assert noisy.high - noisy.low > 0.1
     two = fit_loglog([256, 512], [1.0, 2.0])
     assert not two.has_interval and "no interval" in two.interval_text()
+
+
+def test_the_regressions_interval_is_students_at_any_number_of_values():
+    """slope ± t(0.975, n−2)·SE with the exact quantile, past any table's end
+    (40 values: t = 2.024, where a hand table's tail guessed 1.96 + 2.4/38)."""
+    xs = np.geomspace(64, 65536, 40)
+    wobble = np.where(np.arange(40) % 2, 1.1, 0.9)
+    fit = fit_loglog(xs, xs**1.5 * wobble)
+    x, y = np.log(xs), np.log(xs**1.5 * wobble)
+    (slope, _), covariance = np.polyfit(x, y, 1, cov="unscaled")
+    residual = np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2)
+    se = math.sqrt(covariance[0, 0] * residual / 38)
+    assert fit.slope == pytest.approx(slope)
+    assert fit.high - fit.slope == pytest.approx(2.0244 * se, rel=1e-4)
 
 
 def test_two_counted_values_are_exact_but_two_untimed_times_are_not():
