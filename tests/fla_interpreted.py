@@ -28,6 +28,9 @@ from tests.triton_cpu import COPY_ENV, first_config_autotuner  # noqa: F401 (a f
 TOLERANCE = 1e-5
 #: two of fla's chunks (64), the second one partial; odd sizes, as d_v + 1 is
 BATCH, LENGTH, HEADS, KEY_DIM, VALUE_DIM = 2, 80, 2, 16, 17
+#: the recurrent kernels have no chunks, and the interpreter runs their loop
+#: over positions in Python (about 0.1 s a position, forward and backward)
+RECURRENT_LENGTH = 24
 
 pytestmark = pytest.mark.usefixtures("first_config_autotuner")
 
@@ -80,20 +83,20 @@ def ssd_reference(q, k, x, dt, A, state):
     return ssd_scan_ref(x, dt, A, k, q, 64, initial_states=state, return_final_states=True)
 
 
-def retention_args():
+def retention_args(length: int = LENGTH):
     return dict(
-        q=randn(BATCH, LENGTH, HEADS, KEY_DIM),
-        k=randn(BATCH, LENGTH, HEADS, KEY_DIM, scale=KEY_DIM**-0.5),
-        v=randn(BATCH, LENGTH, HEADS, VALUE_DIM),
+        q=randn(BATCH, length, HEADS, KEY_DIM),
+        k=randn(BATCH, length, HEADS, KEY_DIM, scale=KEY_DIM**-0.5),
+        v=randn(BATCH, length, HEADS, VALUE_DIM),
         state=randn(BATCH, HEADS, KEY_DIM, VALUE_DIM),
     )
 
 
-def gla_args():
+def gla_args(length: int):
     """q = C, k = B, x, dt > 0, A < 0 per head and a V-first initial state."""
-    args = retention_args()
+    args = retention_args(length)
     args["x"] = args.pop("v")
-    args["dt"] = 0.05 + 0.5 * torch.rand(BATCH, LENGTH, HEADS, generator=GENERATOR)
+    args["dt"] = 0.05 + 0.5 * torch.rand(BATCH, length, HEADS, generator=GENERATOR)
     args["A"] = -torch.rand(HEADS, generator=GENERATOR) - 0.1
     args["state"] = randn(BATCH, HEADS, VALUE_DIM, KEY_DIM)
     return args
@@ -128,7 +131,7 @@ def test_fused_recurrent_retention():
         )
 
     (got, g_got), (expected, g_expected) = inputs_and_grads(
-        run, retention_reference, retention_args()
+        run, retention_reference, retention_args(RECURRENT_LENGTH)
     )
     assert_close(got, expected, "o final_state")
     assert_close(g_got, g_expected, "dq dk dv d_initial_state")
@@ -139,6 +142,8 @@ def test_simple_gla(kernel):
     """Both simple-GLA forms as mamba2/fla calls them (per-token decay g = dt A,
     v = dt x, the V-first state), against the SSD recurrence."""
     import fla.ops.simple_gla as simple_gla
+
+    length = LENGTH if kernel.startswith("chunk") else RECURRENT_LENGTH
 
     def run(q, k, x, dt, A, state):
         return getattr(simple_gla, kernel)(
@@ -152,7 +157,7 @@ def test_simple_gla(kernel):
             state_v_first=True,
         )
 
-    (got, g_got), (expected, g_expected) = inputs_and_grads(run, ssd_reference, gla_args())
+    (got, g_got), (expected, g_expected) = inputs_and_grads(run, ssd_reference, gla_args(length))
     assert_close(got, expected, "o final_state")
     assert_close(g_got, g_expected, "dq dk dx d_dt dA d_initial_state")
 
