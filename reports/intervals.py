@@ -7,8 +7,9 @@ mixers can be told apart on a task.
 
 Two mixers are told apart by Welch's t-test (unequal variances) on their
 seed accuracies at ``ALPHA``: where they do not differ, the test calls them
-different in at most ALPHA of runs (its type I error rate). Overlapping 95%
-intervals, the rule this replaces, hides differences the test finds: two
+different in ALPHA of runs (its nominal type I error rate: Welch's degrees
+of freedom are an approximation, close at a few seeds). Overlapping 95%
+intervals, the rule this replaces, hide differences the test finds: two
 intervals can overlap while their means differ significantly.
 """
 

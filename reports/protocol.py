@@ -35,9 +35,9 @@ def protocol_blocks(acc: pd.DataFrame) -> list[str]:
         "below it);",
         "- not distinguishable: two mixers whose seed accuracies on a task Welch's t-test "
         f"(unequal variances, two-sided) does not tell apart at α = {ALPHA:g}; where two "
-        f"mixers truly do not differ, the test names them distinguishable in at most {ALPHA:.0%} "
-        "of runs (its error rate). Each table lists those pairs under it (only points with "
-        "two seeds or more are compared).",
+        f"mixers truly do not differ, the test calls them different in {ALPHA:.0%} of runs (its "
+        "nominal error rate). Each table lists those pairs under it (only points with two "
+        "seeds or more are compared).",
     ]
     head = (
         "How these numbers were made (suite/test_accuracy.py), the same for every mixer; "

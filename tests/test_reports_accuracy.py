@@ -204,7 +204,7 @@ def test_the_protocol_is_stated_and_checked_at_the_head(points):
                   "equal across the mixers of every task", "chosen per mixer on validation",
                   "3 seeds per point", "95%", "Student-t", ONE_SEED, "majority class",
                   "at chance", "not distinguishable", "Welch's t-test", "α = 0.05",
-                  "at most 5% of runs"):  # fmt: skip
+                  "in 5% of runs"):  # fmt: skip
         assert words in bullets, words
     off = points.copy()
     off.loc[(off["mixer"] == "hyena/fft") & (off["task"] == "selective_copy"), "params"] = 120_000
