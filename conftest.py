@@ -22,6 +22,7 @@ from suite.measure import matmul_peak_flops_per_s
 from suite.options import add_options, apply_threads, get_options
 from suite.records import recorded_failures
 from suite.shard import deal, shard_group
+from suite.storage import check_storage, handle_failed_save, keep_results
 
 _INTERRUPTED = pytest.StashKey[bool]()
 
@@ -33,6 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # resolve the options now, so that a bad value stops the run with a usage error
     apply_threads(get_options(config))
+    check_storage(config)  # a storage the run could not be saved to: before the first point
     config.pluginmanager.register(InterruptWatcher(config), "mixbench-interrupt-watcher")
 
 
@@ -108,3 +110,15 @@ def pytest_benchmark_update_json(
     if options.shard is not None:
         output_json[OPTIONS_KEY]["shard_group"] = shard_group(options)
     output_json[PARTIAL_KEY] = config.stash.get(_INTERRUPTED, False)
+    keep_results(config, output_json)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int):
+    """pytest-benchmark saves in its own pytest_sessionfinish: a save that fails
+    (the disk filled up during the run) is a one-line error saying where the
+    results went instead, not a traceback that loses them."""
+    try:
+        return (yield)
+    except OSError as error:
+        handle_failed_save(session, error)
