@@ -35,6 +35,10 @@ class FlaRetention(ChunkwiseRetention):
     """retnet/chunkwise's weights, retention in fla's kernels (the GPU's choice:
     it installs without compiling)."""
 
+    #: after retnet/chunkwise (rank 0): accuracy runs train the torch form
+    #: wherever it runs, as before this variant existed
+    accuracy_rank = 1
+
     @staticmethod
     def unavailable_reason() -> str | None:
         return fla_unavailable_reason()
