@@ -88,7 +88,7 @@ def test_the_ranked_variants_are_each_familys_choices_in_order():
 def test_a_knob_of_the_user_resizes_the_model_and_an_unknown_one_is_refused():
     task = get_task("mqar", "smoke")
     plain = matched_sizing("mamba/scan", task.spec, task.budget)
-    wide = matched_sizing("mamba/scan", task.spec, task.budget, {"d_state": "64"})
+    wide = matched_sizing("mamba/scan", task.spec, task.budget, {"d_state": "32"})
     assert abs(wide.rel_diff) <= PARAMS_TOLERANCE and wide.d_model < plain.d_model
     reference = matched_sizing(REFERENCE_MIXER, task.spec, task.budget, {"n_heads": 1})
     assert reference.target_params == plain.target_params
