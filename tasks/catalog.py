@@ -1,10 +1,11 @@
 """The accuracy runs' tasks: ``Task`` (one task of a profile: its name, budget,
 spec, recorded settings and data) and the profiles (``PROFILES``) that list them.
 
-Budgets are sized so that a profile's whole accuracy sweep (4 families x its
-tasks x its seeds and learning rates) fits its purpose: ``smoke`` seconds,
-``default`` at most ~10 minutes on a 2-core CPU with two Ray workers (~9 alone on
-the machine; the comment above ``DEFAULT_MQAR_POINTS`` gives the measured costs),
+Budgets are sized so that a profile's whole accuracy sweep (one variant per family
+x its tasks x its seeds and learning rates) fits its purpose: ``smoke`` seconds,
+``default`` at most ~10 minutes on a 2-core CPU with two Ray workers for the four
+families it was measured with (~9 alone on the machine; the comment above
+``DEFAULT_MQAR_POINTS`` gives the measured costs; each further family adds its share),
 ``paper`` a GPU, with each LRA task's published set-up (tasks/budget.py).
 Generated tasks need no download; LRA tasks read from disk (``MIXBENCH_DATA``)
 are added at the profile's size and raise ``DataMissing`` when their files are
