@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from schema import REACHED_STATUSES, Status, Workload, make_extra_info
@@ -63,9 +63,6 @@ class RunRecord:
     def reached(self) -> bool:
         """Whether the run has an accuracy that counts (a run out of time still reached one)."""
         return self.status in REACHED_STATUSES and self.accuracy is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "key": asdict(self.key)}
 
 
 def record_run(key: RunKey, run: AccuracyRun) -> RunRecord:
