@@ -580,7 +580,7 @@ class ScanMamba(Mamba):
     """The chunked scan in plain torch with hand-written backwards (see
     ``ChunkedScan`` and ``CausalConvSiLU``); in_proj as one product."""
 
-    accuracy_rank = 1
+    accuracy_rank = 2
 
     #: the first pass (more than one chunk only) repeats the discretisation and
     #: the update (4 FLOPs) without C.h
@@ -659,7 +659,8 @@ class FusedMamba(ScanMamba):
     each position is one pass over a batch row's cached state instead of
     several torch ops over the whole batch's. CPU, scanning in float32."""
 
-    accuracy_rank = 0
+    #: after mamba/mamba-ssm (0), which runs on a GPU only
+    accuracy_rank = 1
 
     def __init__(self, d_model: int, **config: Any) -> None:
         super().__init__(d_model, **config)
@@ -691,6 +692,9 @@ class MambaSSM(Mamba):
     ``selective_scan_fn``, which hand back the states; decode through
     ``causal_conv1d_update`` and the Triton ``selective_state_update``, which
     update the state in place. CUDA in fp32/fp16/bf16, the SSM state in fp32."""
+
+    #: mamba-ssm's kernels where a user has built them; mamba/fused (1) elsewhere
+    accuracy_rank = 0
 
     @staticmethod
     def unavailable_reason() -> str | None:

@@ -500,7 +500,8 @@ class ChunkwiseRetention(Retention):
     """Exact scores inside chunks of ``chunk_size``, a carried state between
     them: O(L * C) for the chunks plus O(L * d_k * d_v) for the state."""
 
-    accuracy_rank = 0
+    #: after retnet/fla (0), which runs on a GPU only
+    accuracy_rank = 1
 
     def retain(self, q, k, v) -> torch.Tensor:
         return self.retain_prompt(q, k, v)[0]

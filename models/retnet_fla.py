@@ -35,9 +35,9 @@ class FlaRetention(ChunkwiseRetention):
     """retnet/chunkwise's weights, retention in fla's kernels (the GPU's choice:
     it installs without compiling)."""
 
-    #: after retnet/chunkwise (rank 0): accuracy runs train the torch form
-    #: wherever it runs, as before this variant existed
-    accuracy_rank = 1
+    #: before retnet/chunkwise (rank 1): fla's kernels where they run (a GPU),
+    #: the torch form elsewhere
+    accuracy_rank = 0
 
     @staticmethod
     def unavailable_reason() -> str | None:
