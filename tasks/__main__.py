@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from models.arguments import non_negative_int, positive_float, positive_int
+from tasks.download import add_download_parser, download_command
 from tasks.lra import TASK_NAMES, DataMissing, MalformedData, data_dir_from_env, load_task
 from tasks.lra.common import LazyImageDataset
 from tasks.lra.listops import ListOpsConfig, count_expressions, generate_examples, split_path
@@ -539,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_generate_parser(subparsers)
     add_train_parser(subparsers)
+    add_download_parser(subparsers)
     check_parser = subparsers.add_parser("check", help="which LRA tasks are on disk")
     check_parser.add_argument("--data-dir", type=Path, default=None)
     check_parser.add_argument(
@@ -568,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
             return check(args)
         if args.command == "train":
             return train_command(args)
+        if args.command == "download":
+            return download_command(args)
         start = time.perf_counter()
         summary = args.run(args)
     except UsageError as error:
