@@ -38,7 +38,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tasks.lra.common import DATA_ENV_VAR, LRA_RELEASE_URL, data_dir_from_env
+from tasks.lra.common import (
+    DATA_ENV_VAR,
+    LRA_RELEASE_URL,
+    candidate_roots,
+    data_dir_from_env,
+)
 from tasks.lra.image import CIFAR_URL
 from tasks.lra.text import IMDB_URL
 
@@ -276,12 +281,18 @@ def add_download_parser(subparsers: argparse._SubParsersAction) -> None:
     )
 
 
+def in_place(task: str, data_dir: Path) -> Path | None:
+    """Where ``task``'s folder already is, in any root the loaders look in (a release
+    extracted by hand into DIR/lra_release/ or DIR itself), or None."""
+    name = posixpath.basename(TASKS[task][1])
+    found = [root / name for root in candidate_roots(data_dir) if (root / name).exists()]
+    return found[0] if found else None
+
+
 def plan(tasks: Sequence[str], data_dir: Path, url: str | None) -> dict[Archive, list[str]]:
     """The folders to extract from each archive; DownloadError for a dataset already
     in place or a --url that would stand for several archives."""
-    present = [
-        f"{t} ({data_dir / TASKS[t][1]})" for t in tasks if (data_dir / TASKS[t][1]).exists()
-    ]
+    present = [f"{task} ({found})" for task in tasks if (found := in_place(task, data_dir))]
     if present:
         raise DownloadError(
             f"already in place, not overwritten: {'; '.join(present)}; delete it or leave "

@@ -187,8 +187,12 @@ def test_a_link_out_of_the_archive_is_refused(tmp_path, capsys):
     assert code == 1 and "a link to ../../../../etc/passwd, outside the archive" in errors
 
 
-def test_a_dataset_already_in_place_is_not_overwritten(tmp_path, capsys):
-    mine = tmp_path / "lra_release/listops-1000/basic_train.tsv"
+@pytest.mark.parametrize(
+    "mine", ["lra_release/listops-1000/basic_train.tsv", "listops-1000/basic_train.tsv"]
+)
+def test_a_dataset_already_in_place_is_not_overwritten(tmp_path, capsys, mine):
+    """Where the download would put it, or where the loaders would find it first."""
+    mine = tmp_path / mine
     mine.parent.mkdir(parents=True)
     mine.write_text("my own")
     served = Served(release_bytes())
@@ -196,7 +200,7 @@ def test_a_dataset_already_in_place_is_not_overwritten(tmp_path, capsys):
         code, errors = run(
             capsys, "--tasks", "retrieval,listops", "--data-dir", str(tmp_path), "--url", url
         )
-    assert code == 1 and "already in place, not overwritten: listops" in errors
+    assert code == 1 and f"already in place, not overwritten: listops ({mine.parent})" in errors
     assert mine.read_text() == "my own" and served.requests == []  # nothing fetched
 
 
