@@ -18,7 +18,7 @@ import torch
 
 from models import mamba_fused
 from schema import FAILURES_KEY, OPTIONS_KEY, PARTIAL_KEY
-from suite.measure import matmul_peak_flops_per_s
+from suite.measure import gpu_machine_info, matmul_peak_flops_per_s
 from suite.options import add_options, apply_threads, get_options
 from suite.records import recorded_failures
 from suite.shard import deal, shard_group
@@ -69,6 +69,8 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     options = get_options(config)
     machine_info["matmul_peak_flops_per_s"] = matmul_peak_flops_per_s(options.device, options.dtype)
     machine_info["matmul_peak_dtype"] = str(options.dtype).removeprefix("torch.")
+    # the GPU's driver, clocks and power limit (NVML) move its figures as much as its name
+    machine_info.update(gpu_machine_info(options.device))
     # mamba/fused's figures depend on how its C scan was built (or why it was not)
     machine_info["mamba_fused_build"] = mamba_fused.build_description()
 

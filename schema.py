@@ -251,7 +251,21 @@ METRICS: tuple[Metric, ...] = (
         "peak_mem_bytes", BYTES, "Peak memory", LOWER, SPEED_WORKLOADS,
         frozenset(Place), "memory", tables=(Workload.TRAIN_STEP, Workload.DECODE),
         best="least_memory", figure="peak_memory", types=INT,
-        doc="allocator peak above the baseline, one call",
+        doc="allocated peak above what was allocated when the call began, one call (CUDA: "
+        "the caching allocator's max_memory_allocated; CPU: torch's profiler's events)",
+    ),
+    Metric(
+        "peak_reserved_bytes", BYTES, "Peak reserved memory", LOWER, SPEED_WORKLOADS,
+        frozenset(), "reserved", types=INT,
+        doc="CUDA: the caching allocator's reserved peak (max_memory_reserved) above what it "
+        "reserved when the call began, the cache emptied first, one call; None on a CPU",
+    ),
+    Metric(
+        "device_mem_bytes", BYTES, "Process device memory (NVML)", LOWER, SPEED_WORKLOADS,
+        frozenset(), "device_memory", types=INT,
+        doc="CUDA: the process's memory on the GPU as NVML counts it (its CUDA context, the "
+        "allocator's pool, libraries' own), right after one call; None on a CPU or without "
+        "pynvml",
     ),
     Metric(
         "state_bytes", BYTES, "State / KV cache", LOWER, (*_PER_POINT, Workload.ACCURACY),
@@ -371,6 +385,20 @@ FIELDS: tuple[Field, ...] = (
         BOOL,
         "contention above the suite's threshold, or the timing thread waited for a core "
         "in most rounds (waited_for_cores): read its time with care",
+    ),
+    Field(
+        "timer",
+        TEXT,
+        "what timed the rounds: cuda_events (each call between two CUDA events), "
+        "thread_cpu (round_cpu_s is the time) or host (perf_counter around a synchronised call)",
+    ),
+    Field("warmup_s", FLOAT, "seconds of untimed calls before the timed rounds"),
+    Field("l2_flushed", BOOL, "a buffer larger than the L2 cache was written before each call"),
+    Field(
+        "cuda_graph",
+        TEXT,
+        "decode under --cuda-graphs: 'captured' (one step captured, replayed each token) or "
+        "'not captured: <why>' (timed uncaptured); None: not asked",
     ),
     Field("of_workload", TEXT, "interleaved: the workload whose calls were interleaved"),
     Field("interleaved_s", MAPPING, "interleaved: {mixer: seconds per call of each pass}"),

@@ -249,6 +249,12 @@ class Mixer(nn.Module):
         kernel on a GPU run), or None."""
         return None
 
+    @classmethod
+    def shape_problem(cls, d_model: int, **config: Any) -> str | None:
+        """Why the variant cannot run at this width with these knobs although
+        it can be built (a kernel's limit, such as flash-attn's head dim), or None."""
+        return None
+
 
 def matmul_flops(m: int, n: int, k: int) -> int:
     """FLOPs of an (m, k) @ (k, n) product: one multiply and one add per term."""

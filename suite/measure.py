@@ -1,13 +1,20 @@
 """Timing, peak memory and FLOP counting of one callable, on CPU and CUDA.
 
 - Timing: a callable is wrapped by ``synchronized`` so that a CUDA kernel
-  launched inside it has finished when the timer stops. On a CPU with one
+  launched inside it has finished when the timer stops. On CUDA,
+  ``EventClock`` also times every call between two CUDA events (the device's
+  own clock, as triton.testing.do_bench does), optionally after writing a
+  buffer larger than the L2 cache (``L2Flush``), and those are the point's
+  rounds; ``warm_up`` calls a callable for a number of seconds first, so that
+  Triton's compilation and autotuning are never timed. On a CPU with one
   torch thread, ``ThreadClock`` also notes the timing thread's CPU seconds of
   each call beside the wall time pytest-benchmark takes, and those are the
   point's time (schema.timed_rounds): the wall time of a round includes every
   wait for a core behind other work (beside two ``yes`` hogs, runs of rounds
   at 1.5-2.5x and quiet-fast rounds between), its CPU time only the work.
-- Peak memory: on CUDA the caching allocator's peak; on CPU the allocation and
+- Peak memory: on CUDA the caching allocator's allocated peak, beside its
+  reserved peak and the process's device memory by NVML (``memory_figures``,
+  one definition each in schema.METRICS); on CPU the allocation and
   free events that torch's profiler records (``profile_memory=True``), summed
   in time order to a running peak. Either way it is the peak above what was
   allocated when the call began, measured in a call of its own (the profiler
@@ -23,7 +30,9 @@ from __future__ import annotations
 import functools
 import gc
 import math
+import os
 import signal
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -52,15 +61,25 @@ def synchronize(device: torch.device) -> None:
 def synchronized(fn: Callable[[], Any], device: torch.device) -> Callable[[], Any]:
     """``fn`` that returns only once the device has finished its work, so that
     a host timer around it measures the kernels and not just their launch."""
-    if device.type != "cuda":
-        return fn
+    return Synchronized(fn, device) if device.type == "cuda" else fn
 
-    def call() -> Any:
-        out = fn()
-        torch.cuda.synchronize(device)
+
+class Synchronized:
+    """A callable that waits for the device after each call; ``fn`` is the
+    call itself, which an event clock times without the wait."""
+
+    def __init__(self, fn: Callable[[], Any], device: torch.device) -> None:
+        self.fn, self.device = fn, device
+
+    def __call__(self) -> Any:
+        out = self.fn()
+        torch.cuda.synchronize(self.device)
         return out
 
-    return call
+
+def unsynchronized(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """The call inside ``synchronized``, else ``fn`` itself."""
+    return fn.fn if isinstance(fn, Synchronized) else fn
 
 
 class ThreadClock:
@@ -70,11 +89,13 @@ class ThreadClock:
     at each op's end), so a round whose CPU seconds fall short of its wall
     seconds spent the difference waiting for a core."""
 
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self.fn = fn
+    def __init__(self, fn: Callable[[], Any], setup: Callable[[], None] | None = None) -> None:
+        self.fn, self.setup = fn, setup
         self.calls_cpu_s: list[float] = []
 
     def __call__(self) -> Any:
+        if self.setup is not None:  # before the clock starts (decode: the round's fresh state)
+            self.setup()
         start = time.thread_time()
         out = self.fn()
         self.calls_cpu_s.append(time.thread_time() - start)
@@ -95,19 +116,24 @@ class ThreadClock:
 class Passes:
     """One call of the pedantic target is one pass: each call ``iterations[name]``
     times (default once), in an order rotated from pass to pass so that a slow
-    phase of the machine hits them all alike, each timed on its own: wall
-    seconds per call (``times``) and the timing thread's CPU seconds per call
-    (``cpu_times``, read on a CPU only: see ThreadClock)."""
+    phase of the machine hits them all alike, each timed on its own: seconds
+    per call (``times``: wall seconds, on CUDA the device's between two CUDA
+    events) and the timing thread's CPU seconds per call (``cpu_times``, read
+    on a CPU only: see ThreadClock). ``setup[name]`` runs before a name's
+    calls of the pass, outside the timed interval (decode: the fresh state of
+    the round the pass's calls make up)."""
 
     def __init__(
         self,
         calls: Mapping[str, Callable[[], Any]],
         device: torch.device,
         iterations: Mapping[str, int] | None = None,
+        setup: Mapping[str, Callable[[], None] | None] | None = None,
     ) -> None:
         self.calls = dict(calls)
         self.device = device
         self.iterations = dict(iterations or {})
+        self.setup = {name: fn for name, fn in (setup or {}).items() if fn is not None}
         self.done = 0
         self.clear()
 
@@ -121,14 +147,25 @@ class Passes:
         shift = self.done % len(names)
         for name in names[shift:] + names[:shift]:
             calls = self.iterations.get(name, 1)
+            if name in self.setup:
+                self.setup[name]()  # a round's fresh state, before the clocks start
+            clock = self.clock(name)
             synchronize(self.device)
             start, start_cpu = time.perf_counter(), time.thread_time()
             for _ in range(calls):
-                self.calls[name]()
+                clock()
             synchronize(self.device)
-            self.times[name].append((time.perf_counter() - start) / calls)
+            wall = time.perf_counter() - start
             self.cpu_times[name].append((time.thread_time() - start_cpu) / calls)
+            timed = clock.per_round(1, calls) if isinstance(clock, EventClock) else None
+            self.times[name].append(timed[0] if timed else wall / calls)
         self.done += 1
+
+    def clock(self, name: str) -> Callable[[], Any]:
+        """``name``'s call; on CUDA between two events."""
+        if self.device.type == "cuda":
+            return EventClock(self.calls[name], self.device)
+        return self.calls[name]
 
     def saved_cpu_times(self, passes: int) -> dict[str, list[float]] | None:
         """The last ``passes`` CPU seconds per mixer, for ``interleaved_cpu_s``;
@@ -153,11 +190,22 @@ def time_once(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+#: the square product's side on a GPU: large enough to be compute-bound (an
+#: H100 does 769-798 TFLOP/s on it in bf16; a 1024² product measures the launch)
+CUDA_PEAK_SIZE = 8192
+#: event-timed products of the GPU peak, the median taken, after as many warm-up calls
+CUDA_PEAK_REPEATS = 10
+
+
 def matmul_peak_flops_per_s(
     device: torch.device, dtype: torch.dtype, size: int = 1024, repeats: int = 5
 ) -> float:
-    """The best FLOP/s of a square matmul on this device and dtype: the
-    ceiling against which reports draw each mixer's achieved FLOP/s."""
+    """The FLOP/s of a square matmul on this device and dtype: the ceiling
+    against which reports draw each mixer's achieved FLOP/s. On a CPU the best
+    of ``repeats`` host-timed ``size``² products; on CUDA the median of
+    CUDA_PEAK_REPEATS event-timed CUDA_PEAK_SIZE³ products."""
+    if device.type == "cuda":
+        return cuda_matmul_peak_flops_per_s(device, dtype)
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     product = synchronized(lambda: a @ b, device)
@@ -166,22 +214,193 @@ def matmul_peak_flops_per_s(
     return 2 * size**3 / best
 
 
+def cuda_matmul_peak_flops_per_s(
+    device: torch.device,
+    dtype: torch.dtype,
+    size: int = CUDA_PEAK_SIZE,
+    repeats: int = CUDA_PEAK_REPEATS,
+) -> float:
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    clock = EventClock(lambda: a @ b, device)
+    for _ in range(repeats):  # cuBLAS picks its kernel and the clocks ramp up
+        clock.fn()
+    for _ in range(repeats):
+        clock()
+    seconds = statistics.median(clock.per_round(repeats, 1))
+    return 2 * size**3 / seconds
+
+
+# -- CUDA timing ----------------------------------------------------------------
+def warm_up(fn: Callable[[], Any], seconds: float) -> int:
+    """Call ``fn`` (synchronized) until ``seconds`` have passed, at least once
+    where ``seconds`` > 0: a warm-up measured in time, not rounds, so that a
+    Triton kernel's compilation and autotuning (its first calls, however many)
+    are over before any round is timed. Returns the calls made."""
+    calls = 0
+    deadline = time.perf_counter() + seconds
+    while seconds > 0 and (calls == 0 or time.perf_counter() < deadline):
+        fn()
+        calls += 1
+    return calls
+
+
+class L2Flush:
+    """Writes a buffer twice the size of the device's L2 cache, so that the
+    next call reads its inputs from memory, as it would inside a model whose
+    other layers evicted them (triton.testing.do_bench's method)."""
+
+    def __init__(self, device: torch.device) -> None:
+        l2_bytes = torch.cuda.get_device_properties(device).L2_cache_size
+        self.buffer = torch.empty(2 * max(l2_bytes, 1) // 4, dtype=torch.int32, device=device)
+
+    def __call__(self) -> None:
+        self.buffer.zero_()
+
+
+class EventClock:
+    """``fn``, each call between two CUDA events (``setup``, an L2 flush
+    where given, before the first, untimed). The events keep the device's own
+    time of the call: the host's launch and wait are left out, and nothing
+    synchronises until ``per_round`` reads them."""
+
+    def __init__(
+        self,
+        fn: Callable[[], Any],
+        device: torch.device,
+        setup: Callable[[], None] | None = None,
+    ) -> None:
+        self.fn, self.device, self.setup = unsynchronized(fn), device, setup
+        self.events: list[tuple[Any, Any]] = []
+
+    def __call__(self) -> Any:
+        if self.setup is not None:
+            self.setup()
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        out = self.fn()
+        end.record()
+        self.events.append((start, end))
+        return out
+
+    def per_round(self, rounds: int, iterations: int) -> list[float] | None:
+        """Seconds per call of each of the last ``rounds`` rounds of
+        ``iterations`` calls; None where fewer calls were made."""
+        wanted = rounds * iterations
+        if rounds < 1 or len(self.events) < wanted:
+            return None
+        torch.cuda.synchronize(self.device)
+        seconds = [start.elapsed_time(end) / 1e3 for start, end in self.events[-wanted:]]
+        return [
+            sum(seconds[i : i + iterations]) / iterations
+            for i in range(0, len(seconds), iterations)
+        ]
+
+
 # -- memory -------------------------------------------------------------------
 def peak_memory_bytes(fn: Callable[[], Any], device: torch.device) -> int:
     """Peak bytes allocated during one call of ``fn`` above those allocated before it."""
+    return memory_figures(fn, device)["peak_mem_bytes"]
+
+
+def memory_figures(fn: Callable[[], Any], device: torch.device) -> dict[str, int | None]:
+    """The memory of one call of ``fn``, by schema field: ``peak_mem_bytes``
+    on every device; on CUDA also ``peak_reserved_bytes`` and
+    ``device_mem_bytes`` (None where they cannot be read: on a CPU, without NVML)."""
     if device.type == "cuda":
-        return cuda_peak_memory_bytes(fn, device)
-    return cpu_peak_memory_bytes(fn)
+        return cuda_memory_figures(fn, device)
+    return {
+        "peak_mem_bytes": cpu_peak_memory_bytes(fn),
+        "peak_reserved_bytes": None,
+        "device_mem_bytes": None,
+    }
 
 
-def cuda_peak_memory_bytes(fn: Callable[[], Any], device: torch.device) -> int:
+def cuda_memory_figures(fn: Callable[[], Any], device: torch.device) -> dict[str, int | None]:
+    """Allocated and reserved peaks above what was allocated and reserved
+    when the call began (the cache emptied first, so that reserving starts
+    from the live tensors), and the process's device memory by NVML right
+    after the call, before anything is freed (its CUDA context included)."""
     gc.collect()  # tensors in dead reference cycles would count in the baseline
     torch.cuda.synchronize(device)
+    torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats(device)
-    before = torch.cuda.memory_allocated(device)
+    allocated = torch.cuda.memory_allocated(device)
+    reserved = torch.cuda.memory_reserved(device)
     fn()
     torch.cuda.synchronize(device)
-    return max(0, torch.cuda.max_memory_allocated(device) - before)
+    return {
+        "peak_mem_bytes": max(0, torch.cuda.max_memory_allocated(device) - allocated),
+        "peak_reserved_bytes": max(0, torch.cuda.max_memory_reserved(device) - reserved),
+        "device_mem_bytes": nvml_process_memory_bytes(device),
+    }
+
+
+def nvml():
+    """pynvml (nvidia-ml-py), initialised; None where it is not installed or
+    NVML cannot start (no driver)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # not installed, or no driver to talk to
+        return None
+    return pynvml
+
+
+def nvml_process_memory_bytes(device: torch.device) -> int | None:
+    """This process's memory on ``device`` as the driver counts it (NVML's
+    usedGpuMemory: its CUDA context, the caching allocator's pool and any
+    library's own allocations); None without NVML."""
+    lib = nvml()
+    if lib is None:
+        return None
+    try:
+        handle = lib.nvmlDeviceGetHandleByIndex(device_index(device))
+        processes = lib.nvmlDeviceGetComputeRunningProcesses(handle)
+    except Exception:  # a driver that does not report processes (some MIG setups)
+        return None
+    used = [p.usedGpuMemory for p in processes if p.pid == os.getpid() and p.usedGpuMemory]
+    return sum(used) if used else None
+
+
+def device_index(device: torch.device) -> int:
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
+def gpu_machine_info(device: torch.device) -> dict[str, Any]:
+    """The GPU a run measured: its name, and by NVML where installed the
+    driver, the SM and memory clocks (now and at most, MHz) and the power
+    limit (W); each None where it cannot be read."""
+    if device.type != "cuda":
+        return {}
+    info: dict[str, Any] = {
+        "gpu_name": torch.cuda.get_device_name(device),
+        "gpu_driver": None,
+        "gpu_sm_clock_mhz": None,
+        "gpu_max_sm_clock_mhz": None,
+        "gpu_memory_clock_mhz": None,
+        "gpu_power_limit_w": None,
+    }
+    lib = nvml()
+    if lib is None:
+        info["gpu_nvml"] = "pynvml is not installed (pip install nvidia-ml-py)"
+        return info
+    handle = lib.nvmlDeviceGetHandleByIndex(device_index(device))
+    readers = {
+        "gpu_driver": lib.nvmlSystemGetDriverVersion,
+        "gpu_sm_clock_mhz": lambda: lib.nvmlDeviceGetClockInfo(handle, lib.NVML_CLOCK_SM),
+        "gpu_max_sm_clock_mhz": lambda: lib.nvmlDeviceGetMaxClockInfo(handle, lib.NVML_CLOCK_SM),
+        "gpu_memory_clock_mhz": lambda: lib.nvmlDeviceGetClockInfo(handle, lib.NVML_CLOCK_MEM),
+        "gpu_power_limit_w": lambda: lib.nvmlDeviceGetPowerManagementLimit(handle) / 1000,
+    }
+    for key, read in readers.items():
+        try:
+            info[key] = read()
+        except Exception:  # a field this GPU or driver does not report
+            info[key] = None
+    return info
 
 
 def cpu_peak_memory_bytes(fn: Callable[[], Any]) -> int:
@@ -222,10 +441,12 @@ def running_peak(deltas: Iterable[int]) -> int:
 
 
 def available_memory_bytes(device: torch.device) -> int | None:
-    """Bytes a point may still allocate: the GPU's free memory, or the OS's
-    MemAvailable on CPU; None where it cannot be read."""
+    """Bytes a point may still allocate: the GPU's free memory and the bytes
+    the caching allocator holds reserved but unused (its pool serves them
+    first), or the OS's MemAvailable on CPU; None where it cannot be read."""
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return torch.cuda.mem_get_info(device)[0] + max(0, cached)
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
@@ -237,7 +458,9 @@ def available_memory_bytes(device: torch.device) -> int | None:
 
 
 def free_memory(device: torch.device) -> None:
-    """Return what a failed point left behind before the next one starts."""
+    """Return what a point left behind before the next one starts. Call it
+    outside any ``except`` block: an exception being handled holds the failed
+    point's frames, and with them its tensors."""
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -299,8 +522,10 @@ def counted_flops(fn: Callable[[], Any]) -> int | None:
     return counter.get_total_flops() or None
 
 
-def memory_and_flops(fn: Callable[[], Any], device: torch.device) -> tuple[int, int | None]:
-    """``peak_memory_bytes`` and ``counted_flops`` of one call, counted in one
+def memory_and_flops(
+    fn: Callable[[], Any], device: torch.device
+) -> tuple[dict[str, int | None], int | None]:
+    """``memory_figures`` and ``counted_flops`` of one call, counted in one
     call: the FLOP counter sees shapes and allocates nothing, so the peak is
     the same, and a long point pays for one call less."""
     counter = GlobalFlopCounter(display=False)
@@ -309,8 +534,8 @@ def memory_and_flops(fn: Callable[[], Any], device: torch.device) -> tuple[int, 
         with counter:
             fn()
 
-    peak = peak_memory_bytes(counted, device)
-    return peak, counter.get_total_flops() or None
+    memory = memory_figures(counted, device)
+    return memory, counter.get_total_flops() or None
 
 
 def point_meters(fn: Callable[[], Any], device: torch.device) -> dict[str, Any]:
@@ -318,8 +543,8 @@ def point_meters(fn: Callable[[], Any], device: torch.device) -> dict[str, Any]:
     by schema field: the sweep merges it into the point's extra_info as it
     is, so that a new per-point metric is its schema entry (schema.METRICS),
     its line here and a test, and suite/sweep.py does not change."""
-    peak, flops_counted = memory_and_flops(fn, device)
-    return {"peak_mem_bytes": peak, "flops_counted": flops_counted}
+    memory, flops_counted = memory_and_flops(fn, device)
+    return {**memory, "flops_counted": flops_counted}
 
 
 def warm_up_instruments(device: torch.device) -> None:

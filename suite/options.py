@@ -38,6 +38,8 @@ from schema import AXES, DEFAULT_AXIS, SPEED_WORKLOADS, Workload
 from .profiles import AXIS_FLAGS, PROFILES, Profile
 
 DEVICES = ("auto", "cpu", "cuda")
+#: --warmup-s on CUDA when not given: Triton kernels compile and autotune on their first calls
+CUDA_WARMUP_S = 1.0
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -73,6 +75,8 @@ class Option:
     default: Callable[[Context], Any]
     #: the flag may be given more than once
     repeated: bool = False
+    #: the flag takes no value: given, its text is "on"
+    switch: bool = False
 
     @property
     def dest(self) -> str:
@@ -116,6 +120,20 @@ def positive_float(text: str, context: Context | None = None) -> float:
     if not value > 0 or value == float("inf"):
         raise OptionError(f"must be a positive number of seconds, got {text!r}")
     return value
+
+
+def seconds_or_zero(text: str, context: Context | None = None) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise OptionError(f"{text!r} is not a number of seconds such as 0, 1 or 2.5") from None
+    if not 0 <= value < float("inf"):
+        raise OptionError(f"must be 0 or a positive number of seconds, got {text!r}")
+    return value
+
+
+def switched_on(text: str, context: Context | None = None) -> bool:
+    return text == "on"
 
 
 def thread_count(text: str, context: Context | None = None) -> int:
@@ -328,6 +346,29 @@ OPTIONS: tuple[Option, ...] = (
         lambda context: context.profile.time_budget_s,
     ),
     Option(
+        "--warmup-s",
+        "seconds of untimed calls before a point's timed rounds, so that compilation and "
+        f"autotuning are never timed (default: {CUDA_WARMUP_S:g} on CUDA, 0 on a CPU)",
+        seconds_or_zero,
+        lambda context: None,
+    ),
+    Option(
+        "--flush-l2",
+        "CUDA: write a buffer larger than the L2 cache before each timed call, so that no "
+        "call reads its inputs from the last one's cache",
+        switched_on,
+        lambda context: False,
+        switch=True,
+    ),
+    Option(
+        "--cuda-graphs",
+        "CUDA: capture one decode step in a CUDA graph and replay it for every token (a "
+        "variant that cannot be captured is timed uncaptured, the reason saved)",
+        switched_on,
+        lambda context: False,
+        switch=True,
+    ),
+    Option(
         "--threads",
         "torch intra-op threads, 0 for torch's default (default: the profile's)",
         thread_count,
@@ -442,6 +483,14 @@ class RunOptions:
         return mixer_options_for(name, self.mixer_option)
 
     @property
+    def warmup_seconds(self) -> float:
+        """--warmup-s, else CUDA_WARMUP_S on CUDA and none on a CPU (where a
+        point's first untimed call warms it up)."""
+        if self.warmup_s is not None:
+            return self.warmup_s
+        return CUDA_WARMUP_S if self.device.type == "cuda" else 0.0
+
+    @property
     def max_len(self) -> int:
         """The longest sequence any point or the reference check feeds a mixer
         (decode goes past its context)."""
@@ -479,8 +528,15 @@ def add_options(parser: pytest.Parser) -> None:
             dest=f"mixbench_{option.dest}",
             default=None,
             help=option.help,
-            action="append" if option.repeated else "store",
+            **switch_or_value(option),
         )
+
+
+def switch_or_value(option: Option) -> dict[str, Any]:
+    """argparse's action for the option: a switch stores "on", else its text."""
+    if option.switch:
+        return {"action": "store_const", "const": "on"}
+    return {"action": "append" if option.repeated else "store"}
 
 
 def raw_options(config: pytest.Config) -> dict[str, str | list[str] | None]:

@@ -45,7 +45,10 @@ from schema import (
 )
 
 from .contention import CONTENDED, ContentionProbe, stretched_budget
+from .guard import guarded
 from .measure import (
+    EventClock,
+    L2Flush,
     PointTimeout,
     ThreadClock,
     available_memory_bytes,
@@ -56,6 +59,7 @@ from .measure import (
     point_meters,
     time_limit,
     time_once,
+    warm_up,
     warm_up_instruments,
 )
 from .options import RunOptions, get_options
@@ -68,6 +72,7 @@ from .workloads import (
     call_for,
     check_against_reference,
 )
+from .workloads import Workload as TimedWork
 
 #: plain calls' worth of time a point spends besides its timed rounds (the
 #: warm-up probe, the memory profiler and the FLOP counter, which slow a call
@@ -256,13 +261,17 @@ def checked_reference_error(history: SweepHistory, options: RunOptions, spec: Mi
     or failed when the check itself raised."""
     if spec.name not in history.reference_checks:
         try:
-            history.reference_checks[spec.name] = check_against_reference(spec, options)
+            history.reference_checks[spec.name] = guarded(
+                lambda: check_against_reference(spec, options),
+                options.time_budget_s,
+                f"{spec.name}'s reference check",
+            )
         except Exception as exc:  # a broken variant: recorded, its points fail
             history.reference_checks[spec.name] = exc
     check = history.reference_checks[spec.name]
     if isinstance(check, Exception):
         raise PointNotRun(
-            Status.FAILED, f"the reference check raised {type(check).__name__}: {check}"
+            failure_status(check), f"the reference check raised {type(check).__name__}: {check}"
         )
     failures = check.failures(spec.cls.reference_tolerance)
     if failures:
@@ -283,8 +292,9 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
         history.instruments_ready = True
         history.probe = ContentionProbe(options.device)
     before = history.probe.contention_now()
+    not_run = None
     try:
-        reason = spec.unavailable_reason(options.device, options.dtype)
+        reason = unavailable_reason(options, spec, point)
         if reason is not None:
             raise PointNotRun(Status.UNAVAILABLE, reason)
         base["ref_rel_err"] = checked_reference_error(history, options, spec)
@@ -292,19 +302,25 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
         if predicted is not None:
             raise predicted
         budget_s = stretched_budget(options.time_budget_s, before)
-        info, untimed_s = measure_point(benchmark, options, spec, point, budget_s)
-    except PointNotRun as not_run:
-        report_not_run(request, history, options, spec, point, base, not_run)
-        return
+        info, untimed_s = guarded(
+            lambda: measure_point(benchmark, options, spec, point, budget_s),
+            budget_s,
+            f"{point.workload} of {point.id}",
+        )
+    except PointNotRun as not_recorded:
+        not_run = not_recorded
     except Exception as exc:
         # a point that did not finish is never saved as a benchmark, even if
         # its timed rounds completed just before the budget ran out
         benchmark.has_error = True
-        free_memory(options.device)
         not_run = PointNotRun(failure_status(exc), f"{type(exc).__name__}: {exc}")
         if not_run.status == Status.FAILED:
             record(request, history, options, spec, point, base, not_run)
             raise
+    # out of the except blocks: the exception, its traceback and with them the
+    # failed point's frames and tensors are gone, so that freeing frees them
+    free_memory(options.device)
+    if not_run is not None:
         report_not_run(request, history, options, spec, point, base, not_run)
         return
     contention = max(before, history.probe.contention_now())
@@ -317,6 +333,17 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
     slowed = contention if info["round_cpu_s"] is None else 1.0
     quiet_s = call_s / slowed if call_s else None
     history.add(point, Outcome(point.x, Status.OK, quiet_s, info["peak_mem_bytes"], untimed_calls))
+
+
+def unavailable_reason(options: RunOptions, spec: MixerSpec, point: Point) -> str | None:
+    """Why the variant cannot run this point although it may be built: this
+    machine, the run's device and dtype, or a kernel's limit at the point's
+    width and knobs (flash-attn's head dim); None when it can."""
+    reason = spec.unavailable_reason(options.device, options.dtype)
+    if reason is not None:
+        return reason
+    d_model = point.shape["d_model"]
+    return spec.cls.shape_problem(d_model, **options.mixer_config(spec.name, d_model))
 
 
 def failure_status(exc: Exception) -> Status:
@@ -346,7 +373,7 @@ def measure_point(
 ) -> tuple[dict[str, Any], float]:
     """Everything a point records besides status and contention, and the
     seconds it spent before the timed rounds (building, decode's prefill,
-    probe, memory, FLOPs); raises on OOM or once ``budget_s`` runs out."""
+    probe, warm-up, memory, FLOPs); raises on OOM or once ``budget_s`` runs out."""
     started = time.perf_counter()
     with time_limit(budget_s):
         model = build_backbone(spec, point.shape, options, options.device)
@@ -355,23 +382,91 @@ def measure_point(
         doomed = doomed_by_first_call(options, round_s, time.perf_counter() - started, budget_s)
         if doomed is not None:
             raise doomed
+        if warm_up(work.call, options.warmup_seconds):  # the first call ran cold
+            round_s = time_once(work.call) * work.iterations
         metered = point_meters(work.call, options.device)
         untimed_s = time.perf_counter() - started
         rounds = rounds_for(options, round_s, time.perf_counter() - started, budget_s)
         warmup = options.profile.warmup_rounds
         work.prepare((rounds + warmup + 1) * work.iterations)
-        clock = ThreadClock(work.call)
+        clock = PointClock(work, options)
         benchmark.pedantic(clock, rounds=rounds, warmup_rounds=warmup, iterations=work.iterations)
-    rounds_s = list(benchmark.stats.stats.data) if benchmark.stats else None
-    cpu_s = clock.per_round(rounds, work.iterations) if cpu_time_is_cost(options.device) else None
+    rounds_s = clock.rounds_s(benchmark, rounds, work.iterations)
+    cpu_s = clock.cpu_s(rounds, work.iterations) if rounds_s else None
     info = {
         **analytic_figures(model, point.workload, point.shape["batch"], point.shape["length"]),
         **metered,
+        **clock.method(),
+        "cuda_graph": work.cuda_graph,
         "tokens_per_s": throughput(work.tokens_per_call, point_seconds(rounds_s, cpu_s)),
         "round_times_s": rounds_s,
-        "round_cpu_s": cpu_s if rounds_s else None,
+        "round_cpu_s": cpu_s,
     }
     return info, untimed_s
+
+
+class PointClock:
+    """The target of a point's timed rounds: on CUDA each call between CUDA
+    events (after an L2 flush under --flush-l2), else the timing thread's
+    CPU seconds beside pytest-benchmark's wall time; the workload's ``setup``
+    runs before each call, outside the timed interval."""
+
+    def __init__(self, work: TimedWork, options: RunOptions) -> None:
+        self.options = options
+        self.flush = L2Flush(options.device) if self.events and options.flush_l2 else None
+        if self.events:
+            self.clock: EventClock | ThreadClock = EventClock(
+                work.call, options.device, self.before_call(work.setup)
+            )
+        else:
+            self.clock = ThreadClock(work.call, work.setup)
+
+    @property
+    def events(self) -> bool:
+        return self.options.device.type == "cuda"
+
+    def before_call(self, setup: Any) -> Any:
+        if self.flush is None:
+            return setup
+
+        def both() -> None:
+            if setup is not None:
+                setup()
+            self.flush()
+
+        return both
+
+    def __call__(self) -> Any:
+        return self.clock()
+
+    def rounds_s(self, benchmark: Any, rounds: int, iterations: int) -> list[float] | None:
+        """Seconds per call of every timed round; on CUDA the events', which
+        also replace pytest-benchmark's own (the host's, which saw the launches
+        only), so that its stats in the saved file are the device's."""
+        if not benchmark.stats:
+            return None  # --benchmark-disable: one untimed call
+        if not self.events:
+            return list(benchmark.stats.stats.data)
+        timed = self.clock.per_round(rounds, iterations)
+        benchmark.stats.stats.data[:] = timed
+        return timed
+
+    def cpu_s(self, rounds: int, iterations: int) -> list[float] | None:
+        if not cpu_time_is_cost(self.options.device):
+            return None
+        return self.clock.per_round(rounds, iterations)
+
+    def method(self) -> dict[str, Any]:
+        """How the rounds were timed, by schema field."""
+        if self.events:
+            timer = "cuda_events"
+        else:
+            timer = "thread_cpu" if cpu_time_is_cost(self.options.device) else "host"
+        return {
+            "timer": timer,
+            "warmup_s": self.options.warmup_seconds,
+            "l2_flushed": self.flush is not None,
+        }
 
 
 def doomed_by_first_call(

@@ -32,7 +32,7 @@ def test_hyena_forward(benchmark, request, name, seq_len):
     torch.manual_seed(0)
     # l_max is the benchmarked length: the filter is generated for exactly the positions used
     mixer, config = mode_mixer(options, name, d_model, l_max=seq_len)
-    mixer = mixer.to(options.device).eval()
-    x = torch.randn(BATCH, seq_len, d_model, device=options.device)
+    mixer = mixer.to(options.device, options.dtype).eval()
+    x = torch.randn(BATCH, seq_len, d_model, device=options.device, dtype=options.dtype)
     benchmark.group = f"hyena-forward-L{seq_len}"
     time_bare_forward(benchmark, mixer, x, name=name, module=mixer, costs=mixer, config=config)

@@ -97,15 +97,17 @@ def build(request: pytest.FixtureRequest, name: str, workload: Workload, seq_len
     mixer, config = mode_mixer(
         options, name, shape.d_model, n_heads=shape.n_heads, chunk_size=chunk
     )
-    mixer = mixer.to(options.device).train(workload == Workload.MIXER_TRAIN_STEP)
+    mixer = mixer.to(options.device, options.dtype).train(workload == Workload.MIXER_TRAIN_STEP)
     return mixer, config
 
 
 def inputs(request: pytest.FixtureRequest, seq_len: int) -> torch.Tensor:
-    device = get_options(request.config).device
+    options = get_options(request.config)
+    device = options.device
     generator = torch.Generator(device=device).manual_seed(1)
     d_model = shape_of(request.config).d_model
-    return torch.randn(BATCH, seq_len, d_model, generator=generator, device=device)
+    x = torch.randn(BATCH, seq_len, d_model, generator=generator, device=device)
+    return x.to(options.dtype)  # drawn in fp32: the same numbers in every dtype
 
 
 def test_mamba2_forward(benchmark, request, name, seq_len):

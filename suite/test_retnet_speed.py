@@ -83,10 +83,18 @@ def torchscale_forward(seq_len: int, ours: Retention, device):
         recurrent_chunk_size=ours.chunk_size,
     )
     official = MultiScaleRetention(args, ours.d_model, ours.value_dim, ours.n_heads)
-    official = official.to(device)
+    dtype = next(ours.parameters()).dtype
+    official = official.to(device, dtype)
     official.load_state_dict(ours.state_dict())
-    rel_pos = RetNetRelPos(args).to(device)(seq_len, chunkwise_recurrent=True)
+    rel_pos = in_dtype(RetNetRelPos(args).to(device)(seq_len, chunkwise_recurrent=True), dtype)
     return official, lambda x: official(x, rel_pos, chunkwise_recurrent=True)
+
+
+def in_dtype(value: Any, dtype: torch.dtype) -> Any:
+    """torchscale's relative positions (nested tuples of tensors) in ``dtype``."""
+    if isinstance(value, tuple):
+        return tuple(in_dtype(part, dtype) for part in value)
+    return value.to(dtype) if torch.is_tensor(value) and value.is_floating_point() else value
 
 
 def implementations(
@@ -99,7 +107,7 @@ def implementations(
     offered = {"n_heads": shape.n_heads, "chunk_size": chunk_of(shape, workload, seq_len)}
     torch.manual_seed(0)
     ours, config = mode_mixer(options, "retnet/chunkwise", shape.d_model, **offered)
-    ours = ours.to(options.device)
+    ours = ours.to(options.device, options.dtype)
     if "torchscale" in impls and seq_len % ours.chunk_size:
         pytest.skip(
             f"torchscale's chunkwise needs whole chunks: L={seq_len}, chunk {ours.chunk_size}"
@@ -113,10 +121,11 @@ def implementations(
 
 
 def inputs(request: pytest.FixtureRequest, seq_len: int) -> torch.Tensor:
-    device = get_options(request.config).device
+    options = get_options(request.config)
     shape = mode_speed(request.config, "retnet")
-    generator = torch.Generator(device=device).manual_seed(1)
-    return torch.randn(BATCH, seq_len, shape.d_model, generator=generator, device=device)
+    generator = torch.Generator(device=options.device).manual_seed(1)
+    x = torch.randn(BATCH, seq_len, shape.d_model, generator=generator, device=options.device)
+    return x.to(options.dtype)  # drawn in fp32: the same numbers in every dtype
 
 
 @pytest.mark.parametrize("impl", IMPLS)

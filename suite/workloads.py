@@ -53,8 +53,15 @@ class Workload:
     iterations: int
     #: tokens one call processes (tokens_per_s = tokens_per_call / seconds per call)
     tokens_per_call: int
-    #: called before timing with the number of calls to come (decode: fresh states)
+    #: called before timing with the number of calls to come: the rounds start
+    #: from here (decode: the next call begins a round from the prefilled state)
     prepare: Callable[[int], None] = lambda calls: None
+    #: called before each call outside the suite's clocks' timed interval
+    #: (decode: the fresh state a round starts from); ``call`` does it itself
+    #: where no clock called it
+    setup: Callable[[], None] | None = None
+    #: decode under --cuda-graphs: "captured" or "not captured: <why>"; None: not asked
+    cuda_graph: str | None = None
 
 
 def random_tokens(model: Backbone, batch: int, length: int, device: torch.device) -> torch.Tensor:
@@ -72,11 +79,19 @@ class Call:
     device: torch.device
     #: decode: tokens per timed round
     decode_tokens: int
+    #: decode: capture one step in a CUDA graph and replay it (--cuda-graphs)
+    cuda_graphs: bool = False
 
 
 def call_for(shape: Mapping[str, int], options: RunOptions) -> Call:
     """What a point's workload is built with, from its value on every axis."""
-    return Call(shape["batch"], shape["length"], options.device, options.profile.decode_tokens)
+    return Call(
+        shape["batch"],
+        shape["length"],
+        options.device,
+        options.profile.decode_tokens,
+        options.cuda_graphs,
+    )
 
 
 def forward_workload(model: Backbone, call: Call) -> Workload:
@@ -120,29 +135,154 @@ def prefill_workload(model: Backbone, call: Call) -> Workload:
 
 
 class DecodeLoop:
-    """One call decodes one token; every ``tokens_per_round`` calls start again
-    from a fresh copy of the prefilled state, so that each timed round decodes
-    the same tokens after the same context. The copies are made before timing
-    (``prepare``): a step may update its state in place (a KV cache does)."""
+    """One call decodes one token; every ``per_round`` calls start again from
+    a fresh copy of the prefilled state, so that each timed round decodes the
+    same tokens after the same context (a step may update its state in place:
+    a KV cache does). The copy is made one round at a time by ``setup``, which
+    the suite's clocks call before each call outside their timed interval, the
+    last round's state dropped first: at most two states live, the prefilled
+    one and the round's (a copy per round made up front once asked for ~72 GiB
+    where one 16 GiB state fits)."""
 
-    def __init__(self, model: Backbone, states: list[Any], token: torch.Tensor, per_round: int):
+    def __init__(self, model: Backbone, states: Any, token: torch.Tensor, per_round: int):
         self.model, self.prefilled, self.token, self.per_round = model, states, token, per_round
-        self.fresh: list[list[Any]] = []
-        self.states = states
+        self.states: Any = None
         self.calls = 0
+        self.fresh = False
 
     def prepare(self, calls: int) -> None:
-        rounds = -(-calls // self.per_round) + 1
-        self.fresh = [copy.deepcopy(self.prefilled) for _ in range(rounds)]
+        """The next call starts a round (``calls``, the calls to come, needs no copies)."""
         self.calls = 0
+
+    def setup(self) -> None:
+        if self.calls % self.per_round == 0 and not self.fresh:
+            self.rewind()
+            self.fresh = True
+
+    def rewind(self) -> None:
+        self.states = None  # freed before its replacement is allocated
+        self.states = copy.deepcopy(self.prefilled)
 
     @torch.no_grad()
     def __call__(self) -> torch.Tensor:
-        if self.calls % self.per_round == 0:
-            self.states = self.fresh.pop() if self.fresh else copy.deepcopy(self.prefilled)
+        self.setup()
+        self.fresh = False
         self.calls += 1
+        return self.advance()
+
+    def advance(self) -> torch.Tensor:
         logits, self.states = self.model.step(self.token, self.states)
         return logits
+
+
+class GraphedDecode(DecodeLoop):
+    """DecodeLoop with one step captured in a CUDA graph and replayed for
+    each token (the launches of a batch-1 step cost more than its kernels):
+    the step reads and writes one static state, into which a round's first
+    call copies the prefilled one. Only a step whose state is all on the
+    device can be captured (``capture_problem``)."""
+
+    #: eager steps before capture, on a side stream, as torch.cuda.graphs asks
+    WARMUP_STEPS = 3
+
+    def __init__(self, model: Backbone, states: Any, token: torch.Tensor, per_round: int):
+        super().__init__(model, states, token, per_round)
+        self.states = copy.deepcopy(states)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side), torch.no_grad():
+            for _ in range(self.WARMUP_STEPS):
+                self.eager_step()
+        torch.cuda.current_stream().wait_stream(side)
+        self.rewind()
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph), torch.no_grad():
+            self.logits = self.eager_step()
+
+    def eager_step(self) -> torch.Tensor:
+        """One step that leaves its new state in the static one."""
+        logits, new = self.model.step(self.token, self.states)
+        copy_tensors(new, self.states)
+        return logits
+
+    def rewind(self) -> None:
+        copy_tensors(self.prefilled, self.states)
+
+    def advance(self) -> torch.Tensor:
+        self.graph.replay()
+        return self.logits
+
+
+def tensors_of(state: Any) -> list[torch.Tensor]:
+    """Every tensor in a decoding state (nested lists, tuples, dicts and
+    objects), in a fixed order."""
+    if isinstance(state, torch.Tensor):
+        return [state]
+    return [t for part in parts_of(state).values() for t in tensors_of(part)]
+
+
+def host_values(state: Any, where: str = "state") -> dict[str, Any]:
+    """Every number a decoding state keeps on the host, by where it is
+    (``KVCache.length``): a captured graph would replay it frozen."""
+    if isinstance(state, bool | int | float):
+        return {where: state}
+    found: dict[str, Any] = {}
+    for name, part in parts_of(state, where).items():
+        found.update(host_values(part, name))
+    return found
+
+
+def parts_of(state: Any, where: str = "state") -> dict[str, Any]:
+    if isinstance(state, torch.Tensor):
+        return {}
+    if isinstance(state, dict):
+        return {f"{where}[{k!r}]": v for k, v in state.items()}
+    if isinstance(state, list | tuple):
+        return {f"{where}[{i}]": v for i, v in enumerate(state)}
+    if hasattr(state, "__dict__"):
+        return {f"{type(state).__name__}.{k}": v for k, v in vars(state).items()}
+    return {}
+
+
+def copy_tensors(source: Any, target: Any) -> None:
+    for src, dst in zip(tensors_of(source), tensors_of(target), strict=True):
+        if src is not dst:
+            dst.copy_(src)
+
+
+@torch.no_grad()
+def capture_problem(model: Backbone, states: Any, token: torch.Tensor) -> str | None:
+    """Why one step of ``model`` cannot be captured in a CUDA graph (found by
+    one eager step on a copy of the state), or None: a number the step
+    advances on the host (a cache's length, which flash-attn's room check and
+    the fallback rotary read), or tensors that change shape (a cache that grows)."""
+    before = copy.deepcopy(states)
+    _, after = model.step(token, copy.deepcopy(states))
+    old, new = host_values(before), host_values(after)
+    moved = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+    if moved:
+        return f"the step advances host-side values ({', '.join(moved)})"
+    shapes = [t.shape for t in tensors_of(before)], [t.shape for t in tensors_of(after)]
+    if shapes[0] != shapes[1]:
+        return "the step changes its state's tensors (count or shape)"
+    return None
+
+
+def decode_loop(
+    model: Backbone, states: Any, token: torch.Tensor, call: Call
+) -> tuple[DecodeLoop, str | None]:
+    """The decode loop of ``call`` and, under --cuda-graphs, whether its step
+    was captured or why not (then it runs eagerly)."""
+    if not call.cuda_graphs:
+        return DecodeLoop(model, states, token, call.decode_tokens), None
+    problem = "CUDA graphs need a CUDA device" if call.device.type != "cuda" else None
+    problem = problem or capture_problem(model, states, token)
+    if problem is None:
+        try:
+            return GraphedDecode(model, states, token, call.decode_tokens), "captured"
+        except Exception as exc:  # an op that cannot be captured (a host sync, a CPU tensor)
+            problem = f"capture failed: {type(exc).__name__}: {exc}"
+    return DecodeLoop(model, states, token, call.decode_tokens), f"not captured: {problem}"
 
 
 def decode_workload(model: Backbone, call: Call) -> Workload:
@@ -151,13 +291,14 @@ def decode_workload(model: Backbone, call: Call) -> Workload:
     prompt = random_tokens(model, call.batch, call.length, call.device)
     with torch.no_grad():
         _, states = model.prefill(prompt)
-    token = prompt[:, -1]
-    loop = DecodeLoop(model, states, token, call.decode_tokens)
+    loop, graphed = decode_loop(model, states, prompt[:, -1], call)
     return Workload(
         synchronized(loop, call.device),
         iterations=call.decode_tokens,
         tokens_per_call=call.batch,
         prepare=loop.prepare,
+        setup=loop.setup,
+        cuda_graph=graphed,
     )
 
 
@@ -222,9 +363,12 @@ def analytic_figures(model: Backbone, workload: str, batch: int, length: int) ->
 # -- agreement with the family's reference ----------------------------------------
 def check_dtype(spec: MixerSpec, device: torch.device) -> torch.dtype:
     """fp64 on CPU; fp32 on CUDA, where fused kernels rarely take fp64, and for
-    a variant that says it runs in fp32 only (mamba/fused's C scan)."""
+    a variant that says it runs in fp32 only (mamba/fused's C scan); bf16 for
+    a variant that refuses fp32 (flash-attn computes in fp16 and bf16 only)."""
     if device.type == "cpu" and spec.cls.run_problem(device, torch.float64) is None:
         return torch.float64
+    if spec.cls.run_problem(device, torch.float32) is not None:
+        return torch.bfloat16
     return torch.float32
 
 
