@@ -194,6 +194,7 @@ class Attention(Mixer):
     sequence) and ``attend_cached`` (one query against the cache)."""
 
     modes = ("forward", "step (KV cache)", "prefill")
+    positional = "rotary (RoPE) on queries and keys, base rotary_base (10000), no other"
 
     def __init__(self, d_model: int, n_heads: int = 4, rotary_base: float = 10000.0) -> None:
         super().__init__(d_model)

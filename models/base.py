@@ -127,6 +127,10 @@ class Mixer(nn.Module):
     #: the accuracy runs train each family with its variant of lowest rank that
     #: runs in the run (tasks: family_defaults); None: never chosen unless named
     accuracy_rank: ClassVar[int | None] = None
+    #: how the mixer knows where a token is (a rotary encoding, a decay, nothing but
+    #: its recurrence), one line: saved per accuracy point (schema field positional),
+    #: so the length-extrapolation report never guesses it from a family's name
+    positional: ClassVar[str] = ""
 
     def __init__(self, d_model: int) -> None:
         super().__init__()

@@ -141,6 +141,10 @@ class Hyena(Mixer):
     """Shared weights and plumbing; variants differ only in ``long_conv``."""
 
     modes = ("forward", "step (growing history)", "prefill")
+    positional = (
+        "none beyond its long convolution (filters a function of t / l_max with an "
+        "exponential decay) and the short causal convolution"
+    )
 
     def __init__(
         self,

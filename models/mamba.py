@@ -397,6 +397,7 @@ class Mamba(Mixer):
     and step in its kernels)."""
 
     fixed_state = True
+    positional = "none beyond its recurrence (selective scan) and short causal convolution"
 
     modes = ("forward", "step (fixed-size state)", "prefill")
     #: FLOPs per (position, channel, state) of ``selective_scan`` in ``forward``

@@ -234,6 +234,7 @@ class Mamba2(Mixer):
     ``mamba_chunk_scan_combined``'s signature) and the conv's implementation."""
 
     fixed_state = True
+    positional = "none beyond its recurrence (SSD scan) and short causal convolution"
 
     modes = ("forward", "step (fixed-size state)", "prefill")
 

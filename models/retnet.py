@@ -311,6 +311,10 @@ class Retention(Mixer):
     variants differ in how they retain over the sequence."""
 
     fixed_state = True
+    positional = (
+        "xPos-style rotation of queries and keys times a per-head decay gamma^(n-m) "
+        "(RetNet's relative position)"
+    )
 
     modes = ("forward", "step (fixed state)", "prefill")
 
