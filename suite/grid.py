@@ -10,7 +10,13 @@ run ran here or on a worker, and the report cannot tell the difference.
   or to the one ``--ray-address`` names; each run takes one CPU thread, or one
   GPU. A worker that dies (killed, out of memory) gives a record with status
   failed and its reason, and the rest of the grid goes on. Ray is imported
-  only here, only then.
+  only here, only then. ``--ray-address`` is checked once at start
+  (``ray_address_problem``): Ray's own connect retries an unreachable head for
+  hours.
+
+A run in this process goes through ``suite.guard``: one that never returns is
+recorded ``timeout`` past ``run_budget_s`` and the grid goes on; one that
+changes torch's global state is recorded ``failed``, the state put back.
 
 Speed points never share the machine with this: suite/test_accuracy.py
 waits for every run of the grid before the speed files start.
@@ -18,6 +24,9 @@ waits for every run of the grid before the speed files start.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +34,18 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from schema import Status
+from tasks.catalog import get_task
 from tasks.record import RunKey, RunRecord, record_run
+
+from .guard import CallTimeout, StateChanged, guarded, torch_threads
+
+#: seconds --ray-address's head has to accept a connection at start
+REACH_TIMEOUT_S = 5.0
+#: a run in this process stops itself at its task's time budget (between two
+#: steps); the guard stops one that never returns: data, evaluation and one
+#: stuck step get this many budgets, plus RUN_MARGIN_S
+RUN_BUDGETS = 3
+RUN_MARGIN_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -75,11 +95,34 @@ def train_one(key: RunKey, context: GridContext) -> RunRecord:
     return record_run(key, run)
 
 
+def run_budget_s(key: RunKey, context: GridContext) -> float:
+    return RUN_BUDGETS * get_task(key.task, context.profile).budget.time_budget_s + RUN_MARGIN_S
+
+
+def guarded_run(train: Callable, key: RunKey, context: GridContext, budget_s: float) -> RunRecord:
+    """``train(key, context)`` under the guard, at the run's threads (put back
+    after); a run past ``budget_s`` or one that changed torch's state is a record."""
+    what = f"training {key.mixer} on {key.task} (seed {key.seed}, lr {key.lr:g})"
+    with torch_threads(context.threads):
+        try:
+            return guarded(lambda: train(key, context), budget_s, what)
+        except CallTimeout as timeout:
+            return RunRecord(key, Status.TIMEOUT, str(timeout))
+        except StateChanged as changed:
+            return RunRecord(key, Status.FAILED, str(changed))
+
+
 class InProcess:
     """Runs train here, one after another, when their record is asked for."""
 
-    def __init__(self, context: GridContext, total: int, train: Callable = train_one) -> None:
-        self.context, self.train = context, train
+    def __init__(
+        self,
+        context: GridContext,
+        total: int,
+        train: Callable = train_one,
+        budget_s: Callable[[RunKey, GridContext], float] = run_budget_s,
+    ) -> None:
+        self.context, self.train, self.budget_s = context, train, budget_s
         self.records: dict[RunKey, RunRecord] = {}
         self.progress = tqdm(total=total, desc="accuracy runs", unit="run", leave=False)
 
@@ -88,7 +131,8 @@ class InProcess:
 
     def result(self, key: RunKey) -> RunRecord:
         if key not in self.records:
-            self.records[key] = self.train(key, self.context)
+            budget_s = self.budget_s(key, self.context)
+            self.records[key] = guarded_run(self.train, key, self.context, budget_s)
             self.progress.update()
         return self.records[key]
 
@@ -154,3 +198,32 @@ class RayGrid:
         self.pending.clear()
         self.progress.close()
         self.ray.shutdown()
+
+
+def ray_address_problem(address: str, timeout_s: float = REACH_TIMEOUT_S) -> str | None:
+    """Why ``address`` cannot be used, None when its head accepts a TCP
+    connection within ``timeout_s``. ``auto`` is Ray's to find (it says at once
+    when there is no cluster) unless RAY_ADDRESS names one; ``ray://host:port``
+    (Ray Client) needs ray[client]."""
+    if address == "auto":
+        address = os.environ.get("RAY_ADDRESS", "auto")
+        if address == "auto":
+            return None
+    if address.startswith("ray://"):
+        if importlib.util.find_spec("grpc") is None:
+            return (
+                "ray://host:port is Ray Client, which needs pip install 'ray[client]' "
+                "(mixbench[ray] does not install it); or give the head's host:port"
+            )
+        address = address.removeprefix("ray://")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return "is not host:port (e.g. head:6379) or auto"
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        return (
+            f"nothing answers at {host}:{port} within {timeout_s:g} s "
+            f"({exc.strerror or exc}); start the cluster (ray start --head) or fix the address"
+        )
+    return None

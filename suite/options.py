@@ -35,9 +35,12 @@ from models.registry import (
 )
 from schema import AXES, DEFAULT_AXIS, SPEED_WORKLOADS, Workload
 
+from .grid import ray_address_problem
 from .profiles import AXIS_FLAGS, PROFILES, Profile
 
 DEVICES = ("auto", "cpu", "cuda")
+#: --workers beyond this many per core (or GPU) only queue and thrash
+MAX_WORKERS_PER_CORE = 4
 #: --warmup-s on CUDA when not given: Triton kernels compile and autotune on their first calls
 CUDA_WARMUP_S = 1.0
 DTYPES = {
@@ -225,15 +228,24 @@ def shard(text: str, context: Context | None = None) -> Shard:
 
 
 def workers(text: str, context: Context | None = None) -> int:
-    """A positive number, or auto: one per GPU where there are GPUs, else one per core."""
+    """A positive number up to MAX_WORKERS_PER_CORE per core (or GPU), or auto:
+    one per GPU where there are GPUs, else one per core."""
     if text == "auto":
         return torch.cuda.device_count() or os.cpu_count() or 1
+    if not re.fullmatch(r"\s*[0-9]+\s*", text):
+        raise OptionError(f"{text!r} is not a whole number of workers such as 4, or auto")
+    most = MAX_WORKERS_PER_CORE * max(os.cpu_count() or 1, torch.cuda.device_count())
+    if positive_int(text) > most:
+        raise OptionError(f"is more than {most} ({MAX_WORKERS_PER_CORE} per core); give auto")
     return positive_int(text)
 
 
 def ray_address(text: str, context: Context | None = None) -> str:
     if not text.strip():
-        raise OptionError("is empty; give the cluster's address, e.g. ray://head:10001 or auto")
+        raise OptionError("is empty; give the cluster's address, e.g. head:6379 or auto")
+    problem = ray_address_problem(text.strip())
+    if problem is not None:
+        raise OptionError(problem)
     return text.strip()
 
 
@@ -582,6 +594,7 @@ def resolve_options(
             shown = "" if text is None or option.repeated else f" {text!r}"
             raise pytest.UsageError(f"{option.flag}{shown}: {error}") from None
     given = frozenset(dest for dest, text in raw.items() if text is not None)
+    check_axis_flags(values["sweep"], given)
     # --lengths replaces the decode contexts too
     lengths_given = dest_of(AXIS_FLAGS["length"].values) in given
     values["decode_lengths"] = (
@@ -590,6 +603,16 @@ def resolve_options(
     options = RunOptions(context.profile, values, given)
     check_mixers_fit(options)
     return options
+
+
+def check_axis_flags(sweep: str, given: frozenset[str]) -> None:
+    """An axis's values flag (--batches) sets only a sweep along that axis."""
+    for axis, flags in AXIS_FLAGS.items():
+        if axis != sweep and dest_of(flags.values) in given:
+            raise pytest.UsageError(
+                f"{flags.values} applies only with --sweep {axis} (this run sweeps {sweep}); "
+                f"add --sweep {axis}, or give {flags.fixed} for one value"
+            )
 
 
 def check_mixers_fit(options: RunOptions) -> None:
