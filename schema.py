@@ -363,6 +363,26 @@ FIELDS: tuple[Field, ...] = (
     Field("task_config", MAPPING, "accuracy: the task's settings, e.g. {num_kv_pairs: 8}"),
     Field("params_target", INT, "accuracy: the attention model's params this model matches"),
     Field(
+        "curve",
+        LIST,
+        "accuracy: the learning curve of every seed at the chosen lr, [{seed, points: [{step, "
+        "val_accuracy, cpu_s, flops}]}]: validation accuracy on a fixed subset of the "
+        "validation split at regular steps, with the training's CPU seconds (the process's, "
+        "evaluation excluded) and analytic FLOPs spent by then (flops None where a mixer has "
+        "no analytic count)",
+    ),
+    Field(
+        "extrapolation",
+        LIST,
+        "accuracy, length-extrapolation tasks: every seed's test accuracy at each longer "
+        "length, trained at seq_len, [{seed, accuracies: [{seq_len, accuracy}]}]",
+    ),
+    Field(
+        "positional",
+        TEXT,
+        "how the mixer knows a token's position (models.base.Mixer.positional), e.g. rotary",
+    ),
+    Field(
         "fixed_state",
         BOOL,
         "the mixer's decoding state is fixed in size, whatever the length (declared by its "

@@ -6,6 +6,7 @@ head and shows every number with what it rests on. Its parts, one role each:
 - intervals.py: the statistics (a Student-t interval, Welch's t-test);
 - protocol.py: the protocol's text, checked against the points;
 - accuracy_tables.py and accuracy_figures.py: the tables and the figures;
+- curves.py: the learning curves, steps to target and length extrapolation;
 - accuracy_claims.py: the kind of the Zoology claim (its instance is data in
   family_claims.py, checked with every family's claims).
 """
@@ -17,6 +18,7 @@ import pandas as pd
 from .accuracy_figures import accuracy_heatmap, length_figure, pareto_figures, state_figure
 from .accuracy_points import accuracy_frame, task_columns
 from .accuracy_tables import accuracy_table, footnote, lra_table, points_tables
+from .curves import curves_figure, extrapolation_figure, steps_to_target_table
 from .figures import FigureResult
 from .protocol import protocol_blocks
 from .published import LRA_TASKS
@@ -37,6 +39,7 @@ def table_blocks(points: pd.DataFrame) -> list[str | Table | None]:
         *(footnote(acc, task_columns(acc, lra=False)) if table is not None else []),
         lra,
         *(footnote(acc, lra_tasks) if lra is not None and lra.name == "accuracy_lra" else []),
+        steps_to_target_table(points),
         *points_tables(points),
     ]
 
@@ -48,5 +51,7 @@ def figure_blocks(points: pd.DataFrame) -> list[FigureResult | str | None]:
         accuracy_heatmap(points),
         length_figure(points),
         state_figure(points),
+        curves_figure(points),
+        extrapolation_figure(points),
         *pareto_figures(points),
     ]

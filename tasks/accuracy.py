@@ -3,14 +3,17 @@
 reference model's parameters (tasks/sizing.py), and measures validation accuracy
 (what a learning rate is chosen on) and test accuracy (what is reported), with the
 task's majority-class accuracy to read them against, the task's settings and the
-trained model's decoding-state bytes. tasks/record.py turns the run into the
-suite's saved fields.
+trained model's decoding-state bytes. Every run records its learning curve
+(``CURVE_POINTS`` validation points on ``CURVE_EXAMPLES`` examples, with the CPU
+seconds and analytic FLOPs spent by each); a length-extrapolation task's run is
+also tested at each of its longer lengths (``length_accuracies``).
+tasks/record.py turns the run into the suite's saved fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +22,20 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from .base import IGNORE_INDEX
+from models.base import matmul_flops, train_flops
+
+from .base import IGNORE_INDEX, TaskData, TaskSpec
 from .budget import train_config
 from .catalog import get_task
 from .model import ModelConfig, build_model
 from .sizing import matched_sizing, model_config
-from .train import StepsOutcome, TrainResult, autocast_dtype, train
+from .train import StepsOutcome, TrainConfig, TrainResult, autocast_dtype, evaluate, train
+
+#: learning-curve points per run, and the validation examples each is measured on:
+#: 8 evaluations of one batch cost about what 8 training steps do (~3% of a
+#: 250-step run)
+CURVE_POINTS = 8
+CURVE_EXAMPLES = 128
 
 
 @dataclass
@@ -49,6 +60,8 @@ class AccuracyRun:
     #: the trained model's decoding state after seq_len tokens at batch 1, all layers
     #: (``decoding_state_bytes``); None where a mixer does not say
     state_bytes: int | None = None
+    #: length-extrapolation tasks: [{seq_len, accuracy}] at each longer test length
+    extrapolation: list[dict] = field(default_factory=list)
 
 
 def majority_accuracy(dataset: Dataset) -> float:
@@ -88,6 +101,39 @@ def decoding_state_bytes(model: nn.Module, seq_len: int, dtype: torch.dtype) -> 
         return None
 
 
+def training_step_flops(model: nn.Module, spec: TaskSpec, batch: int) -> int | None:
+    """Analytic FLOPs of one training step of a task model (forward and backward,
+    models.base.train_flops): its mixers' ``flops`` and the blocks' MLPs over every
+    token, and the head (an LM head over every token, a classifier over each
+    sequence); None where a mixer has no analytic count. A pair task's two
+    documents go through the backbone as two sequences each."""
+    backbone = model.backbone
+    cfg = backbone.cfg
+    sequences = batch * (2 if spec.kind == "pair" else 1)
+    tokens = sequences * spec.seq_len
+    try:
+        mixers = sum(m.flops(sequences, spec.seq_len) for m in backbone.mixers)
+    except NotImplementedError:
+        return None
+    mlp = 2 * matmul_flops(tokens, cfg.mlp_ratio * cfg.d_model, cfg.d_model)
+    head_rows, classes = (tokens, cfg.vocab_size) if cfg.head == "lm" else (batch, cfg.n_classes)
+    return train_flops(mixers + cfg.n_layers * mlp + matmul_flops(head_rows, classes, cfg.d_model))
+
+
+def length_accuracies(model: nn.Module, data: TaskData, cfg: TrainConfig) -> list[dict]:
+    """Test accuracy at each of ``data.length_tests``' lengths, [{seq_len, accuracy}]
+    in order of length; each batch holds about as many tokens as at the training
+    length (a batch of 128 at 64x the length would not fit)."""
+    train_len = data.spec.seq_len
+    measured = []
+    for length, dataset in sorted(data.length_tests.items()):
+        batch = max(1, cfg.eval_batch_size * train_len // length)
+        at_length = replace(cfg, eval_batch_size=batch)
+        accuracy = evaluate(model, dataset, at_length, f"test at length {length}")
+        measured.append({"seq_len": length, "accuracy": accuracy})
+    return measured
+
+
 def run_accuracy(
     mixer: str,
     task: str,
@@ -117,15 +163,17 @@ def run_accuracy(
     ``checkpoint``: a file saved every ``checkpoint_every`` steps and resumed from
     when it exists (tasks.train.CheckpointError for another run's).
     ``task`` may be an alias of the profile's (``AccuracyProfile.aliases``); the run
-    records the task it stands for. Raises MixerUnavailable and tasks.lra.DataMissing
-    for runs that cannot start.
+    records the task it stands for. A length-extrapolation task's mixers are built
+    for its longest test length (a Hyena filter is defined up to its l_max).
+    Raises MixerUnavailable and tasks.lra.DataMissing for runs that cannot start.
     """
     the_task = get_task(task, profile)
     budget = the_task.budget
     data = the_task.data(seed, str(data_dir) if data_dir else None)
     seq_len = data.spec.seq_len
     sizing = matched_sizing(mixer, data.spec, budget, options)
-    model_cfg = model_config(mixer, sizing.d_model, budget, seq_len, options or {})
+    longest = max(data.length_tests, default=seq_len)
+    model_cfg = model_config(mixer, sizing.d_model, budget, longest, options or {})
     torch.manual_seed(seed)
     with torch.device(device):
         model = build_model(data.spec, model_cfg)
@@ -139,7 +187,10 @@ def run_accuracy(
         checkpoint_path=str(checkpoint) if checkpoint else None,
         checkpoint_every=checkpoint_every,
     )
-    result = train(model, data, train_cfg, timer=timer)
+    train_cfg = replace(train_cfg, curve_points=CURVE_POINTS, curve_examples=CURVE_EXAMPLES)
+    step_flops = training_step_flops(model, data.spec, budget.batch_size)
+    result = train(model, data, train_cfg, timer=timer, step_flops=step_flops)
+    reached = result.status != "diverged"
     state_dtype = autocast_dtype(train_cfg) or next(model.parameters()).dtype
     return AccuracyRun(
         mixer,
@@ -153,4 +204,5 @@ def run_accuracy(
         lr=train_cfg.lr,
         task_config=dict(the_task.config),
         state_bytes=decoding_state_bytes(model, seq_len, state_dtype),
+        extrapolation=length_accuracies(model, data, train_cfg) if reached else [],
     )

@@ -41,6 +41,9 @@ class TaskData:
     #: what a loader left out, by reason, e.g. ``{"empty images": 12}`` (the
     #: Pathfinder release holds some 0-byte PNGs, which LRA drops as well)
     skipped: dict[str, int] = field(default_factory=dict)
+    #: length-extrapolation tasks: test length -> a test split at that length
+    #: (longer than ``spec.seq_len``, which the model trains at); empty elsewhere
+    length_tests: dict[int, Dataset] = field(default_factory=dict)
 
 
 def split_sizes(n_train: int, n_test: int, n_val: int | None = None) -> dict[str, int]:

@@ -12,7 +12,8 @@ are added at the profile's size and raise ``DataMissing`` when their files are
 absent.
 
 A new generated task is its generator (e.g. tasks/synthetic/NAME.py), its test,
-and one ``synthetic_task(...)`` entry in a profile below.
+and one ``synthetic_task(...)`` entry in a profile below. A length-extrapolation
+task (``extrapolation_task``) trains at its length and is tested at longer ones too.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from .lra import TASK_NAMES as LRA_TASK_NAMES
 from .lra import load_task, make_listops
 from .lra.listops import listops_spec
 from .lra.registry import task_spec as lra_task_spec
-from .synthetic.induction import InductionConfig, make_induction
+from .synthetic.extrapolation import ExtrapolatedConfig, extrapolation_splits
+from .synthetic.induction import InductionConfig
 from .synthetic.mad import (
     LANGUAGE_MODEL_TASKS,
     MAD_TASKS,
@@ -42,6 +44,7 @@ from .synthetic.mad import (
 )
 from .synthetic.mqar import MQARConfig, make_mqar
 from .synthetic.selective_copy import SelectiveCopyConfig, make_selective_copy
+from .train import head
 
 #: (profile, task) -> the mean accuracy over seeds that the reference mixer's family
 #: (tasks.sizing.REFERENCE_MIXER) must reach on a full-budget run; below it the
@@ -153,6 +156,32 @@ def synthetic_task(
         {**recorded, "n_train": n_train, "n_test": n_test},
         lambda seed, _data_dir: make_task(n_train, n_test, seed=seed, **config),
     )
+
+
+def extrapolation_task(
+    name: str,
+    config: ExtrapolatedConfig,
+    lengths: tuple[int, ...],
+    budget: Budget,
+    n_train: int,
+    n_test: int,
+    n_length_test: int,
+) -> Task:
+    """An induction or MQAR task trained at ``config.seq_len`` (its splits exactly
+    those of the plain task) and tested besides at each of ``lengths`` on
+    ``n_length_test`` examples (tasks.synthetic.extrapolation_splits: no test
+    sequence comes from training)."""
+    generator = type(config).__name__.removesuffix("Config").lower()
+    recorded = {"generator": generator, **_plain(asdict(config))}
+    extra = {"test_lengths": list(lengths), "n_length_test": n_length_test}
+
+    def load(seed: int, _data_dir: str | None) -> TaskData:
+        split = extrapolation_splits(config, lengths, seed, n_train=n_train, n_test=n_test)
+        tests = {length: head(test, n_length_test) for length, test in split.tests.items()}
+        return replace(split.data, length_tests=tests)
+
+    config_recorded = {**recorded, "n_train": n_train, "n_test": n_test, **extra}
+    return Task(name, budget, config.spec(), config_recorded, load)
 
 
 def listops_task(
@@ -270,6 +299,43 @@ def _mad_paper_budget(n_train: int) -> Budget:
     )
 
 
+def _paper_mqar_budget(_seq_len: int, _num_kv_pairs: int) -> Budget:
+    """Every paper MQAR point's training (Zoology's sweep, at one budget)."""
+    return Budget(
+        steps=5000,
+        batch_size=64,
+        lr=1e-3,
+        lr_grid=(5e-4, 1e-3, 2e-3),
+        d_model=128,
+        n_layers=2,
+        chunk_size=128,
+        time_budget_s=3600,
+    )
+
+
+def _paper_induction_budget() -> Budget:
+    """Mamba's induction-heads extrapolation (Gu & Dao 2023, arXiv:2312.00752,
+    section 4.1.2, Table 2, and appendix E.1.2 as we read it): two layers of width
+    64, vocabulary 16, batch 8, Adam without weight decay, the better of rates 2e-4
+    and 1e-3, 25 "epochs" of 8192 steps (204,800 steps; attention with RoPE got 50).
+    What differs here: the paper draws fresh data every step, this trains on 100k
+    fixed sequences (16 passes over them); its rate is constant, this one warms up
+    over 1% of the steps and decays by a cosine (Budget has no constant schedule);
+    it tests to 2^20 tokens, this to 2^16 (256 sequences a length, batch 1 there)."""
+    return Budget(
+        steps=204_800,
+        batch_size=8,
+        lr=1e-3,
+        lr_grid=(2e-4, 1e-3),
+        d_model=64,
+        n_layers=2,
+        chunk_size=128,
+        time_budget_s=7200,
+        weight_decay=0.0,
+        warmup_steps=2048,
+    )
+
+
 def _truncated(max_length: int) -> dict[str, dict]:
     return {name: {"max_length": max_length} for name in ("listops", "text", "retrieval")}
 
@@ -310,6 +376,11 @@ def _default_budget(steps: int, batch_size: int, **options) -> Budget:
 # alone would take more than half of the profile's budget; with 4-paddle contours,
 # or at 12x12, it stayed at chance for 300-600 steps.
 DEFAULT_MQAR_POINTS = [(32, 4), (32, 8), (64, 4)]
+#: the default profile's length extrapolation: MQAR's first point and induction,
+#: trained at L32 as before (no step more) and tested at 2L, 4L and 8L on 200
+#: examples each (~6x the tokens of the 500-example test at L32: a few seconds a run)
+DEFAULT_TEST_LENGTHS = (64, 128, 256)
+DEFAULT_LENGTH_TEST_EXAMPLES = 200
 #: the points past the plateau's reach within 250 steps (above)
 LONG_MQAR_POINTS = {(32, 8), (64, 4)}
 
@@ -348,15 +419,15 @@ PROFILES: dict[str, AccuracyProfile] = {
                 vocab_size=12,
                 n_copy=4,
             ),
-            synthetic_task(
+            # tested at 2x and 4x its length too: the extrapolation path in seconds
+            extrapolation_task(
                 "induction",
-                make_induction,
-                InductionConfig,
+                InductionConfig(seq_len=16, vocab_size=10),
+                (32, 64),
                 Budget(steps=15, batch_size=16, lr=3e-3, d_model=32, n_layers=2, n_heads=2),
                 256,
                 64,
-                seq_len=16,
-                vocab_size=10,
+                32,
             ),
             *lra_tasks(
                 Budget(
@@ -380,9 +451,18 @@ PROFILES: dict[str, AccuracyProfile] = {
     "default": AccuracyProfile(
         name="default",
         tasks=(
+            extrapolation_task(
+                mqar_task_name(*DEFAULT_MQAR_POINTS[0]),
+                MQARConfig(seq_len=32, num_kv_pairs=4, vocab_size=16),
+                DEFAULT_TEST_LENGTHS,
+                _default_mqar_budget(*DEFAULT_MQAR_POINTS[0]),
+                8000,
+                500,
+                DEFAULT_LENGTH_TEST_EXAMPLES,
+            ),
             *mqar_sweep(
                 _default_mqar_budget,
-                DEFAULT_MQAR_POINTS,
+                DEFAULT_MQAR_POINTS[1:],
                 vocab_for=lambda L, kv: 4 * kv,
                 n_train_for=lambda L, kv: 8000,
                 n_test=500,
@@ -403,15 +483,14 @@ PROFILES: dict[str, AccuracyProfile] = {
             # induction needs two layers; at L32 with 8 content tokens (chance ~0.14)
             # attention crosses its plateau near step 200 and ends at 0.87-1.00 after
             # 250 steps on seeds 0-2 (Hyena and Mamba ~0.99)
-            synthetic_task(
+            extrapolation_task(
                 "induction",
-                make_induction,
-                InductionConfig,
+                InductionConfig(seq_len=32, vocab_size=10),
+                DEFAULT_TEST_LENGTHS,
                 _default_budget(steps=250, batch_size=32),
                 8000,
                 500,
-                seq_len=32,
-                vocab_size=10,
+                DEFAULT_LENGTH_TEST_EXAMPLES,
             ),
             # MAD's fuzzy recall, noisy recall and memorization, reduced (not measured:
             # 100 steps of 512 tokens, under half the cost of an MQAR point of 250 x 1024)
@@ -454,20 +533,20 @@ PROFILES: dict[str, AccuracyProfile] = {
         name="paper",
         tasks=(
             # Zoology's MQAR (Arora et al., 2023: vocab 8192, pairs up to L/4, lengths
-            # to 2K and beyond); fewer training examples past L1024 (the same tokens)
+            # to 2K and beyond); fewer training examples past L1024 (the same tokens).
+            # Its first point is tested at 2L, 4L and 8L as well (no step more)
+            extrapolation_task(
+                mqar_task_name(512, 32),
+                MQARConfig(seq_len=512, num_kv_pairs=32, vocab_size=8192),
+                (1024, 2048, 4096),
+                _paper_mqar_budget(512, 32),
+                100_000,
+                3000,
+                1000,
+            ),
             *mqar_sweep(
-                lambda L, kv: Budget(
-                    steps=5000,
-                    batch_size=64,
-                    lr=1e-3,
-                    lr_grid=(5e-4, 1e-3, 2e-3),
-                    d_model=128,
-                    n_layers=2,
-                    chunk_size=128,
-                    time_budget_s=3600,
-                ),
+                _paper_mqar_budget,
                 [
-                    (512, 32),
                     (512, 64),
                     (1024, 64),
                     (1024, 128),
@@ -478,6 +557,17 @@ PROFILES: dict[str, AccuracyProfile] = {
                 vocab_for=lambda L, kv: 8192,
                 n_train_for=lambda L, kv: 100_000 * 1024 // max(L, 1024),
                 n_test=3000,
+            ),
+            # Mamba's Table 2 (_paper_induction_budget): trained at 256, tested from 2x
+            # to 256x that length; the paper tests to 2^20 (4096x), capped here at 2^16
+            extrapolation_task(
+                "induction",
+                InductionConfig(seq_len=256, vocab_size=16),
+                tuple(2**k for k in range(9, 17)),
+                _paper_induction_budget(),
+                100_000,
+                1000,
+                256,
             ),
             synthetic_task(
                 "selective_copy",

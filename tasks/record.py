@@ -54,6 +54,12 @@ class RunRecord:
     tokens_seen: int | None = None
     tokens_per_s: float | None = None
     train_s: float | None = None
+    #: CPU seconds of the training steps (the process's)
+    train_cpu_s: float | None = None
+    #: [{step, val_accuracy, cpu_s, flops}] (tasks.train.CurvePoint)
+    curve: list[dict] | None = None
+    #: length-extrapolation tasks: [{seq_len, accuracy}] at each longer length
+    extrapolation: list[dict] | None = None
 
     @property
     def step_s(self) -> float | None:
@@ -88,6 +94,9 @@ def record_run(key: RunKey, run: AccuracyRun) -> RunRecord:
         tokens_seen=result.steps * run.batch * run.seq_len,
         tokens_per_s=result.tokens_per_s,
         train_s=result.train_time_s,
+        train_cpu_s=result.train_cpu_s,
+        curve=list(result.curve),
+        extrapolation=list(run.extrapolation),
     )
 
 
@@ -123,8 +132,9 @@ def point_extra_info(
     chosen run first; empty when none reached an accuracy). The accuracy is the mean
     over the seeds that reached one; the shape, sizes and settings are the first
     run's (None for a point that trained no run: both lists empty, its status then
-    the caller's to set); the mixer's class and whether its state is fixed come from
-    the registry."""
+    the caller's to set); the mixer's class, whether its state is fixed and its
+    positional encoding come from the registry. Every seed's learning curve and
+    length-extrapolation accuracies are kept (``per_seed``)."""
     from models.registry import get_spec
 
     spec = get_spec(mixer)
@@ -135,6 +145,7 @@ def point_extra_info(
         mixer=mixer,
         mixer_class=spec.class_path,
         fixed_state=spec.cls.fixed_state,
+        positional=spec.cls.positional or None,
         workload=Workload.ACCURACY,
         task=task,
         device=device,
@@ -157,6 +168,8 @@ def point_extra_info(
         lr_grid=[
             {"lr": r.key.lr, "val_accuracy": r.val_accuracy, "status": str(r.status)} for r in first
         ],
+        curve=per_seed(seeds, "curve", "points"),
+        extrapolation=per_seed(seeds, "extrapolation", "accuracies"),
         chance_accuracy=shape.chance_accuracy,
         tokens_seen=shape.tokens_seen,
         tokens_per_s=median_of(r.tokens_per_s for r in seeds),
@@ -164,6 +177,14 @@ def point_extra_info(
         status=point_status(first, seeds),
         reason="; ".join(reasons) or None,
     )
+
+
+def per_seed(seeds: list[RunRecord], attribute: str, key: str) -> list[dict] | None:
+    """[{seed, <key>: the run's <attribute>}] for every seed that recorded one;
+    None when none did (a task without extrapolation, a run that broke)."""
+    kept = [{"seed": r.key.seed, key: getattr(r, attribute)} for r in seeds]
+    kept = [entry for entry in kept if entry[key]]
+    return kept or None
 
 
 def median_of(values: Iterable[float | None]) -> float | None:

@@ -6,6 +6,11 @@ splits. ``train`` is the one way through: set-up, the steps, evaluation.
 A run that produces a NaN/inf loss or gradient stops and comes back with
 ``status="diverged"``: divergence is a finding about a mixer, not a crash.
 
+With ``curve_points`` set, the run records its learning curve: validation accuracy
+on the first ``curve_examples`` examples of the validation split at that many
+evenly spaced steps (the last one the final step), each with the CPU seconds and
+the FLOPs its training steps had spent by then (``CurvePoint``).
+
 Data-parallel: when a process group of more than one process is up (``torchrun``
 and ``with distributed(device)``, or any ``init_process_group``), ``train`` wraps
 the model in DistributedDataParallel and each rank takes its ``1/world_size``
@@ -37,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LambdaLR
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import Dataset, Subset, TensorDataset
 from tqdm.auto import tqdm
 
 from models.backbone import count_params
@@ -87,12 +92,20 @@ class TrainConfig:
     time_budget_s: float | None = None
     #: None: show a progress bar only when stderr is a terminal
     progress: bool | None = None
+    #: learning-curve points along the run (0: none); each evaluates the first
+    #: ``curve_examples`` validation examples, so the curve costs little
+    curve_points: int = 0
+    curve_examples: int = 128
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_batch_size", "checkpoint_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("curve_points", "curve_examples"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if self.autocast not in ("auto", "bf16", "off"):
             raise ValueError(
                 f"autocast must be 'auto', 'bf16' or 'off', got {self.autocast!r} "
@@ -109,6 +122,25 @@ class TrainConfig:
     def trajectory(self) -> dict:
         fields = asdict(self)
         return {name: fields[name] for name in TRAJECTORY_FIELDS}
+
+    def curve_steps(self) -> set[int]:
+        """The steps the learning curve is measured at: ``curve_points`` evenly
+        spaced steps ending at the last (fewer when the run has fewer steps)."""
+        n = min(self.curve_points, self.steps)
+        return {round(k * self.steps / n) for k in range(1, n + 1)} if n else set()
+
+
+@dataclass
+class CurvePoint:
+    """One point of a learning curve."""
+
+    step: int
+    #: on the curve's validation subset (TrainConfig.curve_examples)
+    val_accuracy: float
+    #: CPU seconds of the training steps so far (the process's; evaluation excluded)
+    cpu_s: float
+    #: analytic FLOPs of the training steps so far; None where the model has no count
+    flops: float | None
 
 
 @dataclass
@@ -128,6 +160,10 @@ class TrainResult:
     val_accuracy: float | None = None
     #: the training loss at every step done (across resumes)
     losses: list[float] = field(default_factory=list, repr=False)
+    #: CPU seconds of the training steps (the process's, across resumes)
+    train_cpu_s: float = 0.0
+    #: the learning curve, as plain dicts (CurvePoint's fields); empty unless asked
+    curve: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -138,6 +174,9 @@ class Progress:
     train_time_s: float = 0.0
     tokens_seen: int = 0
     losses: list[float] = field(default_factory=list)
+    # defaults, so that a checkpoint written before they existed still resumes
+    train_cpu_s: float = 0.0
+    curve: list[dict] = field(default_factory=list)
 
 
 # -- the schedule and the optimizer -------------------------------------------
@@ -151,6 +190,10 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine
 
 
+#: devices AdamW's fused kernel runs on (one kernel for every parameter)
+FUSED_ADAMW_DEVICES = ("cpu", "cuda")
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
     # decaying biases and norm gains only shrinks them towards zero for no gain
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
@@ -159,7 +202,10 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
         {"params": decay, "weight_decay": cfg.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+    # the fused step: at the accuracy runs' widths the per-parameter loop of the
+    # default CPU AdamW was ~8% of a step, all of it Python and dispatch overhead
+    fused = torch.device(cfg.device).type in FUSED_ADAMW_DEVICES
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=fused)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> LambdaLR:
@@ -195,6 +241,14 @@ def fetch_batch(dataset: Dataset, indices: torch.Tensor) -> tuple[torch.Tensor, 
     return torch.stack([e[0] for e in examples]), torch.stack(
         [torch.as_tensor(e[1]) for e in examples]
     )
+
+
+def head(dataset: Dataset, n: int) -> Dataset:
+    """The first ``n`` examples of ``dataset`` (a TensorDataset stays one: one
+    gather a batch, not one lookup an example)."""
+    if isinstance(dataset, TensorDataset):
+        return TensorDataset(*(t[:n] for t in dataset.tensors))
+    return Subset(dataset, range(min(n, len(dataset))))
 
 
 # -- data-parallel -------------------------------------------------------------------
@@ -517,6 +571,10 @@ class Run:
     #: what the steps call: ``model`` wrapped in DistributedDataParallel under
     #: ``dist``, else ``model`` itself
     net: nn.Module | None = None
+    #: the validation examples the learning curve is measured on; None: no curve
+    curve_set: Dataset | None = None
+    #: analytic FLOPs of one training step; None: unknown
+    step_flops: int | None = None
 
     @property
     def writes(self) -> bool:
@@ -543,6 +601,7 @@ def train(
     cfg: TrainConfig,
     *,
     timer: Callable[[Callable[[], StepsOutcome]], StepsOutcome] = call,
+    step_flops: int | None = None,
 ) -> TrainResult:
     """Train ``model`` (logits with the class axis last) on ``data.train`` for
     ``cfg.steps`` steps, then measure accuracy on ``data.val`` and ``data.test``.
@@ -551,7 +610,9 @@ def train(
     run); stops early on divergence (status "diverged", no accuracy) or when the time
     budget runs out (status "timeout", evaluated all the same). ``timer`` calls the
     steps and returns their outcome, so that a benchmark times the steps alone, not
-    the optimizer's set-up (its first construction imports torch._dynamo) or evaluation.
+    the optimizer's set-up (its first construction imports torch._dynamo) or evaluation
+    (the learning curve's few evaluations happen among the steps). ``step_flops``: the
+    analytic FLOPs of one training step, for the learning curve's cost axis.
 
     Inside a process group of more than one process this is one rank of a
     data-parallel run (the module docstring says how); ValueError when the world
@@ -564,6 +625,7 @@ def train(
         if problem is not None:
             raise ValueError(problem)
     run = start_run(model, data, cfg, ddp)
+    run.step_flops = step_flops
     outcome = timer(functools.partial(run_steps, run, data.train, cfg))
     return finish(run, data, cfg, outcome)
 
@@ -577,6 +639,8 @@ def start_run(
     checkpoint = Path(cfg.checkpoint_path) if cfg.checkpoint_path else None
     identity = run_identity(model, data, cfg)
     run = Run(model, optimizer, scheduler, Progress(), checkpoint, identity, dist=ddp, net=model)
+    if cfg.curve_points and data.val is not None:
+        run.curve_set = head(data.val, cfg.curve_examples)
     if checkpoint is not None and checkpoint.exists():
         load_checkpoint(run, cfg)
     else:
@@ -634,6 +698,8 @@ def finish(run: Run, data: TaskData, cfg: TrainConfig, outcome: StepsOutcome) ->
         params=count_params(run.model),
         reason=outcome.reason,
         losses=progress.losses,
+        train_cpu_s=progress.train_cpu_s,
+        curve=progress.curve,
     )
 
 
@@ -649,9 +715,10 @@ def run_steps(run: Run, dataset: Dataset, cfg: TrainConfig) -> StepsOutcome:
     dtype = autocast_dtype(cfg)
     shown = show_progress(cfg) and run.writes
     bar = tqdm(total=cfg.steps, initial=progress.step, disable=not shown, desc="train")
+    curve_steps = cfg.curve_steps() if run.curve_set is not None else set()
     with bar:
         while progress.step < cfg.steps:
-            step_start = time.perf_counter()
+            step_start, cpu_start = time.perf_counter(), time.process_time()
             indices = batch_indices(progress.step, cfg.batch_size, len(dataset), cfg.seed)
             if ddp is not None:
                 indices = ddp.shard(indices)
@@ -682,6 +749,9 @@ def run_steps(run: Run, dataset: Dataset, cfg: TrainConfig) -> StepsOutcome:
             progress.tokens_seen += tokens.numel() * world_size
             progress.losses.append(loss_value)
             progress.train_time_s += time.perf_counter() - step_start
+            progress.train_cpu_s += time.process_time() - cpu_start
+            if progress.step in curve_steps:
+                progress.curve.append(asdict(curve_point(run, cfg)))
             bar.update(1)
             if progress.step % 10 == 0:
                 bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
@@ -702,10 +772,19 @@ def run_steps(run: Run, dataset: Dataset, cfg: TrainConfig) -> StepsOutcome:
     return StepsOutcome("ok", None, progress)
 
 
+def curve_point(run: Run, cfg: TrainConfig) -> CurvePoint:
+    """The learning curve at the run's current step."""
+    progress = run.progress
+    accuracy = evaluate(run.model, run.curve_set, cfg, "val", run.dist)
+    flops = None if run.step_flops is None else float(run.step_flops * progress.step)
+    return CurvePoint(progress.step, accuracy, progress.train_cpu_s, flops)
+
+
 def clip_gradients(model: nn.Module, max_norm: float | None) -> float:
-    """Clip to ``max_norm`` (when set) and return the global norm before clipping."""
+    """Clip to ``max_norm`` (when set) and return the global norm before clipping;
+    every parameter's norm in one foreach call (not one call a parameter)."""
     params = [p for p in model.parameters() if p.grad is not None]
     if max_norm is None:
-        norms = torch.stack([p.grad.detach().norm() for p in params])
-        return float(norms.norm())
-    return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        grads = [p.grad.detach() for p in params]
+        return float(torch.nn.utils.get_total_norm(grads, foreach=True))
+    return float(torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True))

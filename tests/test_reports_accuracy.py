@@ -9,6 +9,7 @@ one seed per point)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 from matplotlib.container import ErrorbarContainer
 
-from reports import accuracy, accuracy_figures, published
+from reports import accuracy, accuracy_figures, curves, published
 from reports.__main__ import main
 from reports.accuracy_figures import pareto_front
 from reports.accuracy_points import accuracy_frame
@@ -39,6 +40,7 @@ ACCURACY = FIXTURES / "accuracy"
 RUN = ACCURACY / "lab-box" / "0001_fff6666_20260305_120000.json"
 OLD = FIXTURES / "benchmarks"
 CPU = "0001 AMD EPYC"
+SEEDS_KV16_ATTENTION = (0.995, 0.99, 0.997)  # tests/fixtures/make_accuracy.py
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,10 @@ def with_seeds(points: pd.DataFrame, task: str, mixer: str, seeds: list[float]) 
 
 
 def zoology(points: pd.DataFrame) -> dict[str, str]:
-    frame = claims_table(points, "half", {"attention": [ZOOLOGY_CLAIM]}).frame
+    """The claim's verdicts as a run at the paper's budget would get them (the
+    fixture trains less: tests/test_reports_claims.py checks 'not reached')."""
+    reached = dataclasses.replace(ZOOLOGY_CLAIM, setting=None)
+    frame = claims_table(points, "half", {"attention": [reached]}).frame
     return frame.set_index("mixer")["verdict"].to_dict()
 
 
@@ -430,3 +435,83 @@ def test_the_report_has_the_accuracy_section(tmp_path):
     assert "published" in section and "Tay et al. 2021" in section
     assert ZOOLOGY_CLAIM.text in markdown
     assert sum(p.section == "Accuracy" for p in PARTS) >= 2
+
+
+# -- learning curves, steps to target, length extrapolation ---------------------------------
+def test_steps_to_target_is_the_first_step_the_mean_reaches_the_fraction_of_the_best(points):
+    found = curves.steps_to_target(curves.curve_rows(points)).set_index(["task", "mixer"])
+    best = statistics.fmean(SEEDS_KV16_ATTENTION)
+    row = found.loc[("mqar-L64-kv16", "attention/sdpa")]
+    assert row["target"] == pytest.approx(curves.TARGET_FRACTION * best)
+    # attention climbs over half of the 400 steps: at 150 it is 3/4 of the way, at 200 there
+    assert row["step"] == 200 and row["seeds_reached"] == "3 of 3"
+    assert row["cpu_s"] == pytest.approx(200 * 0.02) and row["flops"] > 0
+    assert math.isnan(found.loc[("mqar-L64-kv16", "mamba/scan"), "step"])  # ends at 62%
+
+
+def test_the_steps_to_target_table_says_not_within_the_budget(points):
+    table = curves.steps_to_target_table(points)
+    cells = table.frame.set_index(["task", "mixer"])["steps_to_target"]
+    assert cells[("mqar-L64-kv16", "mamba/scan")] == f"{curves.NOT_REACHED} (400 steps)"
+    assert cells[("mqar-L64-kv16", "attention/sdpa")].startswith("200 (seeds: 200 ± 0")
+
+
+def test_each_seeds_first_step_gives_the_interval():
+    rows = pd.DataFrame(
+        {
+            "run": "r", "task": "t", "mixer": "m", "chance_accuracy": 0.1,
+            "seed": [0, 0, 1, 1, 2, 2], "step": [10, 20] * 3,
+            "val_accuracy": [0.9, 1.0, 0.5, 1.0, 0.5, 0.6], "cpu_s": 1.0, "flops": math.nan,
+        }
+    )  # fmt: skip
+    (row,) = curves.steps_to_target(rows).to_dict("records")
+    # the best final mean is 0.867: target 0.78; the mean (0.63, 0.87) reaches it at 20;
+    # seeds 0 and 1 reach it at 10 and 20, seed 2 never
+    assert row["step"] == 20 and row["seeds_reached"] == "2 of 3"
+    assert row["seed_steps"].mean == 15 and row["seed_steps"].n == 2
+
+
+def test_the_learning_curves_draw_a_line_and_a_band_per_mixer(points):
+    result = curves.curves_figure(points)
+    try:
+        ax = next(a for a in result.figure.axes if a.get_title().startswith("mqar-L64-kv16"))
+        assert len(ax.lines) == 4 + 1  # four mixers and the chance line
+        assert len(ax.collections) == 4
+        attention = ax.lines[0]
+        assert list(attention.get_xdata()) == list(range(50, 401, 50))
+    finally:
+        plt.close(result.figure)
+
+
+def test_length_extrapolation_starts_at_the_training_length_and_names_positions(points):
+    rows = curves.extrapolation_rows(points)
+    assert set(rows["task"]) == {"mqar-L64-kv4"}
+    mamba = rows[rows["mixer"] == "mamba/scan"].sort_values("seq_len")
+    assert mamba["seq_len"].tolist() == [64, 128, 256, 512]
+    assert mamba["acc_mean"].iloc[0] == pytest.approx(statistics.fmean((0.99, 0.98, 0.985)))
+    result = curves.extrapolation_figure(points)
+    try:
+        assert "attention/sdpa: rotary (RoPE) on queries and keys" in result.caption
+        assert "hyena/fft: not recorded" in result.caption
+        (ax,) = [a for a in result.figure.axes if a.get_visible() and a.get_title()]
+        assert sum(isinstance(c, ErrorbarContainer) for c in ax.containers) == 4
+    finally:
+        plt.close(result.figure)
+
+
+def test_the_section_shows_the_curves_the_table_and_extrapolation(points):
+    tables = [b for b in accuracy.table_blocks(points) if hasattr(b, "frame")]
+    assert "accuracy_steps_to_target" in [t.name for t in tables]
+    figures_ = accuracy.figure_blocks(points)
+    try:
+        names = [f.name for f in figures_ if hasattr(f, "figure")]
+        assert {"accuracy_curves", "accuracy_extrapolation"} <= set(names)
+    finally:
+        for f in figures_:
+            if hasattr(f, "figure"):
+                plt.close(f.figure)
+
+
+def test_runs_without_curves_draw_none(old):
+    assert curves.curves_figure(old) is None and curves.steps_to_target_table(old) is None
+    assert curves.extrapolation_figure(old) is None

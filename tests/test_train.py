@@ -18,7 +18,9 @@ from tasks.train import (
     CheckpointError,
     TrainConfig,
     batch_indices,
+    evaluate,
     lr_factor,
+    make_optimizer,
     task_loss,
     train,
 )
@@ -329,3 +331,58 @@ def test_hand_written_kernels_ignore_autocast():
     for outside, inside in zip(*runs, strict=True):
         assert inside.dtype == torch.float32
         torch.testing.assert_close(inside, outside, rtol=0, atol=0)
+
+
+# -- learning curves and the optimizer step ---------------------------------------------
+def test_curve_steps_are_even_and_end_at_the_last_step():
+    assert tiny_config(steps=10, curve_points=4).curve_steps() == {2, 5, 8, 10}
+    assert tiny_config(steps=3, curve_points=8).curve_steps() == {1, 2, 3}
+    assert tiny_config(curve_points=0).curve_steps() == set()
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True])
+def test_curve_points_must_be_a_non_negative_integer(value):
+    with pytest.raises(ValueError, match="curve_points must be a non-negative integer"):
+        tiny_config(curve_points=value)
+
+
+def test_curve_records_validation_accuracy_cpu_and_flops_at_its_steps():
+    data = tiny_data()
+    model = tiny_model(data.spec)
+    cfg = tiny_config(curve_points=4, curve_examples=5)
+    result = train(model, data, cfg, step_flops=1000)
+    assert [p["step"] for p in result.curve] == [3, 6, 9, 12]
+    assert [p["flops"] for p in result.curve] == [3000.0, 6000.0, 9000.0, 12000.0]
+    cpu = [p["cpu_s"] for p in result.curve]
+    assert cpu == sorted(cpu) and 0 < cpu[-1] == pytest.approx(result.train_cpu_s)
+    # the last point is the trained model on the first 5 validation examples
+    subset = TensorDataset(*(t[:5] for t in data.val.tensors))
+    assert result.curve[-1]["val_accuracy"] == evaluate(model, subset, cfg)
+    assert all(0 <= p["val_accuracy"] <= 1 for p in result.curve)
+
+
+def test_curve_without_flops_and_no_curve_unless_asked():
+    data = tiny_data()
+    assert train(tiny_model(data.spec), data, tiny_config()).curve == []
+    curve = train(tiny_model(data.spec), data, tiny_config(curve_points=2)).curve
+    assert [p["flops"] for p in curve] == [None, None]
+
+
+def test_resumed_run_keeps_its_learning_curve(tmp_path):
+    data = tiny_data()
+    expected = train(tiny_model(data.spec), data, tiny_config(curve_points=4))
+    cfg = tiny_config(curve_points=4, checkpoint_path=tmp_path / "run.pt", checkpoint_every=5)
+    crashing = replace(data, train=CrashAfter(data.train, limit=7 * 8))
+    with pytest.raises(KeyboardInterrupt):  # dies in step 7: the step-5 checkpoint holds 3
+        train(tiny_model(data.spec), crashing, cfg)
+    resumed = train(tiny_model(data.spec, seed=123), data, cfg)
+    assert [p["step"] for p in resumed.curve] == [p["step"] for p in expected.curve]
+    assert [p["val_accuracy"] for p in resumed.curve] == pytest.approx(
+        [p["val_accuracy"] for p in expected.curve], abs=1e-6
+    )
+
+
+def test_optimizer_step_is_fused_on_the_cpu():
+    data = tiny_data()
+    optimizer = make_optimizer(tiny_model(data.spec), tiny_config())
+    assert optimizer.defaults["fused"] is True
