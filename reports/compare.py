@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from schema import FRACTION, Metric, Place, metrics_at
+from schema import FRACTION, NOT_RUN_STATUSES, Metric, Place, Status, metrics_at
 
 from .spread import (
     CONTENDED_MARK,
@@ -96,6 +96,9 @@ def flag_point(row: pd.Series, threshold: float) -> tuple[str, bool]:
         return "only in A", False
     if pd.isna(status_a):
         return "only in B", False
+    for side, status in (("A", status_a), ("B", status_b)):
+        if status in NOT_RUN_STATUSES:  # nothing ran to compare with
+            return f"not run in {side} ({status})", False
     if status_a == "ok" and status_b != "ok":
         return f"regression: now {status_b}", True
     if status_a != "ok" and status_b == "ok":
@@ -207,9 +210,17 @@ def compare_runs(
     )  # fmt: skip
 
 
+def ran(status: pd.Series) -> pd.Series:
+    """The point ran in that run: it is there, neither skipped nor unavailable."""
+    return status.notna() & ~status.isin([str(s) for s in NOT_RUN_STATUSES])
+
+
 def matched(frame: pd.DataFrame) -> pd.Series:
-    """Points both runs measured."""
-    return frame["status_a"].notna() & frame["status_b"].notna()
+    """Points a comparison checks: they ran in both runs and were measured in
+    one of them at least (a point skipped in both, or failed in both, matches
+    in name only)."""
+    measured = (frame["status_a"] == Status.OK) | (frame["status_b"] == Status.OK)
+    return ran(frame["status_a"]) & ran(frame["status_b"]) & measured
 
 
 def is_comparison(table: Table) -> bool:
@@ -224,11 +235,13 @@ def summary_line(table: Table) -> str:
     typical = f"; median speed-up {speedups.median():.2f}×" if not speedups.empty else ""
     if not both.any():
         return (
-            f"{table.title}: no point matched; the runs differ in workload, mixer, sweep, "
-            "length or model size (batch, d_model, n_layers)."
+            f"{table.title}: no point matched that ran in both runs and was measured in one; "
+            "the runs differ in workload, mixer, sweep, length or model size (batch, d_model, "
+            "n_layers), or what matches was skipped, unavailable or broken in both."
         )
     return (
-        f"{table.title}: {int(both.sum())} points matched, {regressions} regression"
+        f"{table.title}: {int(both.sum())} points compared, {regressions} regression"
         f"{'' if regressions == 1 else 's'}{typical}; "
-        f"{int((~both).sum())} points in only one run."
+        f"{int((~both).sum())} points not compared (in one run only, not run in one, "
+        "or measured in neither)."
     )

@@ -6,14 +6,22 @@ is a one-line error naming the problem, never a hang or a traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
+from reports.__main__ import EXIT_UNCHECKED
+from reports.__main__ import main as reports_main
 from suite.grid import ray_address_problem
 from suite.options import resolve_options
 from tests.test_options import KNOWN, assert_usage_error, collect_suite
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def closed_port() -> int:
@@ -105,3 +113,52 @@ def test_a_sane_worker_count_is_kept() -> None:
 def test_an_axis_flag_of_another_sweep_is_a_usage_error(sweep: str, raw: dict, flag: str) -> None:
     with pytest.raises(pytest.UsageError, match=flag):
         resolve(sweep=sweep, **raw)
+
+
+# -- reports compare --------------------------------------------------------------------
+CPU_RUN = (
+    ROOT / "tests/fixtures/benchmarks/Linux-CPython-3.11-64bit/0001_aaa1111_20260101_120000.json"
+)
+
+
+def runs_sharing_only(tmp_path: Path, status_a: str, status_b: str) -> Path:
+    """Two runs whose one shared point has these statuses (nothing else in common)."""
+    storage = tmp_path / "storage"
+    (storage / "box").mkdir(parents=True)
+    for number, status in (("0001", status_a), ("0002", status_b)):
+        data = json.loads(CPU_RUN.read_text())
+        kept = data["mixbench_failures"][0]
+        kept["extra_info"].update(status=status, reason=f"{status} here")
+        data["benchmarks"], data["mixbench_failures"] = [], [kept]
+        (storage / "box" / f"{number}_abc{number}_2026010{number[-1]}_120000.json").write_text(
+            json.dumps(data)
+        )
+    return storage
+
+
+def compare_code(storage: Path, out: Path) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = reports_main(
+            ["compare", "box/0001", "box/0002", "--storage", str(storage), "--out", str(out),
+             "--format", "md", "--fail-on-regression"]
+        )  # fmt: skip
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("status_a", "status_b"),
+    [("skipped", "skipped"), ("unavailable", "unavailable"), ("timeout", "timeout"),
+     ("skipped", "unavailable")],
+)  # fmt: skip
+def test_the_regression_gate_fails_when_no_point_ran_in_both(tmp_path, status_a, status_b):
+    code, stdout, stderr = compare_code(runs_sharing_only(tmp_path, status_a, status_b), tmp_path)
+    assert code == EXIT_UNCHECKED, stdout + stderr
+    assert "no point matched that ran in both runs" in stdout
+    assert "nothing was checked" in stderr
+
+
+def test_a_point_measured_in_a_and_not_run_in_b_is_no_regression_and_not_compared(tmp_path):
+    code, stdout, _ = compare_code(runs_sharing_only(tmp_path, "ok", "skipped"), tmp_path)
+    assert code == EXIT_UNCHECKED
+    assert "not run in B (skipped)" in (tmp_path / "compare.md").read_text()
