@@ -105,6 +105,20 @@ SMOKE_MODES = {
     "hyena": ModeSpeed((512,), d_model=32),
 }
 
+#: each family's fastest variant on a GPU (the Triton and CUDA kernels where
+#: installed) and its torch variant, which runs wherever torch does
+GPU_CHECK_MIXERS = (
+    "attention/sdpa",
+    "attention/flash-attn",
+    "retnet/fla",
+    "retnet/chunkwise",
+    "mamba/mamba-ssm",
+    "mamba/scan",
+    "mamba2/fla",
+    "mamba2/chunked",
+    "hyena/fft",
+)
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -199,11 +213,13 @@ PROFILES: dict[str, Profile] = {
         dtype="bfloat16",
         needs_cuda=True,
     ),
+    # scripts/gpu-check.sh runs it with GPU_CHECK_MIXERS in minutes on one GPU:
+    # every family's fastest variant up to L 8K (SDPA's FLOP/s there is its figure)
     "gpu-smoke": Profile(
         name="gpu-smoke",
-        sweeps={"length": (256, 1024, 4096), "batch": (1, 8, 32), "d_model": (128, 256, 512)},
+        sweeps={"length": (1024, 4096, 8192), "batch": (1, 8, 32), "d_model": (128, 256, 512)},
         fixed={"length": 1024, "batch": 1, "d_model": 256},
-        decode_lengths=(1024, 4096),
+        decode_lengths=(1024, 8192),
         n_layers=2,
         n_heads=4,
         chunk_size=128,
