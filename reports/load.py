@@ -755,6 +755,55 @@ def refuse_different_options(group: str, members: Sequence[tuple[RunFile, dict]]
     )
 
 
+def swept_value(row: Mapping[str, Any]) -> Any:
+    axis = AXES.get(str(row.get("sweep")))
+    return row.get(axis.key) if axis else None
+
+
+def unpaired_mixers(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Per speed workload of a merged shard group, the mixers that ran ok at the
+    value its mixers were compared at (or anywhere, where no comparison ran) but
+    were not alternated with the others in it: the shard that compared them held
+    only the mixers dealt to it (suite/shard.py)."""
+    ok = [row for row in rows if row.get("status") == Status.OK]
+    comparisons = [
+        row for row in rows if row.get("workload") == Workload.INTERLEAVED and not row.get("mixer")
+    ]
+    compared: dict[str, tuple[Any, set[str]]] = {}
+    for row in comparisons:
+        times = row.get("interleaved_s")
+        if row.get("status") == Status.OK and isinstance(times, dict):
+            compared[str(row.get("of_workload"))] = (swept_value(row), set(times))
+    unpaired = {}
+    # only where the suite compared (or tried to: a skipped record) the workload's mixers
+    for workload in {str(row.get("of_workload")) for row in comparisons}:
+        value, alternated = compared.get(workload, (None, set()))
+        ran = {
+            row["mixer"]
+            for row in ok
+            if row.get("workload") == workload
+            and row.get("mixer")
+            and (value is None or swept_value(row) == value)
+        }
+        if len(ran) > 1 and ran - alternated:
+            unpaired[workload] = sorted(ran - alternated)
+    return dict(sorted(unpaired.items()))
+
+
+def warn_unpaired(group: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    unpaired = unpaired_mixers(rows)
+    if unpaired:
+        listed = "; ".join(f"{w}: {', '.join(mixers)}" for w, mixers in unpaired.items())
+        warnings.warn(
+            f"shard group {group}: its ratios between mixers come from unpaired rounds, timed "
+            f"apart, for {listed}: each shard alternates only the mixers dealt to it, so these "
+            "were never interleaved with the others (a slow phase of one machine or moment is "
+            "not cancelled); run the speed sweep unsharded for paired ratios",
+            ShardWarning,
+            3,
+        )
+
+
 def merged_group(group: str, members: Sequence[tuple[RunFile, dict]]) -> list[dict[str, Any]]:
     """The points of one shard group as one run: each point once (a point
     saved by two autosaves, e.g. a shard run again, keeps the newest), each
@@ -819,6 +868,7 @@ def merged_group(group: str, members: Sequence[tuple[RunFile, dict]]) -> list[di
             ShardWarning,
             3,
         )
+    warn_unpaired(group, rows)
     return rows
 
 

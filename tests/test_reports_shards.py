@@ -227,3 +227,48 @@ def test_shards_run_with_other_options_are_not_merged(tmp_path):
         code = main(["--storage", str(folder), "--out", str(tmp_path / "out"), "--format", "md"])
     assert code != 0 and "dtype" in stderr.getvalue() and "Traceback" not in stderr.getvalue()
     assert len(stderr.getvalue().strip().splitlines()) == 1
+
+
+def comparison(mixers: list[str], status: str = "ok") -> dict:
+    """An interleaved point of forward at L1024 alternating ``mixers`` (as the shard
+    that held test_interleaved[forward] saves it)."""
+    from tests.fixtures.make_benchmarks import schema_benchmark, stats
+
+    values = dict(
+        workload="interleaved", of_workload="forward", sweep="length", seq_len=1024,
+        n_layers=2, dtype="float32", device="cpu",
+    )  # fmt: skip
+    if status != "ok":
+        return schema_benchmark(None, **values, status=status, reason="fewer than two mixers")
+    times = {m: [0.01, 0.011, 0.012] for m in mixers}
+    return schema_benchmark(stats(0.03), **values, interleaved_s=times, status=status)
+
+
+def test_a_merged_group_says_which_ratios_are_unpaired_and_why(tmp_path):
+    """Each shard alternates only the mixers dealt to it: the summary says which
+    ratios of the merged run come from rounds timed apart, and why."""
+    folder = storage(tmp_path / "storage", SHARD_2)
+    data = json.loads(SHARD_1.read_text())
+    mine = sorted(
+        {e["extra_info"]["mixer"] for e in data["benchmarks"] if e["extra_info"].get("mixer")}
+    )
+
+    def compared_alone(data: dict) -> None:
+        data["benchmarks"].append(comparison(["retnet/chunkwise", "mamba/scan"]))
+
+    rewritten(SHARD_1, folder / "box-a" / SHARD_1.name, compared_alone)
+    _, caught = quietly(folder, ["all"])
+    [message] = [m for m in caught if "unpaired" in m]
+    assert "forward: attention/sdpa" in message and "train_step" not in message
+    assert "each shard alternates only the mixers dealt to it" in message
+    assert mine  # the fixture's shard 1 measured mixers of its own
+
+    def skipped(data: dict) -> None:  # the shard that held the comparison ran < 2 mixers
+        data["mixbench_failures"].append(comparison([], status="skipped"))
+
+    rewritten(SHARD_1, folder / "box-a" / SHARD_1.name, skipped)
+    _, caught = quietly(folder, ["all"])
+    [message] = [m for m in caught if "unpaired" in m]
+    assert "forward: attention/sdpa, mamba/scan, retnet/chunkwise" in message
+    _, none = quietly(GROUP, ["all"])  # no comparison tried (an older run): nothing said
+    assert not none
