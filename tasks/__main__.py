@@ -5,25 +5,28 @@ and train one model.
     python -m tasks generate pathfinder --out DIR [--n 1000] [--difficulty hard]
     python -m tasks generate pathx --out DIR [--n 200]
     python -m tasks check [--data-dir DIR] [--max-images N]
-    python -m tasks train --task T --mixer M --profile P [--seed S] [--lr X] [--out FILE.json]
-        [--mixer-option PATTERN:knob=value ...] [--checkpoint FILE [--resume]]
+    python -m tasks train --task T --mixer M --profile P [--seed S] [--lr X]
+        [--out FILE.json [--overwrite]] [--mixer-option PATTERN:knob=value ...]
+        [--checkpoint FILE [--resume]]
     torchrun --nproc_per_node N -m tasks train ...
 
 ``generate`` writes the LRA release's layout under DIR, so pointing --data-dir or
 MIXBENCH_DATA at DIR lets the loaders read it exactly as they read the real release.
 It refuses to write over a dataset already there unless given --overwrite (which
-replaces it).
+replaces it); the files appear whole or not at all.
 
 ``train`` is one of the suite's accuracy runs (tasks.accuracy.run_accuracy: the
 profile's budget, the model matched to attention's parameters) outside pytest; it
 prints the result and --out saves it as the suite's accuracy fields (schema.py,
-through tasks.record, as the suite does). --mixer-option sets the mixer's own knobs
+through tasks.record, as the suite does), refusing to replace a file unless given
+--overwrite. --mixer-option sets the mixer's own knobs
 (``python -m models list`` shows them). --checkpoint FILE saves the run every
 --checkpoint-every steps; after an interruption the same command with --resume
 carries on from it to the result an uninterrupted run gives (a checkpoint of
 another mixer, task or setting is refused).
 Under torchrun it trains data-parallel (DDP; gloo on the CPU, nccl on CUDA) with
 the profile's global batch split over the processes; rank 0 alone prints and writes.
+A rank that loses another (killed, its machine gone) ends with one line saying so.
 
 Bad arguments end with a one-line error and exit status 2.
 """
@@ -40,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from models.arguments import non_negative_int, positive_float, positive_int
+from models.arguments import checked, positive_float, positive_int
 from tasks.download import add_download_parser, download_command
 from tasks.lra import TASK_NAMES, DataMissing, MalformedData, data_dir_from_env, load_task
 from tasks.lra.common import LazyImageDataset
@@ -56,6 +59,14 @@ SPLITS = ("train", "val", "test")
 
 class UsageError(Exception):
     """A bad argument: main() reports it in argparse's style and exits with 2."""
+
+
+class RunLost(Exception):
+    """A rank of a torchrun run lost the others: main() says so in one line, exit 1."""
+
+
+#: torch and numpy take seeds below 2**63
+seed_int = checked(int, lambda v: 0 <= v < 2**63, "a whole number", "must be from 0 to 2**63 - 1")
 
 
 def split_counts(n: int, fractions: tuple[float, float, float]) -> tuple[int, int, int]:
@@ -125,8 +136,25 @@ def generate_listops(args: argparse.Namespace) -> str:
     for split, count in zip(SPLITS, counts, strict=True):
         splits[split] = examples[start : start + count]
         start += count
-    paths = write_listops(out, splits)
+    paths = write_whole(out, splits)
     return f"{args.n} ListOps examples ({'/'.join(map(str, counts))}) in {paths[0].parent}"
+
+
+def write_whole(out: Path, splits: dict[str, list[tuple[str, int]]]) -> list[Path]:
+    """The ListOps TSVs whole or not at all: written in a staging folder inside
+    ``out``, then moved into place; a full disk leaves no truncated split."""
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".generating-"))
+    try:
+        written = write_listops(staging, splits)
+        moved = [out / path.relative_to(staging) for path in written]
+        for path, target in zip(written, moved, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        return moved
+    except OSError as error:
+        raise OSError(error.errno, f"{error.strerror} while writing ListOps", str(out)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 #: PathfinderConfig fields settable from the command line, with their types.
@@ -296,6 +324,11 @@ def check_train_args(args: argparse.Namespace) -> str:
         raise UsageError(str(error)) from None
     if args.out is not None and is_main_process():
         writable_file(args.out)
+        if args.out.exists() and not args.overwrite:
+            raise UsageError(
+                f"--out {args.out} already exists; pass --overwrite to replace it or choose "
+                "another --out"
+            )
     check_checkpoint(args)  # every rank reads the checkpoint: every rank checks it
     return device
 
@@ -357,38 +390,23 @@ def is_main_process() -> bool:
 
 def train_command(args: argparse.Namespace) -> int:
     """Train one accuracy run (data-parallel under torchrun), print it, save --out."""
-    import torch
+    import torch.distributed
 
-    from models.registry import MixerUnavailable
-    from tasks.accuracy import run_accuracy
-    from tasks.train import CheckpointError, distributed
+    from tasks.train import distributed, launched_rank
 
     device = check_train_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    with distributed(device) as ddp:
-        try:
-            run = run_accuracy(
-                args.mixer,
-                args.task,
-                args.profile,
-                device=ddp.device if ddp is not None else device,
-                data_dir=args.data_dir,
-                seed=args.seed,
-                lr=args.lr,
-                autocast=args.autocast,
-                progress=args.progress,
-                options=args.options,
-                checkpoint=args.checkpoint,
-                checkpoint_every=args.checkpoint_every,
-            )
-        except CheckpointError as error:
-            raise UsageError(f"--resume: {error}") from None
-        except (DataMissing, MalformedData) as error:
-            raise UsageError(f"{args.task}: {error}") from None
-        except MixerUnavailable as error:
-            raise UsageError(f"--mixer {args.mixer} cannot run here: {error}") from None
-        world_size = 1 if ddp is None else ddp.world_size
+    try:
+        with distributed(device) as ddp:
+            run, world_size = train_here(args, device, ddp)
+    except torch.distributed.DistError as error:  # a rank killed, its machine gone
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RunLost(
+            f"rank {launched_rank()} lost the other processes of the run ({first}); nothing "
+            "was saved: run again (--checkpoint FILE with --resume carries on from the last "
+            "checkpoint)"
+        ) from None
     if not is_main_process():
         return 0
     info = result_info(run, args, device)
@@ -397,6 +415,36 @@ def train_command(args: argparse.Namespace) -> int:
         write_json(args.out, info)
         print(f"wrote {args.out}")
     return 0
+
+
+def train_here(args: argparse.Namespace, device: str, ddp) -> tuple[Any, int]:
+    """The run in this process (one rank of it under torchrun), and the world size."""
+    from models.registry import MixerUnavailable
+    from tasks.accuracy import run_accuracy
+    from tasks.train import CheckpointError
+
+    try:
+        run = run_accuracy(
+            args.mixer,
+            args.task,
+            args.profile,
+            device=ddp.device if ddp is not None else device,
+            data_dir=args.data_dir,
+            seed=args.seed,
+            lr=args.lr,
+            autocast=args.autocast,
+            progress=args.progress,
+            options=args.options,
+            checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+        )
+    except CheckpointError as error:
+        raise UsageError(f"--resume: {error}") from None
+    except (DataMissing, MalformedData) as error:
+        raise UsageError(f"{args.task}: {error}") from None
+    except MixerUnavailable as error:
+        raise UsageError(f"--mixer {args.mixer} cannot run here: {error}") from None
+    return run, 1 if ddp is None else ddp.world_size
 
 
 def result_info(run, args: argparse.Namespace, device: str) -> dict[str, Any]:
@@ -441,10 +489,28 @@ def result_lines(run, info: dict[str, Any], world_size: int) -> str:
 
 
 def write_json(out: Path, info: dict[str, Any]) -> None:
-    """Write ``info`` whole or not at all (a temporary file renamed over ``out``)."""
-    partial = out.with_name(out.name + ".partial")
-    partial.write_text(json.dumps(info, indent=2, allow_nan=True) + "\n")
-    os.replace(partial, out)
+    """Write ``info`` whole or not at all: a temporary file of a name of its own
+    in ``out``'s folder (never a user's), renamed over ``out``; when writing
+    fails it is removed and the error names ``out``."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=out.parent, prefix=f".{out.name}.", suffix=".partial", delete=False
+    ) as partial:
+        temporary = Path(partial.name)
+    try:
+        temporary.write_text(json.dumps(info, indent=2, allow_nan=True) + "\n")
+        temporary.chmod(0o666 & ~current_umask())  # as a plain open would make it
+        os.replace(temporary, out)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise OSError(
+            error.errno, f"{error.strerror}; the result was not saved", str(out)
+        ) from None
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -462,10 +528,11 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--task", required=True, help="a task of the profile, e.g. mqar")
     train.add_argument("--mixer", required=True, help="family/variant (python -m models list)")
     train.add_argument("--profile", required=True, help="smoke, default, paper or gpu-smoke")
-    train.add_argument("--seed", type=non_negative_int, default=0)
+    train.add_argument("--seed", type=seed_int, default=0)
     train.add_argument("--lr", type=positive_float, default=None, help="default: the budget's")
     train.add_argument("--data-dir", type=Path, default=None, help="LRA data (or MIXBENCH_DATA)")
     train.add_argument("--out", type=Path, default=None, help="write the result here as JSON")
+    train.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     train.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda")
     train.add_argument(
         "--autocast", choices=("auto", "bf16", "off"), default="auto", help="auto: bf16 on CUDA"
@@ -528,7 +595,7 @@ def add_generate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_common(parser: argparse.ArgumentParser, n: int) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the data directory")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--n", type=positive_int, default=n, help="number of examples in all")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace a dataset already in --out"
@@ -578,6 +645,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))  # exits with status 2
     except OSError as error:  # the disk filled up, a folder vanished while writing
         parser.error(f"{error}; free the space or fix the folder, then run again")
+    except RunLost as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
     print(f"wrote {summary} ({time.perf_counter() - start:.1f} s)")
     return 0
 

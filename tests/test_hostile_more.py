@@ -7,10 +7,13 @@ is a one-line error naming the problem, never a hang or a traceback."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
+import os
 import socket
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,8 @@ from reports.__main__ import EXIT_UNCHECKED
 from reports.__main__ import main as reports_main
 from suite.grid import ray_address_problem
 from suite.options import resolve_options
+from tasks.__main__ import current_umask
+from tasks.__main__ import main as tasks_main
 from tests.test_options import KNOWN, assert_usage_error, collect_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,3 +167,113 @@ def test_a_point_measured_in_a_and_not_run_in_b_is_no_regression_and_not_compare
     code, stdout, _ = compare_code(runs_sharing_only(tmp_path, "ok", "skipped"), tmp_path)
     assert code == EXIT_UNCHECKED
     assert "not run in B (skipped)" in (tmp_path / "compare.md").read_text()
+
+
+# -- python -m tasks ----------------------------------------------------------------------
+TRAIN = ["train", "--task", "mqar", "--mixer", "attention/math", "--profile", "smoke"]
+
+
+def tasks_error(capsys, argv: list[str]) -> str:
+    """``python -m tasks argv`` ends with exit 2 and one error line, which is returned."""
+    with pytest.raises(SystemExit) as exited:
+        tasks_main(argv)
+    assert exited.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    import tasks.accuracy
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained despite a bad argument")
+
+    monkeypatch.setattr(tasks.accuracy, "run_accuracy", refuse)
+
+
+def test_train_refuses_to_replace_an_existing_out(tmp_path, capsys, no_training) -> None:
+    out = tmp_path / "existing.json"
+    out.write_text("the user's")
+    line = tasks_error(capsys, [*TRAIN, "--out", str(out)])
+    assert f"--out {out} already exists; pass --overwrite" in line
+    assert out.read_text() == "the user's"
+
+
+def test_train_overwrites_when_asked_and_leaves_a_users_partial_alone(tmp_path, capsys) -> None:
+    out = tmp_path / "existing.json"
+    out.write_text("old result")
+    users = tmp_path / "existing.json.partial"
+    users.write_text("the user's own file")
+    argv = [*TRAIN, "--out", str(out), "--overwrite", "--threads", "1", "--no-progress"]
+    assert tasks_main([*argv, "--device", "cpu"]) == 0
+    assert json.loads(out.read_text())["task"] == "mqar"
+    assert users.read_text() == "the user's own file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.json", "existing.json.partial"]
+    assert out.stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
+def full_disk_after(limit: int):
+    """A write_text that writes ``limit`` bytes, then finds the disk full."""
+
+    def write_text(self: Path, text: str, *args, **kwargs) -> int:
+        with open(self, "w") as handle:
+            handle.write(text[:limit])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    return write_text
+
+
+def test_a_full_disk_leaves_no_partial_result_and_names_the_out(tmp_path, capsys, monkeypatch):
+    from tasks.__main__ import write_json
+
+    out = tmp_path / "result.json"
+    monkeypatch.setattr(Path, "write_text", full_disk_after(0))
+    with pytest.raises(OSError, match=r"No space left on device; the result was not saved") as e:
+        write_json(out, {"accuracy": 0.5})
+    assert e.value.filename == str(out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_on_a_full_disk_leaves_no_truncated_tsv(tmp_path, capsys, monkeypatch) -> None:
+    import tasks.__main__ as tasks_cli
+
+    write = tasks_cli.write_listops
+
+    def fills_up(root, splits):
+        written = write(root, {"train": splits["train"]})  # one split whole, then full
+        written[0].write_bytes(written[0].read_bytes()[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tasks_cli, "write_listops", fills_up)
+    argv = ["generate", "listops", "--out", str(tmp_path), "--n", "20"]
+    argv += ["--min-length", "5", "--max-length", "40"]
+    line = tasks_error(capsys, argv)
+    assert "No space left on device while writing ListOps" in line and str(tmp_path) in line
+    assert list(tmp_path.iterdir()) == []  # no split, no staging folder
+
+
+def test_a_lost_rank_ends_with_one_line(capsys, monkeypatch) -> None:
+    import torch.distributed
+
+    import tasks.accuracy
+    import tasks.train
+
+    @contextlib.contextmanager
+    def two_ranks(device):
+        yield types.SimpleNamespace(device=device, world_size=2)
+
+    def peer_gone(*args, **kwargs):
+        raise torch.distributed.DistBackendError(
+            "[../gloo/transport/tcp/pair.cc:534] Connection closed by peer [127.0.0.1]:5\nmore"
+        )
+
+    monkeypatch.setattr(tasks.train, "distributed", two_ranks)
+    monkeypatch.setattr(tasks.accuracy, "run_accuracy", peer_gone)
+    monkeypatch.setenv("RANK", "1")
+    assert tasks_main([*TRAIN, "--device", "cpu", "--no-progress"]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1, errors
+    assert "rank 1 lost the other processes of the run (" in errors[0]
+    assert "Connection closed by peer" in errors[0] and "Traceback" not in errors[0]
