@@ -1,6 +1,7 @@
-"""The kind of claim the accuracy section checks: Zoology's finding on
-multi-query associative recall (MQAR). The claim itself is data, with the
-families' others, in family_claims.py."""
+"""The kind of claim the accuracy section checks for Zoology's finding on
+multi-query associative recall (MQAR), judged at the run's budget beside the
+paper's (paper_claims.py holds the other papers' kinds). The claim itself is
+data, with the families' others, in family_claims.py."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pandas as pd
 from .accuracy_points import interval_of, mqar_points
 from .claims import FAILS, HOLDS, INCONCLUSIVE, Claim, Scope, Verdict
 from .intervals import ONE_SEED
+from .paper_claims import PaperSetting, RunBudget, at_budget, budget_text
 from .state import fixed_state_of
 from .tables import baseline_among
 from .units import length_label
@@ -36,9 +38,11 @@ class RecallFallsWithFixedState(Claim):
     per fixed-state mixer, at the longest length where it and attention ran
     two pair counts or more, from the points' 95% intervals: inconclusive
     where they do not separate (or one seed gave none), or too few pair
-    counts were run."""
+    counts were run; not reached where it does not hold and the points
+    trained fewer steps or tokens than ``setting``, the paper's."""
 
     near: float = NEAR_PERFECT
+    setting: PaperSetting | None = None
 
     @property
     def criterion(self) -> str:
@@ -116,5 +120,9 @@ class RecallFallsWithFixedState(Claim):
         if verdict == INCONCLUSIVE:
             known = all(i.known for i in (*attention.values(), fewest, most))
             measured += "; the intervals do not separate" if known else f"; {ONE_SEED}"
+        if self.setting is not None:
+            run = RunBudget.of(both[both["seq_len"] == length])
+            verdict = at_budget(verdict, run, self.setting)
+            measured += f"; {budget_text(run, self.setting)}"
         # no one interval: the verdict rests on several, each named in ``measured``
         return replace(self.verdict(scope, mixer, measured, verdict), family=family)

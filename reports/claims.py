@@ -34,7 +34,10 @@ from .tables import Table, attention_baseline
 from .units import human
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
-VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
+#: a paper's finding that does not show where the run trained less than the paper
+#: did (paper_claims.py): neither confirmed nor refuted at this budget
+NOT_REACHED = "not reached at this budget"
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_REACHED)
 CONSTANT_SLOPE = 0.2  # a slope below this over the fitted lengths counts as constant
 #: the axis claims about growth in L are checked along
 LENGTH_AXIS = "length"
@@ -525,7 +528,9 @@ def claims_table(
         f"< {CONSTANT_SLOPE}. Every slope and ratio carries its 95% interval (low, high; how it "
         "was found is in the measured text): a claim holds where the whole interval meets the "
         "criterion, does not hold where none of it does, and is 'inconclusive' where the "
-        "interval straddles the criterion, or the run did not record the points it needs. A "
+        "interval straddles the criterion, or the run did not record the points it needs; a "
+        "paper's finding that does not show where the run trained fewer steps or tokens than "
+        "the paper is 'not reached at this budget' (both budgets in the measured text). A "
         "verdict decided by the baseline running out of memory or time says 'decided by'; "
         "points timed under contention are named. At short lengths fixed costs flatten "
         "slopes: read the lengths next to each number."

@@ -1,6 +1,8 @@
 """The claims of the families this project ships, as data: per family, the
 headline claims of its paper, each with the kind of check claims.py (or,
-for accuracy, accuracy_claims.py) makes.
+for accuracy, accuracy_claims.py and paper_claims.py) makes. The accuracy
+findings carry the paper's setting (``PaperSetting``), and name here, and
+nowhere else, the families they set the claim's family against.
 
 A family this file does not know brings its own through an entry point of
 the ``mixbench.claims`` group (see claim_sources.py).
@@ -19,6 +21,7 @@ from .claims import (
     SlopeBelowBaseline,
     SlopeWithin,
 )
+from .paper_claims import KeepsAccuracyBeyondLength, PaperSetting, SolvesWhereOthersFail
 
 DECODE, FORWARD, TRAIN = Workload.DECODE, Workload.FORWARD, Workload.TRAIN_STEP
 RETNET = "RetNet paper (Sun et al. 2023, arXiv:2307.08621)"
@@ -28,15 +31,91 @@ ZOOLOGY = (
     'Zoology (Arora et al. 2023, "Zoology: Measuring and Improving Recall in Efficient '
     'Language Models", arXiv:2312.04927)'
 )
+MECHANISTIC = (
+    'Arora, Rathi et al. 2025, "Mechanistic evaluation of Transformers and state space '
+    'models", arXiv:2505.15105'
+)
+#: Zoology's Fig. 2 (configs: HazyResearch/zoology, zoology/experiments/paper_configs/
+#: iclr24_zoology_figure2/configs.py): 100,000 training examples, 64 epochs, batch
+#: 512 at L 64 and 128 (256 at L 256), so 12,500 steps at its shortest length
+ZOOLOGY_SETTING = PaperSetting(
+    where="Zoology Fig. 2",
+    steps=12_500,
+    batch=512,
+    seq_len=64,
+    width="64–512",
+    other="vocab 8192, 4–16 pairs at L 64–256, 2 layers, lr grid 1e-4–1e-2",
+)
 #: checked in every run with attention's points: the claim compares the other
 #: mixers to attention, and finds the fixed-state ones from the data
 ZOOLOGY_CLAIM = RecallFallsWithFixedState(
     text="On MQAR attention stays near 100% while fixed-state mixers fall as the pairs grow",
     source=ZOOLOGY,
+    setting=ZOOLOGY_SETTING,
+)
+#: the Mamba paper's Table 1, its setting in Appendix E.1
+SELECTIVE_COPY_SETTING = PaperSetting(
+    where="Mamba Table 1, Appendix E.1",
+    steps=400_000,
+    batch=64,
+    seq_len=4096,
+    width="64",
+    other="2 layers, vocab 16, 16 data tokens to copy, constant lr 1e-4",
+)
+#: the Mamba paper's Table 2 (Table 11: every length), its setting in Appendix E.1:
+#: Mamba's results after 25 epochs of 8192 steps (attention's after 50)
+INDUCTION_SETTING = PaperSetting(
+    where="Mamba Table 2, Appendix E.1",
+    steps=204_800,
+    batch=8,
+    seq_len=256,
+    width="64",
+    other=(
+        "2 layers, vocab 16, tested from 64 to 2^20 tokens; Adam without weight decay, "
+        "constant lr 1e-3 (Mamba) or 2e-4 (attention)"
+    ),
+)
+#: arXiv:2505.15105 section 5.1 (configs: aryamanarora/tinylang, experiments/configs/
+#: ar_32/template.yaml and make_sweep.py); its length is in the task's data file
+RECALL_SETTING = PaperSetting(
+    where="arXiv:2505.15105 Sec. 5.1",
+    steps=3126,
+    batch=32,
+    width="16–256",
+    other="2 layers, lr grid 3e-5–3e-3, cosine with 10% warm-up, no weight decay",
+)
+#: Hyena is the time-invariant long convolution Mamba's Table 1 and the recall
+#: finding set against the input-dependent mixers
+SELECTIVE_COPY_CLAIM = SolvesWhereOthersFail(
+    text=(
+        "A selective (input-dependent) mixer solves selective copying where a time-invariant "
+        "long convolution does not (Table 1)"
+    ),
+    generator="selective_copy",
+    against=("hyena",),
+    setting=SELECTIVE_COPY_SETTING,
+    source=MAMBA,
+)
+INDUCTION_CLAIM = KeepsAccuracyBeyondLength(
+    text=(
+        "Trained on induction heads at one length, Mamba keeps its accuracy at 4× to 64× "
+        "that length while attention falls (Table 2)"
+    ),
+    generator="induction",
+    against=("attention",),
+    setting=INDUCTION_SETTING,
+    source=MAMBA,
+)
+RECALL_CLAIM = SolvesWhereOthersFail(
+    text="Attention solves associative recall fully; Hyena does not",
+    generator="mqar",
+    against=("hyena",),
+    setting=RECALL_SETTING,
+    source=MECHANISTIC,
 )
 
 FAMILY_CLAIMS: dict[str, tuple[Claim, ...]] = {
-    "attention": (ZOOLOGY_CLAIM,),
+    "attention": (ZOOLOGY_CLAIM, RECALL_CLAIM),
     "retnet": (
         ConstantIn(
             text="Decode state (KV-cache) bytes constant in context length",
@@ -118,6 +197,8 @@ FAMILY_CLAIMS: dict[str, tuple[Claim, ...]] = {
             source=MAMBA,
         ),
         MatchesReference(text="scan ≡ sequential reference (same outputs)", source=MAMBA),
+        SELECTIVE_COPY_CLAIM,
+        INDUCTION_CLAIM,
     ),
     "hyena": (
         SlopeBelowBaseline(

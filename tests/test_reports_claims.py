@@ -21,13 +21,21 @@ from reports.claims import (
     FAILS,
     HOLDS,
     INCONCLUSIVE,
+    NOT_REACHED,
     ConstantIn,
     SlopeWithin,
     claims_table,
     judge,
 )
-from reports.family_claims import FAMILY_CLAIMS
+from reports.family_claims import (
+    FAMILY_CLAIMS,
+    INDUCTION_CLAIM,
+    RECALL_CLAIM,
+    SELECTIVE_COPY_CLAIM,
+    ZOOLOGY_CLAIM,
+)
 from reports.load import load_points, run_file
+from reports.paper_claims import PaperSetting, RunBudget
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_1 = (
@@ -322,3 +330,225 @@ def test_a_decode_slope_from_points_timed_apart_decides_nothing(spread):
     assert flat["verdict"] == HOLDS
     assert "passes that alternated the values" in flat["measured"]
     assert "not decided" not in flat["measured"]
+
+
+# -- the papers' findings, judged at the run's budget -------------------------------
+
+PAPER_TOKENS = 400_000 * 64 * 4096  # Mamba's Table 1: steps x batch x L
+
+
+def accuracy_point(
+    mixer: str,
+    task: str,
+    seeds: list[float],
+    *,
+    generator: str | None = None,
+    tokens_seen: int = 250 * 32 * 32,
+    seq_len: int = 32,
+    fixed_state: bool | None = None,
+    extrapolation: dict[int, list[float]] | None = None,
+    **config,
+) -> dict:
+    """One accuracy point as the suite saves it: its seeds' test accuracies
+    and, for a length-extrapolation task, each seed's at longer lengths."""
+    family, variant = mixer.split("/")
+    ext = (
+        [
+            {
+                "seed": k,
+                "accuracies": [{"seq_len": n, "accuracy": a[k]} for n, a in extrapolation.items()],
+            }
+            for k in range(len(seeds))
+        ]
+        if extrapolation
+        else None
+    )
+    return {
+        "run": "lab",
+        "mixer": mixer,
+        "family": family,
+        "variant": variant,
+        "workload": "accuracy",
+        "task": task,
+        "status": "ok",
+        "ok": True,
+        "accuracy": sum(seeds) / len(seeds),
+        "seed_accuracies": [
+            {"seed": k, "accuracy": a, "status": "ok"} for k, a in enumerate(seeds)
+        ],
+        "chance_accuracy": 0.1,
+        "task_config": {"generator": generator or task, "seq_len": seq_len, **config},
+        "tokens_seen": tokens_seen,
+        "batch": 32,
+        "seq_len": seq_len,
+        "d_model": 64,
+        "fixed_state": fixed_state,
+        "extrapolation": ext,
+    }
+
+
+def paper_rows(rows: list[dict], claim: str) -> pd.DataFrame:
+    """The verdicts of the shipped claim ``claim`` (found through all_claims)
+    on accuracy points alone."""
+    declared = {f: [c for c in cs if c.text == claim] for f, cs in all_claims().items()}
+    frame = claims_table(pd.DataFrame(rows), "half", declared).frame
+    return frame[frame["claim"] == claim]
+
+
+def paper_verdicts(rows: list[dict], claim: str) -> dict[str, str]:
+    return paper_rows(rows, claim).set_index("mixer")["verdict"].to_dict()
+
+
+def copying(mamba: list[float], hyena: list[float], **budget) -> list[dict]:
+    return [
+        accuracy_point("mamba/fused", "selective_copy", mamba, **budget),
+        accuracy_point("hyena/fft", "selective_copy", hyena, **budget),
+    ]
+
+
+AT_PAPER = {"tokens_seen": PAPER_TOKENS, "seq_len": 4096}  # batch 32: twice the steps
+PAIR = "mamba/fused vs hyena/fft"
+
+
+def test_a_finding_that_does_not_show_below_the_papers_budget_is_not_reached():
+    claim = SELECTIVE_COPY_CLAIM.text
+    short = paper_rows(copying([0.5, 0.52, 0.49], [0.4, 0.42, 0.41]), claim)
+    assert short.set_index("mixer")["verdict"].to_dict() == {PAIR: NOT_REACHED}
+    measured = short["measured"].item()
+    # both budgets, the run's and the paper's, are in the measured text
+    assert "run: L 32, 250 steps = 256 k tokens, width 64" in measured
+    assert (
+        "paper (Mamba Table 1, Appendix E.1: L 4k, 400,000 steps × batch 64 = 105 G tokens"
+        in measured
+    )
+    # the same accuracies at the paper's budget: the finding does not hold
+    assert paper_verdicts(copying([0.5, 0.52, 0.49], [0.4, 0.42, 0.41], **AT_PAPER), claim) == {
+        PAIR: FAILS
+    }
+
+
+def test_a_finding_that_shows_holds_at_any_budget():
+    rows = copying([0.99, 0.98, 0.995], [0.3, 0.35, 0.32])
+    assert paper_verdicts(rows, SELECTIVE_COPY_CLAIM.text) == {PAIR: HOLDS}
+    assert "Welch's p = " in paper_rows(rows, SELECTIVE_COPY_CLAIM.text)["measured"].item()
+
+
+def test_the_other_solving_it_too_refutes_the_finding_at_any_budget():
+    """Training longer does not unlearn a task: a time-invariant convolution
+    that solves it below the paper's budget refutes 'does not'."""
+    both = copying([0.99, 0.98, 0.995], [0.97, 0.98, 0.99])
+    assert paper_verdicts(both, SELECTIVE_COPY_CLAIM.text) == {PAIR: FAILS}
+
+
+def test_seeds_that_straddle_the_bar_are_inconclusive_at_the_papers_budget():
+    noisy = ([0.5, 0.99, 0.97], [0.3, 0.35, 0.32])
+    assert paper_verdicts(copying(*noisy, **AT_PAPER), SELECTIVE_COPY_CLAIM.text) == {
+        PAIR: INCONCLUSIVE
+    }
+    assert paper_verdicts(copying(*noisy), SELECTIVE_COPY_CLAIM.text) == {PAIR: NOT_REACHED}
+
+
+def test_a_paper_finding_needs_both_sides_and_says_nothing_without_its_task():
+    alone = [accuracy_point("mamba/fused", "selective_copy", [0.99, 0.98, 0.99])]
+    found = paper_rows(alone, SELECTIVE_COPY_CLAIM.text)
+    assert found["verdict"].tolist() == [INCONCLUSIVE]
+    assert "needs selective_copy points of both sides" in found["measured"].item()
+    other_task = [accuracy_point("mamba/fused", "induction", [0.99, 0.98, 0.99])]
+    assert paper_rows(other_task, SELECTIVE_COPY_CLAIM.text).empty
+
+
+def test_the_recall_finding_sets_attention_against_hyena_on_every_mqar_task():
+    rows = [
+        accuracy_point("attention/sdpa", "mqar-L32-kv4", [0.995, 0.998, 0.994], generator="mqar"),
+        accuracy_point("hyena/fft", "mqar-L32-kv4", [0.31, 0.29, 0.33], generator="mqar"),
+        accuracy_point("attention/sdpa", "mqar-L64-kv4", [0.5, 0.6, 0.55], generator="mqar"),
+        accuracy_point("hyena/fft", "mqar-L64-kv4", [0.3, 0.28, 0.31], generator="mqar"),
+    ]
+    found = paper_rows(rows, RECALL_CLAIM.text)
+    assert found["verdict"].tolist() == [HOLDS, NOT_REACHED]
+    assert found["measured"].iloc[0].startswith("mqar-L32-kv4: attention/sdpa 99.6 ± ")
+    # the paper does not state its length: the steps alone are compared
+    assert "L not stated, 3,126 steps × batch 32, width 16–256" in found["measured"].iloc[1]
+
+
+def induction(mamba: dict[int, list[float]], attention: dict[int, list[float]], **budget):
+    return [
+        accuracy_point("mamba/fused", "induction-x", [1.0, 0.99, 1.0], generator="induction",
+                       extrapolation=mamba, **budget),
+        accuracy_point("attention/sdpa", "induction-x", [1.0, 0.995, 0.99], generator="induction",
+                       extrapolation=attention, **budget),
+    ]  # fmt: skip
+
+
+INDUCTION_AT_PAPER = {"tokens_seen": 204_800 * 8 * 256 * 2, "seq_len": 32}
+KEPT = {64: [1.0, 0.99, 1.0], 128: [1.0, 0.99, 0.99], 256: [0.99, 0.98, 1.0]}
+FELL = {64: [0.6, 0.5, 0.55], 128: [0.3, 0.35, 0.32], 256: [0.2, 0.15, 0.18]}
+EXTRAPOLATION_PAIR = "mamba/fused vs attention/sdpa"
+
+
+def test_extrapolation_holds_where_mamba_keeps_and_attention_falls():
+    found = paper_rows(induction(KEPT, FELL), INDUCTION_CLAIM.text)
+    assert found["verdict"].tolist() == [HOLDS]
+    measured = found["measured"].item()
+    # 4x and 8x the training length; 2x is outside the paper's 4x to 64x
+    assert "99.3 ± 1.4% at 128, 99.0 ± 2.5% at 256;" in measured and "% at 64" not in measured
+    assert "attention/sdpa 99.5 ± 1.2% at 32 → 17.7 ± " in measured
+
+
+def test_extrapolation_does_not_hold_where_attention_keeps_up_at_the_papers_budget():
+    assert paper_verdicts(induction(KEPT, KEPT, **INDUCTION_AT_PAPER), INDUCTION_CLAIM.text) == {
+        EXTRAPOLATION_PAIR: FAILS
+    }
+    assert paper_verdicts(induction(KEPT, KEPT), INDUCTION_CLAIM.text) == {
+        EXTRAPOLATION_PAIR: NOT_REACHED
+    }
+    mamba_falls = induction(FELL, FELL, **INDUCTION_AT_PAPER)
+    assert paper_verdicts(mamba_falls, INDUCTION_CLAIM.text) == {EXTRAPOLATION_PAIR: FAILS}
+
+
+def test_extrapolation_without_a_length_from_4x_is_inconclusive():
+    only_2x = {64: [1.0, 0.99, 1.0]}
+    found = paper_rows(induction(only_2x, only_2x, **INDUCTION_AT_PAPER), INDUCTION_CLAIM.text)
+    assert found["verdict"].tolist() == [INCONCLUSIVE]
+    assert "no length from 4L to 64L tested for both" in found["measured"].item()
+    untested = [accuracy_point("mamba/fused", "induction", [1.0, 1.0], generator="induction")]
+    assert paper_rows(untested, INDUCTION_CLAIM.text).empty  # no extrapolation: nothing to say
+
+
+def mqar_sweep(retnet_most: list[float], **budget) -> list[dict]:
+    """Attention near 100% at 4 and 16 pairs; retnet (a fixed state) at 4
+    pairs near 100%, at 16 ``retnet_most``."""
+    near = [0.99, 0.995, 0.985]
+    points = []
+    for kv, retnet in ((4, near), (16, retnet_most)):
+        task = f"mqar-L64-kv{kv}"
+        points += [
+            accuracy_point("attention/sdpa", task, near, generator="mqar", seq_len=64,
+                           num_kv_pairs=kv, fixed_state=False, **budget),
+            accuracy_point("retnet/chunkwise", task, retnet, generator="mqar", seq_len=64,
+                           num_kv_pairs=kv, fixed_state=True, **budget),
+        ]  # fmt: skip
+    return points
+
+
+def test_zoologys_finding_is_not_reached_below_its_budget():
+    kept_up = [0.99, 0.985, 0.995]
+    found = paper_rows(mqar_sweep(kept_up), ZOOLOGY_CLAIM.text)
+    assert found.set_index("mixer")["verdict"].to_dict() == {"retnet/chunkwise": NOT_REACHED}
+    assert "paper (Zoology Fig. 2: L 64, 12,500 steps × batch 512 = 410 M tokens" in (
+        found["measured"].item()
+    )
+    at_paper = mqar_sweep(kept_up, tokens_seen=12_500 * 512 * 64)
+    assert paper_verdicts(at_paper, ZOOLOGY_CLAIM.text) == {"retnet/chunkwise": FAILS}
+    falls = mqar_sweep([0.3, 0.32, 0.28])
+    assert paper_verdicts(falls, ZOOLOGY_CLAIM.text) == {"retnet/chunkwise": HOLDS}
+
+
+def test_a_run_that_recorded_no_tokens_counts_as_below_the_papers_budget():
+    setting = PaperSetting(where="x", steps=10, batch=2, seq_len=4)
+    assert RunBudget(math.nan, math.nan, 4, 64).below(setting)
+    assert not RunBudget(10, 80, 4, 64).below(setting)
+    assert RunBudget(10, 79, 4, 64).below(setting)  # as many steps, shorter sequences
+    assert RunBudget(9, 1e9, 4, 64).below(setting)
+    unstated = PaperSetting(where="x", steps=10, batch=2)
+    assert not RunBudget(10, 1, 4, 64).below(unstated)  # its length unknown: steps alone
