@@ -232,6 +232,27 @@ def cuda_matmul_peak_flops_per_s(
 
 
 # -- CUDA timing ----------------------------------------------------------------
+def pedantic_rounds(
+    benchmark: Any,
+    fn: Callable[[], Any],
+    device: torch.device,
+    rounds: int,
+    warmup_rounds: int = 0,
+    iterations: int = 1,
+) -> list[float] | None:
+    """pytest-benchmark's pedantic rounds of ``fn`` (a ``synchronized`` call);
+    on CUDA each call timed between CUDA events, which replace the host's
+    times in pytest-benchmark's stats (the host saw the launches only).
+    Returns the seconds per call of each round; None under --benchmark-disable."""
+    clock = EventClock(fn, device) if device.type == "cuda" else fn
+    benchmark.pedantic(clock, rounds=rounds, warmup_rounds=warmup_rounds, iterations=iterations)
+    if not benchmark.stats:
+        return None
+    if isinstance(clock, EventClock):
+        benchmark.stats.stats.data[:] = clock.per_round(rounds, iterations)
+    return list(benchmark.stats.stats.data)
+
+
 def warm_up(fn: Callable[[], Any], seconds: float) -> int:
     """Call ``fn`` (synchronized) until ``seconds`` have passed, at least once
     where ``seconds`` > 0: a warm-up measured in time, not rounds, so that a

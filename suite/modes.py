@@ -23,7 +23,7 @@ from models.base import Mixer
 from models.registry import build_mixer, class_path, get_spec
 from schema import Status, Workload, make_extra_info, throughput
 
-from .measure import Passes, synchronized
+from .measure import Passes, pedantic_rounds, synchronized
 from .options import RunOptions, get_options
 from .profiles import ModeSpeed
 
@@ -160,7 +160,8 @@ def time_and_record(
     backward: bool,
 ) -> None:
     batch, seq_len, _ = x.shape
-    benchmark.pedantic(synchronized(call, x.device), rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    timed = synchronized(call, x.device)
+    pedantic_rounds(benchmark, timed, x.device, rounds=ROUNDS, warmup_rounds=1)
     median = benchmark.stats.stats.median if benchmark.stats else None
     benchmark.extra_info.update(
         make_extra_info(

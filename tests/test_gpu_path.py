@@ -423,3 +423,13 @@ def test_an_oom_building_them_together_falls_back_and_one_alone_is_recorded_oom(
     with pytest.raises(pytest.skip.Exception, match="oom"):
         interleave.compare(request, FakeBenchmark(), options, {"a": never}, {"reason": None}, [])
     assert recorded_failures(request.config)[0]["extra_info"]["status"] == Status.OOM
+
+
+def test_pedantic_rounds_on_cuda_save_the_events_times_as_the_stats(monkeypatch) -> None:
+    fake_cuda_events(monkeypatch, [0.5, 0.25, 0.75])
+    benchmark = FakeBenchmark()
+    timed = measure.pedantic_rounds(benchmark, lambda: None, CUDA, rounds=3)
+    assert timed == benchmark.stats.stats.data == [0.5, 0.25, 0.75]
+    on_cpu = FakeBenchmark()
+    host = measure.pedantic_rounds(on_cpu, lambda: None, CPU, rounds=2)
+    assert host == on_cpu.stats.stats.data and len(host) == 2 and max(host) < 0.25
