@@ -6,6 +6,7 @@ head and shows every number with what it rests on. Its parts, one role each:
 - intervals.py: the statistics (a Student-t interval, Welch's t-test);
 - protocol.py: the protocol's text, checked against the points;
 - accuracy_tables.py and accuracy_figures.py: the tables and the figures;
+- mad.py: MAD's score per task (the mean over its difficulty settings);
 - curves.py: the learning curves, steps to target and length extrapolation;
 - accuracy_claims.py: the kind of the Zoology claim (its instance is data in
   family_claims.py, checked with every family's claims).
@@ -20,6 +21,7 @@ from .accuracy_points import accuracy_frame, task_columns
 from .accuracy_tables import accuracy_table, footnote, lra_table, points_tables
 from .curves import curves_figure, extrapolation_figure, steps_to_target_table
 from .figures import FigureResult
+from .mad import mad_table
 from .protocol import protocol_blocks
 from .published import LRA_TASKS
 from .tables import Table
@@ -40,6 +42,7 @@ def table_blocks(points: pd.DataFrame) -> list[str | Table | None]:
         lra,
         *(footnote(acc, lra_tasks) if lra is not None and lra.name == "accuracy_lra" else []),
         steps_to_target_table(points),
+        mad_table(points),
         *points_tables(points),
     ]
 
