@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE_MIXERS = "attention/sdpa,attention/flash-attn,retnet/recurrent"
 #: the recurrent forward at 4096 is a token loop far over a 10 s budget
 SMOKE_ARGS = ["--lengths", "32,64,4096", "--time-budget-s", "10"]
+MODE_FAMILIES = ("retnet", "mamba", "mamba2", "hyena")
 
 
 def smoke_options(**raw: str):
@@ -434,3 +435,34 @@ def test_an_interrupted_run_is_saved_and_marked_partial(tmp_path: Path) -> None:
     assert data["benchmarks"], "what ran before Ctrl-C is kept"
     # the point Ctrl-C stopped in its rounds is left out, not saved without times
     assert all(b["stats"]["rounds"] > 0 for b in data["benchmarks"])
+
+
+def test_the_mode_speed_files_build_and_feed_the_runs_dtype(tmp_path: Path) -> None:
+    mode_files = tuple(f"suite/test_{family}_speed.py" for family in MODE_FAMILIES)
+    done = run_smoke_speed(
+        "retnet/chunkwise,mamba/scan,mamba2/chunked,hyena/fft,attention/sdpa",
+        "--dtype",
+        "bfloat16",
+        "--benchmark-json",
+        str(tmp_path / "run.json"),
+        timeout=300,
+        files=mode_files,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    saved = json.loads((tmp_path / "run.json").read_text())
+    points = [b["extra_info"] for b in saved["benchmarks"]]
+    families = {p["mixer"].split("/")[0] for p in points if p.get("mixer")}
+    assert families >= set(MODE_FAMILIES)
+    assert {p["dtype"] for p in points} == {"bfloat16"}
+
+
+def test_a_suite_point_says_how_it_was_timed(smoke_run: tuple[dict, Path]) -> None:
+    data, _ = smoke_run
+    infos = [b["extra_info"] for b in data["benchmarks"]]
+    swept = [info for info in infos if info["workload"] == "forward"]
+    assert swept
+    for info in swept:
+        assert info["timer"] == "thread_cpu" and info["warmup_s"] == 0.0
+        assert info["l2_flushed"] is False and info["cuda_graph"] is None
+        # on a CPU: no allocator pool, no NVML
+        assert info["peak_reserved_bytes"] is None and info["device_mem_bytes"] is None
