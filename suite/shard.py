@@ -4,12 +4,16 @@ report merges the N autosaves of one shard group.
 
 A point's predicted cost is its analytic FLOPs per call (from a model on the
 meta device: no memory, no compute) times the calls it makes, plus a fixed
-per-point overhead; the points are dealt out largest first, each to the
-share with the least cost so far (LPT), ties broken by the point's id, so
-every shard computes the same partition without talking to the others. The
-calibration matmul runs in every shard (each machine has its own); every
-other item (accuracy runs, mode-speed files, interleaved comparisons of what
-the shard measured) runs where it falls in the same deal, at a fixed cost.
+per-point overhead; units of points (below) are dealt out largest first,
+each to the share with the least cost so far (LPT), ties broken by the unit's
+id, so every shard computes the same partition without talking to the others.
+The calibration matmul runs in every shard (each machine has its own). A mixer's
+points along one workload's sweep are one unit, with the comparison that
+alternates them (its decode slope keeps its paired passes); every other item
+(accuracy runs, mode-speed files, the comparison across mixers, which
+interleaves the mixers its shard measured) runs where it falls in the same
+deal, at a fixed cost. The reader says which ratios of a merged run come from
+unpaired rounds (reports/load.py).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ POINT_OVERHEAD_FLOPS = 1e9
 #: what an item that is not a speed point costs in the deal (an accuracy run costs more)
 OTHER_ITEM_FLOPS = 1e11
 EVERY_SHARD = ("test_matmul",)
+#: the test that alternates one mixer's points of a sweep (suite/test_speed.py)
+VALUES_INTERLEAVED_TEST = "test_interleaved_values"
 
 
 def predicted_cost(point: Point, options: RunOptions) -> float:
@@ -51,19 +57,42 @@ def item_cost(item: pytest.Item, options: RunOptions) -> float:
     return predicted_cost(point, options) if isinstance(point, Point) else OTHER_ITEM_FLOPS
 
 
+def deal_unit(item: pytest.Item, options: RunOptions) -> str:
+    """What is dealt as one: a mixer's points along one workload's sweep, with its
+    values-interleaved comparison (which alternates them, so that in one shard its
+    slope keeps its paired passes); any other item alone."""
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    point = params.get("point")
+    if isinstance(point, Point):
+        return f"{point.mixer}|{point.workload}|{point.sweep}"
+    if item.originalname == VALUES_INTERLEAVED_TEST and "mixer" in params:
+        return f"{params['mixer']}|{params['workload']}|{options.sweep}"
+    return item.nodeid
+
+
 def deal(items: list[pytest.Item], options: RunOptions, shard: Shard) -> list[pytest.Item]:
     """The items of this shard, in their collected order. Only the shares that can get
-    an item are kept (a heap of at most one per item), so that N far above the number
+    a unit are kept (a heap of at most one per unit), so that N far above the number
     of items costs nothing: the shares past them are empty."""
-    dealt = [item for item in items if item.originalname not in EVERY_SHARD]
-    costs = {item.nodeid: item_cost(item, options) for item in dealt}
-    shares = [(0.0, k) for k in range(1, min(shard.count, len(dealt)) + 1)]
+    unit_of = {
+        item.nodeid: deal_unit(item, options)
+        for item in items
+        if item.originalname not in EVERY_SHARD
+    }
+    costs: dict[str, float] = {}
+    for item in items:
+        if item.nodeid in unit_of:
+            unit = unit_of[item.nodeid]
+            costs[unit] = costs.get(unit, 0.0) + item_cost(item, options)
+    shares = [(0.0, k) for k in range(1, min(shard.count, len(costs)) + 1)]
     owner: dict[str, int] = {}
-    for item in sorted(dealt, key=lambda i: (-costs[i.nodeid], i.nodeid)):
+    for unit in sorted(costs, key=lambda u: (-costs[u], u)):
         load, lightest = heapq.heappop(shares)  # the least loaded, the lowest index on ties
-        owner[item.nodeid] = lightest
-        heapq.heappush(shares, (load + costs[item.nodeid], lightest))
-    return [item for item in items if owner.get(item.nodeid, shard.index) == shard.index]
+        owner[unit] = lightest
+        heapq.heappush(shares, (load + costs[unit], lightest))
+    return [
+        item for item in items if owner.get(unit_of.get(item.nodeid), shard.index) == shard.index
+    ]
 
 
 def shard_group(options: RunOptions) -> str:

@@ -77,11 +77,11 @@ def test_each_shard_saves_the_same_group(tmp_path: Path) -> None:
 
 
 def test_a_billion_shards_collect_at_once() -> None:
-    """N far above the number of points: the first shards get one point each, the
+    """N far above the number of points: the first shards get one unit each, the
     rest only the calibration (the deal keeps no list of N loads)."""
     everywhere = {"suite/test_calibration.py::test_matmul"}
     first = collected("--shard", "1/1000000000")
-    assert len(set(first) - everywhere) == 1 and everywhere <= set(first)
+    assert set(first) > everywhere
     assert collected("--shard", "1000000000/1000000000") == sorted(everywhere)
 
 
@@ -98,3 +98,20 @@ def test_the_group_id_holds_the_options() -> None:
     assert group() == group(shard="2/2", workers="3")  # what may differ per machine
     assert group() != group(dtype="float64")
     assert group() != group(mixers="attention/*")
+
+
+def test_a_mixers_sweep_and_its_values_comparison_share_a_shard() -> None:
+    """The passes that alternate one mixer's lengths (its decode slope) need all its
+    points in one session: a shard holds a mixer's sweep of a workload whole."""
+    owner: dict[str, int] = {}
+    for k in (1, 2, 3):
+        for nodeid in collected("--shard", f"{k}/3"):
+            name = nodeid.split("::")[1]
+            if name.startswith("test_decode["):
+                unit = name.removeprefix("test_decode[").rsplit("-L", 1)[0]
+            elif name.startswith("test_interleaved_values["):
+                unit = name.removeprefix("test_interleaved_values[").removesuffix("-decode]")
+            else:
+                continue
+            assert owner.setdefault(unit, k) == k, f"{unit} split between shards"
+    assert len(owner) >= 3 and len(set(owner.values())) > 1  # the mixers, spread out
