@@ -12,7 +12,7 @@ import pandas as pd
 
 from .arguments import positive_int
 from .backbone import count_params
-from .registry import build_mixer, described_knobs, list_mixers
+from .registry import PluginError, build_mixer, described_knobs, list_mixers
 
 DEFAULT_D_MODEL = 256
 
@@ -86,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     lst.add_argument("--d-model", type=positive_int, default=DEFAULT_D_MODEL)
     args = parser.parse_args(argv)
     if args.command == "list":
-        problem = width_problem(args.d_model)
+        try:
+            problem = width_problem(args.d_model)
+        except PluginError as error:  # a plug-in that cannot be loaded or registered
+            parser.error(str(error))
         if problem is not None:
             lst.error(problem)  # exits with status 2
         try:

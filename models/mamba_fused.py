@@ -5,6 +5,11 @@ The build is cached under ``$MIXBENCH_CACHE`` (default ``~/.cache/mixbench``),
 keyed by the source, the flags, the compiler and the host: ``-march=native``
 code runs only where it was built. Without a compiler, or when the build
 fails, ``unavailable_reason`` says why and the variant is skipped.
+
+Loading a library runs its code, so a cached build is loaded only from a
+folder the user owns and no one else can write, and only when it is a plain
+file the user owns and no one else can write; a cached build that is not, or
+that does not load, is rejected with a warning naming it and built again.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import itertools
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,7 +51,23 @@ _i64, _ptr = ctypes.c_int64, ctypes.c_void_p
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MIXBENCH_CACHE") or Path.home() / ".cache" / "mixbench")
+    """$MIXBENCH_CACHE (``~`` expanded), else ~/.cache/mixbench."""
+    given = os.environ.get("MIXBENCH_CACHE")
+    return Path(given).expanduser() if given else Path.home() / ".cache" / "mixbench"
+
+
+def unsafe(path: Path) -> str | None:
+    """Why ``path`` could hold code another user put there (None when only this
+    user, or root, can have written it): a link, another owner, or writable by
+    group or others."""
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return f"{path} is a symbolic link"
+    if info.st_uid not in (os.getuid(), 0):
+        return f"{path} belongs to another user (uid {info.st_uid})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{path} can be written by others (mode {stat.filemode(info.st_mode)})"
+    return None
 
 
 def compiler() -> str | None:
@@ -60,7 +83,7 @@ def build(cc: str, compile_flags: list[str], link_flags: list[str], target: Path
     """Compile SOURCE into ``target`` (written whole or not at all: parallel
     workers may build at once); the compiler's first error line, or None."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         workspace = tempfile.TemporaryDirectory(dir=target.parent)
     except OSError as error:
         return (
@@ -82,6 +105,7 @@ def build(cc: str, compile_flags: list[str], link_flags: list[str], target: Path
             if done.returncode:
                 lines = (done.stderr or done.stdout).strip().splitlines()
                 return lines[0] if lines else f"{command[0]} exited with {done.returncode}"
+        lib.chmod(0o755)  # only its owner may change code the process will run
         os.replace(lib, target)
     return None
 
@@ -99,17 +123,43 @@ def library() -> tuple[ctypes.CDLL | None, str]:
     problems = []
     for compile_flags, link_flags in FLAG_SETS:
         target = built_library_path(cc, version, compile_flags)
-        problem = None if target.exists() else build(cc, compile_flags, link_flags, target)
-        if problem is None:
-            try:
-                lib = ctypes.CDLL(str(target))
-            except OSError as error:
-                problems.append(f"cannot load {target} ({error}): delete it to rebuild")
-                continue
+        lib, problem = cached_or_built(cc, compile_flags, link_flags, target)
+        if lib is not None:
             declare(lib)
             return lib, f"{version}, {' '.join(compile_flags)}"
         problems.append(problem)
     return None, f"the C scan did not build with {cc}: {problems[0]}"
+
+
+def cached_or_built(
+    cc: str, compile_flags: list[str], link_flags: list[str], target: Path
+) -> tuple[ctypes.CDLL | None, str | None]:
+    """The cached build at ``target`` when it is safe and loads, else a new
+    build (a rejected one said with a warning); (None, why) when neither."""
+    folder = target.parent.resolve()  # a link to a private folder is as good as the folder
+    if folder.exists() and (problem := unsafe(folder)):
+        return (
+            None,
+            f"the build cache is not private: {problem}; chmod go-w it or set MIXBENCH_CACHE",
+        )
+    if target.exists() or target.is_symlink():
+        rejected = unsafe(target)
+        if rejected is None:
+            try:
+                return ctypes.CDLL(str(target)), None
+            except OSError as error:
+                rejected = f"it does not load: {error}"
+        warnings.warn(
+            f"mamba/fused: the cached build {target} was rejected ({rejected}); building it again",
+            stacklevel=3,
+        )
+    problem = build(cc, compile_flags, link_flags, target)
+    if problem is not None:
+        return None, problem
+    try:
+        return ctypes.CDLL(str(target)), None
+    except OSError as error:
+        return None, f"cannot load the new build {target} ({error})"
 
 
 def built_library_path(cc: str, version: str, compile_flags: list[str]) -> Path:

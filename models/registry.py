@@ -19,6 +19,7 @@ import difflib
 import fnmatch
 import importlib
 import os
+import re
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -103,15 +104,33 @@ _scanned_env: str | None = None
 _builtins_loaded = False
 
 
+#: a family or a variant: what --mixers patterns, test ids and file names take as is
+NAME_PART = re.compile(r"[a-z0-9][a-z0-9_.-]{0,47}", re.IGNORECASE)
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a mixer (None when it can): two parts, family and
+    variant, each letters, digits, '.', '_' or '-' (a comma, a glob character, a
+    space or a tag in a name would break --mixers, test ids and reports)."""
+    parts = name.split("/") if isinstance(name, str) else []
+    if len(parts) != 2 or not all(NAME_PART.fullmatch(part) for part in parts):
+        return (
+            f"mixer name must be 'family/variant', each part 1-48 letters, digits, '.', '_' "
+            f"or '-' starting with a letter or digit (e.g. 'mine/fast'), got {name!r}"
+        )
+    return None
+
+
 def register_mixer(name: str, *, reference: bool = False):
     """Class decorator: ``@register_mixer("family/variant")``.
 
     A name already registered by another class (compared by module and
     qualified name) raises ``PluginError``; the same class registered again,
     e.g. after ``importlib.reload`` of its module, replaces the old entry."""
-    family, sep, variant = name.partition("/")
-    if not sep or not family or not variant or "/" in variant:
-        raise ValueError(f"mixer name must be 'family/variant', got {name!r}")
+    problem = name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    family, variant = name.split("/")
 
     def decorate(cls: type[Mixer]) -> type[Mixer]:
         if not (isinstance(cls, type) and issubclass(cls, Mixer)):

@@ -12,6 +12,8 @@ import io
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 import types
 from pathlib import Path
@@ -277,3 +279,30 @@ def test_a_lost_rank_ends_with_one_line(capsys, monkeypatch) -> None:
     assert len(errors) == 1, errors
     assert "rank 1 lost the other processes of the run (" in errors[0]
     assert "Connection closed by peer" in errors[0] and "Traceback" not in errors[0]
+
+
+# -- plug-in names ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name", ["x/y/z", "", "/", "fam/", "a b/c", "fam/*", "fam/a,b", "<img src=x>/v", "-x/y"]
+)
+def test_a_bad_plugin_name_is_one_line_from_models_list(tmp_path: Path, name: str) -> None:
+    (tmp_path / "badly_named.py").write_text(
+        f"from models import Mixer, register_mixer\n\n@register_mixer({name!r})\n"
+        "class Named(Mixer):\n    pass\n"
+    )
+    env = {**os.environ, "MIXBENCH_PLUGINS": "badly_named", "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "models", "list"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "mixer name must be 'family/variant'" in errors[0] and repr(name) in errors[0]
+    assert "MIXBENCH_PLUGINS" in errors[0]
+
+
+def test_good_names_still_register() -> None:
+    from models.registry import name_problem
+
+    for name in ("mine/fast", "mamba2/mamba-ssm", "a.b/c_d", "X1/y"):
+        assert name_problem(name) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 import torch
@@ -235,12 +236,66 @@ def test_an_unwritable_cache_names_the_fix(fresh_build, monkeypatch):
     assert "cannot write the build cache" in reason and "set MIXBENCH_CACHE" in reason
 
 
-@needs_kernel
-def test_a_broken_cached_library_is_named_with_the_fix(fresh_build, monkeypatch):
+def cached_target(fresh_build, monkeypatch) -> Path:
+    """Where the first flag set's build is cached (its folder made, private)."""
     monkeypatch.setattr(fused, "FLAG_SETS", fused.FLAG_SETS[:1])
     cc = fused.compiler()
     target = fused.built_library_path(cc, fused.compiler_version(cc), fused.FLAG_SETS[0][0])
-    target.parent.mkdir(parents=True)
+    target.parent.mkdir(mode=0o700, parents=True)
+    return target
+
+
+@needs_kernel
+def test_a_broken_cached_library_is_rejected_aloud_and_built_again(fresh_build, monkeypatch):
+    """It used to fall back silently to the slower scalar build."""
+    target = cached_target(fresh_build, monkeypatch)
     target.write_bytes(b"not a shared library")
+    with pytest.warns(UserWarning, match=rf"cached build {target} was rejected \(it does not load"):
+        assert fused.unavailable_reason() is None
+    assert "-march=native" in fused.build_description()
+    assert target.read_bytes().startswith(b"\x7fELF")
+
+
+@needs_kernel
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
+def test_a_cached_library_others_can_write_is_never_loaded(fresh_build, monkeypatch, mode):
+    """A library planted at the predictable path would run its constructor when
+    mixers are listed: one others could have written is rebuilt, not loaded."""
+    target = cached_target(fresh_build, monkeypatch)
+    target.write_bytes(b"planted")
+    target.chmod(mode)
+    loaded = []
+    monkeypatch.setattr(fused.ctypes, "CDLL", lambda path: loaded.append(path) or object())
+    monkeypatch.setattr(fused, "declare", lambda lib: None)
+    with pytest.warns(UserWarning, match="can be written by others"):
+        assert fused.unavailable_reason() is None
+    # loaded once, after the build replaced it: never the planted file
+    assert loaded == [str(target)] and target.read_bytes().startswith(b"\x7fELF")
+    assert target.stat().st_mode & 0o777 == 0o755
+
+
+@needs_kernel
+def test_a_link_in_the_cache_is_never_loaded(fresh_build, monkeypatch):
+    target = cached_target(fresh_build, monkeypatch)
+    elsewhere = fresh_build / "elsewhere.so"
+    elsewhere.write_bytes(b"someone else's")
+    target.symlink_to(elsewhere)
+    with pytest.warns(UserWarning, match="is a symbolic link"):
+        assert fused.unavailable_reason() is None
+    assert elsewhere.read_bytes() == b"someone else's" and not target.is_symlink()
+
+
+def test_a_cache_folder_others_can_write_is_refused(fresh_build, monkeypatch):
+    folder = fresh_build / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)
+    monkeypatch.setenv("MIXBENCH_CACHE", str(folder))
     reason = fused.unavailable_reason()
-    assert f"cannot load {target}" in reason and "delete it to rebuild" in reason
+    assert reason is not None and "the build cache is not private" in reason
+    assert "can be written by others" in reason and "set MIXBENCH_CACHE" in reason
+
+
+def test_a_tilde_in_the_cache_is_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("MIXBENCH_CACHE", "~/x")
+    assert fused.cache_dir() == tmp_path / "x"
