@@ -31,9 +31,9 @@ from .model import ModelConfig, build_model
 from .sizing import matched_sizing, model_config
 from .train import StepsOutcome, TrainConfig, TrainResult, autocast_dtype, evaluate, train
 
-#: learning-curve points per run, and the validation examples each is measured on:
-#: 8 evaluations of one batch cost about what 8 training steps do (~3% of a
-#: 250-step run)
+#: learning-curve points per run, and the validation examples each is measured on.
+#: Measured on one thread at L32: 8 evaluations of 128 examples take ~0.35 s, ~4.5% of
+#: a 250-step run; the fused AdamW step (tasks/train.py) saves ~2.3 ms a step, ~0.6 s
 CURVE_POINTS = 8
 CURVE_EXAMPLES = 128
 

@@ -336,6 +336,30 @@ def _paper_induction_budget() -> Budget:
     )
 
 
+def _paper_selective_copy_budget() -> Budget:
+    """Mamba's selective copying (Gu & Dao 2023, arXiv:2312.00752, Table 1 and
+    appendix E.1): length 4096, vocabulary 16, 16 data tokens, two layers of width
+    64, 400K steps of batch 64 at a constant rate of 1e-4. What differs here: this
+    warms up over 1% of the steps and decays by a cosine (Budget has no constant
+    schedule), with the default weight decay (the paper states none), on 25k fixed
+    sequences (the paper states no training-set size). On this 2-core CPU no budget
+    showed the finding (seed 0, lr 3e-3, width 64: at L32 with 4 data tokens, 1000
+    steps of batch 32, Mamba reached 0.97 and Hyena 0.89; at L64, 1000 steps of
+    batch 16, Mamba 0.15 and Hyena 0.77), so the default profile judges it 'not
+    reached'. The guard stops a run at 8 hours with the
+    accuracy it reached; the claim is then judged at the steps it did."""
+    return Budget(
+        steps=400_000,
+        batch_size=64,
+        lr=1e-4,
+        d_model=64,
+        n_layers=2,
+        chunk_size=128,
+        time_budget_s=8 * 3600,
+        warmup_steps=4000,
+    )
+
+
 def _truncated(max_length: int) -> dict[str, dict]:
     return {name: {"max_length": max_length} for name in ("listops", "text", "retrieval")}
 
@@ -377,10 +401,11 @@ def _default_budget(steps: int, batch_size: int, **options) -> Budget:
 # or at 12x12, it stayed at chance for 300-600 steps.
 DEFAULT_MQAR_POINTS = [(32, 4), (32, 8), (64, 4)]
 #: the default profile's length extrapolation: MQAR's first point and induction,
-#: trained at L32 as before (no step more) and tested at 2L, 4L and 8L on 200
-#: examples each (~6x the tokens of the 500-example test at L32: a few seconds a run)
+#: trained at L32 as before (no step more) and tested at 2L, 4L and 8L on 100
+#: examples each (measured at 200, one thread: 0.76 s a run for attention, 1.0 s for
+#: Mamba, on top of 7-11 s of training; 256 tokens cost the most)
 DEFAULT_TEST_LENGTHS = (64, 128, 256)
-DEFAULT_LENGTH_TEST_EXAMPLES = 200
+DEFAULT_LENGTH_TEST_EXAMPLES = 100
 #: the points past the plateau's reach within 250 steps (above)
 LONG_MQAR_POINTS = {(32, 8), (64, 4)}
 
@@ -573,16 +598,7 @@ PROFILES: dict[str, AccuracyProfile] = {
                 "selective_copy",
                 make_selective_copy,
                 SelectiveCopyConfig,
-                Budget(
-                    steps=5000,
-                    batch_size=64,
-                    lr=1e-3,
-                    lr_grid=(5e-4, 1e-3, 2e-3),
-                    d_model=128,
-                    n_layers=2,
-                    chunk_size=128,
-                    time_budget_s=1800,
-                ),
+                _paper_selective_copy_budget(),
                 # 25k examples of 4096 tokens: ~0.8 GB a split tensor
                 25_000,
                 3000,

@@ -77,3 +77,21 @@ def test_a_point_that_trained_nothing_still_saves_what_the_mixer_declares():
     assert field_problems(info) == [] and info["fixed_state"] is True
     assert info["mixer_class"] == get_spec("mamba/scan").class_path
     assert info["accuracy"] is None and info["params"] is None and info["seed_accuracies"] == []
+
+
+def test_curves_and_extrapolation_are_kept_per_seed_that_recorded_them():
+    point = {"step": 10, "val_accuracy": 0.5, "cpu_s": 1.0, "flops": None}
+    lengths = [{"seq_len": 64, "accuracy": 0.4}]
+    seeds = [
+        record(0, 3e-3, accuracy=0.5, curve=[point], extrapolation=lengths),
+        record(1, 3e-3, accuracy=0.6, curve=[], extrapolation=[]),
+        record(2, 3e-3, Status.FAILED),
+    ]
+    info = point_extra_info("retnet/chunkwise", "mqar", seeds[:1], seeds, device="cpu",
+                            dtype="float32")  # fmt: skip
+    assert info["curve"] == [{"seed": 0, "points": [point]}]
+    assert info["extrapolation"] == [{"seed": 0, "accuracies": lengths}]
+    assert field_problems(info) == []
+    bare = point_extra_info("retnet/chunkwise", "mqar", seeds[1:2], seeds[1:2], device="cpu",
+                            dtype="float32")  # fmt: skip
+    assert bare["curve"] is None and bare["extrapolation"] is None
