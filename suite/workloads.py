@@ -255,15 +255,15 @@ def capture_problem(model: Backbone, states: Any, token: torch.Tensor) -> str | 
     """Why one step of ``model`` cannot be captured in a CUDA graph (found by
     one eager step on a copy of the state), or None: a number the step
     advances on the host (a cache's length, which flash-attn's room check and
-    the fallback rotary read), or tensors that change shape (a cache that grows)."""
-    before = copy.deepcopy(states)
+    the fallback rotary read), or tensors that change shape (a cache that grows).
+    One copy of the state at a time: no more than the decode loop holds."""
+    old, old_shapes = host_values(states), [t.shape for t in tensors_of(states)]
     _, after = model.step(token, copy.deepcopy(states))
-    old, new = host_values(before), host_values(after)
+    new = host_values(after)
     moved = sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
     if moved:
         return f"the step advances host-side values ({', '.join(moved)})"
-    shapes = [t.shape for t in tensors_of(before)], [t.shape for t in tensors_of(after)]
-    if shapes[0] != shapes[1]:
+    if old_shapes != [t.shape for t in tensors_of(after)]:
         return "the step changes its state's tensors (count or shape)"
     return None
 
