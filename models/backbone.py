@@ -45,6 +45,20 @@ class MLP(nn.Module):
         return self.proj(nn.functional.gelu(self.fc(x)))
 
 
+def kept_dtype(y: torch.Tensor, x: torch.Tensor, mixer: nn.Module) -> torch.Tensor:
+    """``y``, a mixer's output, when adding it to the residual stream ``x``
+    keeps ``x``'s dtype (autocast's lower precision does); else a TypeError
+    naming the mixer and its output's dtype, where torch would fail later, in
+    a norm, with "mixed dtype"."""
+    if y.dtype is not x.dtype and torch.promote_types(y.dtype, x.dtype) != x.dtype:
+        name = f"{getattr(mixer, 'family', '?')}/{getattr(mixer, 'variant', '?')}"
+        raise TypeError(
+            f"mixer {name} returned {str(y.dtype).removeprefix('torch.')} for a "
+            f"{str(x.dtype).removeprefix('torch.')} input; a mixer returns its input's dtype"
+        )
+    return y
+
+
 class Block(nn.Module):
     def __init__(self, cfg: BackboneConfig) -> None:
         super().__init__()
@@ -54,17 +68,17 @@ class Block(nn.Module):
         self.mlp = MLP(cfg.d_model, cfg.mlp_ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.mixer(self.norm1(x))
+        x = x + kept_dtype(self.mixer(self.norm1(x)), x, self.mixer)
         return x + self.mlp(self.norm2(x))
 
     def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, Any]:
         y, state = self.mixer.prefill(self.norm1(x))
-        x = x + y
+        x = x + kept_dtype(y, x, self.mixer)
         return x + self.mlp(self.norm2(x)), state
 
     def step(self, x_t: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
         y, state = self.mixer.step(self.norm1(x_t), state)
-        x_t = x_t + y
+        x_t = x_t + kept_dtype(y, x_t, self.mixer)
         return x_t + self.mlp(self.norm2(x_t)), state
 
 

@@ -19,7 +19,9 @@ import types
 from pathlib import Path
 
 import pytest
+import torch
 
+from models.backbone import Backbone, BackboneConfig
 from reports.__main__ import EXIT_UNCHECKED
 from reports.__main__ import main as reports_main
 from suite.grid import ray_address_problem
@@ -306,3 +308,26 @@ def test_good_names_still_register() -> None:
 
     for name in ("mine/fast", "mamba2/mamba-ssm", "a.b/c_d", "X1/y"):
         assert name_problem(name) is None
+
+
+# -- a mixer's output dtype ---------------------------------------------------------------
+class Widening(torch.nn.Module):
+    """A float32 plug-in's forward that returns float64 (or bfloat16, as under autocast)."""
+
+    family, variant = "wide", "double"
+
+    def __init__(self, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.dtype)
+
+
+def test_a_float64_output_from_a_float32_mixer_is_named() -> None:
+    model = Backbone(BackboneConfig("attention/sdpa", d_model=16, n_layers=1))
+    model.blocks[0].mixer = Widening(torch.float64)
+    with pytest.raises(TypeError, match="mixer wide/double returned float64 for a float32 input"):
+        model(torch.zeros(1, 4, dtype=torch.long))
+    model.blocks[0].mixer = Widening(torch.bfloat16)  # lower precision keeps the stream's
+    assert model(torch.zeros(1, 4, dtype=torch.long)).dtype == torch.float32
