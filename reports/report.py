@@ -16,7 +16,7 @@ from schema import Place, Status, Workload, metrics_at
 
 from . import accuracy, axes, figures, flops
 from .claim_sources import all_claims
-from .claims import FAILS, HOLDS, INCONCLUSIVE, claims_table
+from .claims import VERDICTS, claims_table
 from .compare import compare_runs, summary_line
 from .fits import FitRange
 from .render import Section, close_figures
@@ -163,7 +163,7 @@ def per_axis(make: Callable[[pd.DataFrame, str], Block | None]) -> Callable[[Con
 
 def claims_blocks(ctx: Context) -> list[Block]:
     counts = ctx.claims.frame["verdict"].value_counts()
-    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in (HOLDS, FAILS, INCONCLUSIVE))
+    summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
     return [f"Of {len(ctx.claims.frame)} checks: {summary}.", ctx.claims]
 
 
