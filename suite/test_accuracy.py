@@ -117,7 +117,11 @@ def session_grid(request: pytest.FixtureRequest) -> SessionGrid:
     )
     if options.workers or options.ray_address:
         gpus = 1 if options.device.type == "cuda" else 0
-        executor = RayGrid(context, total, options.workers or 1, options.ray_address, gpus)
+        try:
+            executor = RayGrid(context, total, options.workers or 1, options.ray_address, gpus)
+        except ConnectionError as error:  # --ray-address auto and no cluster: once, not per test
+            where = options.ray_address or "RAY_ADDRESS"
+            pytest.exit(f"Ray at {where}: {error}", pytest.ExitCode.USAGE_ERROR)
     else:
         executor = InProcess(context, total)
     grid = SessionGrid(executor, options.seeds)

@@ -331,3 +331,18 @@ def test_a_float64_output_from_a_float32_mixer_is_named() -> None:
         model(torch.zeros(1, 4, dtype=torch.long))
     model.blocks[0].mixer = Widening(torch.bfloat16)  # lower precision keeps the stream's
     assert model(torch.zeros(1, 4, dtype=torch.long)).dtype == torch.float32
+
+
+def test_ray_auto_without_a_cluster_stops_the_run_once(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="Ray is the optional extra mixbench[ray]")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    command = [
+        sys.executable, "-m", "pytest", "suite/test_accuracy.py", "-q", "-p", "no:cacheprovider",
+        "--profile", "smoke", "--device", "cpu", "--mixers", "attention/sdpa",
+        "--ray-address", "auto", "--benchmark-storage", str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = done.stdout + done.stderr
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, output[-3000:]
+    assert output.count("Ray at auto: Could not find any running Ray instance") == 1, output[-3000:]
+    assert "Traceback" not in output
