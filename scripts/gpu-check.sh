@@ -6,9 +6,10 @@
 #   2. the suite at the gpu-smoke profile, every family's fastest variant
 #      (suite.profiles.GPU_CHECK_MIXERS), saved under OUT/benchmarks;
 #   3. the report of that run, in OUT/report, and a summary in OUT/summary.txt.
-# A wheel found under shared/ or wheels/ (fla's, say) is installed into a venv
-# in OUT that sees the system's packages (--no-deps --no-index: nothing is
-# downloaded); without one, the variants that need it are recorded unavailable.
+# A wheel found under shared/ or wheels/ (fla's, say) is installed into
+# OUT/site-packages (--no-deps --no-index: nothing is downloaded); without fla,
+# its variants are recorded unavailable; without a package the suite itself
+# needs, the check stops at once saying which.
 #
 #   bash scripts/gpu-check.sh [OUT]             on a GPU (OUT: gpu-check-out)
 #   bash scripts/gpu-check.sh --dry-run [OUT]   the same steps on the CPU at smoke size
@@ -39,12 +40,32 @@ else
     python=python3
 fi
 
+# wheels that travel with the checkout (fla-core; psutil, tqdm, tabulate where the
+# machine lacks them) go into OUT/site-packages, first on the path; pip where the
+# machine has it, else unpacked (a wheel is a zip of what it installs)
 mapfile -t wheels < <(find shared wheels -name '*.whl' 2>/dev/null | sort)
 if [[ ${#wheels[@]} -gt 0 ]]; then
-    echo "== installing ${wheels[*]} into $out/venv"
-    "$python" -m venv --system-site-packages "$out/venv" &&
-        "$out/venv/bin/python" -m pip install --quiet --no-deps --no-index "${wheels[@]}" &&
-        python="$out/venv/bin/python"
+    echo "== installing ${wheels[*]} into $out/site-packages"
+    if ! "$python" -m pip install --quiet --no-deps --no-index --target "$out/site-packages" \
+        "${wheels[@]}"; then
+        for wheel in "${wheels[@]}"; do
+            "$python" -m zipfile -e "$wheel" "$out/site-packages" || exit 2
+        done
+    fi
+    export PYTHONPATH="$out/site-packages${PYTHONPATH:+:$PYTHONPATH}"
+fi
+missing="$("$python" - <<'PY'
+import importlib.util
+
+needed = ("torch", "pytest_benchmark", "pandas", "scipy", "seaborn", "jinja2", "psutil",
+          "tqdm", "tabulate")
+print(" ".join(name for name in needed if importlib.util.find_spec(name) is None))
+PY
+)"
+if [[ -n "$missing" ]]; then
+    echo "gpu-check: $python lacks $missing; put their wheels under wheels/ (pip download" \
+        "$missing --no-deps --only-binary=:all: --python-version 3.12 -d wheels) and rerun" >&2
+    exit 2
 fi
 
 if [[ $dry_run == 1 ]]; then

@@ -5,7 +5,9 @@ how they were timed, a report and a summary; bad arguments are a usage line."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,19 @@ def test_bad_arguments_are_a_usage_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "usage: bash scripts/gpu-check.sh [--dry-run] [OUT]"
+
+
+def test_a_python_without_the_suites_packages_stops_the_check_saying_which(
+    tmp_path: Path,
+) -> None:
+    bare = tmp_path / "python"  # this Python without its site-packages
+    bare.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    bare.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(bare)}
+    done = subprocess.run(
+        ["bash", str(SCRIPT), str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "lacks torch pytest_benchmark" in done.stderr and "wheels/" in done.stderr
+    assert not (tmp_path / "out" / "suite.log").exists()  # stopped before any step
