@@ -10,11 +10,15 @@ import sys
 
 import pandas as pd
 
-from .arguments import positive_int
+from .arguments import checked
 from .backbone import count_params
 from .registry import PluginError, build_mixer, described_knobs, list_mixers
 
 DEFAULT_D_MODEL = 256
+#: the listing builds every mixer to count its parameters: a width past this
+#: would take gigabytes per mixer
+MAX_D_MODEL = 4096
+WIDTH_RULE = f"must be from 1 to {MAX_D_MODEL} (the listing builds every mixer at it)"
 
 
 def width_problem(d_model: int) -> str | None:
@@ -83,7 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models")
     sub = parser.add_subparsers(dest="command", required=True)
     lst = sub.add_parser("list", help="list every registered mixer variant")
-    lst.add_argument("--d-model", type=positive_int, default=DEFAULT_D_MODEL)
+    lst.add_argument(
+        "--d-model",
+        type=checked(int, lambda v: 1 <= v <= MAX_D_MODEL, "a whole number", WIDTH_RULE),
+        default=DEFAULT_D_MODEL,
+    )
     args = parser.parse_args(argv)
     if args.command == "list":
         try:

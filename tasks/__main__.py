@@ -267,6 +267,8 @@ def writable_file(out: Path, option: str = "--out", example: str = "result.json"
     naming ``option`` when it cannot be written, found before any training."""
     if out.is_dir():
         raise UsageError(f"{option} {out} is a folder; give a file name, e.g. {out / example}")
+    if out.exists() and not out.is_file():  # a device or a FIFO: the rename would replace it
+        raise UsageError(f"{option} {out} is not a plain file; give a file name to write")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out.parent):

@@ -346,3 +346,11 @@ def test_ray_auto_without_a_cluster_stops_the_run_once(tmp_path: Path) -> None:
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, output[-3000:]
     assert output.count("Ray at auto: Could not find any running Ray instance") == 1, output[-3000:]
     assert "Traceback" not in output
+
+
+def test_train_refuses_an_out_that_is_not_a_plain_file(tmp_path, capsys, no_training) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    line = tasks_error(capsys, [*TRAIN, "--out", str(fifo), "--overwrite"])
+    assert f"--out {fifo} is not a plain file" in line
+    assert fifo.is_fifo()

@@ -232,7 +232,11 @@ def test_check_counts_the_empty_pngs_it_skips(tmp_path, capsys):
 # -- python -m models --------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("width", "words"),
-    [("0", "argument --d-model: must be a positive integer, got 0"), ("30", "try --d-model 32")],
+    [
+        ("0", "argument --d-model: must be from 1 to 4096"),
+        ("99999999999", "argument --d-model: must be from 1 to 4096"),
+        ("30", "try --d-model 32"),
+    ],
 )
 def test_models_list_rejects_a_bad_width_in_one_line(width, words):
     done = run_cli("models", "list", "--d-model", width)
