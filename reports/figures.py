@@ -45,6 +45,7 @@ from schema import (  # noqa: E402
 )
 
 from . import axes  # noqa: E402
+from .accuracy_points import accuracy_frame, task_columns  # noqa: E402
 from .flops import CONVENTION_SOURCE, TOLERANCE, above_peak, point_peaks  # noqa: E402
 from .load import NOT_DRAWN, axis_values  # noqa: E402
 from .spread import (  # noqa: E402
@@ -481,6 +482,143 @@ def flops_per_s(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> FigureResult 
         + not_run_note(chosen)
     )
     return result
+
+
+# -- the headline figure: the answer in one picture ------------------------------
+
+#: inches: read beside the answer, the whole of it on a laptop's first screen (1366×768)
+HEADLINE_WIDTH, HEADLINE_ROW, HEADLINE_LEGEND = 7.5, 2.6, 0.7
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of the headline figure: a metric of a workload against length."""
+
+    title: str
+    workload: Workload
+    metric: Metric
+    #: the y axis's label
+    quantity: str
+
+
+HEADLINE_PANELS = (
+    Panel("Training step time", Workload.TRAIN_STEP, METRICS_BY_FIELD["time_s"], "time per step"),
+    Panel(
+        "Decode latency per token", Workload.DECODE, METRICS_BY_FIELD["time_s"], "time per token"
+    ),
+    Panel(
+        "Peak memory of a training step",
+        Workload.TRAIN_STEP,
+        METRICS_BY_FIELD["peak_mem_bytes"],
+        "peak memory",
+    ),
+)
+
+
+def newest_run(points: pd.DataFrame) -> str | None:
+    """The run label of the newest run among ``points`` (by its date, then label)."""
+    if points.empty:
+        return None
+    runs = points.groupby("run")["run_datetime"].first().fillna("").sort_index()
+    return str(runs.sort_values(kind="stable").index[-1])
+
+
+def panel_points(points: pd.DataFrame, panel: Panel) -> pd.DataFrame:
+    """The newest run's points of ``panel`` along length, where any ran."""
+    along = axes.on_axis(points[points["workload"] == panel.workload], DEFAULT_AXIS)
+    measured = along[along["ok"] & (along[panel.metric.field] > 0)]
+    run = newest_run(measured)
+    return along[along["run"] == run] if run else along.iloc[0:0]
+
+
+def accuracy_points(points: pd.DataFrame) -> pd.DataFrame:
+    """The newest accuracy run's points that reached an accuracy."""
+    acc = accuracy_frame(points)
+    acc = acc[acc["reached"]] if not acc.empty else acc
+    run = newest_run(acc)
+    return acc[acc["run"] == run] if run else acc
+
+
+def draw_accuracy(ax: Axes, acc: pd.DataFrame, palette: dict) -> None:
+    """Each task a row, each mixer a dot at its mean test accuracy with its
+    95% interval over seeds; the task's chance level a grey bar."""
+    tasks = [*task_columns(acc, lra=False), *task_columns(acc, lra=True)]  # the tables' order
+    mixers = sorted(acc["mixer"].unique())
+    step = 0.7 / max(len(mixers), 1)
+    for k, mixer in enumerate(mixers):
+        mine = acc[acc["mixer"] == mixer].set_index("task")
+        rows = [t for t in tasks if t in mine.index]
+        y = np.array([tasks.index(t) for t in rows]) + (k - (len(mixers) - 1) / 2) * step
+        ax.errorbar(
+            100 * mine.loc[rows, "acc_mean"], y, xerr=100 * mine.loc[rows, "ci95_half"].fillna(0),
+            fmt="o", markersize=4, color=palette.get(mixer, "black"), capsize=2, elinewidth=1,
+        )  # fmt: skip
+    chance = acc.groupby("task")["chance_accuracy"].first()
+    for i, task in enumerate(tasks):
+        if pd.notna(chance.get(task)):
+            ax.plot([100 * chance[task]] * 2, [i - 0.4, i + 0.4], color="grey", linewidth=2)
+    ax.set_yticks(range(len(tasks)), [str(t) for t in tasks], fontsize=7)
+    ax.set_ylim(len(tasks) - 0.5, -0.5)
+    ax.set_xlim(0, 105)  # a dot at 100% whole
+    ax.set_xlabel("test accuracy (%)")
+
+
+def headline_grid(n: int) -> tuple[Figure, list[Axes]]:
+    """``n`` panels two to a row; an odd last one spans the row."""
+    rows = (n + 1) // 2
+    fig = plt.figure(
+        figsize=(HEADLINE_WIDTH, HEADLINE_ROW * rows + HEADLINE_LEGEND), layout="constrained"
+    )
+    spec = fig.add_gridspec(rows, 2)
+    found = [fig.add_subplot(spec[i // 2, i % 2]) for i in range(n - n % 2)]
+    if n % 2:
+        found.append(fig.add_subplot(spec[rows - 1, :]))
+    return fig, found
+
+
+def headline_figure(points: pd.DataFrame) -> FigureResult | None:
+    """The answer in one picture, from the newest run of each: training time,
+    decode latency and training memory against length, and test accuracy per
+    task. A part the runs lack is left out (no empty panel); None: none."""
+    speed = [(panel, panel_points(points, panel)) for panel in HEADLINE_PANELS]
+    speed = [(panel, chosen) for panel, chosen in speed if not chosen.empty]
+    acc = accuracy_points(points)
+    n = len(speed) + (not acc.empty)
+    if not n:
+        return None
+    palette = mixer_palette(points)
+    fig, panels = headline_grid(n)
+    for ax, (panel, chosen) in zip(panels, speed, strict=False):
+        frame_axis(ax, chosen, DEFAULT_AXIS)
+        draw_lines(ax, chosen, panel.metric, palette)
+        mark_broken(ax, chosen, panel.metric, palette)
+        style_axes(ax, panel.metric.field)
+        ax.set_title(panel.title, fontsize=9)
+        ax.set_ylabel(panel.quantity)
+    if not acc.empty:
+        draw_accuracy(panels[-1], acc, palette)
+        panels[-1].set_title("Test accuracy per task (grey: chance)", fontsize=9)
+    shown = pd.concat([chosen for _, chosen in speed] + [acc.assign(ok=True)])
+    fig.legend(
+        handles=legend_handles(shown, palette), loc="outside lower center", ncol=4,
+        frameon=False, fontsize=7,
+    )  # fmt: skip
+    title = "The answer in one picture"
+    return FigureResult("headline", title, headline_caption(speed, acc), fig)
+
+
+def headline_caption(speed: list[tuple[Panel, pd.DataFrame]], acc: pd.DataFrame) -> str:
+    parts = [f"{panel.title} ({chosen['run'].iloc[0]})" for panel, chosen in speed]
+    if not acc.empty:
+        parts.append(f"test accuracy per task ({acc['run'].iloc[0]})")
+    bars = bars_note(pd.concat([chosen for _, chosen in speed]), True) if speed else ""
+    return (
+        "The answer in one picture, each part from the newest run that has it: "
+        + "; ".join(parts)
+        + ". Lines: the median per length; accuracy: the mean over seeds with its 95% "
+        "t-interval, the chance level in grey. The figures below have every run and workload."
+        + bars
+    )
 
 
 def set_theme() -> None:

@@ -350,11 +350,12 @@ def shown(table: Table) -> Table:
     cells = formatted(table)
     if len(cells) > TRANSPOSE_ROWS or len(cells.columns) <= TRANSPOSE_OVER:
         return table
+    fields = table.headers(cells.columns)
     if len(cells) == 1:
-        frame = pd.DataFrame({"field": list(cells.columns), "value": list(cells.iloc[0])})
+        frame = pd.DataFrame({"field": fields, "value": list(cells.iloc[0])})
     else:
         frame = pd.DataFrame(
-            {"field": list(cells.columns)}
+            {"field": fields}
             | {
                 name: list(row)
                 for name, (_, row) in zip(row_names(cells), cells.iterrows(), strict=True)
@@ -371,7 +372,7 @@ def markdown_table(table: Table) -> str:
     cells = formatted(table).map(escape_cell)
     numeric = numeric_columns(table)
     align = tuple("right" if c in numeric else "left" for c in cells.columns)
-    cells.columns = [escape_cell(c) for c in cells.columns]
+    cells.columns = [escape_cell(c) for c in table.headers(cells.columns)]
     return cells.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
 
 
@@ -392,7 +393,7 @@ def html_table(table: Table) -> str:
     )
     # Styler escapes the cells, not the headings, which hold data too (run labels of a
     # transposed table, task names)
-    cells.columns = [html.escape(str(c)) for c in cells.columns]
+    cells.columns = classes.columns = [html.escape(c) for c in table.headers(cells.columns)]
     styler = Styler(cells, uuid=anchor(table.name), cell_ids=False)
     styler = styler.hide(axis="index").format(escape="html").set_td_classes(classes)
     page = styler.set_table_attributes('class="data"').to_html(doctype_html=False)

@@ -1,7 +1,9 @@
 """Assembles the report's sections from the tidy table of points through one
-registry (PARTS): the summary, the runs, the claims, training and inference
-cost, the curves against each swept axis, scaling exponents, accuracy, every
-point that did not run, and the notes. Whatever a registered builder makes is
+registry (PARTS): the answer in words with its headline figure and caveats
+(templates.LEAD_TITLE: the pages show it before their contents), the
+summary, the runs, the claims, training and inference cost, the curves
+against each swept axis, scaling exponents, accuracy, every point that did
+not run, and the notes. Whatever a registered builder makes is
 placed in its section; a new table or figure is one more Part."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pandas as pd
 
 from schema import Place, Status, Workload, metrics_at
 
-from . import accuracy, axes, figures, flops
+from . import accuracy, axes, figures, flops, templates
 from .claim_sources import all_claims
 from .claims import VERDICTS, claims_table
 from .compare import compare_runs, summary_line
@@ -22,7 +24,7 @@ from .fits import FitRange
 from .render import Section, close_figures
 from .shards import shards_table
 from .spread import with_spread
-from .summary import interleaved_blocks, summary_blocks
+from .summary import answer_lines, caveat_lines, interleaved_blocks, summary_blocks
 from .tables import (
     Table,
     inference_cost_table,
@@ -180,13 +182,24 @@ def metric_figure_blocks(ctx: Context) -> list[Block | None]:
     ]
 
 
+def lead_blocks(ctx: Context) -> list[Block | None]:
+    """The answer in sentences, the headline figure beside it, then the caveats."""
+    caveats = caveat_lines(ctx.points, ctx.run_notes)
+    return [
+        "\n".join(answer_lines(ctx.points, ctx.claims)),
+        figures.headline_figure(ctx.points),
+        "\n".join(caveats) if caveats else None,
+    ]
+
+
 def notes_blocks(ctx: Context) -> list[str]:
     notes = notes_text(ctx.warnings, ctx.points)
     return [notes] if notes else []
 
 
 PARTS: tuple[Part, ...] = (
-    Part("Summary", lambda ctx: summary_blocks(ctx.points, ctx.claims, ctx.run_notes)),
+    Part(templates.LEAD_TITLE, lead_blocks),
+    Part("Summary", lambda ctx: summary_blocks(ctx.points, ctx.claims)),
     Part("Runs", lambda ctx: [runs_table(ctx.points)]),
     Part("Runs", lambda ctx: [shards_table(ctx.points)]),
     Part("Claims", claims_blocks),

@@ -1,9 +1,14 @@
-"""What the report opens with: per run and workload, the mixer best at each
-metric the schema shows in the summary with a word for its best (fastest,
-least_memory) at the longest swept value every family ran, the decode metrics
-it shows against attention, the claims' verdicts in a few lines, which
-backends were not available here (once, with why), and the runs that were
-interrupted or passed over."""
+"""What the report opens with. First the answer in words (answer_lines): per
+run, which mixer trains fastest at the longest length and by how much, which
+decodes fastest and with how little state, which learns each task (or that
+the run cannot tell), and which claims do not hold, each sentence naming the
+table and point it comes from; then the caveats (caveat_lines): runs
+interrupted or passed over, backends not available here (once, with why),
+points timed under load. Then the summary's tables: per run and workload,
+the mixer best at each metric the schema shows in the summary with a word for
+its best (fastest, least_memory) at the longest swept value every family ran,
+the decode metrics it shows against attention, and the claims' verdicts in a
+few lines."""
 
 from __future__ import annotations
 
@@ -15,7 +20,10 @@ import numpy as np
 import pandas as pd
 
 from schema import (
+    DEFAULT_AXIS,
     HIGHER,
+    LRA_PREFIX,
+    METRICS_BY_FIELD,
     NOT_RUN_STATUSES,
     SPEED_WORKLOADS,
     TIMED,
@@ -28,11 +36,14 @@ from schema import (
 )
 
 from . import axes
-from .claims import VERDICTS
+from .accuracy_points import accuracy_frame, interval_of, task_columns, tried
+from .claims import FAILS, HOLDS, INCONCLUSIVE, VERDICTS
+from .intervals import ALPHA
 from .spread import (
     BASELINE,
     CONTENDED_MARK,
     NO_RATIO,
+    QUARTILES,
     Ratio,
     bounds,
     column_ratio,
@@ -54,6 +65,12 @@ from .tables import (
     listed,
     vs_attention,
 )
+from .units import human
+
+#: the tables each sentence of the answer comes from, by the title the pages show
+HEADLINE_TITLE, DECODE_TITLE = "At the longest common value", "Decoding"
+ACCURACY_TITLE, LRA_TITLE = "Accuracy per task", "Long Range Arena"
+CLAIMS_TITLE = "Claims of each architecture, checked"
 
 
 def headline_metrics() -> list[Metric]:
@@ -228,14 +245,14 @@ def headline_table(points: pd.DataFrame) -> Table:
         + listed(chosen)
         + " (decode's time: per token), each as a ratio to the attention baseline (below 1: "
         "less). Where the run interleaved the mixers at that value, the fastest is the one "
-        "with the lowest pass-by-pass ratio there (ratios_from 'interleaved'), so its time, "
+        "with the lowest pass-by-pass ratio there ('Ratio from': interleaved), so its time, "
         "the median of its own point, may not be the lowest of the column. "
         + SPREAD_CAPTION
         + RATIO_CAPTION
     )
     frame = pd.DataFrame(rows, columns=list(dict.fromkeys(c for r in rows for c in r)))
     return Table(
-        "summary", "At the longest common value", caption, frame,
+        "summary", HEADLINE_TITLE, caption, frame,
         intervals=intervals, marks=marks,
     )  # fmt: skip
 
@@ -280,7 +297,7 @@ def decode_table(points: pd.DataFrame) -> Table:
     timed = [m.field for m in chosen if m.timing == TIMED]
     marks = {timed[0]: "contended"} if timed else {}
     return Table(
-        "summary_decode", "Decoding", caption, frame, intervals=intervals, marks=marks,
+        "summary_decode", DECODE_TITLE, caption, frame, intervals=intervals, marks=marks,
     )  # fmt: skip
 
 
@@ -453,15 +470,10 @@ def contention_line(points: pd.DataFrame) -> str:
     )
 
 
-def summary_blocks(
-    points: pd.DataFrame, claims: Table, run_notes: Sequence[str]
-) -> list[str | Table]:
-    lines = [f"- {note[0].upper()}{note[1:]}." for note in run_notes]
-    lines += partial_lines(points)
-    lines += [line for line in (unavailable_line(points), contention_line(points)) if line]
+def summary_blocks(points: pd.DataFrame, claims: Table) -> list[str | Table]:
+    """The summary's tables, the claims' verdicts in a few lines and how to
+    read the numbers (the answer in words and its caveats open the report)."""
     blocks: list[str | Table] = []
-    if lines:
-        blocks.append("\n".join(lines))
     headline = headline_table(points)
     if not headline.frame.empty:
         blocks.append(headline)
@@ -478,3 +490,210 @@ def interleaved_blocks(points: pd.DataFrame) -> list[Table]:
     """The interleaved passes' table, where the runs have them."""
     table = interleaved_table(points)
     return [table] if not table.frame.empty else []
+
+
+# -- the answer: what the report opens with, in words ---------------------------
+
+
+def interval_words(ratio: Ratio) -> str:
+    """'95% CI 3.9–4.2×' (or 'q1–q3 bounds …' for runs without rounds) of a ratio."""
+    if not ratio.has_interval:
+        return "no interval: no rounds saved"
+    name = "q1–q3 bounds" if ratio.source == QUARTILES else "95% CI"
+    return f"{name} {ratio.low:.2f}–{ratio.high:.2f}×"
+
+
+def faster_words(ratio: Ratio, baseline: str) -> str:
+    """How much faster than the baseline a time ratio (mine / baseline's) says,
+    or that the interval cannot tell them apart."""
+    if math.isnan(ratio.value):
+        return f"no ratio to {baseline} there"
+    if ratio.has_interval and ratio.low <= 1 <= ratio.high:
+        return (
+            f"not distinguishable from {baseline} ({ratio.value:.2f}× its time, "
+            f"{interval_words(ratio)})"
+        )
+    if ratio.value > 1:
+        return f"{ratio.value:.2f}× the time of {baseline} ({interval_words(ratio)})"
+    return f"{1 / ratio.value:.1f}× faster than {baseline} ({interval_words(ratio.inverse())})"
+
+
+def point_name(longest: Longest, mixer: str) -> str:
+    """The pytest id of ``mixer``'s point there: test_train_step[retnet/chunkwise-2048]."""
+    names = longest.rows.loc[longest.rows["mixer"] == mixer, "name"].dropna()
+    return f", {names.iloc[0]}" if not names.empty else ""
+
+
+def first_along_length(found: Sequence[Longest], run: str, workload: str) -> Longest | None:
+    """The run's ``workload`` at the longest common value of its length sweep
+    (else of the first axis it swept)."""
+    mine = [f for f in found if f.run == run and f.workload == workload]
+    mine = [f for f in mine if not math.isnan(f.value)]
+    by_length = [f for f in mine if f.sweep == DEFAULT_AXIS]
+    return (by_length or mine or [None])[0]
+
+
+def runner_up(longest: Longest, column: str, fastest: str) -> str | None:
+    others = longest.here[column].drop(fastest).dropna()
+    return str(others.idxmin()) if not others.empty else None
+
+
+def speed_comparison(longest: Longest, column: str, fastest: str) -> str:
+    """The fastest against the attention baseline, or (where the baseline is
+    the fastest) the next fastest against it."""
+    baseline = longest.baseline
+    if baseline is None:
+        return "no attention variant ran there to compare with"
+    if fastest != baseline:
+        return faster_words(longest.ratio(fastest, column), baseline)
+    second = runner_up(longest, column, fastest)
+    if second is None:
+        return "it is the only mixer that ran there"
+    ratio = longest.ratio(second, column)
+    return (
+        f"the next fastest, {second}, takes {ratio.value:.2f}× its time ({interval_words(ratio)})"
+    )
+
+
+def where(longest: Longest) -> str:
+    """'length 2048', else the swept value as the tables name it: 'batch=16'."""
+    if longest.sweep == DEFAULT_AXIS:
+        return f"length {longest.value:g}"
+    return axes.at(longest.sweep, longest.value)
+
+
+def training_answer(longest: Longest) -> str:
+    fastest = longest.best(METRICS_BY_FIELD["time_s"])
+    if fastest is None:
+        return ""
+    time = human("time_s", longest.here.loc[fastest, "time_s"])
+    return (
+        f"Training: {fastest} trains fastest at {where(longest)}, "
+        f"{time} per step, {speed_comparison(longest, 'time_s', fastest)} "
+        f"[{HEADLINE_TITLE}{point_name(longest, fastest)}]."
+    )
+
+
+def decode_answer(longest: Longest) -> str:
+    fastest = longest.best(METRICS_BY_FIELD["time_s"])
+    if fastest is None:
+        return ""
+    here = longest.here
+    latency = human("time_s", here.loc[fastest, "time_s"])
+    sentence = (
+        f"Decoding: {fastest} decodes fastest at {where(longest)}, "
+        f"{latency} per token, {speed_comparison(longest, 'time_s', fastest)}"
+    )
+    state = here["state_bytes"].dropna() if "state_bytes" in here else pd.Series(dtype=float)
+    if fastest in state.index:
+        sentence += f", with {human('state_bytes', state[fastest])} of state"
+        baseline = longest.baseline
+        if baseline in state.index and baseline != fastest:
+            sentence += f" against {baseline}'s {human('state_bytes', state[baseline])}"
+        least = str(state.idxmin())
+        if state[least] < state[fastest]:
+            sentence += f"; the least state: {least}, {human('state_bytes', state[least])}"
+    return sentence + f" [{DECODE_TITLE}{point_name(longest, fastest)}]."
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def task_answer(task: str, group: pd.DataFrame) -> str:
+    """Which mixer learns ``task`` (one run's points), or that the run cannot
+    tell: every mixer at chance, the best not distinguishable from others,
+    or one seed only."""
+    reached = group[group["reached"]]
+    table = LRA_TITLE if task.startswith(LRA_PREFIX) else ACCURACY_TITLE
+    if reached.empty:
+        return f"{task}: no mixer finished training [{table}]."
+    chance = reached["chance_accuracy"].dropna()
+    chance_text = f" (chance {percent(chance.iloc[0])})" if not chance.empty else ""
+    # above chance, its interval clear of it (a mean below chance learned nothing either)
+    above = reached["acc_mean"] > reached["chance_accuracy"].fillna(-math.inf)
+    learned = reached[~reached["at_chance"].astype(bool) & above]
+    if learned.empty:
+        level = f" ({percent(chance.iloc[0])})" if not chance.empty else ""
+        return f"{task}: no mixer learns it, none is above chance{level} [{table}]."
+    best = learned.loc[learned["acc_mean"].idxmax()]
+    score = interval_of(best).text("%")
+    mixer = best["mixer"]
+    if len(reached) == 1:
+        verdict = f"only {mixer} ran it: {score}{chance_text}"
+    elif int(best["seeds"]) < 2:
+        score = percent(best["acc_mean"])
+        verdict = f"{mixer} scores highest, {score}, but from one seed the run cannot tell"
+    elif best["not_distinguishable"]:
+        verdict = (
+            f"{mixer} scores highest, {score}, not distinguishable from "
+            f"{best['not_distinguishable']} (Welch's t-test, α = {ALPHA:g})"
+        )
+    else:
+        verdict = f"{mixer} learns it best, {score}{chance_text}"
+    at_chance = sorted(reached.loc[reached["at_chance"].astype(bool), "mixer"])
+    if at_chance:
+        verdict += f"; at chance: {', '.join(at_chance)}"
+    name = f", {best['name']}" if isinstance(best.get("name"), str) else ""
+    return f"{task}: {verdict} [{table}{name}]."
+
+
+def accuracy_answers(points: pd.DataFrame, run: str) -> list[str]:
+    """One sentence per task the run trained on, in the accuracy tables' order."""
+    acc = tried(accuracy_frame(points[points["run"] == run]))
+    if acc.empty:
+        return []
+    order = [*task_columns(acc, lra=False), *task_columns(acc, lra=True)]
+    tasks = order + sorted(set(acc["task"].dropna()) - set(order))
+    return [f"Accuracy on {task_answer(task, acc[acc['task'] == task])}" for task in tasks]
+
+
+def claims_answer(claims: Table) -> str:
+    """Which claims do not hold, with their mixers; else that none fails."""
+    frame = claims.frame
+    if frame.empty:
+        return "Claims: none of a family in these runs could be checked."
+    counts = frame["verdict"].value_counts()
+    failed = frame[frame["verdict"] == FAILS]
+    tally = f"{counts.get(HOLDS, 0)} hold, {counts.get(INCONCLUSIVE, 0)} inconclusive"
+    if failed.empty:
+        return f"Claims: none checked fails ({tally}) [{CLAIMS_TITLE}]."
+    parts = [
+        f"{claim} ({', '.join(sorted(set(group['mixer'])))})"
+        for claim, group in failed.groupby("claim", sort=False)
+    ]
+    return (
+        f"Claims that do not hold ({len(failed)} of {len(frame)} checks; {tally}): "
+        + "; ".join(parts)
+        + f" [{CLAIMS_TITLE}]."
+    )
+
+
+def answer_lines(points: pd.DataFrame, claims: Table) -> list[str]:
+    """The report's first lines: per run, which mixer trains fastest at the
+    longest length and by how much, which decodes fastest and with how little
+    state; which claims do not hold; which learns each task. Each names, in
+    brackets, the table (and the pytest id of the point) it comes from."""
+    found = at_longest(points)
+    runs = sorted(points["run"].dropna().unique())
+    speed, accuracy = [], []
+    prefix = (lambda run: f"{run}: ") if len(runs) > 1 else (lambda run: "")
+    for run in runs:
+        training = first_along_length(found, run, Workload.TRAIN_STEP)
+        decode = first_along_length(found, run, Workload.DECODE)
+        mine = [
+            training_answer(training) if training else "",
+            decode_answer(decode) if decode else "",
+        ]
+        speed += [f"- {prefix(run)}{line}" for line in mine if line]
+        accuracy += [f"- {prefix(run)}{line}" for line in accuracy_answers(points, run)]
+    # the claims before the tasks: one line each, however many tasks follow
+    return [*speed, f"- {claims_answer(claims)}", *accuracy]
+
+
+def caveat_lines(points: pd.DataFrame, run_notes: Sequence[str]) -> list[str]:
+    """What to keep in mind when reading the answer: how the runs were chosen,
+    runs interrupted, backends not available here, points timed under load."""
+    lines = [f"- {note[0].upper()}{note[1:]}." for note in run_notes]
+    lines += partial_lines(points)
+    return lines + [line for line in (unavailable_line(points), contention_line(points)) if line]

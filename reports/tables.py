@@ -12,11 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 
 import pandas as pd
 
 from schema import (
     DEFAULT_AXIS,
+    METRICS,
+    METRICS_BY_FIELD,
     NOT_RUN_STATUSES,
     SPEED_WORKLOADS,
     TIMED,
@@ -64,6 +67,93 @@ class Table:
         """Columns the pages fold into another column's cell."""
         folded = {c for low, high, kind in self.intervals.values() for c in (low, high, kind)}
         return {c for c in folded | set(self.marks.values()) if c}
+
+    def headers(self, columns: Iterable[str]) -> list[str]:
+        """What the pages show atop ``columns`` (the CSV keeps the field
+        names); a header two columns would share is left as the field name."""
+        columns = [str(c) for c in columns]
+        found = [header(c, c in self.percent) for c in columns]
+        return [h if found.count(h) == 1 else c for h, c in zip(found, columns, strict=True)]
+
+
+# -- headers a person reads -----------------------------------------------------
+
+#: the columns that are not metrics, by what a reader calls them; a column
+#: named by the data (a task, a run label) is shown as it is
+HEADERS = {
+    "run": "Run", "workload": "Workload", "at": "At", "mixers": "Mixers", "mixer": "Mixer",
+    "status": "Status", "baseline": "Baseline", "ratios_from": "Ratio from",
+    "seq_len": "Length (tokens)", "batch": "Batch", "d_model": "Width (d_model)",
+    "task": "Task", "file": "File", "profile": "Profile", "sweeps": "Sweeps",
+    "partial": "Interrupted", "commit": "Commit", "dirty": "Uncommitted changes",
+    "date": "Date", "cpu": "CPU", "gpu": "GPU", "devices": "Devices", "dtypes": "Dtypes",
+    "torch": "torch", "cuda": "CUDA", "threads": "Threads", "points_ok": "Points that ran",
+    "points_not_ok": "Points that did not", "reason": "Reason", "points": "Points",
+    "covers": "Which points", "claim": "Claim", "family": "Family", "measured": "Measured",
+    "criterion": "Criterion", "verdict": "Verdict", "passes": "Passes",
+    "median_time_s": "Median time per call", "vs_baseline_x": "× baseline",
+    "time_slope": "Time exponent", "time_interval": "Time exponent from",
+    "time_r2": "Time fit R²", "memory_slope": "Memory exponent", "memory_r2": "Memory fit R²",
+    "contended": "Timed under contention", "fit_lengths": "Lengths fitted",
+    "ci95_half": "± 95% CI", "seeds": "Seeds", "mark": "Mark", "chance_accuracy": "Chance",
+    "not_distinguishable_from": "Not distinguishable from", "params": "Parameters",
+    "params_target": "Attention's parameters", "params_vs_target": "Parameters vs attention's",
+    "tokens_seen": "Training tokens", "lr": "Learning rate",
+    "lr_grid_val": "Validation accuracy per learning rate", "val_accuracy": "Validation accuracy",
+    "step_s": "Time per training step", "average": "Average", "tasks_run": "Tasks run",
+    "not_ok": "Did not finish", "source": "Source", "average_of": "Average over",
+    "matmul_peak_flops_per_s": "Matmul peak (FLOP/s)", "of_peak_x": "× matmul peak",
+    "speedup_x": "Speed-up of B over A (×)", "change": "Change", "regression": "Regression",
+    "device_a": "Device A", "device_b": "Device B", "status_a": "Status A", "status_b": "Status B",
+    "time_a_s": "Time per call A", "time_b_s": "Time per call B", "dtype": "Dtype",
+    "device": "Device", "flops": "FLOPs (analytic)", "shard": "Shard", "node": "Node",
+    # a table shown on its side (render.shown): a row per column, its header first
+    "field": "", "value": "Value",
+}  # fmt: skip
+
+
+def metric_header(metric: Metric, percent: bool = False) -> str:
+    """'Peak memory', 'Throughput (tokens/s)': a cell shows its own scaled unit
+    (45.8 MiB, 60 ms), so the header names the unit only where the cell's
+    symbol does not say it all (k/s of what)."""
+    if percent:
+        return f"{metric.label} (%)"
+    unit = metric.unit
+    if unit.symbol == unit.name or unit.name in metric.label or not unit.symbol:
+        return metric.label
+    return f"{metric.label} ({unit.name})"
+
+
+@cache
+def derived_headers() -> dict[str, str]:
+    """The headers of the columns made from a metric: its ratio to attention
+    (memory_vs_attention_x: 'Peak memory × attention'), the summary's best
+    mixer at it and that mixer's value and ratio (fastest, fastest_s,
+    fastest_vs_attention_x), a comparison's A and B (memory_a_bytes)."""
+    found = {}
+    for metric in METRICS:
+        label = metric_header(metric)
+        found[metric.field] = label
+        found[vs_attention(metric)] = f"{metric.label} × attention"
+        for part in ("a", "b"):
+            found[metric.column(part)] = f"{label} {part.upper()}"
+        found[f"{metric.short}_change_x"] = f"{metric.label} B / A (×)"
+        if metric.best:
+            word = metric.best.replace("_", " ")
+            found[metric.best] = word[0].upper() + word[1:]
+            found[metric.best + metric.unit.suffix] = label
+            found[f"{metric.best}_vs_attention_x"] = f"{metric.label} × attention"
+    return found
+
+
+def header(column: str, percent: bool = False) -> str:
+    """What a person reads atop ``column``: the metric's label (schema.METRICS)
+    for a metric and the columns made from it, HEADERS' word for the others,
+    and ``column`` itself where it is a name from the data (a task)."""
+    if column in METRICS_BY_FIELD:
+        return metric_header(METRICS_BY_FIELD[column], percent)
+    found = HEADERS[column] if column in HEADERS else derived_headers().get(column, column)
+    return f"{found} (%)" if percent and found not in (column, "") else found
 
 
 # -- baselines ------------------------------------------------------------------
@@ -126,7 +216,7 @@ SPREAD_CAPTION = (
 )
 RATIO_CAPTION = (
     " A time or throughput ratio's 95% interval comes from the interleaved passes or the two "
-    "points' rounds (column ratios_from); bytes are counted, without interval."
+    "points' rounds (column 'Ratio from'); bytes are counted, without interval."
 )
 #: the whole story, once, in the summary
 READING = (
@@ -139,14 +229,18 @@ READING = (
     f"median, wall_time_s). {CONTENDED_MARK} marks a point timed while the suite's contention "
     "probe saw the machine busy, or whose thread waited for a core in most of its rounds.\n"
     "- A ratio between two mixers' times (or throughputs) has a 95% interval too. Column "
-    "ratios_from says whence: 'interleaved' (the suite called the mixers in turn, pass by "
+    "'Ratio from' says whence: 'interleaved' (the suite called the mixers in turn, pass by "
     "pass, at that value: the median of the pass-by-pass ratios, bootstrapped, so that a "
     "slow phase of the machine cancels out), 'rounds' (an unpaired bootstrap of the two "
     "points' rounds), 'q1-q3' (the two points' quartiles, for runs without rounds), 'none'. "
     "An interval that straddles 1.00× does not tell the two apart.\n"
     "- Slopes carry a 95% interval (decode: over passes that alternated the context lengths; "
     "else a bootstrap over the rounds, else the regression's), and a claim is "
-    "'inconclusive' where its interval straddles the criterion."
+    "'inconclusive' where its interval straddles the criterion.\n"
+    "- Tables are headed in words (the schema's labels: 'Peak memory', 'Time per call × "
+    "attention'), each cell in its own unit (45.8 MiB, 60 ms, 0.25×). Their CSV files and "
+    "points.csv are for machines: they keep the field names (peak_mem_bytes, "
+    "time_vs_attention_x) and plain numbers in the field's unit (bytes, seconds)."
 )
 
 
@@ -354,14 +448,15 @@ def scaling_table(points: pd.DataFrame, fit: FitRange, axis: str = DEFAULT_AXIS)
         f"Exponent k of time ∝ {x}^k and of peak memory ∝ {x}^k (slope in log–log) along "
         f"the {axes.label(axis)}, {fit_caption(fit)}, with the fit's R². 1 is linear, 2 "
         "quadratic; N/A: fewer than two successful values or nothing measured. Decode time is "
-        "per token. In brackets, the slope's 95% interval; time_interval says how it was "
+        "per token. In brackets, the slope's 95% interval; 'Time exponent from' says how it "
+        "was "
         "found: 'interleaved passes' (the suite alternated the mixer's values pass by pass, "
         "test_interleaved_values: the slope is the median of the passes' slopes, its interval "
         "a bootstrap of that median), 'bootstrap' (each value's rounds resampled, their median "
         "refitted), 'standard "
         "error' (the regression's, for runs without rounds; three values or more) or 'none' "
         "(two values without rounds). Memory is counted: its interval is the regression's, "
-        "exact over two values. contended: points of the fit timed under contention."
+        "exact over two values. 'Timed under contention': the points of the fit timed so."
         + held_caption(speed, axis)
     )
     title = "Scaling exponents" + ("" if axis == DEFAULT_AXIS else f" along {axes.words(axis)}")

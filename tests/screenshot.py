@@ -8,9 +8,10 @@ The check loads the page in headless Chromium (``chromium``, ``chromium-browser`
 or ``google-chrome`` on the PATH, or ``$MIXBENCH_CHROMIUM``), lets it lay out
 at the given window size and reads back from the live DOM: the width of the
 page and of every table against the viewport, whether every link of the
-contents reaches its section, and whether every figure decoded. It prints
-what it found and exits 1 when something does not fit (0: all fine, 2: no
-browser or no page).
+contents reaches its section, whether every figure decoded, and how much of
+the answer the page opens with (its sentences, its figure) the first screen
+shows. It prints what it found and exits 1 when something does not fit (0:
+all fine, 2: no browser or no page).
 """
 
 from __future__ import annotations
@@ -81,6 +82,17 @@ window.addEventListener("load", function () {
                             right: box.right});
     }
   });
+  // the answer the page opens with: its sentences and its figure, where the window shows them
+  var lead = document.querySelector("section.lead");
+  var box = function (el) {
+    var b = el.getBoundingClientRect();
+    return {top: b.top, bottom: b.bottom, left: b.left, right: b.right,
+            text: (el.textContent || el.alt || "").slice(0, 80)};
+  };
+  out.lead = lead ? {
+    sentences: Array.prototype.map.call(lead.querySelectorAll(".answer li"), box),
+    figure: lead.querySelector(".headline img") ? box(lead.querySelector(".headline img")) : null
+  } : null;
   var pre = document.createElement("pre");
   pre.id = "MARKER";
   pre.textContent = JSON.stringify(out);
@@ -124,8 +136,25 @@ class Layout:
     def broken_images(self) -> list[dict]:
         return [image for image in self.data["images"] if not image["loaded"]]
 
+    def first_screen(self) -> tuple[list[str], float]:
+        """What the window shows of the answer before any scrolling: the
+        sentences wholly in view, and the share of the headline figure in view."""
+        lead, height = self.data.get("lead") or {}, self.data["viewport"][1]
+        sentences = [s["text"] for s in lead.get("sentences", []) if s["bottom"] <= height + 1]
+        figure = lead.get("figure")
+        if not figure or figure["bottom"] <= figure["top"]:
+            return sentences, 0.0
+        shown = min(figure["bottom"], height) - max(figure["top"], 0)
+        return sentences, max(shown, 0) / (figure["bottom"] - figure["top"])
+
     def problems(self) -> list[str]:
         found = []
+        if self.data.get("lead"):
+            sentences, figure = self.first_screen()
+            if not sentences:
+                found.append("no sentence of the answer is on the first screen")
+            if self.data["lead"]["figure"] and figure < 0.5:
+                found.append(f"only {figure:.0%} of the headline figure is on the first screen")
         if self.page_width > self.data["client_width"] + 1:
             found.append(
                 f"the page is {self.page_width:.0f} px wide in a {self.width} px window: "
@@ -158,6 +187,12 @@ class Layout:
             f"{len(self.data['links'])} contents links ({len(self.broken_links())} broken), "
             f"{len(self.data['images'])} figures ({len(self.broken_images())} not decoded)"
         ]
+        if self.data.get("lead"):
+            sentences, figure = self.first_screen()
+            lines.append(
+                f"  first screen: {len(sentences)} of {len(self.data['lead']['sentences'])} "
+                f"sentences of the answer, {figure:.0%} of the headline figure"
+            )
         lines += [f"  - {problem}" for problem in self.problems()]
         return "\n".join(lines)
 

@@ -49,7 +49,15 @@ CPU_DIR = "Linux-CPython-3.11-64bit"
 CPU_1 = FIXTURES / CPU_DIR / "0001_aaa1111_20260101_120000.json"
 CPU_2 = FIXTURES / CPU_DIR / "0002_bbb2222_20260102_120000.json"
 GPU_1 = FIXTURES / "gpu-box" / "0001_bbb2222_20260103_120000.json"
-FIGURES = ("time", "peak_memory", "tokens_per_s", "decode_cost", "flops_per_s", "accuracy")
+FIGURES = (
+    "headline",
+    "time",
+    "peak_memory",
+    "tokens_per_s",
+    "decode_cost",
+    "flops_per_s",
+    "accuracy",
+)
 TABLES = ("runs", "claims", "training_cost", "inference_cost", "scaling", "accuracy", "not_ok")
 
 

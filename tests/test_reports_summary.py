@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -16,14 +17,18 @@ import pytest
 from reports.__main__ import main
 from reports.figures import decode_cost, time_figure
 from reports.load import RunChoiceWarning, load_points, run_file, select_run_files
+from reports.render import Section
 from reports.report import not_ok_table
-from reports.summary import decode_table, headline_table
+from reports.spread import NO_RATIO
+from reports.summary import answer_lines, decode_table, faster_words, headline_table
+from reports.tables import Table
 from tests.fixtures import make_benchmarks as make
 
 HERE = Path(__file__).parent / "fixtures" / "benchmarks"
 CPU_DIR = "Linux-CPython-3.11-64bit"
 CPU_1 = HERE / CPU_DIR / "0001_aaa1111_20260101_120000.json"
 CPU_2 = HERE / CPU_DIR / "0002_bbb2222_20260102_120000.json"
+ACCURACY_RUN = HERE.parent / "accuracy" / "lab-box" / "0001_fff6666_20260305_120000.json"
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -68,12 +73,140 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> dict:
 # -- the summary ----------------------------------------------------------------
 
 
-def test_the_report_opens_with_its_summary(page):
-    sections = [line for line in page["md"].splitlines() if line.startswith("## ")]
+def lead_of(markdown: str) -> str:
+    """What report.md shows between its title and its contents."""
+    return markdown.split("\n", 1)[1].split("\n- [Summary](#summary)", 1)[0]
+
+
+def test_the_report_opens_with_its_answer_in_words(page):
+    lines = page["md"].splitlines()
+    assert lines[0].startswith("# mixbench report")
+    answer = [line for line in lines[1:8] if line.strip() and not line.startswith("<a id")]
+    assert answer[0] == (
+        "- Training: retnet/chunkwise trains fastest at length 2048, 60 ms per step, 4.0× faster "
+        "than attention/sdpa (q1–q3 bounds 3.84–4.16×) [At the longest common value, "
+        "test_train_step[retnet/chunkwise-2048]]."
+    )
+    assert answer[1].startswith(
+        "- Decoding: retnet/chunkwise decodes fastest at length 2048, 2 ms per token, 2.0× faster "
+        "than attention/sdpa (q1–q3 bounds 1.92–2.08×), with 64 KiB of state against "
+        "attention/sdpa's 4 MiB"
+    )
+    assert answer[2].startswith("- Claims: none checked fails (")
+    assert answer[3].startswith("- Accuracy on listops: retnet/chunkwise scores highest, 38.0%")
+    assert "from one seed the run cannot tell" in answer[3]
+    lead = lead_of(page["md"])
+    # the figure beside the answer, the caveats after both, then the contents
+    figure = lead.index("![The answer in one picture](figures/headline.png)")
+    caveat = lead.index("- Not available here, so in no table or figure: hyena/fft")
+    assert lead.index(answer[-1]) < figure < caveat
+    sections = [line for line in lines if line.startswith("## ")]
     assert sections[0] == "## Summary"
     summary = page["md"].split("## Summary", 1)[1].split("\n## ", 1)[0]
     assert "### At the longest common value" in summary and "### Decoding" in summary
     assert "- Claims: " in summary and "- Holds: " in summary
+
+
+def test_the_html_page_opens_with_the_answer_beside_its_figure(page):
+    html = page["html"]
+    body = html.split("<body>", 1)[1]
+    lead = body.split('<nav class="toc">', 1)[0]
+    assert '<section id="in-short" class="lead">' in lead
+    answer, figure = lead.split('<div class="headline">', 1)
+    assert "<li>Training: retnet/chunkwise trains fastest at length 2048" in answer
+    assert "<li>Claims: none checked fails" in answer
+    assert '<figure id="figure-headline">' in figure and "data:image/png;base64," in figure
+    assert "Not available here" in figure.split("</figure>", 1)[1]  # the caveats follow
+
+
+def test_every_sentence_names_a_table_of_the_report_and_a_point_of_its_run(page, tmp_path):
+    lines = lead_of(page["md"]).split("![", 1)[0].split("\n")
+    sentences = [line for line in lines if line.startswith("- ")]
+    assert len(sentences) >= 6
+    points = set(load_points([run_file(CPU_1)])["name"].dropna())
+    for sentence in sentences:
+        source = re.search(r" \[([^\[\]]+?)(?:, (test_\w+\[[^\]]+\]))?\]\.$", sentence)
+        assert source, sentence
+        table, point = source.groups()
+        assert f"### {table}\n" in page["md"], table
+        assert point is None or point in points, point
+
+
+def answer(points: pd.DataFrame, claims: pd.DataFrame | None = None) -> list[str]:
+    frame = claims if claims is not None else pd.DataFrame(columns=["claim", "mixer", "verdict"])
+    return [line.removeprefix("- ") for line in answer_lines(points, Table("c", "", "", frame))]
+
+
+TIMES = ("time_s", "time_median_s", "time_q1_s", "time_q3_s", "time_min_s", "time_max_s")
+
+
+def scaled(points: pd.DataFrame, mixer: str, factor: float) -> pd.DataFrame:
+    """``mixer``'s training steps ``factor`` times as long, their spread alike."""
+    chosen = (points["mixer"] == mixer) & (points["workload"] == "train_step")
+    points = points.copy()
+    points.loc[chosen, list(TIMES)] = points.loc[chosen, list(TIMES)] * factor
+    return points
+
+
+def test_the_answer_says_when_attention_is_fastest_and_when_the_run_cannot_tell(cpu):
+    training = answer(scaled(cpu, "attention/sdpa", 0.01))[0]
+    assert training.startswith("Training: attention/sdpa trains fastest at length 2048, 2.4 ms")
+    assert "the next fastest, retnet/chunkwise, takes 25.00× its time (q1–q3 bounds" in training
+    # attention/sdpa 1% slower than retnet/chunkwise: within the points' spread
+    training = answer(scaled(cpu, "attention/sdpa", 0.25 * 1.01))[0]
+    assert training.startswith("Training: retnet/chunkwise trains fastest at length 2048")
+    assert "not distinguishable from attention/sdpa (0.99× its time, q1–q3 bounds" in training
+    assert faster_words(NO_RATIO, "attention/sdpa") == "no ratio to attention/sdpa there"
+
+
+def accuracy_points() -> pd.DataFrame:
+    return load_points([run_file(ACCURACY_RUN)])
+
+
+def test_the_answer_names_which_mixer_learns_each_task_or_that_none_does():
+    points = accuracy_points()
+    found = {line.split(":", 1)[0]: line for line in answer(points) if line.startswith("Acc")}
+    listops = found["Accuracy on lra-listops"]
+    assert "mamba/scan learns it best, 45.0 ± 2.5% (chance 17.0%); at chance: hyena/fft" in listops
+    assert listops.endswith("[Long Range Arena, test_accuracy[lra-listops-mamba/scan]].")
+    copy = points[~((points["task"] == "selective_copy") & (points["mixer"] == "mamba/scan"))]
+    line = next(s for s in answer(copy) if s.startswith("Accuracy on selective_copy"))
+    assert "attention/sdpa scores highest, 90.0 ± 5.0%, not distinguishable from " in line
+    assert "retnet/chunkwise (Welch's t-test, α = 0.05)" in line
+    hard = points.assign(chance_accuracy=points["chance_accuracy"].where(
+        points["task"] != "lra-text", 0.99
+    ))  # fmt: skip
+    line = next(s for s in answer(hard) if s.startswith("Accuracy on lra-text"))
+    assert line.startswith("Accuracy on lra-text: no mixer learns it, none is above chance (99.0%)")
+
+
+def test_the_answer_names_the_claims_that_do_not_hold(cpu):
+    claims = pd.DataFrame(
+        {
+            "claim": ["Decode state constant", "Decode state constant", "Chunkwise linear"],
+            "mixer": ["retnet/chunkwise", "mamba/scan", "retnet/chunkwise"],
+            "verdict": ["does not hold", "does not hold", "holds"],
+        }
+    )
+    line = answer(cpu, claims)[2]
+    assert line == (
+        "Claims that do not hold (2 of 3 checks; 1 hold, 0 inconclusive): Decode state "
+        "constant (mamba/scan, retnet/chunkwise) [Claims of each architecture, checked]."
+    )
+
+
+def test_names_from_the_data_in_the_answer_are_escaped_in_both_pages(cpu, tmp_path):
+    from reports.render import write_report
+    from reports.report import Context, lead_blocks
+
+    hostile = '<img src=x onerror="alert(1)">'
+    points = cpu.assign(mixer=cpu["mixer"].replace("retnet/chunkwise", hostile))
+    blocks = [block for block in lead_blocks(Context(points, "half")) if block is not None]
+    assert hostile in blocks[0]
+    write_report(tmp_path, "t", [Section("In short", blocks=blocks)], ["md", "html"])
+    for page in ("report.md", "report.html"):
+        text = (tmp_path / page).read_text()
+        assert "<img src=x" not in text and "&lt;img src=x onerror=" in text
 
 
 def test_the_summary_names_the_cheapest_at_the_longest_common_value(cpu):
