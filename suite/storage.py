@@ -66,6 +66,16 @@ def storage_problem(folder: Path) -> str | None:
     return None
 
 
+def json_problem(path: Path) -> str | None:
+    """Why --benchmark-json cannot be written at ``path`` (pytest-benchmark makes no
+    folder for it), or None."""
+    if path.is_dir():
+        return "is a folder; give the file to write"
+    if not path.parent.is_dir():
+        return f"its folder {path.parent} does not exist"
+    return storage_problem(path.parent)
+
+
 def check_storage(config: pytest.Config) -> None:
     """A usage error before the first point where the run could not be saved;
     else starts watching the save (SaveWatch)."""
@@ -75,6 +85,10 @@ def check_storage(config: pytest.Config) -> None:
         problem = storage_problem(folder)
         if problem:
             raise pytest.UsageError(f"--benchmark-storage {folder}: {problem}")
+    if json_path is not None:
+        problem = json_problem(Path(json_path))
+        if problem:
+            raise pytest.UsageError(f"--benchmark-json {json_path}: {problem}")
     if folder is not None or json_path is not None:
         config.stash[_WATCH] = SaveWatch(folder, json_path)
 

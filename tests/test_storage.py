@@ -74,6 +74,24 @@ def test_a_storage_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     assert_usage_error(done, "is a file")
 
 
+def test_a_json_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "pytest", *RUN]
+    for target, words in [
+        (tmp_path / "missing" / "run.json", "does not exist"),
+        (tmp_path, "is a folder"),
+    ]:
+        done = subprocess.run(
+            [*command, "--benchmark-json", str(target)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:]
+        assert "--benchmark-json" in done.stderr and words in done.stderr
+        assert "Traceback" not in done.stderr and "passed" not in done.stdout
+
+
 def test_a_read_only_storage_is_a_usage_error(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "ro", "ro,size=4m") as disk:
         done = run_saving(tmp_path, disk / "runs")
