@@ -16,6 +16,7 @@ import torch
 import suite.sweep as sweep
 from models.registry import get_spec, list_mixers
 from schema import Status
+from suite.contention import ContentionProbe
 from suite.measure import (
     EventClock,
     available_memory_bytes,
@@ -133,6 +134,9 @@ def test_a_real_oom_is_recorded_and_the_next_point_runs(monkeypatch) -> None:
         return Workload(run_out, 1, 1)
 
     monkeypatch.setattr(sweep, "build_workload", planted)
+    history = sweep.session_history(request.config)  # the session's meters, kept on the GPU
+    sweep.warm_up_instruments(CUDA)
+    history.instruments_ready, history.probe = True, ContentionProbe(CUDA)
     torch.cuda.empty_cache()
     before = torch.cuda.memory_allocated(CUDA)
     with pytest.raises(pytest.skip.Exception, match="oom: "):
