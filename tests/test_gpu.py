@@ -129,7 +129,8 @@ def test_a_real_oom_is_recorded_and_the_next_point_runs(monkeypatch) -> None:
             return real_build(workload, model, call)
 
         def run_out() -> None:
-            torch.empty(too_much, dtype=torch.uint8, device=CUDA)
+            held = torch.ones(2**30, dtype=torch.uint8, device=CUDA)  # held by the frame
+            torch.empty(too_much, dtype=held.dtype, device=CUDA)
 
         return Workload(run_out, 1, 1)
 
@@ -143,7 +144,8 @@ def test_a_real_oom_is_recorded_and_the_next_point_runs(monkeypatch) -> None:
         sweep.run_point(request, FakeBenchmark(), sweep.Point(
             "attention/sdpa", "forward", "length", smoke_shape(options, 32)
         ))  # fmt: skip
-    assert torch.cuda.memory_allocated(CUDA) == before  # the failed point's model is gone
+    # the failed point's GiB is gone (cuBLAS may have kept a workspace of a few MiB)
+    assert torch.cuda.memory_allocated(CUDA) < before + 2**26
     assert available_memory_bytes(CUDA) > 0.5 * torch.cuda.get_device_properties(CUDA).total_memory
     benchmark = FakeBenchmark()
     point = sweep.Point("mamba2/chunked", "forward", "length", smoke_shape(options, 32))
