@@ -28,11 +28,12 @@ from .accuracy_points import accuracy_frame
 from .figures import FigureResult
 from .intervals import interval
 from .tables import Table
-from .units import length_label
+from .units import human, length_label
 
 #: steps-to-target's target: this fraction of the best mixer's final mean accuracy
 TARGET_FRACTION = 0.9
 NOT_REACHED = "not within the budget"
+TARGET_COLUMN = "target (%)"
 PANEL_COLUMNS = 4
 
 
@@ -128,6 +129,10 @@ def steps_to_target(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(found)
 
 
+def flops_text(flops: float) -> str:
+    return "N/A" if math.isnan(flops) else human("flops", flops)
+
+
 def step_text(row: pd.Series) -> str:
     if math.isnan(row["step"]):
         return f"{NOT_REACHED} ({row['last_step']:g} steps)"
@@ -146,10 +151,10 @@ def steps_to_target_table(points: pd.DataFrame) -> Table | None:
             "run": found["run"],
             "task": found["task"],
             "mixer": found["mixer"],
-            "target": found["target"],
-            "steps_to_target": [step_text(r) for _, r in found.iterrows()],
-            "cpu_s_to_target": found["cpu_s"].round(2),
-            "flops_to_target": found["flops"],
+            TARGET_COLUMN: found["target"],
+            "steps to target": [step_text(r) for _, r in found.iterrows()],
+            "CPU s by then": found["cpu_s"].round(2),
+            "FLOPs by then": [flops_text(v) for v in found["flops"]],
         }
     )
     caption = (
@@ -163,7 +168,7 @@ def steps_to_target_table(points: pd.DataFrame) -> Table | None:
         "split, every few steps: a step here is a bound to within that spacing."
     )
     return Table("accuracy_steps_to_target", "Steps to target accuracy", caption, frame,
-                 percent=("target",))  # fmt: skip
+                 percent=(TARGET_COLUMN,))  # fmt: skip
 
 
 def panel_grid(keys: list, runs: list[str]) -> tuple[plt.Figure, dict]:

@@ -425,15 +425,21 @@ def test_the_report_has_the_accuracy_section(tmp_path):
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         code = main(["--storage", str(ACCURACY), "--out", str(out), "--format", "md"])
     assert code == 0
-    for name in ("accuracy", "accuracy_lra", "accuracy_points", "accuracy_protocol", "claims"):
+    tables = ("accuracy", "accuracy_lra", "accuracy_points", "accuracy_protocol", "claims",
+              "accuracy_steps_to_target")  # fmt: skip
+    for name in tables:
         assert (out / "tables" / f"{name}.csv").exists(), name
-    for name in ("accuracy", "accuracy_length", "accuracy_state", "accuracy_pareto_selective_copy"):
+    figures_ = ("accuracy", "accuracy_length", "accuracy_state", "accuracy_pareto_selective_copy",
+                "accuracy_curves", "accuracy_extrapolation")  # fmt: skip
+    for name in figures_:
         assert (out / "figures" / f"{name}.png").stat().st_size > 1000, name
     markdown = (out / "report.md").read_text()
     section = markdown.split("## Accuracy\n", 1)[1]
     assert section.lstrip().startswith("How these numbers were made")
     assert "published" in section and "Tay et al. 2021" in section
     assert ZOOLOGY_CLAIM.text in markdown
+    assert "Steps to target accuracy" in section and "Learning curves" in section
+    assert "attention/sdpa: rotary (RoPE) on queries and keys" in section
     assert sum(p.section == "Accuracy" for p in PARTS) >= 2
 
 
@@ -451,7 +457,7 @@ def test_steps_to_target_is_the_first_step_the_mean_reaches_the_fraction_of_the_
 
 def test_the_steps_to_target_table_says_not_within_the_budget(points):
     table = curves.steps_to_target_table(points)
-    cells = table.frame.set_index(["task", "mixer"])["steps_to_target"]
+    cells = table.frame.set_index(["task", "mixer"])["steps to target"]
     assert cells[("mqar-L64-kv16", "mamba/scan")] == f"{curves.NOT_REACHED} (400 steps)"
     assert cells[("mqar-L64-kv16", "attention/sdpa")].startswith("200 (seeds: 200 ± 0")
 
