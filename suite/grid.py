@@ -220,10 +220,37 @@ def ray_address_problem(address: str, timeout_s: float = REACH_TIMEOUT_S) -> str
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         return "is not host:port (e.g. head:6379) or auto"
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+        connection = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s)
     except OSError as exc:
         return (
             f"nothing answers at {host}:{port} within {timeout_s:g} s "
             f"({exc.strerror or exc}); start the cluster (ray start --head) or fix the address"
         )
+    with connection:
+        if not speaks_grpc(connection):
+            return (
+                f"{host}:{port} answers but is not a Ray head (no gRPC reply within "
+                f"{timeout_s:g} s); give the head's GCS port (6379 unless ray start --port said)"
+            )
     return None
+
+
+#: an HTTP/2 client's preface and an empty SETTINGS frame: a gRPC server (Ray's
+#: GCS, Ray Client's server) answers with a SETTINGS frame of its own
+HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+HTTP2_SETTINGS = 4
+
+
+def speaks_grpc(connection: socket.socket) -> bool:
+    """Whether the server answers HTTP/2's preface with a SETTINGS frame."""
+    try:
+        connection.sendall(HTTP2_HELLO)
+        header = b""
+        while len(header) < 9:
+            chunk = connection.recv(9 - len(header))
+            if not chunk:
+                return False
+            header += chunk
+    except OSError:
+        return False
+    return header[3] == HTTP2_SETTINGS

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -53,11 +54,33 @@ def test_an_address_nothing_answers_at_is_named_at_once() -> None:
     assert time.perf_counter() - started < 3.0
 
 
-def test_a_listening_head_passes() -> None:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        assert ray_address_problem(f"127.0.0.1:{server.getsockname()[1]}") is None
+def serving(reply: bytes):
+    """A server on 127.0.0.1 that answers one connection with ``reply``; its port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer() -> None:
+        connection, _ = server.accept()
+        with connection, server:
+            connection.recv(64)
+            connection.sendall(reply)
+            time.sleep(2)
+
+    threading.Thread(target=answer, daemon=True).start()
+    return server.getsockname()[1]
+
+
+def test_a_head_that_answers_grpc_passes() -> None:
+    settings = bytes([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100])  # a SETTINGS frame
+    assert ray_address_problem(f"127.0.0.1:{serving(settings)}", timeout_s=2.0) is None
+
+
+@pytest.mark.parametrize("reply", [b"", b"-ERR redis here\r\n", b"SSH-2.0-OpenSSH_9.6\r\n"])
+def test_a_port_that_is_not_a_ray_head_is_named(reply: bytes) -> None:
+    port = serving(reply)
+    problem = ray_address_problem(f"127.0.0.1:{port}", timeout_s=1.0)
+    assert f"127.0.0.1:{port} answers but is not a Ray head" in problem
 
 
 @pytest.mark.parametrize(
