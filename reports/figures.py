@@ -608,16 +608,23 @@ def headline_figure(points: pd.DataFrame) -> FigureResult | None:
 
 
 def headline_caption(speed: list[tuple[Panel, pd.DataFrame]], acc: pd.DataFrame) -> str:
+    """Which run each part shows, and what its lines, dots and bars are."""
     parts = [f"{panel.title} ({chosen['run'].iloc[0]})" for panel, chosen in speed]
+    notes = []
+    if speed:
+        notes.append(" Lines: the median per length.")
+        notes.append(bars_note(pd.concat([chosen for _, chosen in speed]), True))
     if not acc.empty:
         parts.append(f"test accuracy per task ({acc['run'].iloc[0]})")
-    bars = bars_note(pd.concat([chosen for _, chosen in speed]), True) if speed else ""
+        notes.append(
+            " Accuracy: the mean over seeds with its 95% t-interval, the chance level in grey."
+        )
     return (
         "The answer in one picture, each part from the newest run that has it: "
         + "; ".join(parts)
-        + ". Lines: the median per length; accuracy: the mean over seeds with its 95% "
-        "t-interval, the chance level in grey. The figures below have every run and workload."
-        + bars
+        + "."
+        + "".join(notes)
+        + " The figures below have every run and workload."
     )
 
 

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+import schema
 from reports.figures import headline_figure
 from reports.load import load_points, run_file
 from reports.render import html_table, markdown_table
@@ -119,3 +120,15 @@ def test_a_column_named_by_the_data_is_shown_as_it_is():
     # two columns that would read alike keep their field names
     table = Table("t", "t", "", pd.DataFrame({"run": [1], "Run": [2]}))
     assert table.headers(["run", "Run"]) == ["run", "Run"]
+
+
+def test_a_metric_added_to_the_schema_is_headed_by_its_label(monkeypatch):
+    energy = schema.Metric(
+        "energy_j", schema.Unit("J", "J", "_j", "decimal"), "Energy per call", schema.LOWER,
+        schema.SPEED_WORKLOADS, frozenset(schema.Place), "energy", best="least_energy",
+    )  # fmt: skip
+    monkeypatch.setattr(schema, "METRICS", (*schema.METRICS, energy))
+    monkeypatch.setattr(schema, "METRICS_BY_FIELD", {**schema.METRICS_BY_FIELD, "energy_j": energy})
+    assert header("energy_j") == "Energy per call"
+    assert header("energy_vs_attention_x") == "Energy per call × attention"
+    assert header("least_energy") == "Least energy"
