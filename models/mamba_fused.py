@@ -120,6 +120,12 @@ def library() -> tuple[ctypes.CDLL | None, str]:
         version = compiler_version(cc)
     except (OSError, subprocess.SubprocessError) as error:
         return None, f"C compiler {cc} does not run: {error}"
+    folder = cache_dir().resolve()  # a link to a private folder is as good as the folder
+    if folder.exists() and (problem := unsafe(folder)):
+        return (
+            None,
+            f"the build cache is not private: {problem}; chmod go-w it or set MIXBENCH_CACHE",
+        )
     problems = []
     for compile_flags, link_flags in FLAG_SETS:
         target = built_library_path(cc, version, compile_flags)
@@ -136,12 +142,6 @@ def cached_or_built(
 ) -> tuple[ctypes.CDLL | None, str | None]:
     """The cached build at ``target`` when it is safe and loads, else a new
     build (a rejected one said with a warning); (None, why) when neither."""
-    folder = target.parent.resolve()  # a link to a private folder is as good as the folder
-    if folder.exists() and (problem := unsafe(folder)):
-        return (
-            None,
-            f"the build cache is not private: {problem}; chmod go-w it or set MIXBENCH_CACHE",
-        )
     if target.exists() or target.is_symlink():
         rejected = unsafe(target)
         if rejected is None:
