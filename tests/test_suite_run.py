@@ -466,3 +466,26 @@ def test_a_suite_point_says_how_it_was_timed(smoke_run: tuple[dict, Path]) -> No
         assert info["l2_flushed"] is False and info["cuda_graph"] is None
         # on a CPU: no allocator pool, no NVML
         assert info["peak_reserved_bytes"] is None and info["device_mem_bytes"] is None
+
+
+def test_the_gpu_switches_are_taken_and_a_cpu_point_says_what_they_did(tmp_path: Path) -> None:
+    done = run_smoke_speed(
+        "mamba/scan",
+        "--cuda-graphs",
+        "--flush-l2",
+        "--warmup-s",
+        "0.05",
+        "-k",
+        "test_decode",
+        "--benchmark-json",
+        str(tmp_path / "run.json"),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    saved = json.loads((tmp_path / "run.json").read_text())
+    infos = [b["extra_info"] for b in saved["benchmarks"]]
+    decode = [info for info in infos if info["workload"] == "decode"]
+    assert decode
+    for info in decode:
+        assert info["cuda_graph"] == "not captured: CUDA graphs need a CUDA device"
+        assert info["l2_flushed"] is False and info["warmup_s"] == 0.05
