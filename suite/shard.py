@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from models.registry import get_spec
+from models.registry import get_spec, reference_of
 from schema import PER_MACHINE_OPTIONS
 
 from .options import RunOptions, Shard
@@ -43,10 +43,17 @@ VALUES_INTERLEAVED_TEST = "test_interleaved_values"
 
 
 def predicted_cost(point: Point, options: RunOptions) -> float:
+    """Priced with the family's reference variant (plain torch, built on every
+    machine; a family's variants do the same useful work), so that every shard prices
+    a point alike whatever kernels its machine has: a variant unavailable on one
+    machine was priced at nothing there, and its shards dealt differently from the
+    others', losing or repeating points."""
     try:
-        model = build_backbone(get_spec(point.mixer), point.shape, options, "meta")
+        model = build_backbone(
+            reference_of(get_spec(point.mixer).family), point.shape, options, "meta"
+        )
         flops = analytic_flops(model, point.workload, point.shape["batch"], point.shape["length"])
-    except Exception:  # an unavailable or broken variant: it will be quick to record
+    except Exception:  # a broken family: its points will be quick to record
         flops = None
     calls = calls_per_point(options, point.workload, UNTIMED_CALL_COST)
     return (flops or 0) * calls + POINT_OVERHEAD_FLOPS

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from models.registry import list_mixers
+from models.registry import get_spec, list_mixers
 from suite.options import resolve_options
 from suite.shard import predicted_cost, shard_group
 from suite.sweep import sweep_points
@@ -115,3 +115,17 @@ def test_a_mixers_sweep_and_its_values_comparison_share_a_shard() -> None:
                 continue
             assert owner.setdefault(unit, k) == k, f"{unit} split between shards"
     assert len(owner) >= 3 and len(set(owner.values())) > 1  # the mixers, spread out
+
+
+def test_a_point_is_priced_alike_whether_its_kernel_is_here_or_not() -> None:
+    """Shards on machines with and without flash-attn must deal alike: every variant
+    of a family is priced alike at a point, whether it can be built here or not
+    (flash-attn, xformers and mamba-ssm were priced at nothing where missing)."""
+    names = [spec.name for spec in list_mixers()]
+    options = resolve_options({"profile": "smoke"}, names, False)
+    costs: dict[str, set[float]] = {}
+    for point in sweep_points(options, "train_step"):
+        if point.shape["length"] == 64:
+            family = get_spec(point.mixer).family
+            costs.setdefault(family, set()).add(predicted_cost(point, options))
+    assert {family: len(found) for family, found in costs.items()} == dict.fromkeys(costs, 1)
