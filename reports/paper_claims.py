@@ -69,6 +69,13 @@ class PaperSetting:
         return f"{self.where}: {length}{steps}{width}{other}"
 
 
+def numeric(rows: pd.DataFrame, column: str) -> pd.Series:
+    """``column`` as numbers (NaN where absent or not a number)."""
+    if column not in rows.columns:
+        return pd.Series(math.nan, index=rows.index)
+    return pd.to_numeric(rows[column], errors="coerce")
+
+
 @dataclass(frozen=True)
 class RunBudget:
     """What the points a verdict rests on trained: the least steps and tokens
@@ -81,16 +88,13 @@ class RunBudget:
 
     @classmethod
     def of(cls, rows: pd.DataFrame) -> RunBudget:
-        tokens = pd.to_numeric(rows.get("tokens_seen"), errors="coerce")
-        per_step = pd.to_numeric(rows["batch"], errors="coerce") * pd.to_numeric(
-            rows["seq_len"], errors="coerce"
-        )
-        steps = tokens / per_step
+        tokens, length = numeric(rows, "tokens_seen"), numeric(rows, "seq_len")
+        steps = tokens / (numeric(rows, "batch") * length)
         return cls(
             float(steps.min()),
             float(tokens.min()),
-            float(pd.to_numeric(rows["seq_len"], errors="coerce").max()),
-            float(pd.to_numeric(rows["d_model"], errors="coerce").max()),
+            float(length.max()),
+            float(numeric(rows, "d_model").max()),
         )
 
     @property

@@ -552,3 +552,12 @@ def test_a_run_that_recorded_no_tokens_counts_as_below_the_papers_budget():
     assert RunBudget(9, 1e9, 4, 64).below(setting)
     unstated = PaperSetting(where="x", steps=10, batch=2)
     assert not RunBudget(10, 1, 4, 64).below(unstated)  # its length unknown: steps alone
+
+
+def test_a_finding_judged_on_points_without_tokens_is_not_reached():
+    unrecorded = copying([0.5, 0.52, 0.49], [0.4, 0.42, 0.41], tokens_seen=None)
+    found = paper_rows(unrecorded, SELECTIVE_COPY_CLAIM.text)
+    assert found["verdict"].tolist() == [NOT_REACHED]
+    assert "run: tokens not recorded; paper (Mamba Table 1" in found["measured"].item()
+    no_column = [{k: v for k, v in row.items() if k != "tokens_seen"} for row in unrecorded]
+    assert paper_verdicts(no_column, SELECTIVE_COPY_CLAIM.text) == {PAIR: NOT_REACHED}
