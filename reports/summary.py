@@ -519,7 +519,7 @@ def faster_words(ratio: Ratio, baseline: str) -> str:
 
 
 def point_name(longest: Longest, mixer: str) -> str:
-    """The pytest id of ``mixer``'s point there: test_train_step[retnet/chunkwise-2048]."""
+    """The pytest id of ``mixer``'s point there: test_train_step[<family>/<variant>-2048]."""
     names = longest.rows.loc[longest.rows["mixer"] == mixer, "name"].dropna()
     return f", {names.iloc[0]}" if not names.empty else ""
 
