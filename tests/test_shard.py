@@ -129,3 +129,27 @@ def test_a_point_is_priced_alike_whether_its_kernel_is_here_or_not() -> None:
             family = get_spec(point.mixer).family
             costs.setdefault(family, set()).add(predicted_cost(point, options))
     assert {family: len(found) for family, found in costs.items()} == dict.fromkeys(costs, 1)
+
+
+def saved_names(path: Path) -> set[str]:
+    data = json.loads(path.read_text())
+    return {e["fullname"] for e in data["benchmarks"] + data["mixbench_failures"]}
+
+
+def test_shards_together_hold_every_record_of_the_unsharded_run(tmp_path: Path) -> None:
+    """Unavailable records and each mixer's interleaved value passes included; only the
+    comparison across mixers differs (each shard's holds its own mixers, the reader
+    says so: tests/test_reports_shards.py)."""
+    run = [*SUITE, "-q", "--mixers", "attention/*,retnet/recurrent", "-k", "decode or matmul"]
+    saved = {}
+    for share in ("whole", "1/2", "2/2"):
+        out = tmp_path / f"{share.replace('/', '-')}.json"
+        shard = [] if share == "whole" else ["--shard", share]
+        command = [sys.executable, "-m", "pytest", *run, *shard, "--benchmark-json", str(out)]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:]
+        saved[share] = saved_names(out)
+    whole, merged = saved["whole"], saved["1/2"] | saved["2/2"]
+    assert any("flash-attn" in name for name in whole)  # an unavailable record to keep
+    assert any("test_interleaved_values" in name for name in whole)
+    assert merged == whole
