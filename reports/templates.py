@@ -38,8 +38,6 @@ _{{ block.caption }}_ ([SVG]({{ block.svg }}))
 {% set rest = sections[1:] if lead else sections %}
 # {{ title }}
 {% if lead %}
-
-<a id="{{ lead.anchor }}"></a>
 {% for block in lead.blocks %}
 {{ show(block) }}
 {%- endfor %}
