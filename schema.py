@@ -256,13 +256,15 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(
         "peak_reserved_bytes", BYTES, "Peak reserved memory", LOWER, SPEED_WORKLOADS,
-        frozenset(), "reserved", types=INT,
+        frozenset({Place.TABLES}), "reserved", tables=(Workload.TRAIN_STEP, Workload.DECODE),
+        types=INT,
         doc="CUDA: the caching allocator's reserved peak (max_memory_reserved) above what it "
         "reserved when the call began, the cache emptied first, one call; None on a CPU",
     ),
     Metric(
         "device_mem_bytes", BYTES, "Process device memory (NVML)", LOWER, SPEED_WORKLOADS,
-        frozenset(), "device_memory", types=INT,
+        frozenset({Place.TABLES}), "device_memory", tables=(Workload.TRAIN_STEP, Workload.DECODE),
+        types=INT,
         doc="CUDA: the process's memory on the GPU as NVML counts it (its CUDA context, the "
         "allocator's pool, libraries' own), right after one call; None on a CPU or without "
         "pynvml",

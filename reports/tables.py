@@ -302,10 +302,20 @@ def add_metrics(
 ) -> None:
     """Every metric shown in ``workload``'s cost table, each with its ratio
     to the baseline; whether the point was timed under contention."""
-    for metric in metrics_at(Place.TABLES, workload):
+    for metric in measured_at(workload, rows):
         add_measure(part, rows, metric, intervals)
         add_ratio(part, rows, baseline, metric, workload, passes, intervals)
     part["contended"] = contention_of(rows)
+
+
+def measured_at(workload: Workload, rows: pd.DataFrame) -> tuple[Metric, ...]:
+    """The metrics of ``workload``'s cost table that ``rows`` measured: a CPU
+    run saves no CUDA memory figures, and an empty column would read as a gap."""
+    return tuple(
+        m
+        for m in metrics_at(Place.TABLES, workload)
+        if not m.saved or (m.field in rows and rows[m.field].notna().any())
+    )
 
 
 def contention_marks(workload: Workload) -> dict[str, str]:
@@ -337,7 +347,7 @@ def inference_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Tabl
     what = "a context of seq_len tokens" if column == "seq_len" else f"each {column}"
     caption = (
         f"Decoding one token at a time after {what}: "
-        + listed(metrics_at(Place.TABLES, Workload.DECODE))
+        + listed(measured_at(Workload.DECODE, decode))
         + ". "
         + baselines_caption(baselines, axis)
         + " "
@@ -380,7 +390,7 @@ def training_cost_table(points: pd.DataFrame, axis: str = DEFAULT_AXIS) -> Table
     caption = (
         f"One training step (forward and backward) at the largest {words} where the attention "
         f"baseline ran, and at the largest {words} any mixer ran where that is larger: "
-        + listed(metrics_at(Place.TABLES, Workload.TRAIN_STEP))
+        + listed(measured_at(Workload.TRAIN_STEP, train))
         + ". "
         + baselines_caption(baselines, axis)
         + " "

@@ -152,3 +152,17 @@ def test_a_new_metric_has_its_best_mixer_in_the_summary(with_energy, points):
     first = frame[frame["run"] == runs(points)[0]]
     assert first["least_energy"].tolist() == first["least_memory"].tolist()
     assert Place.SUMMARY in ENERGY.shown and ENERGY in metrics_at(Place.SUMMARY)
+
+
+def test_gpu_memory_columns_show_only_where_a_run_measured_them(points):
+    """A CPU run saves no reserved or NVML memory: no empty columns; a run
+    that saved them (a GPU run) shows both in its cost tables."""
+    gpu_fields = ("peak_reserved_bytes", "device_mem_bytes")
+    cpu = training_cost_table(points)
+    assert not set(gpu_fields) & set(cpu.frame.columns)
+    measured = points.assign(
+        peak_reserved_bytes=2 * points["peak_mem_bytes"], device_mem_bytes=3 * 2**30
+    )
+    for table in (training_cost_table(measured), inference_cost_table(measured)):
+        assert set(gpu_fields) <= set(table.frame.columns)
+        assert "peak reserved memory" in table.caption
