@@ -630,6 +630,9 @@ def headline_caption(speed: list[tuple[Panel, pd.DataFrame]], acc: pd.DataFrame)
 
 def set_theme() -> None:
     sns.set_theme(style="whitegrid", context="paper")
+    # names from the data (a plug-in's mixer, a task) are drawn as they are:
+    # "$" in one would start mathtext, and a malformed one crashes the figure
+    plt.rcParams["text.parse_math"] = False
 
 
 #: a comparison's time A / time B: no metric of a point, drawn as one

@@ -71,6 +71,22 @@ def test_names_from_the_data_are_escaped_in_both_pages(tmp_path: Path) -> None:
         assert "&lt;script&gt;alert(" in text and "&lt;img src=x" in text  # shown, escaped
 
 
+def with_mathtext_in_names(data: dict) -> None:
+    for entry in data["benchmarks"] + data["mixbench_failures"]:
+        extra = entry["extra_info"]
+        if extra.get("mixer"):
+            extra["mixer"] = "x$\\frac{$" + extra["mixer"]
+
+
+def test_a_name_that_looks_like_mathtext_is_drawn_as_it_is(tmp_path: Path) -> None:
+    """A "$" in a plug-in's name started matplotlib's mathtext, and a malformed
+    formula crashed the whole report in the first figure that named it."""
+    crafted_run(tmp_path / "storage", with_mathtext_in_names)
+    code, errors = report(tmp_path / "storage", tmp_path / "out")
+    assert code == 0, errors
+    assert "x$\\frac{$" in (tmp_path / "out" / "report.md").read_text()
+
+
 def users_things(out: Path) -> dict[str, tuple]:
     """What a user keeps in a report folder: every kind of thing, some of them private."""
     outside = out.parent / "elsewhere"
