@@ -24,12 +24,13 @@ from reports.fits import (
 )
 from reports.load import load_points, run_file
 from reports.render import markdown_table
-from reports.tables import scaling_table, training_cost_table
+from reports.tables import header, scaling_table, training_cost_table
 from schema import values_key, values_of_keys
 from suite import slopes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 CPU_1 = FIXTURES / "Linux-CPython-3.11-64bit" / "0001_aaa1111_20260101_120000.json"
+FIT_FIELDS = ("workload", "mixer", "time_slope", "time_r2", "fit_lengths")
 
 
 def slopes_output(*args: str) -> pd.DataFrame:
@@ -38,7 +39,9 @@ def slopes_output(*args: str) -> pd.DataFrame:
         assert slopes.main([str(CPU_1), *args]) == 0
     lines = [line for line in out.getvalue().splitlines() if line.startswith("|")]
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
-    return pd.DataFrame(cells[2:], columns=cells[0])
+    # the table is headed in words (reports.tables.header); back to its fields
+    fields = {header(field): field for field in FIT_FIELDS}
+    return pd.DataFrame(cells[2:], columns=[fields.get(c, c) for c in cells[0]])
 
 
 def test_slopes_prints_the_reports_fit_with_r2():
