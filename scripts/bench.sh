@@ -5,6 +5,6 @@
 # Extra arguments go to pytest, e.g. --profile smoke or --mixers 'retnet/*'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh
+bash scripts/install.sh test
 .venv/bin/python -m pytest suite/ --device cpu --workers auto --benchmark-autosave "$@"
 .venv/bin/python -m reports
