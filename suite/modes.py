@@ -10,8 +10,7 @@ follow --mixers, --lengths and --device (options.MODE_SPEED_NOTE)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -209,13 +208,3 @@ def time_interleaved(
     return timed.times
 
 
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """torch's intra-op threads set to ``threads`` inside (0: left as they are)."""
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -22,6 +22,7 @@ import torch
 
 from models import get_spec
 from schema import Workload
+from suite.guard import torch_threads
 from suite.modes import (
     forward_call,
     mode_lengths,
@@ -32,7 +33,6 @@ from suite.modes import (
     time_bare_forward,
     time_bare_train_step,
     time_interleaved,
-    torch_threads,
     train_step_call,
 )
 from suite.options import get_options

@@ -28,6 +28,7 @@ from torch import nn
 
 from models.retnet import Retention
 from schema import Workload, values_key
+from suite.guard import torch_threads
 from suite.modes import (
     forward_call,
     mode_lengths,
@@ -37,7 +38,6 @@ from suite.modes import (
     time_bare_forward,
     time_bare_train_step,
     time_interleaved,
-    torch_threads,
     train_step_call,
 )
 from suite.options import get_options
