@@ -358,7 +358,13 @@ FIELDS: tuple[Field, ...] = (
     Field("val_accuracy", FLOAT, "validation accuracy, a fraction"),
     Field("seed_accuracies", LIST, "accuracy: [{seed, accuracy, status}] at the chosen lr"),
     Field("lr", FLOAT, "accuracy: the learning rate chosen on validation"),
-    Field("lr_grid", LIST, "accuracy: [{lr, val_accuracy, status}] of seed 0, chosen from"),
+    Field("weight_decay", FLOAT, "accuracy: the weight decay chosen on validation with lr"),
+    Field(
+        "lr_grid",
+        LIST,
+        "accuracy: [{lr, weight_decay, val_accuracy, status}] of seed 0 at every pair of "
+        "the task's rate x weight-decay grid, chosen from",
+    ),
     Field("chance_accuracy", FLOAT, "accuracy: the task's majority-class accuracy on test"),
     Field("tokens_seen", INT, "accuracy: training tokens of one run"),
     Field("step_s", FLOAT, "accuracy: median seconds per training step"),

@@ -126,18 +126,21 @@ PROTOCOL_COLUMNS = [
 
 
 def lr_grid_text(row: pd.Series) -> str:
-    """'1e-3: 52.1; 3e-3: 60.2 (chosen)': each rate's validation accuracy."""
+    """'1e-3: 52.1; 3e-3: 60.2 (chosen)': each rate's validation accuracy; where the
+    grid has more than one weight decay, each pair's ('1e-3 wd 0.1: 52.1')."""
     grid = row.get("lr_grid")
     if not isinstance(grid, list) or not grid:
         return ""
+    entries = [entry for entry in grid if isinstance(entry, dict)]
+    pairs = len({entry.get("weight_decay") for entry in entries}) > 1
     parts = []
-    for entry in grid:
-        if not isinstance(entry, dict):
-            continue
-        lr, val = entry.get("lr"), entry.get("val_accuracy")
+    for entry in entries:
+        lr, wd, val = entry.get("lr"), entry.get("weight_decay"), entry.get("val_accuracy")
         score = f"{100 * val:.1f}" if isinstance(val, int | float) else str(entry.get("status"))
-        chosen = " (chosen)" if lr is not None and lr == row.get("lr") else ""
-        parts.append(f"{lr:g}: {score}{chosen}" if isinstance(lr, int | float) else score)
+        same_decay = not pairs or wd == row.get("weight_decay")
+        mark = " (chosen)" if lr is not None and lr == row.get("lr") and same_decay else ""
+        label = f"{lr:g}" + (f" wd {wd:g}" if pairs and isinstance(wd, int | float) else "")
+        parts.append(f"{label}: {score}{mark}" if isinstance(lr, int | float) else score)
     return "; ".join(parts)
 
 
@@ -194,7 +197,8 @@ def points_tables(points: pd.DataFrame) -> list[Table]:
         "What each accuracy point rests on",
         "Per point: the model's parameters and the attention model's it is matched to "
         f"(±{PARAMS_TOLERANCE:.0%}), the training tokens of one run, the learning rate chosen "
-        "on validation with each rate's validation accuracy (lr_grid_val), and the median "
+        "on validation with each rate's (each rate and weight decay's, where the task has a "
+        "weight-decay grid) validation accuracy (lr_grid_val), and the median "
         "seconds per training step.",
         frame[PROTOCOL_COLUMNS],
         percent=("val_accuracy",),

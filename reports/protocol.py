@@ -23,10 +23,12 @@ def protocol_blocks(acc: pd.DataFrame) -> list[str]:
         "table); " + params_check(ran),
         "- equal steps and tokens: every mixer trains the same steps on the same tokens of "
         "a task (tokens_seen, per run); " + tokens_check(ran),
-        "- learning rate chosen per mixer on validation: seed 0 trains at every rate of the "
-        "task's grid and the rate with the best validation accuracy is kept (lr; lr_grid "
-        "holds each rate's validation accuracy), never chosen on test;",
-        f"- seeds: {seeds_text(ran)} at the chosen rate;",
+        "- learning rate and weight decay chosen per mixer on validation, jointly: seed 0 "
+        "trains at every (learning rate, weight decay) pair of the task's grid (one weight "
+        "decay where the task's budget has no weight-decay grid) and the pair with the best "
+        "validation accuracy is kept for every seed (lr and weight_decay; lr_grid holds each "
+        "pair's validation accuracy), never chosen on test;",
+        f"- seeds: {seeds_text(ran)} at the chosen pair;",
         "- mean ± 95% confidence interval: the mean test accuracy over the seeds ± "
         "t(0.975, n-1)·s/√n, a Student-t interval over the seed accuracies; a point with one "
         f"seed has no interval ('{ONE_SEED}');",

@@ -82,6 +82,7 @@ def train_one(key: RunKey, context: GridContext) -> RunRecord:
             data_dir=context.data_dir,
             seed=key.seed,
             lr=key.lr,
+            weight_decay=key.weight_decay,
             autocast=context.autocast,
             progress=False,
             options=mixer_options_for(key.mixer, context.mixer_options),

@@ -9,10 +9,10 @@ The protocol, the same for every mixer (tasks/catalog.py holds the budgets):
 1. the variant passes the reference check the speed points pass (forward
    against its family reference, prefill + step, causality) before any training;
 2. its model is sized to within 5% of the attention model's parameters;
-3. seed 0 trains at every learning rate of the task's grid, for the same
-   steps on the same tokens; the rate with the best validation accuracy is
-   chosen (never test);
-4. seeds 1..N-1 (``--seeds N``) train at the chosen rate;
+3. seed 0 trains at every (learning rate, weight decay) pair of the task's grid,
+   for the same steps on the same tokens; the pair with the best validation
+   accuracy is chosen (never test);
+4. seeds 1..N-1 (``--seeds N``) train at the chosen pair;
 5. the point records the mean test accuracy over the seeds, every seed's
    accuracy, the grid with its validation scores and the task's chance level.
 
@@ -35,9 +35,9 @@ import pytest
 import torch
 
 from models.registry import get_spec
-from schema import REACHED_STATUSES, Status
+from schema import Status
 from tasks.catalog import SANITY_BARS, get_profile, get_task
-from tasks.record import RunKey, RunRecord, point_extra_info
+from tasks.record import RunKey, choose_run, first_keys, point_extra_info, seed_keys
 from tasks.sizing import REFERENCE_MIXER, family_defaults
 
 from .grid import GridContext, InProcess, RayGrid
@@ -77,8 +77,8 @@ def autocast_mode(options: RunOptions) -> str:
     return "bf16" if options.dtype in (torch.bfloat16, torch.float16) else "off"
 
 
-def lr_grid(task: str, profile: str) -> tuple[float, ...]:
-    return get_task(task, profile).budget.lrs
+def first_runs(task: str, mixer: str, profile: str) -> list[RunKey]:
+    return first_keys(task, mixer, get_task(task, profile).budget)
 
 
 # -- the grid of this session's runs --------------------------------------------------
@@ -93,7 +93,7 @@ _GRID_KEY = pytest.StashKey[SessionGrid]()
 
 def session_grid(request: pytest.FixtureRequest) -> SessionGrid:
     """Made at the first accuracy test: every collected point's first phase
-    (seed 0 at each learning rate) is submitted at once, so that workers stay
+    (seed 0 at each pair of its grid) is submitted at once, so that workers stay
     busy while the tests wait in turn."""
     config = request.config
     if _GRID_KEY in config.stash:
@@ -106,7 +106,7 @@ def session_grid(request: pytest.FixtureRequest) -> SessionGrid:
     ]
     runnable = {(t, m) for t, m in points if not_runnable_reason(request, m) is None}
     profile = options.profile.name
-    total = sum(len(lr_grid(t, profile)) + options.seeds - 1 for t, _ in runnable)
+    total = sum(len(first_runs(t, m, profile)) + options.seeds - 1 for t, m in runnable)
     context = GridContext(
         profile=profile,
         device=str(options.device),
@@ -126,8 +126,8 @@ def session_grid(request: pytest.FixtureRequest) -> SessionGrid:
         executor = InProcess(context, total)
     grid = SessionGrid(executor, options.seeds)
     config.add_cleanup(executor.close)  # also after Ctrl-C: nothing left running
-    executor.submit([RunKey(t, m, 0, lr) for t, m in points if (t, m) in runnable
-                     for lr in lr_grid(t, profile)])  # fmt: skip
+    executor.submit([key for t, m in points if (t, m) in runnable
+                     for key in first_runs(t, m, profile)])  # fmt: skip
     config.stash[_GRID_KEY] = grid
     return grid
 
@@ -170,18 +170,12 @@ def accuracy_point(request: pytest.FixtureRequest):
 
 
 # -- one point ------------------------------------------------------------------------
-def choose_lr(records: list[RunRecord]) -> RunRecord | None:
-    """The run with the best validation accuracy; ties go to the grid's order."""
-    scored = [r for r in records if r.status in REACHED_STATUSES and r.val_accuracy is not None]
-    return max(scored, key=lambda r: r.val_accuracy) if scored else None
-
-
 def train_point(grid: SessionGrid, task: str, mixer: str, profile: str) -> dict[str, Any]:
-    first = [grid.executor.result(RunKey(task, mixer, 0, lr)) for lr in lr_grid(task, profile)]
-    chosen = choose_lr(first)
+    first = [grid.executor.result(key) for key in first_runs(task, mixer, profile)]
+    chosen = choose_run(first)
     if chosen is None:
         return {"first": first, "seeds": []}
-    others = [RunKey(task, mixer, seed, chosen.key.lr) for seed in range(1, grid.seeds)]
+    others = seed_keys(chosen.key, grid.seeds)
     grid.executor.submit(others)
     return {"first": first, "seeds": [chosen, *(grid.executor.result(k) for k in others)]}
 

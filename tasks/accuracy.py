@@ -22,9 +22,10 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset, TensorDataset
 
+from models.backbone import BackboneConfig
 from models.base import matmul_flops, train_flops
 
-from .base import IGNORE_INDEX, TaskData, TaskSpec
+from .base import IGNORE_INDEX, RECONSTRUCT, TaskData, TaskSpec
 from .budget import train_config
 from .catalog import get_task
 from .model import ModelConfig, build_model
@@ -55,6 +56,8 @@ class AccuracyRun:
     chance_accuracy: float | None = None
     #: the learning rate trained at
     lr: float | None = None
+    #: the weight decay trained at
+    weight_decay: float | None = None
     #: the task's settings, plain values (catalog.Task.config)
     task_config: dict | None = None
     #: the trained model's decoding state after seq_len tokens at batch 1, all layers
@@ -104,9 +107,8 @@ def decoding_state_bytes(model: nn.Module, seq_len: int, dtype: torch.dtype) -> 
 def training_step_flops(model: nn.Module, spec: TaskSpec, batch: int) -> int | None:
     """Analytic FLOPs of one training step of a task model (forward and backward,
     models.base.train_flops): its mixers' ``flops`` and the blocks' MLPs over every
-    token, and the head (an LM head over every token, a classifier over each
-    sequence); None where a mixer has no analytic count. A pair task's two
-    documents go through the backbone as two sequences each."""
+    token, and the head (``head_flops``); None where a mixer has no analytic count.
+    A pair task's two documents go through the backbone as two sequences each."""
     backbone = model.backbone
     cfg = backbone.cfg
     sequences = batch * (2 if spec.kind == "pair" else 1)
@@ -116,8 +118,19 @@ def training_step_flops(model: nn.Module, spec: TaskSpec, batch: int) -> int | N
     except NotImplementedError:
         return None
     mlp = 2 * matmul_flops(tokens, cfg.mlp_ratio * cfg.d_model, cfg.d_model)
-    head_rows, classes = (tokens, cfg.vocab_size) if cfg.head == "lm" else (batch, cfg.n_classes)
-    return train_flops(mixers + cfg.n_layers * mlp + matmul_flops(head_rows, classes, cfg.d_model))
+    return train_flops(mixers + cfg.n_layers * mlp + head_flops(spec, cfg, batch, tokens))
+
+
+def head_flops(spec: TaskSpec, cfg: BackboneConfig, batch: int, tokens: int) -> int:
+    """Forward FLOPs of a task model's head: an LM head over every token, a
+    classifier over each sequence, a reconstruct decoder (two d x d layers and the
+    vocabulary projection) over every position."""
+    d = cfg.d_model
+    if spec.kind == RECONSTRUCT:
+        return 2 * matmul_flops(tokens, d, d) + matmul_flops(tokens, spec.vocab_size, d)
+    if cfg.head == "lm":
+        return matmul_flops(tokens, cfg.vocab_size, d)
+    return matmul_flops(batch, cfg.n_classes, d)
 
 
 def length_accuracies(model: nn.Module, data: TaskData, cfg: TrainConfig) -> list[dict]:
@@ -143,6 +156,7 @@ def run_accuracy(
     data_dir: str | Path | None = None,
     seed: int = 0,
     lr: float | None = None,
+    weight_decay: float | None = None,
     autocast: str = "auto",
     timer: Callable[[Callable[[], StepsOutcome]], StepsOutcome] = default_timer,
     progress: bool | None = None,
@@ -157,8 +171,9 @@ def run_accuracy(
     ``timer`` calls the training steps (not data generation, model building,
     optimizer set-up or evaluation) and returns their outcome: the suite passes
     ``lambda run: benchmark.pedantic(run, rounds=1, iterations=1)``. ``autocast``
-    is TrainConfig's: "auto" (bf16 on CUDA), "bf16" or "off". ``lr`` overrides the
-    budget's (the suite trains each of ``budget.lrs`` and chooses on validation).
+    is TrainConfig's: "auto" (bf16 on CUDA), "bf16" or "off". ``lr`` and
+    ``weight_decay`` override the budget's (the suite trains each pair of
+    ``budget.grid`` and chooses on validation).
     ``options`` are the user's knobs for this mixer (models.registry.mixer_config).
     ``checkpoint``: a file saved every ``checkpoint_every`` steps and resumed from
     when it exists (tasks.train.CheckpointError for another run's).
@@ -180,6 +195,7 @@ def run_accuracy(
     train_cfg = train_config(
         budget,
         lr=lr,
+        weight_decay=weight_decay,
         seed=seed,
         device=device,
         autocast=autocast,
@@ -202,6 +218,7 @@ def run_accuracy(
         target_params=sizing.target_params,
         chance_accuracy=majority_accuracy(data.test),
         lr=train_cfg.lr,
+        weight_decay=train_cfg.weight_decay,
         task_config=dict(the_task.config),
         state_bytes=decoding_state_bytes(model, seq_len, state_dtype),
         extrapolation=length_accuracies(model, data, train_cfg) if reached else [],

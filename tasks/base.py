@@ -4,7 +4,10 @@ An example is ``(tokens, target)``:
 - ``classify``: tokens (L,) long, target () long class index;
 - ``pair`` (LRA Retrieval): tokens (2, L) long, the two documents; target () long;
 - ``per_token``: tokens (L,) long, target (L,) long with ``IGNORE_INDEX`` where
-  nothing is predicted (synthetic recall tasks).
+  nothing is predicted (synthetic recall tasks);
+- ``reconstruct`` (MAD's compression): as ``per_token``, but every target is read
+  from the last position's output alone (tasks/model.py's ReconstructionModel), so
+  the model must squeeze the whole sequence into one vector.
 Token id ``pad_id`` pads shorter sequences to ``seq_len``.
 """
 
@@ -16,15 +19,18 @@ from typing import Literal
 from torch.utils.data import Dataset
 
 IGNORE_INDEX = -100
+#: the kind whose targets are decoded from the last position alone (see above)
+RECONSTRUCT = "reconstruct"
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     name: str
-    kind: Literal["classify", "pair", "per_token"]
+    kind: Literal["classify", "pair", "per_token", "reconstruct"]
     vocab_size: int
     seq_len: int
-    #: classes for classify/pair; for per_token the targets are token ids < vocab_size
+    #: classes for classify/pair; for per_token and reconstruct the targets are token
+    #: ids < vocab_size
     n_classes: int
     pad_id: int = 0
 

@@ -1,7 +1,7 @@
-"""How a task is trained: ``Budget`` (steps, batch, rates, model size, guards) and
-the LRA paper's published set-ups (``LRA_PAPER_SETUPS``, sources named) that the
-paper profile's LRA budgets follow; ``train_config`` turns a budget into the
-training loop's settings.
+"""How a task is trained: ``Budget`` (steps, batch, the rate x weight-decay grid,
+model size, guards) and the LRA paper's published set-ups (``LRA_PAPER_SETUPS``,
+sources named) that the paper profile's LRA budgets follow; ``train_config`` turns
+a budget into the training loop's settings.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from .train import TrainConfig
+from .train import TrainConfig, check_weight_decay
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,9 @@ class Budget:
     max_test_examples: int = 1000
     #: the learning rates to choose from on validation accuracy; empty: ``lr`` alone
     lr_grid: tuple[float, ...] = ()
+    #: the weight decays chosen from jointly with the rate (``grid``); empty:
+    #: ``weight_decay`` alone
+    weight_decay_grid: tuple[float, ...] = ()
     #: linear warm-up steps before the cosine decay; None: TrainConfig's (10% of the steps)
     warmup_steps: int | None = None
     #: max global gradient norm; None turns clipping off
@@ -49,6 +52,13 @@ class Budget:
             )
         if self.lr_grid and self.lr not in self.lr_grid:
             raise ValueError(f"lr {self.lr:g} must be one of lr_grid {self.lr_grid}")
+        for value in (self.weight_decay, *self.weight_decay_grid):
+            check_weight_decay(value)
+        if self.weight_decay_grid and self.weight_decay not in self.weight_decay_grid:
+            raise ValueError(
+                f"weight_decay {self.weight_decay:g} must be one of weight_decay_grid "
+                f"{self.weight_decay_grid}"
+            )
 
     def offered(self, seq_len: int) -> dict[str, int]:
         """The values every mixer is offered (models.registry.mixer_config takes the
@@ -59,6 +69,19 @@ class Budget:
     def lrs(self) -> tuple[float, ...]:
         """The learning rates an accuracy point trains at (``lr_grid`` or ``lr``)."""
         return self.lr_grid or (self.lr,)
+
+    @property
+    def weight_decays(self) -> tuple[float, ...]:
+        """The weight decays an accuracy point trains at (``weight_decay_grid`` or
+        ``weight_decay``)."""
+        return self.weight_decay_grid or (self.weight_decay,)
+
+    @property
+    def grid(self) -> tuple[tuple[float, float], ...]:
+        """Every (lr, weight decay) pair seed 0 trains at, rate-major: the pair with
+        the best validation accuracy is kept for the other seeds (MAD validates the
+        same product, mad-lab mad/configs.py:160-161)."""
+        return tuple((lr, wd) for lr in self.lrs for wd in self.weight_decays)
 
 
 # -- the LRA paper's set-ups ----------------------------------------------------------
@@ -309,6 +332,7 @@ def train_config(
     budget: Budget,
     *,
     lr: float | None = None,
+    weight_decay: float | None = None,
     seed: int = 0,
     device: str = "cpu",
     autocast: str = "auto",
@@ -316,14 +340,14 @@ def train_config(
     checkpoint_path: str | None = None,
     checkpoint_every: int = 100,
 ) -> TrainConfig:
-    """The training loop's settings for one run of ``budget`` (``lr`` overrides its
-    rate; ``checkpoint_path``, when given, is saved every ``checkpoint_every`` steps
-    and resumed from)."""
+    """The training loop's settings for one run of ``budget`` (``lr`` and
+    ``weight_decay`` override its own; ``checkpoint_path``, when given, is saved
+    every ``checkpoint_every`` steps and resumed from)."""
     return TrainConfig(
         steps=budget.steps,
         batch_size=budget.batch_size,
         lr=budget.lr if lr is None else lr,
-        weight_decay=budget.weight_decay,
+        weight_decay=budget.weight_decay if weight_decay is None else weight_decay,
         warmup_steps=budget.warmup_steps,
         grad_clip=budget.grad_clip,
         seed=seed,

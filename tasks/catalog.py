@@ -35,7 +35,6 @@ from .lra.registry import task_spec as lra_task_spec
 from .synthetic.extrapolation import ExtrapolatedConfig, extrapolation_splits
 from .synthetic.induction import InductionConfig
 from .synthetic.mad import (
-    LANGUAGE_MODEL_TASKS,
     MAD_TASKS,
     MAD_TRAINING,
     REDUCED_SETTINGS,
@@ -278,16 +277,16 @@ def mad_task(setting: MADSetting, budget: Budget, n_test: int) -> Task:
 
 def _mad_paper_budget(n_train: int) -> Budget:
     """MAD's training of a setting (tasks.synthetic.mad.MADTraining, sources named):
-    its width, depth, batch, epochs as steps, rates, no warm-up or clipping. Budget
-    has one weight decay: MAD's default 0.0, not its grid's 0.1 arm; and 4 heads, not
-    MAD's 16 (configs/layers/mh-attention.yml:3), at which RetNet's widths (multiples
-    of 32) miss attention's parameters by 25%."""
+    its width, depth, batch, epochs as steps, its lr x weight-decay grid, no warm-up
+    or clipping; and 4 heads, not MAD's 16 (configs/layers/mh-attention.yml:3), at
+    which RetNet's widths (multiples of 32) miss attention's parameters by 25%."""
     t = MAD_TRAINING
     return Budget(
         steps=t.steps(n_train),
         batch_size=t.batch_size,
         lr=t.lrs[1],
         lr_grid=t.lrs,
+        weight_decay_grid=t.weight_decays,
         d_model=t.d_model,
         n_layers=t.n_layers,
         chunk_size=128,
@@ -521,7 +520,9 @@ PROFILES: dict[str, AccuracyProfile] = {
                 DEFAULT_LENGTH_TEST_EXAMPLES,
             ),
             # MAD's fuzzy recall, noisy recall and memorization, reduced: 50 steps of 512
-            # tokens (at 100, 1.4-5 s of CPU a run, 9% of the accuracy phase in all)
+            # tokens (at 100, 1.4-5 s of CPU a run, 9% of the accuracy phase in all);
+            # compression's 50 steps of 128 tokens: ~21-26 s for the five families'
+            # 4 runs each, estimated from the L32 points' step times (it is shorter)
             *(
                 mad_task(setting, _default_budget(steps=50, batch_size=16), 500)
                 for setting in REDUCED_SETTINGS.values()
@@ -612,7 +613,7 @@ PROFILES: dict[str, AccuracyProfile] = {
             # MAD's settings (its baseline and each change alone) and its training
             *(
                 mad_task(setting, _mad_paper_budget(setting.n_train), MAD_TRAINING.n_test)
-                for name in LANGUAGE_MODEL_TASKS
+                for name in MAD_TASKS
                 for setting in mad_settings(name)
             ),
             # every LRA task at its published set-up

@@ -1,22 +1,25 @@
 """A finished accuracy run as the suite saves it: ``record_run`` turns a run
 (tasks.accuracy.AccuracyRun) into a plain ``RunRecord`` (the same whether it ran
 here or on a Ray worker), and ``point_extra_info`` turns an accuracy point's
-records (seed 0 at each learning rate, then every seed at the chosen one) into its
-saved fields (schema.make_extra_info). The suite's grid (suite/grid.py,
-suite/test_accuracy.py) and ``python -m tasks train`` both go through them.
+records (seed 0 at each (learning rate, weight decay) pair, then every seed at the
+chosen one) into its saved fields (schema.make_extra_info). The suite's grid
+(suite/grid.py, suite/test_accuracy.py) and ``python -m tasks train`` both go
+through them; ``first_keys``, ``choose_run`` and ``seed_keys`` are the protocol's
+choice between the two phases.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from schema import REACHED_STATUSES, Status, Workload, make_extra_info
 
 if TYPE_CHECKING:
     from .accuracy import AccuracyRun
+    from .budget import Budget
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,12 @@ class RunKey:
     mixer: str
     seed: int
     lr: float
+    #: None: the task budget's own weight decay
+    weight_decay: float | None = None
 
     def __str__(self) -> str:
-        return f"{self.task}-{self.mixer}-seed{self.seed}-lr{self.lr:g}"
+        name = f"{self.task}-{self.mixer}-seed{self.seed}-lr{self.lr:g}"
+        return name if self.weight_decay is None else f"{name}-wd{self.weight_decay:g}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class RunRecord:
     accuracy: float | None = None
     val_accuracy: float | None = None
     chance_accuracy: float | None = None
+    #: the weight decay the run trained at (its key's, or the budget's)
+    weight_decay: float | None = None
     params: int | None = None
     target_params: int | None = None
     seq_len: int | None = None
@@ -66,6 +74,12 @@ class RunRecord:
         return self.train_s / self.steps if self.train_s and self.steps else None
 
     @property
+    def trained_weight_decay(self) -> float | None:
+        """The weight decay the run trained at, or the one it was meant to (a run
+        that never started records its key alone)."""
+        return self.key.weight_decay if self.weight_decay is None else self.weight_decay
+
+    @property
     def reached(self) -> bool:
         """Whether the run has an accuracy that counts (a run out of time still reached one)."""
         return self.status in REACHED_STATUSES and self.accuracy is not None
@@ -81,6 +95,7 @@ def record_run(key: RunKey, run: AccuracyRun) -> RunRecord:
         accuracy=result.accuracy,
         val_accuracy=result.val_accuracy,
         chance_accuracy=run.chance_accuracy,
+        weight_decay=run.weight_decay,
         params=result.params,
         target_params=run.target_params,
         seq_len=run.seq_len,
@@ -98,6 +113,25 @@ def record_run(key: RunKey, run: AccuracyRun) -> RunRecord:
         curve=list(result.curve),
         extrapolation=list(run.extrapolation),
     )
+
+
+def first_keys(task: str, mixer: str, budget: Budget) -> list[RunKey]:
+    """The protocol's first phase: seed 0 at every (lr, weight decay) pair of the
+    task's grid (``Budget.grid``)."""
+    return [RunKey(task, mixer, 0, lr, wd) for lr, wd in budget.grid]
+
+
+def choose_run(records: list[RunRecord]) -> RunRecord | None:
+    """The first phase's run with the best validation accuracy (never test): its
+    (lr, weight decay) pair is the point's; ties go to the grid's order. None when
+    no run reached one."""
+    scored = [r for r in records if r.status in REACHED_STATUSES and r.val_accuracy is not None]
+    return max(scored, key=lambda r: r.val_accuracy) if scored else None
+
+
+def seed_keys(chosen: RunKey, seeds: int) -> list[RunKey]:
+    """The second phase: seeds 1..``seeds``-1 at the chosen run's pair."""
+    return [replace(chosen, seed=seed) for seed in range(1, seeds)]
 
 
 def point_status(first: list[RunRecord], seeds: list[RunRecord]) -> Status:
@@ -128,13 +162,13 @@ def point_extra_info(
     dtype: str,
 ) -> dict[str, Any]:
     """The saved fields of an accuracy point: ``first`` holds seed 0's run at each
-    learning rate of the grid, ``seeds`` every seed's run at the chosen rate (the
-    chosen run first; empty when none reached an accuracy). The accuracy is the mean
-    over the seeds that reached one; the shape, sizes and settings are the first
-    run's (None for a point that trained no run: both lists empty, its status then
-    the caller's to set); the mixer's class, whether its state is fixed and its
-    positional encoding come from the registry. Every seed's learning curve and
-    length-extrapolation accuracies are kept (``per_seed``)."""
+    (learning rate, weight decay) pair of the grid, ``seeds`` every seed's run at the
+    chosen pair (the chosen run first; empty when none reached an accuracy). The
+    accuracy is the mean over the seeds that reached one; the shape, sizes and
+    settings are the first run's (None for a point that trained no run: both lists
+    empty, its status then the caller's to set); the mixer's class, whether its
+    state is fixed and its positional encoding come from the registry. Every seed's
+    learning curve and length-extrapolation accuracies are kept (``per_seed``)."""
     from models.registry import get_spec
 
     spec = get_spec(mixer)
@@ -165,8 +199,15 @@ def point_extra_info(
             {"seed": r.key.seed, "accuracy": r.accuracy, "status": str(r.status)} for r in seeds
         ],
         lr=seeds[0].key.lr if seeds else None,
+        weight_decay=seeds[0].trained_weight_decay if seeds else None,
         lr_grid=[
-            {"lr": r.key.lr, "val_accuracy": r.val_accuracy, "status": str(r.status)} for r in first
+            {
+                "lr": r.key.lr,
+                "weight_decay": r.trained_weight_decay,
+                "val_accuracy": r.val_accuracy,
+                "status": str(r.status),
+            }
+            for r in first
         ],
         curve=per_seed(seeds, "curve", "points"),
         extrapolation=per_seed(seeds, "extrapolation", "accuracies"),

@@ -106,6 +106,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        check_weight_decay(self.weight_decay)
         if self.autocast not in ("auto", "bf16", "off"):
             raise ValueError(
                 f"autocast must be 'auto', 'bf16' or 'off', got {self.autocast!r} "
@@ -128,6 +129,16 @@ class TrainConfig:
         spaced steps ending at the last (fewer when the run has fewer steps)."""
         n = min(self.curve_points, self.steps)
         return {round(k * self.steps / n) for k in range(1, n + 1)} if n else set()
+
+
+def check_weight_decay(value: object) -> float:
+    """``value`` when it is a weight decay AdamW takes (a finite number >= 0), else a
+    one-line ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
+        raise ValueError(
+            f"weight decay must be a finite number >= 0 (0.1, or 0 for none), got {value!r}"
+        )
+    return float(value)
 
 
 @dataclass

@@ -310,9 +310,7 @@ def test_paper_profile_trains_every_mad_setting_as_mad_does():
     from tasks.catalog import get_profile
 
     tasks = {t.name: t for t in get_profile("paper").tasks if t.name.startswith("mad-")}
-    expected = [
-        s for name in ("fuzzy_recall", "noisy_recall", "memorization") for s in mad_settings(name)
-    ]
+    expected = [s for name in MAD_TASKS for s in mad_settings(name)]
     assert sorted(tasks) == sorted(s.name for s in expected)
     for setting in expected:
         task = tasks[setting.name]
@@ -321,7 +319,7 @@ def test_paper_profile_trains_every_mad_setting_as_mad_does():
         budget = task.budget
         assert budget.steps == MAD_TRAINING.steps(setting.n_train)
         assert (budget.d_model, budget.batch_size, budget.lrs) == (128, 128, MAD_TRAINING.lrs)
+        assert budget.weight_decays == MAD_TRAINING.weight_decays
         assert budget.warmup_steps == 0 and budget.grad_clip is None
-    assert not any(name.startswith("mad-compression") for name in tasks), (
-        "compression needs an autoencoder head the models do not have"
-    )
+    assert {s.task for s in expected} == {"fuzzy_recall", "noisy_recall", "memorization",
+                                          "compression"}  # fmt: skip

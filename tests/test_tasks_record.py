@@ -43,7 +43,11 @@ def test_the_saved_fields_hold_every_setting_and_the_mixers_declarations(trained
     assert info["task_config"] == trained.task_config
     assert info["state_bytes"] == trained.state_bytes
     assert info["params_target"] == trained.target_params
-    assert info["lr_grid"] == [{"lr": 3e-3, "val_accuracy": trained.val_accuracy, "status": "ok"}]
+    # the smoke budget's own weight decay: the run's key named none
+    assert info["weight_decay"] == trained.weight_decay == 0.1
+    assert info["lr_grid"] == [
+        {"lr": 3e-3, "weight_decay": 0.1, "val_accuracy": trained.val_accuracy, "status": "ok"}
+    ]
 
 
 def test_the_point_averages_the_seeds_that_reached_an_accuracy():

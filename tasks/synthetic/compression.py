@@ -10,8 +10,8 @@ AutoEncoder backbone (mad/model/auto_encoder.py: the last position's output,
 plus a sine-cosine embedding of the position to decode, through a two-layer MLP
 to the vocabulary). A causal language model reading the targets position by
 position would copy its input and prove nothing, so this task's spec has kind
-``RECONSTRUCT``, which no head in tasks/model.py serves yet: training it needs
-that decoder first.
+``RECONSTRUCT``, which tasks/model.py's ReconstructionModel serves with such a
+decoder.
 
 Token ids are MAD's plus one: 0 is the pad id (never used), content tokens
 ``[1, vocab_size)``, the compression token ``vocab_size``; the spec's
@@ -27,11 +27,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..base import IGNORE_INDEX, TaskData, TaskSpec, split_sizes
+from ..base import IGNORE_INDEX, RECONSTRUCT, TaskData, TaskSpec, split_sizes
 from .common import generate_splits, per_token_data
-
-#: every target is read from the last position's output (see the module's docstring)
-RECONSTRUCT = "reconstruct"
 
 
 @dataclass(frozen=True)
