@@ -21,6 +21,8 @@ KEYS = [RunKey("mqar", mixer, seed, 3e-3) for mixer in ("attention/sdpa", "retne
         for seed in (0, 1)]  # fmt: skip
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra mixbench[ray]")
+#: one local Ray cluster at a time: a second would be found by --ray-address auto
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 @pytest.fixture(scope="module")

@@ -356,6 +356,7 @@ def test_a_float64_output_from_a_float32_mixer_is_named() -> None:
     assert model(torch.zeros(1, 4, dtype=torch.long)).dtype == torch.float32
 
 
+@pytest.mark.xdist_group("ray")  # no cluster of test_grid.py running
 def test_ray_auto_without_a_cluster_stops_the_run_once(tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="Ray is the optional extra mixbench[ray]")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
