@@ -116,3 +116,29 @@ def test_the_default_profiles_compression_point_is_one_cheap_learnable_setting()
     assert budget.steps == 50 and len(budget.grid) == len(budget.lrs) == 2
     assert budget.weight_decays == (budget.weight_decay,)
     assert budget.batch_size * task.spec.seq_len <= 16 * 32
+
+
+def test_the_mad_table_scores_compression_with_its_chance_level():
+    import pandas as pd
+
+    from reports.mad import mad_scores, mad_table
+
+    def point(difficulty: str, seeds: list[float], chance: float) -> dict:
+        return {
+            "run": "lab", "mixer": "mamba/fused", "family": "mamba", "variant": "fused",
+            "workload": "accuracy", "task": f"mad-compression-{difficulty}", "status": "ok",
+            "accuracy": sum(seeds) / len(seeds),
+            "seed_accuracies": [
+                {"seed": k, "accuracy": a, "status": "ok"} for k, a in enumerate(seeds)
+            ],
+            "chance_accuracy": chance,
+            "task_config": {"generator": "compression", "difficulty": difficulty},
+        }  # fmt: skip
+
+    points = pd.DataFrame([point("baseline", [0.3, 0.5], 0.07), point("seq_len=64", [0.2], 0.09)])
+    row = mad_scores(points).set_index("mad_task").loc["compression"]
+    assert row["mad_score"] == pytest.approx((0.4 + 0.2) / 2)
+    assert row["chance"] == pytest.approx(0.08) and row["settings"] == "2 of 2"
+    table = mad_table(points)
+    assert "chance" in table.percent and "weight decay" in table.caption
+    assert "one weight decay;" not in table.caption  # the grid is no longer missing

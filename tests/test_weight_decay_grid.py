@@ -179,3 +179,20 @@ def test_a_bad_weight_decay_is_a_one_line_error_naming_it(make_it):
 def test_a_weight_decay_outside_its_grid_is_a_one_line_error():
     with pytest.raises(ValueError, match=r"weight_decay 0.1 must be one of weight_decay_grid"):
         Budget(**BASE, weight_decay_grid=(0.0, 0.01))
+
+
+def test_the_reports_protocol_states_the_joint_choice():
+    from pathlib import Path
+
+    from reports import accuracy
+    from reports.load import load
+
+    points = load(Path(__file__).parent / "fixtures" / "accuracy", ["all"])
+    bullets = accuracy.table_blocks(points)[1]
+    for words in (
+        "learning rate and weight decay chosen per mixer on validation, jointly",
+        "every (learning rate, weight decay) pair of the task's grid",
+        "the pair with the best validation accuracy is kept for every seed",
+        "at the chosen pair",
+    ):
+        assert words in bullets, words

@@ -6,19 +6,24 @@ must reconstruct every token from the compression token's output alone (MAD's
 decode it).
 
 That bottleneck is the model's, not the data's: MAD trains this task with its
-AutoEncoder backbone (mad/model/auto_encoder.py: the last position's output,
-plus a sine-cosine embedding of the position to decode, through a two-layer MLP
-to the vocabulary). A causal language model reading the targets position by
-position would copy its input and prove nothing, so this task's spec has kind
-``RECONSTRUCT``, which tasks/model.py's ReconstructionModel serves with such a
-decoder.
+AutoEncoder backbone (benchmark.py:213 picks it for compression;
+mad/model/auto_encoder.py: the last position's output, plus a sine-cosine
+embedding of the position to decode, through a two-layer MLP to the vocabulary).
+A causal language model reading the targets position by position would copy its
+input and prove nothing, so this task's spec has kind ``RECONSTRUCT``, which
+tasks/model.py's ReconstructionModel serves with such a decoder.
 
 Token ids are MAD's plus one: 0 is the pad id (never used), content tokens
 ``[1, vocab_size)``, the compression token ``vocab_size``; the spec's
 vocabulary is ``vocab_size + 1``. The targets are the content tokens at their
 positions and ``IGNORE_INDEX`` at the compression token (MAD also scores the
-compression token itself, which only its own position asks for). MAD's
-generator can mix in noise; its settings never do, and this one leaves it out.
+compression token itself, which only its own position asks for: its generator
+returns the inputs as the targets, mad/data/instances.py:509). A run's accuracy
+is the share of content tokens reconstructed, over every position of every test
+sequence; MAD's metric (mad/metrics.py:5-14, torchmetrics' MulticlassAccuracy at
+its default) averages that share per token id instead, which for tokens drawn
+uniformly is the same in expectation. MAD's generator can mix in noise; its
+settings never do, and this one leaves it out.
 """
 
 from __future__ import annotations
