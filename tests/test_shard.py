@@ -3,6 +3,7 @@ balanced by predicted cost, each saved with the same shard group."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -26,9 +27,15 @@ def collected(*args: str) -> list[str]:
     return [line for line in done.stdout.splitlines() if "::" in line]
 
 
+@functools.cache
+def collected_once(*args: str) -> tuple[str, ...]:
+    """``collected``, one subprocess per argument list for the whole file."""
+    return tuple(collected(*args))
+
+
 def test_shards_are_disjoint_and_cover_the_run() -> None:
-    whole = collected()
-    shards = [collected("--shard", f"{k}/3") for k in (1, 2, 3)]
+    whole = collected_once()
+    shards = [list(collected_once("--shard", f"{k}/3")) for k in (1, 2, 3)]
     everywhere = {"suite/test_calibration.py::test_matmul"}
     for share in shards:
         assert everywhere <= set(share)
@@ -60,20 +67,14 @@ def test_a_bad_shard_is_a_usage_error(bad: str) -> None:
     assert "--shard" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_each_shard_saves_the_same_group(tmp_path: Path) -> None:
+def test_each_shard_saves_the_same_group(decode_runs: dict[str, Path]) -> None:
     groups = set()
     for k in (1, 2):
-        out = tmp_path / f"shard{k}.json"
-        command = [
-            sys.executable, "-m", "pytest", *SUITE, "-q", "--mixers", "attention/sdpa",
-            "-k", "test_forward or matmul", "--shard", f"{k}/2", "--benchmark-json", str(out),
-        ]  # fmt: skip
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stdout[-3000:]
-        options = json.loads(out.read_text())["mixbench_options"]
+        options = json.loads(decode_runs[f"{k}/2"].read_text())["mixbench_options"]
         assert options["shard"] == f"{k}/2"
         groups.add(options["shard_group"])
-    assert len(groups) == 1
+    assert len(groups) == 1 and None not in groups
+    assert json.loads(decode_runs["whole"].read_text())["mixbench_options"]["shard"] is None
 
 
 def test_a_billion_shards_collect_at_once() -> None:
@@ -105,7 +106,7 @@ def test_a_mixers_sweep_and_its_values_comparison_share_a_shard() -> None:
     points in one session: a shard holds a mixer's sweep of a workload whole."""
     owner: dict[str, int] = {}
     for k in (1, 2, 3):
-        for nodeid in collected("--shard", f"{k}/3"):
+        for nodeid in collected_once("--shard", f"{k}/3"):
             name = nodeid.split("::")[1]
             if name.startswith("test_decode["):
                 unit = name.removeprefix("test_decode[").rsplit("-L", 1)[0]
@@ -136,20 +137,32 @@ def saved_names(path: Path) -> set[str]:
     return {e["fullname"] for e in data["benchmarks"] + data["mixbench_failures"]}
 
 
-def test_shards_together_hold_every_record_of_the_unsharded_run(tmp_path: Path) -> None:
-    """Unavailable records and each mixer's interleaved value passes included; only the
-    comparison across mixers differs (each shard's holds its own mixers, the reader
-    says so: tests/test_reports_shards.py)."""
+@pytest.fixture(scope="module")
+def decode_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The decode points of attention and retnet/recurrent, saved unsharded and as
+    shards 1/2 and 2/2: {"whole" or the shard: its --benchmark-json file}."""
+    folder = tmp_path_factory.mktemp("decode")
     run = [*SUITE, "-q", "--mixers", "attention/*,retnet/recurrent", "-k", "decode or matmul"]
     saved = {}
     for share in ("whole", "1/2", "2/2"):
-        out = tmp_path / f"{share.replace('/', '-')}.json"
+        out = folder / f"{share.replace('/', '-')}.json"
         shard = [] if share == "whole" else ["--shard", share]
         command = [sys.executable, "-m", "pytest", *run, *shard, "--benchmark-json", str(out)]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout[-3000:]
-        saved[share] = saved_names(out)
+        saved[share] = out
+    return saved
+
+
+def test_shards_together_hold_every_record_of_the_unsharded_run(
+    decode_runs: dict[str, Path],
+) -> None:
+    """Unavailable records and each mixer's interleaved value passes included; only the
+    comparison across mixers differs (each shard's holds its own mixers, the reader
+    says so: tests/test_reports_shards.py)."""
+    saved = {share: saved_names(path) for share, path in decode_runs.items()}
     whole, merged = saved["whole"], saved["1/2"] | saved["2/2"]
     assert any("flash-attn" in name for name in whole)  # an unavailable record to keep
     assert any("test_interleaved_values" in name for name in whole)
+    assert saved["1/2"] and saved["2/2"]  # both shards hold points
     assert merged == whole
