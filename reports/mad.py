@@ -28,7 +28,7 @@ from .accuracy_points import accuracy_frame
 from .tables import Table
 
 DIFFICULTY = "difficulty"
-COLUMNS = ["run", "mixer", "mad_task", "mad_score", "chance", "settings", "not_reached"]
+COLUMNS = ["run", "mixer", "mad_task", "mad_score", "chance_accuracy", "settings", "not_reached"]
 
 
 def setting_of(config: object) -> tuple[str, str] | None:
@@ -53,9 +53,9 @@ def mad_points(points: pd.DataFrame) -> pd.DataFrame:
 def mad_scores(points: pd.DataFrame) -> pd.DataFrame:
     """One row per run, mixer and MAD task: the mean over the settings that
     reached an accuracy of their seeds' mean (``mad_score``, a fraction), the
-    mean of the same settings' chance levels (``chance``: the most common target
-    on test), how many settings that is of those tried, and the settings that
-    reached none."""
+    mean of the same settings' chance levels (``chance_accuracy``: the most
+    common target on test), how many settings that is of those tried, and the
+    settings that reached none."""
     acc = mad_points(points)
     rows = []
     for (run, mixer, task), group in acc.groupby(["run", "mixer", "mad_task"], sort=True):
@@ -67,7 +67,8 @@ def mad_scores(points: pd.DataFrame) -> pd.DataFrame:
                 "mixer": mixer,
                 "mad_task": task,
                 "mad_score": reached["acc_mean"].mean() if not reached.empty else float("nan"),
-                "chance": reached["chance_accuracy"].mean() if not reached.empty else float("nan"),
+                # the mean of no setting is NaN, as mad_score's
+                "chance_accuracy": reached["chance_accuracy"].mean(),
                 "settings": f"{reached['difficulty'].nunique()} of {group['difficulty'].nunique()}",
                 "not_reached": ", ".join(missed),
             }
@@ -90,9 +91,11 @@ def mad_table(points: pd.DataFrame) -> Table | None:
         "weight decay); MAD takes the best test accuracy over that grid, so a score here is "
         "at most MAD's from the same runs. Compression reconstructs the whole sequence from "
         "the last position's output through MAD's MLP decoder and is scored per token of "
-        "that reconstruction, without the compression token MAD also scores. chance: the "
+        "that reconstruction, without the compression token MAD also scores. Chance: the "
         "mean over the same settings of the most common target's test accuracy. settings: "
         "those that reached an accuracy, of those tried; a setting that reached none is "
         "named and left out of the mean."
     )
-    return Table("mad_score", "MAD score per task", caption, frame, percent=("mad_score", "chance"))
+    return Table(
+        "mad_score", "MAD score per task", caption, frame, percent=("mad_score", "chance_accuracy")
+    )

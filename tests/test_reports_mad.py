@@ -51,7 +51,7 @@ def test_the_mad_score_is_the_mean_over_settings_of_the_seed_means():
     assert hyena["settings"] == "1 of 2" and hyena["not_reached"] == "seq_len=256"
     assert ("hyena/fft", "mqar") not in scores.index
     table = mad_table(points)
-    assert table is not None and table.percent == ("mad_score", "chance")
+    assert table is not None and table.percent == ("mad_score", "chance_accuracy")
     assert "mean over its difficulty settings" in table.caption
     assert "chosen on validation accuracy" in table.caption
 
