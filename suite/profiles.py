@@ -18,6 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from schema import Workload
+
+FORWARD, TRAIN_STEP, PREFILL = Workload.FORWARD, Workload.TRAIN_STEP, Workload.PREFILL
+
 
 @dataclass(frozen=True)
 class AxisFlags:
@@ -89,6 +93,13 @@ class Profile:
     #: --mixer-option adds to them. n_heads and chunk_size above are the values
     #: offered to every mixer whose constructor names them
     mixer_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the longest sequence at which the variants a pattern matches (a name, a family
+    #: or a glob, as in mixer_options) run each workload named, e.g.
+    #: {"mamba/reference": {"forward": 1024}}; 0: none. Longer points are saved as
+    #: skipped, saying so; --lengths lifts every limit. For the token loops: a forward
+    #: or prefill that steps through the sequence in Python, whose torch profiler and
+    #: FLOP counter (a point's memory and FLOPs) see each of its ~100k small ops
+    length_limits: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: torch's intra-op threads; 0 keeps torch's default (all cores). One thread
     #: for tiny shapes: more only add synchronisation, and on a busy machine
     #: spinning OpenMP threads slow small ops down many times over
@@ -168,6 +179,16 @@ PROFILES: dict[str, Profile] = {
         # about as long either way (18 min 4 s from a fresh clone on one thread,
         # before the decode lengths were interleaved)
         threads=1,
+        # the references that ran out of the 8 s budget past these lengths on a 2-core CPU
+        # (8-10 s burnt per point), each checked against its fast variants at check_len:
+        # the token loops (their profiler and FLOP counter take 20-40 calls' worth) and
+        # Hyena's direct O(L^2) convolution; decode runs at every length
+        length_limits={
+            "mamba/reference": {FORWARD: 1024, TRAIN_STEP: 0, PREFILL: 2048},
+            "mamba2/ref": {FORWARD: 1024, TRAIN_STEP: 0, PREFILL: 1024},
+            "retnet/recurrent": {FORWARD: 0, TRAIN_STEP: 0},
+            "hyena/direct": {FORWARD: 4096, TRAIN_STEP: 1024},
+        },
         mode_speed={
             # the score work inside chunks grows as L*C and the state work as
             # (L/C)*d_k*d_v: they balance near C = sqrt(d_k * d_v) = sqrt(128 * 256) ~ 181;

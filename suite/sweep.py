@@ -3,18 +3,24 @@ batch, d_model), from start to record.
 
 ``run_point`` is what every speed test calls. In order:
 
-1. an unavailable variant is skipped (status unavailable);
+1. an unavailable variant is skipped (status unavailable), and so is a point
+   longer than the profile times the variant's workload at
+   (``Profile.length_limits``: status skipped);
 2. the variant is checked once per session: its forward against its family's
    reference, its prefill + step against its own forward, and causality; one
    that fails is recorded as reference_failed, naming the check, and never timed;
 3. the point is predicted from the smaller points of the same variant,
    workload and sweep measured earlier in this session (``SweepHistory``):
    when a smaller one already timed out or ran out of memory, or the power law
-   through the two largest measured points puts this one over the time budget
-   or the free memory, it is skipped as ``timeout``/``oom`` "predicted ...";
+   through the largest measured points (one is enough: the law's least slope
+   bounds it from below) puts this one over the time budget or the free memory,
+   or (decode) the prefill of its context alone would outrun the budget, it is
+   skipped as ``timeout``/``oom`` "predicted ...";
 4. the point runs under its time budget: a warm-up call (which also sizes the
-   number of rounds), peak memory and counted FLOPs (each in a call of its
-   own), then pytest-benchmark's timed rounds;
+   number of rounds, and makes the point a timeout at once where its rounds and
+   meters, at the smaller points' meter cost per call, would outrun the
+   budget), peak memory and counted FLOPs (in one call), then
+   pytest-benchmark's timed rounds;
 5. an out-of-memory error or the budget running out records status oom or
    timeout; any other error records failed and fails the test.
 
@@ -32,7 +38,7 @@ from typing import Any
 
 import pytest
 
-from models.registry import MixerSpec, get_spec
+from models.registry import MixerSpec, get_spec, mixer_options_for
 from schema import (
     AXES,
     Status,
@@ -62,7 +68,8 @@ from .measure import (
     warm_up,
     warm_up_instruments,
 )
-from .options import RunOptions, get_options
+from .options import RunOptions, dest_of, get_options
+from .profiles import AXIS_FLAGS
 from .records import record_failure
 from .workloads import (
     ReferenceCheck,
@@ -84,8 +91,9 @@ MEMORY_HEADROOM = 0.8
 #: a point is skipped as a timeout only when predicted this many times over its
 #: budget: two short points measured in a noisy phase can make the slope look
 #: steeper than it is, and a point that would have fit must not be lost to load
-#: (the budget itself still stops a point that runs over)
-TIME_MARGIN = 3.0
+#: (the budget itself still stops a point that runs over). At 3 the points
+#: predicted 1-3x over it ran, and each burnt its budget whole
+TIME_MARGIN = 2.0
 #: a point whose first call says its rounds need this many times the budget it
 #: has left is a timeout at once (doomed_by_first_call)
 FIRST_CALL_MARGIN = 1.5
@@ -145,6 +153,9 @@ class Outcome:
     peak_mem_bytes: int | None = None
     #: time before the timed rounds (build, probe, memory, FLOPs), in calls
     untimed_calls: float = UNTIMED_CALL_COST
+    #: time of the meters (memory and FLOPs) alone, in calls: ~1 on big products,
+    #: 20-40 on a token loop, whose every small op the profiler records
+    meter_calls: float = 0.0
 
 
 @dataclass
@@ -191,8 +202,11 @@ def predict(history: SweepHistory, options: RunOptions, point: Point) -> PointNo
                 f"predicted: the smaller {axis.id_prefix}={outcome.x} already ended in "
                 f"{outcome.status}",
             )
+    context = predict_context(history, options, point)
+    if context is not None:
+        return context
     measured = [o for o in smaller if o.status == Status.OK and o.call_s]
-    if len(measured) < 2:  # one point shows no trend: fixed overheads may dominate it
+    if not measured:
         return None
     calls = calls_per_point(options, point.workload, measured[-1].untimed_calls)
     xs, times = [o.x for o in measured], [o.call_s for o in measured]
@@ -207,6 +221,46 @@ def predict(history: SweepHistory, options: RunOptions, point: Point) -> PointNo
             f"{options.time_budget_s:g} s budget",
         )
     return predict_memory(measured, options, point)
+
+
+def predict_context(history: SweepHistory, options: RunOptions, point: Point) -> PointNotRun | None:
+    """A decode point prefills its context first (workloads.decode_workload):
+    one call of the prefill at its shape, whose sweep ran before. Where that
+    prefill ran out of memory at this value or below, or its power law puts
+    that one call over the budget, so is the decode point; None otherwise."""
+    if point.workload != Workload.DECODE:
+        return None
+    axis = AXES[point.sweep].id_prefix
+    key = (point.mixer, Workload.PREFILL, point.sweep)
+    prefills = [o for o in history.outcomes.get(key, []) if o.x <= point.x]
+    for outcome in prefills:
+        if outcome.status == Status.OOM:
+            return PointNotRun(
+                Status.OOM,
+                f"predicted: the prefill of its context already ran out of memory at "
+                f"{axis}={outcome.x}",
+            )
+    measured = [o for o in prefills if o.status == Status.OK and o.call_s]
+    if not measured:
+        return None
+    xs, times = [o.x for o in measured], [o.call_s for o in measured]
+    law = extrapolation_law(xs, times, 1.0, 3.0)
+    seconds = law(point.x)
+    if seconds <= TIME_MARGIN * options.time_budget_s:
+        return None
+    return PointNotRun(
+        Status.TIMEOUT,
+        f"predicted {seconds:.3g} s for the prefill of its context alone (prefill time per "
+        f"call ~ {axis}^{law.exponent:.2f} from {axis}={', '.join(str(x) for x in xs)}), over "
+        f"{TIME_MARGIN:g}x the {options.time_budget_s:g} s budget",
+    )
+
+
+def expected_meter_calls(history: SweepHistory, point: Point) -> float:
+    """The meters' cost in calls at the largest smaller point of the variant
+    that ran; 0 where none did (nothing known)."""
+    measured = [o for o in history.smaller(point) if o.status == Status.OK]
+    return measured[-1].meter_calls if measured else 0.0
 
 
 def min_time_exponent(point: Point) -> float:
@@ -297,13 +351,17 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
         reason = unavailable_reason(options, spec, point)
         if reason is not None:
             raise PointNotRun(Status.UNAVAILABLE, reason)
+        left_out = left_out_reason(options, point)
+        if left_out is not None:
+            raise PointNotRun(Status.SKIPPED, left_out)
         base["ref_rel_err"] = checked_reference_error(history, options, spec)
         predicted = predict(history, options, point)
         if predicted is not None:
             raise predicted
         budget_s = stretched_budget(options.time_budget_s, before)
-        info, untimed_s = guarded(
-            lambda: measure_point(benchmark, options, spec, point, budget_s),
+        meter_calls = expected_meter_calls(history, point)
+        info, untimed_s, meter_s = guarded(
+            lambda: measure_point(benchmark, options, spec, point, budget_s, meter_calls),
             budget_s,
             f"{point.workload} of {point.id}",
         )
@@ -329,10 +387,14 @@ def run_point(request: pytest.FixtureRequest, benchmark: Any, point: Point) -> N
     benchmark.extra_info.update(make_extra_info(**base, **info, status=Status.OK))
     call_s = point_seconds(info["round_times_s"], info["round_cpu_s"])
     untimed_calls = untimed_s / call_s if call_s else UNTIMED_CALL_COST
+    meter_calls = meter_s / call_s if call_s else 0.0
     # CPU seconds leave the waits out already; a wall time carries the load
     slowed = contention if info["round_cpu_s"] is None else 1.0
     quiet_s = call_s / slowed if call_s else None
-    history.add(point, Outcome(point.x, Status.OK, quiet_s, info["peak_mem_bytes"], untimed_calls))
+    outcome = Outcome(
+        point.x, Status.OK, quiet_s, info["peak_mem_bytes"], untimed_calls, meter_calls
+    )
+    history.add(point, outcome)
 
 
 def unavailable_reason(options: RunOptions, spec: MixerSpec, point: Point) -> str | None:
@@ -344,6 +406,23 @@ def unavailable_reason(options: RunOptions, spec: MixerSpec, point: Point) -> st
         return reason
     d_model = point.shape["d_model"]
     return spec.cls.shape_problem(d_model, **options.mixer_config(spec.name, d_model))
+
+
+def left_out_reason(options: RunOptions, point: Point) -> str | None:
+    """Why the profile leaves this point out: it is longer than the profile
+    times the variant's workload at (``Profile.length_limits``, unless
+    --lengths was given); None when it runs."""
+    if dest_of(AXIS_FLAGS["length"].values) in options.given:
+        return None
+    limits = mixer_options_for(point.mixer, options.profile.length_limits)
+    longest = limits.get(point.workload)
+    if longest is None or point.shape["length"] <= longest:
+        return None
+    where = f"up to L={longest}" if longest else "at no length"
+    return (
+        f"the {options.profile.name} profile times {point.mixer}'s {point.workload} {where} "
+        "(its length_limits; --lengths lifts them)"
+    )
 
 
 def failure_status(exc: Exception) -> Status:
@@ -369,23 +448,33 @@ def base_info(options: RunOptions, spec: MixerSpec, point: Point) -> dict[str, A
 
 
 def measure_point(
-    benchmark: Any, options: RunOptions, spec: MixerSpec, point: Point, budget_s: float
-) -> tuple[dict[str, Any], float]:
-    """Everything a point records besides status and contention, and the
-    seconds it spent before the timed rounds (building, decode's prefill,
-    probe, warm-up, memory, FLOPs); raises on OOM or once ``budget_s`` runs out."""
+    benchmark: Any,
+    options: RunOptions,
+    spec: MixerSpec,
+    point: Point,
+    budget_s: float,
+    meter_calls: float = 0.0,
+) -> tuple[dict[str, Any], float, float]:
+    """Everything a point records besides status and contention, the seconds
+    it spent before the timed rounds (building, decode's prefill, probe,
+    warm-up, memory, FLOPs) and those of the meters alone; raises on OOM or
+    once ``budget_s`` runs out. ``meter_calls``: the meters' expected cost in calls."""
     started = time.perf_counter()
     with time_limit(budget_s):
         model = build_backbone(spec, point.shape, options, options.device)
         work = build_workload(point.workload, model, call_for(point.shape, options))
         round_s = time_once(work.call) * work.iterations
-        doomed = doomed_by_first_call(options, round_s, time.perf_counter() - started, budget_s)
+        meters_s = meter_calls * round_s / work.iterations
+        elapsed_s = time.perf_counter() - started
+        doomed = doomed_by_first_call(options, round_s, elapsed_s, budget_s, meters_s)
         if doomed is not None:
             raise doomed
         if warm_up(work.call, options.warmup_seconds):  # the first call ran cold
             round_s = time_once(work.call) * work.iterations
+        metered_at = time.perf_counter()
         metered = point_meters(work.call, options.device)
         untimed_s = time.perf_counter() - started
+        meter_s = untimed_s - (metered_at - started)
         rounds = rounds_for(options, round_s, time.perf_counter() - started, budget_s)
         warmup = options.profile.warmup_rounds
         work.prepare((rounds + warmup + 1) * work.iterations)
@@ -402,7 +491,7 @@ def measure_point(
         "round_times_s": rounds_s,
         "round_cpu_s": cpu_s,
     }
-    return info, untimed_s
+    return info, untimed_s, meter_s
 
 
 class PointClock:
@@ -470,22 +559,24 @@ class PointClock:
 
 
 def doomed_by_first_call(
-    options: RunOptions, round_s: float, elapsed_s: float, budget_s: float
+    options: RunOptions, round_s: float, elapsed_s: float, budget_s: float, meters_s: float = 0.0
 ) -> PointNotRun | None:
     """A timeout, said at once, where the fewest rounds the point may time
-    would take FIRST_CALL_MARGIN times the budget it has left, at the pace of
-    its first call (which runs cold, so slower than the rounds would): burning
-    the rest of the budget first would only confirm it."""
+    and its meters (``meters_s``, expected from the smaller points) would take
+    FIRST_CALL_MARGIN times the budget it has left, at the pace of its first
+    call (which runs cold, so slower than the rounds would): burning the rest
+    of the budget first would only confirm it."""
     rounds = options.profile.warmup_rounds + options.profile.min_rounds
-    needed_s = rounds * round_s
+    needed_s = rounds * round_s + meters_s
     left_s = budget_s - elapsed_s
     if needed_s <= FIRST_CALL_MARGIN * left_s:
         return None
+    meters = f" and its meters ~{meters_s:.3g} s" if meters_s else ""
     return PointNotRun(
         Status.TIMEOUT,
-        f"predicted from its first call ({round_s:.3g} s a round): {rounds} rounds need "
-        f"~{needed_s:.3g} s, over {FIRST_CALL_MARGIN:g}x the {max(left_s, 0):.3g} s left of "
-        f"its {budget_s:.3g} s budget",
+        f"predicted from its first call ({round_s:.3g} s a round): {rounds} rounds{meters} "
+        f"need ~{needed_s:.3g} s, over {FIRST_CALL_MARGIN:g}x the {max(left_s, 0):.3g} s left "
+        f"of its {budget_s:.3g} s budget",
     )
 
 

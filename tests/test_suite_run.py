@@ -28,7 +28,16 @@ from schema import (
 )
 from suite.measure import counted_flops, memory_and_flops, peak_memory_bytes
 from suite.options import resolve_options
-from suite.sweep import Outcome, Point, SweepHistory, doomed_by_first_call, predict, rounds_for
+from suite.sweep import (
+    Outcome,
+    Point,
+    SweepHistory,
+    doomed_by_first_call,
+    expected_meter_calls,
+    left_out_reason,
+    predict,
+    rounds_for,
+)
 from suite.workloads import (
     Call,
     analytic_flops,
@@ -284,8 +293,11 @@ def test_prediction_skips_what_the_smaller_points_rule_out() -> None:
     over = predict(history, options, point("m/a", "forward", 16384))
     assert over.status == Status.TIMEOUT and over.reason.startswith("predicted")
     assert "L^2.00" in over.reason
+    # one point: the least slope (linear in the tokens) bounds the next from below
     history.add(point("m/c", "forward", 64), Outcome(64, Status.OK, call_s=1.0))
-    assert predict(history, options, point("m/c", "forward", 1 << 20)) is None  # no trend yet
+    assert predict(history, options, point("m/c", "forward", 128)) is None
+    alone = predict(history, options, point("m/c", "forward", 1 << 20))
+    assert alone.status == Status.TIMEOUT and "L^1.00 from L=64)" in alone.reason
     history.add(point("m/b", "decode", 512), Outcome(512, Status.OOM))
     after_oom = predict(history, options, point("m/b", "decode", 1024))
     assert after_oom.status == Status.OOM and "L=512" in after_oom.reason
@@ -299,6 +311,60 @@ def test_a_first_call_that_dooms_its_point_makes_it_a_timeout_at_once() -> None:
     doomed = doomed_by_first_call(options, 4.0, 6.0, 10.0)  # 8 s > 1.5 x 4 s left
     assert doomed.status == Status.TIMEOUT and doomed.reason.startswith("predicted from its first")
     assert f"{rounds} rounds need ~8 s" in doomed.reason
+
+
+def test_a_first_call_counts_the_meters_the_smaller_points_measured() -> None:
+    options = smoke_options()
+    assert doomed_by_first_call(options, 1.0, 0.0, 10.0, meters_s=0.0) is None
+    doomed = doomed_by_first_call(options, 1.0, 0.0, 10.0, meters_s=14.0)  # 16 s > 15 s
+    assert "2 rounds and its meters ~14 s need ~16 s" in doomed.reason
+    history = SweepHistory()
+    assert expected_meter_calls(history, point("m/a", "forward", 128)) == 0.0  # none measured
+    history.add(point("m/a", "forward", 32), Outcome(32, Status.OK, call_s=0.1, meter_calls=30))
+    history.add(point("m/a", "forward", 64), Outcome(64, Status.TIMEOUT))
+    assert expected_meter_calls(history, point("m/a", "forward", 128)) == 30
+    assert expected_meter_calls(history, point("m/a", "forward", 32)) == 0.0
+
+
+def test_a_decode_point_is_predicted_from_the_prefill_of_its_context() -> None:
+    options = smoke_options(time_budget_s="10")
+    history = SweepHistory()
+    history.add(point("m/a", "prefill", 1024), Outcome(1024, Status.OK, call_s=0.1))
+    history.add(point("m/a", "prefill", 2048), Outcome(2048, Status.OK, call_s=0.8))
+    assert predict(history, options, point("m/a", "decode", 4096)) is None  # 6.4 s: one call
+    over = predict(history, options, point("m/a", "decode", 8192))  # 51 s
+    assert over.status == Status.TIMEOUT and "prefill of its context alone" in over.reason
+    assert "L^3.00 from L=1024, 2048" in over.reason
+    history.add(point("m/b", "prefill", 64), Outcome(64, Status.OOM))
+    assert predict(history, options, point("m/b", "decode", 32)) is None
+    oom = predict(history, options, point("m/b", "decode", 64))
+    assert oom.status == Status.OOM and "L=64" in oom.reason
+    assert predict(history, options, point("m/b", "forward", 64)) is None  # decode's only
+
+
+def test_the_profile_leaves_the_token_loops_out_past_their_lengths() -> None:
+    options = resolve_options(
+        {"profile": "default", "device": "cpu"},
+        [spec.name for spec in list_mixers()],
+        cuda_available=False,
+    )
+    limits = options.profile.length_limits
+    assert limits and all(get_spec(name).cls for name in limits)  # every name is registered
+    assert left_out_reason(options, point("mamba/reference", "forward", 1024)) is None
+    longer = left_out_reason(options, point("mamba/reference", "forward", 2048))
+    assert "times mamba/reference's forward up to L=1024" in longer
+    never = left_out_reason(options, point("retnet/recurrent", "forward", 1024))
+    assert "at no length" in never
+    assert left_out_reason(options, point("retnet/recurrent", "decode", 8192)) is None
+    assert left_out_reason(options, point("mamba/scan", "forward", 8192)) is None
+    # a batch sweep at a length within the limit keeps it at every batch
+    assert left_out_reason(options, point("mamba/reference", "forward", 64, "batch")) is None
+    given = resolve_options(
+        {"profile": "default", "device": "cpu", "lengths": "4096"},
+        [spec.name for spec in list_mixers()],
+        cuda_available=False,
+    )
+    assert left_out_reason(given, point("retnet/recurrent", "forward", 4096)) is None
 
 
 def test_memory_and_flops_in_one_call_are_those_of_two() -> None:
