@@ -33,3 +33,9 @@ positive_float = checked(
     "a positive number",
     "must be a positive number (e.g. 1e-3)",
 )
+non_negative_float = checked(
+    float,
+    lambda v: math.isfinite(v) and v >= 0,
+    "a number >= 0",
+    "must be a finite number >= 0 (e.g. 0.1, or 0 for none)",
+)

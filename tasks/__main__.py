@@ -5,7 +5,7 @@ and train one model.
     python -m tasks generate pathfinder --out DIR [--n 1000] [--difficulty hard]
     python -m tasks generate pathx --out DIR [--n 200]
     python -m tasks check [--data-dir DIR] [--max-images N]
-    python -m tasks train --task T --mixer M --profile P [--seed S] [--lr X]
+    python -m tasks train --task T --mixer M --profile P [--seed S] [--lr X] [--weight-decay W]
         [--out FILE.json [--overwrite]] [--mixer-option PATTERN:knob=value ...]
         [--checkpoint FILE [--resume]]
     torchrun --nproc_per_node N -m tasks train ...
@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from models.arguments import checked, positive_float, positive_int
+from models.arguments import checked, non_negative_float, positive_float, positive_int
 from tasks.download import add_download_parser, download_command
 from tasks.lra import TASK_NAMES, DataMissing, MalformedData, data_dir_from_env, load_task
 from tasks.lra.common import LazyImageDataset
@@ -434,6 +434,7 @@ def train_here(args: argparse.Namespace, device: str, ddp) -> tuple[Any, int]:
             data_dir=args.data_dir,
             seed=args.seed,
             lr=args.lr,
+            weight_decay=args.weight_decay,
             autocast=args.autocast,
             progress=args.progress,
             options=args.options,
@@ -456,7 +457,7 @@ def result_info(run, args: argparse.Namespace, device: str) -> dict[str, Any]:
 
     from tasks.record import RunKey, point_extra_info, record_run
 
-    record = record_run(RunKey(run.task, run.mixer, args.seed, run.lr), run)
+    record = record_run(RunKey(run.task, run.mixer, args.seed, run.lr, run.weight_decay), run)
     bf16 = args.autocast == "bf16" or (args.autocast == "auto" and device.startswith("cuda"))
     return point_extra_info(
         run.mixer,
@@ -485,6 +486,7 @@ def result_lines(run, info: dict[str, Any], world_size: int) -> str:
     ]
     head = (
         f"{info['mixer']} on {info['task']} (d_model {info['d_model']}, lr {info['lr']:g}, "
+        f"weight decay {info['weight_decay']:g}, "
         f"seed {info['seed_accuracies'][0]['seed']}, {info['device']}{processes})"
     )
     return "\n".join([head, *(f"  {name:<13}{value}" for name, value in rows)])
@@ -532,6 +534,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--profile", required=True, help="smoke, default, paper or gpu-smoke")
     train.add_argument("--seed", type=seed_int, default=0)
     train.add_argument("--lr", type=positive_float, default=None, help="default: the budget's")
+    train.add_argument(
+        "--weight-decay", type=non_negative_float, default=None, help="default: the budget's"
+    )
     train.add_argument("--data-dir", type=Path, default=None, help="LRA data (or MIXBENCH_DATA)")
     train.add_argument("--out", type=Path, default=None, help="write the result here as JSON")
     train.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

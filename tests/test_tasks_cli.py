@@ -287,15 +287,18 @@ def test_train_prints_the_result_and_writes_the_suites_schema(tmp_path, capsys, 
 
     monkeypatch.setattr(tasks.accuracy, "run_accuracy", recorded)
     out = tmp_path / "runs" / "mqar.json"
-    argv = [*TRAIN, "--seed", "1", "--lr", "0.002", "--out", str(out), "--threads", "1"]
+    argv = [*TRAIN, "--seed", "1", "--lr", "0.002", "--weight-decay", "0.05", "--out", str(out)]
+    argv += ["--threads", "1"]
     assert main([*argv, "--no-progress", "--device", "cpu"]) == 0
     # the suite's accuracy run, not a copy of it
     ((args, kwargs),) = calls
     assert args == ("attention/math", "mqar", "smoke")
     assert kwargs["seed"] == 1 and kwargs["lr"] == 0.002 and kwargs["device"] == "cpu"
+    assert kwargs["weight_decay"] == 0.05
 
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "attention/math on mqar (d_model 32, lr 0.002, seed 1, cpu)"
+    head = "attention/math on mqar (d_model 32, lr 0.002, weight decay 0.05, seed 1, cpu)"
+    assert lines[0] == head
     rows = {line.split()[0]: line for line in lines[1:-1]}
     assert set(rows) == {
         "status",
@@ -315,6 +318,7 @@ def test_train_prints_the_result_and_writes_the_suites_schema(tmp_path, capsys, 
     assert tuple(info) == EXTRA_INFO_KEYS and field_problems(info) == []
     assert info["workload"] == "accuracy" and info["task"] == "mqar" and info["status"] == "ok"
     assert info["lr"] == 0.002 and info["seed_accuracies"][0]["seed"] == 1
+    assert info["weight_decay"] == 0.05 and info["lr_grid"][0]["weight_decay"] == 0.05
     assert info["params"] == info["params_target"] and info["tokens_seen"] == 15 * 16 * 32
     assert 0 <= info["accuracy"] <= 1 and 0 <= info["val_accuracy"] <= 1
     assert f"{info['accuracy']:.4f} (test)" in rows["accuracy"]
@@ -336,6 +340,8 @@ def test_train_prints_the_result_and_writes_the_suites_schema(tmp_path, capsys, 
         (["--lr", "0"], "argument --lr: must be a positive number (e.g. 1e-3), got 0"),
         (["--lr", "-0.001"], "argument --lr: must be a positive number"),
         (["--lr", "nan"], "argument --lr: must be a positive number"),
+        (["--weight-decay", "-0.1"], "argument --weight-decay: must be a finite number >= 0"),
+        (["--weight-decay", "inf"], "argument --weight-decay: must be a finite number >= 0"),
         (["--threads", "0"], "argument --threads: must be a positive integer"),
         (["--device", "tpu"], "--device 'tpu' is not a device; use auto, cpu or cuda"),
         (["--autocast", "fp16"], "argument --autocast: invalid choice: 'fp16'"),
