@@ -5,6 +5,7 @@ tests run in order on one worker, its module fixtures built once)."""
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import pytest
 import torch
@@ -49,8 +50,20 @@ def pytest_configure(config: pytest.Config) -> None:
             os.environ.pop(name, None)
 
 
+def heavy_files_first(items: list[pytest.Item]) -> None:
+    """The order an xdist worker's collection deals the files in (scripts/test.sh
+    passes --no-loadscope-reorder): files holding a ``slow`` test first, then the
+    others by their number of tests, most first, so that no long file is dealt
+    last while the other workers have nothing left. A file's tests keep their order."""
+    count = Counter(item.path for item in items)
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: (item.path not in slow, -count[item.path]))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``gpu`` tests need a CUDA device: on a CPU they are skipped, saying so."""
+    if hasattr(config, "workerinput"):
+        heavy_files_first(items)
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device (run pytest tests -m gpu on a GPU)")

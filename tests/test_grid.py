@@ -33,6 +33,7 @@ def in_process() -> dict[RunKey, object]:
     return records
 
 
+@pytest.mark.slow
 def test_ray_workers_give_the_in_process_records(in_process) -> None:
     grid = RayGrid(CONTEXT, len(KEYS), workers=2)
     try:
@@ -57,6 +58,7 @@ def train_or_die(key: RunKey, context: GridContext):
     return train_one(key, context)
 
 
+@pytest.mark.slow
 def test_a_lost_worker_is_recorded_as_failed_and_the_grid_goes_on() -> None:
     grid = RayGrid(CONTEXT, len(KEYS), workers=2, train=train_or_die)
     try:

@@ -185,6 +185,7 @@ def run_with_hostile_plugins(tmp_path: Path) -> tuple[subprocess.CompletedProces
     return done, time.perf_counter() - started
 
 
+@pytest.mark.slow
 def test_a_run_goes_on_past_a_stuck_and_a_leaky_plugin(tmp_path: Path) -> None:
     """The stuck variant's reference check is a timeout, abandoned; the leaky one
     fails naming the threads; attention is measured after both, at one thread."""

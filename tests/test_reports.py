@@ -458,6 +458,7 @@ HARNESS = REPO / "suite" / "options.py"
 @pytest.mark.skipif(
     not HARNESS.exists(), reason="the speed harness (suite/options.py) has not landed"
 )
+@pytest.mark.slow
 def test_a_real_smoke_autosave_makes_a_report(tmp_path):
     storage, out = tmp_path / "benchmarks", tmp_path / "out"
     suite = [

@@ -23,11 +23,14 @@ CPU_RUN = HERE / "benchmarks" / "Linux-CPython-3.11-64bit" / "0001_aaa1111_20260
 ACCURACY_RUN = HERE / "accuracy" / "lab-box" / "0001_fff6666_20260305_120000.json"
 BROWSER = screenshot.find_browser()
 
-pytestmark = pytest.mark.skipif(
-    BROWSER is None,
-    reason="no headless Chromium on this machine (apt-get install chromium, or set "
-    f"${screenshot.ENV_BROWSER})",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        BROWSER is None,
+        reason="no headless Chromium on this machine (apt-get install chromium, or set "
+        f"${screenshot.ENV_BROWSER})",
+    ),
+    pytest.mark.slow,
+]
 
 
 def report_of(tmp_path_factory: pytest.TempPathFactory, *runs: Path) -> Path:

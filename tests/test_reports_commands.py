@@ -44,6 +44,7 @@ def contents(folder: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 def test_the_two_comparisons_write_under_names_of_their_own(tmp_path):
     storage = storage_of(tmp_path, CPU_1, CPU_2)
     out = tmp_path / "out"

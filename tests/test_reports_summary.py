@@ -282,6 +282,7 @@ def test_the_html_page_has_contents_and_scrolling_tables(page):
 # -- which run is "latest" ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_interrupted_newest_run_is_not_latest_without_saying_so(tmp_path):
     storage = storage_with(tmp_path, CPU_1)
     partial = partial_copy(storage, CPU_2, "0002_bbb2222_20260102_120000.json")

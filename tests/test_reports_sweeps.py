@@ -96,6 +96,7 @@ def test_cost_tables_along_batch(points):
     assert decode.index.get_level_values("batch").unique().tolist() == [1, 4, 16]
 
 
+@pytest.mark.slow
 def test_every_registered_builder_is_placed_in_the_report(report, points):
     markdown = (report["out"] / "report.md").read_text()
     ctx = Context(load_points([run_file(BATCH_RUN), run_file(CPU_1)]), "half")

@@ -33,6 +33,7 @@ def collected_once(*args: str) -> tuple[str, ...]:
     return tuple(collected(*args))
 
 
+@pytest.mark.slow
 def test_shards_are_disjoint_and_cover_the_run() -> None:
     whole = collected_once()
     shards = [list(collected_once("--shard", f"{k}/3")) for k in (1, 2, 3)]
@@ -77,6 +78,7 @@ def test_each_shard_saves_the_same_group(decode_runs: dict[str, Path]) -> None:
     assert json.loads(decode_runs["whole"].read_text())["mixbench_options"]["shard"] is None
 
 
+@pytest.mark.slow
 def test_a_billion_shards_collect_at_once() -> None:
     """N far above the number of points: the first shards get one unit each, the
     rest only the calibration (the deal keeps no list of N loads)."""
@@ -154,6 +156,7 @@ def decode_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return saved
 
 
+@pytest.mark.slow
 def test_shards_together_hold_every_record_of_the_unsharded_run(
     decode_runs: dict[str, Path],
 ) -> None:

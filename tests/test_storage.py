@@ -66,6 +66,7 @@ def assert_usage_error(done: subprocess.CompletedProcess, *words: str) -> None:
     assert "passed" not in done.stdout  # found before the first point
 
 
+@pytest.mark.slow
 def test_a_storage_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "runs").write_text("a file")
     done = run_saving(tmp_path, tmp_path / "runs" / "sub")
@@ -74,6 +75,7 @@ def test_a_storage_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     assert_usage_error(done, "is a file")
 
 
+@pytest.mark.slow
 def test_a_json_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "pytest", *RUN]
     for target, words in [

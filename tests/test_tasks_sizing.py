@@ -43,7 +43,7 @@ def test_default_profile_models_are_within_five_percent_of_attention(task, mixer
         assert sizing.d_model == budget.d_model
 
 
-@pytest.mark.parametrize("profile", ["smoke", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", pytest.param("paper", marks=pytest.mark.slow)])
 def test_other_profiles_size_every_default_mixer(profile):
     for task, mixer in points(profile):
         the_task = get_task(task, profile)
