@@ -127,13 +127,75 @@ def ssd_scan_ref(
     return (y, state) if return_final_states else y
 
 
+#: the least exponent the chunked form passes to exp: exp(-80) ~ 1.8e-35 is
+#: still a normal float32 (those end near exp(-87.3)), while exp of anything
+#: lower yields subnormals or 0, which x86 computes ~10-30x slower; strong
+#: decays put most of a long chunk's lower triangle there. The weight it
+#: stands for is ~1e-35 of an input, under any output's rounding.
+EXP_FLOOR = -80.0
+
+
+@functools.lru_cache(maxsize=32)
+def causal_masks(Q: int, device: torch.device, dtype: torch.dtype):
+    """(Q, Q) in ``dtype``: 0 on and below the diagonal and -inf above (added to
+    exponents), and 1 on and below, 0 above (a multiplier); cached because a
+    training run asks for the same chunk's masks at every step and layer."""
+    below = torch.ones(Q, Q, dtype=torch.bool, device=device).tril()
+    exponent = torch.zeros(Q, Q, dtype=dtype, device=device).masked_fill_(~below, -math.inf)
+    return exponent, below.to(dtype)
+
+
+def floored_exp(t: torch.Tensor) -> torch.Tensor:
+    """exp(max(t, EXP_FLOOR)): no subnormal results (see EXP_FLOOR)."""
+    return t.clamp_min(EXP_FLOOR).exp()
+
+
 def segment_decays(acs: torch.Tensor) -> torch.Tensor:
     """(..., Q) cumulative sums of dt A inside a chunk -> (..., Q, Q): exp(acs_i -
-    acs_j) on and below the diagonal (the decay from position j to i), exactly 0
-    above it (-inf before exp: no large positive exponent, no gradient there)."""
-    Q = acs.shape[-1]
-    causal = torch.ones(Q, Q, dtype=torch.bool, device=acs.device).tril()
-    return (acs[..., :, None] - acs[..., None, :]).masked_fill(~causal, -math.inf).exp()
+    acs_j) on and below the diagonal (the decay from position j to i), above it
+    exp(EXP_FLOOR), never a large positive exponent (callers zero it through
+    ``causal_masks``' multiplier: exp of -inf is slow too). Four passes, in place."""
+    exponent = causal_masks(acs.shape[-1], acs.device, acs.dtype)[0]
+    diff = acs[..., :, None] - acs[..., None, :]
+    return diff.add_(exponent).clamp_min_(EXP_FLOOR).exp_()
+
+
+class IntraChunk(torch.autograd.Function):
+    """Inside each chunk, per head: Y = (CB * seg) (dt x), with seg =
+    ``segment_decays(acs)``. Arguments CB (b, c, g, Q, Q) with zeros above the
+    diagonal, acs (b, c, g, hg, Q) and X^T (b, c, g, hg, p, Q); returns Y^T like
+    X^T. Position last: the small per-head products are 2-4x faster that way
+    round on a CPU (p is as small as 4 in the accuracy grid's models).
+
+    Its own backward, because autograd's for the masked form spends ~10 passes
+    over (b, c, h, Q, Q) and the graph's temporaries; with M = CB * seg:
+    dX^T = dY^T M, dM = dY X^T, dCB = sum over a group's heads of dM * seg,
+    dacs_i = sum_j (dM * M)_ij - sum_j (dM * M)_ji (exp's derivative is itself)."""
+
+    @staticmethod
+    def forward(ctx, CB, acs, XT):
+        seg = segment_decays(acs)
+        M = seg * CB.unsqueeze(3)
+        ctx.save_for_backward(CB, XT, seg, M)
+        return XT @ M.mT
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dYT):
+        CB, XT, seg, M = ctx.saved_tensors
+        dYT = dYT.contiguous()  # a strided one takes bmm's slow path
+        dXT = dYT @ M
+        dM_seg = (dYT.mT @ XT).mul_(seg)
+        dCB = dM_seg.sum(3)
+        dM_M = dM_seg.mul_(CB.unsqueeze(3))
+        return dCB, dM_M.sum(-1) - dM_M.sum(-2), dXT
+
+
+def intra_chunk(CB: torch.Tensor, acs: torch.Tensor, XT: torch.Tensor) -> torch.Tensor:
+    """``IntraChunk`` where a gradient is wanted, else the same product in place."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (CB, acs, XT)):
+        return IntraChunk.apply(CB, acs, XT)
+    return XT @ segment_decays(acs).mul_(CB.unsqueeze(3)).mT
 
 
 def ssd_chunked(
@@ -151,17 +213,21 @@ def ssd_chunked(
     return_final_states=False,
 ):
     """``ssd_scan_ref``'s result by the SSD chunked algorithm, in batched
-    products (autograd gives the backward). With acs the cumulative sum of
-    dt A inside a chunk of Q positions, per head:
+    products. With acs the cumulative sum of dt A inside a chunk of Q
+    positions, per head:
 
         y     = (C B^T * exp(acs_i - acs_j), j <= i) (dt x)  +  exp(acs) C S_c
         S_c+1 = exp(acs_Q) S_c + B^T (exp(acs_Q - acs) dt x)
 
-    C B^T is computed once per group and shared by its heads; the state S is
-    kept (n, heads x p) per group, so that the products that read and write it
-    are one large matmul per chunk and group. Every exponent is <= 0: nothing
-    overflows however strong the decay. The sequence is padded behind to whole
-    chunks with dt = 0 (decay 1, no input), which leaves the state unchanged."""
+    The first term is ``IntraChunk`` (C B^T once per group, shared by its
+    heads). The states S are carried in one pass over the chunks, kept (n,
+    heads x p) per group so that the products that read and write them are one
+    large matmul per group; they are skipped where nothing reads them (one
+    chunk, no initial state, no final state asked for: the accuracy grid's
+    sequences). Every exponent is <= 0 where it counts and >= EXP_FLOOR:
+    nothing overflows however strong the decay. The sequence is padded behind
+    to whole chunks with dt = 0 (decay 1, no input), which leaves the state
+    unchanged."""
     b, length, h, p = x.shape
     g, n = B.shape[-2:]
     hg = h // g
@@ -175,33 +241,43 @@ def ssd_chunked(
     if pad:
         xs, Bc, Cc = (F.pad(t, (0, 0, 0, 0, 0, pad)) for t in (xs, Bc, Cc))
         a = F.pad(a, (0, 0, 0, pad))
-    # position before head: (b, c, g, Q, hg, p), so that hg x p are one product's columns
-    xs = xs.reshape(b, c, Q, g, hg, p).transpose(2, 3)
-    acs = a.reshape(b, c, Q, g, hg).permute(0, 1, 3, 4, 2).cumsum(-1)  # (b, c, g, hg, Q)
-    Bc, Cc = (t.reshape(b, c, Q, g, n).transpose(2, 3) for t in (Bc, Cc))  # (b, c, g, Q, n)
-    # inside chunks: the masked quadratic form, per head
-    scores = (Cc @ Bc.transpose(-1, -2)).unsqueeze(3) * segment_decays(acs)
-    y = (scores @ xs.transpose(3, 4)).transpose(3, 4)  # (b, c, g, Q, hg, p)
-    # each chunk's own state from zero, (b, c, g, n, hg * p)
-    to_end = torch.exp(acs[..., -1:] - acs).transpose(-1, -2)[..., None]  # (b, c, g, Q, hg, 1)
-    local = Bc.transpose(-1, -2) @ (xs * to_end).reshape(b, c, g, Q, hg * p)
-    # across chunks: the state before each chunk
-    chunk_decay = torch.exp(acs[..., -1])[:, :, :, None, :, None]  # (b, c, g, 1, hg, 1)
-    state = x.new_zeros(b, g, n, hg, p, dtype=acc)
+    xs = xs.view(b, c, Q, g, hg, p)
+    acs = a.view(b, c, Q, g, hg).permute(0, 1, 3, 4, 2).cumsum(-1)  # (b, c, g, hg, Q)
+    Bc, Cc = (t.view(b, c, Q, g, n).transpose(2, 3) for t in (Bc, Cc))  # (b, c, g, Q, n)
+    CB = (Cc @ Bc.mT) * causal_masks(Q, x.device, acc)[1]
+    yT = intra_chunk(CB, acs, xs.permute(0, 1, 3, 4, 5, 2).contiguous())  # (b, c, g, hg, p, Q)
+    y = yT.permute(0, 1, 5, 2, 3, 4)  # (b, c, Q, g, hg, p)
+    carried = c > 1 or initial_states is not None
+    if carried or return_final_states:
+        starts, state = chunk_states(xs, acs, Bc, initial_states)
+    if carried:
+        from_start = floored_exp(acs).mT[..., None]  # (b, c, g, Q, hg, 1)
+        inter = (Cc @ starts.flatten(-2)).view(b, c, g, Q, hg, p) * from_start
+        y = y + inter.transpose(2, 3)
+    y = skip_and_gate(y.reshape(b, c * Q, h, p)[:, :length], x, D, z)
+    if not return_final_states:
+        return y
+    return y, state.permute(0, 1, 3, 4, 2).reshape(b, h, p, n)
+
+
+def chunk_states(xs, acs, Bc, initial_states):
+    """The state before each chunk, (b, c, g, n, hg, p), and after the last
+    (b, g, n, hg, p), by one sequential pass over the chunks (each chunk's own
+    contribution from zero is one batched product first). xs (b, c, Q, g, hg,
+    p) is dt x, acs (b, c, g, hg, Q), Bc (b, c, g, Q, n)."""
+    b, c, Q, g, hg, p = xs.shape
+    n = Bc.shape[-1]
+    to_end = floored_exp(acs[..., -1:] - acs).mT[..., None]  # (b, c, g, Q, hg, 1)
+    local = Bc.mT @ (xs.transpose(2, 3) * to_end).reshape(b, c, g, Q, hg * p)
+    chunk_decay = floored_exp(acs[..., -1])[:, :, :, None, :, None]  # (b, c, g, 1, hg, 1)
+    state = xs.new_zeros(b, g, n, hg, p)
     if initial_states is not None:
-        state = initial_states.to(acc).view(b, g, hg, p, n).permute(0, 1, 4, 2, 3)
+        state = initial_states.to(xs.dtype).view(b, g, hg, p, n).permute(0, 1, 4, 2, 3)
     starts = []
     for k in range(c):
         starts.append(state)
         state = torch.addcmul(local[:, k].view(b, g, n, hg, p), chunk_decay[:, k], state)
-    start_states = torch.stack(starts, dim=1).reshape(b, c, g, n, hg * p)
-    from_start = torch.exp(acs).transpose(-1, -2)[..., None]  # (b, c, g, Q, hg, 1)
-    y = y + (Cc @ start_states).view(b, c, g, Q, hg, p) * from_start
-    y = y.transpose(2, 3).reshape(b, c * Q, h, p)[:, :length]
-    y = skip_and_gate(y, x, D, z)
-    if not return_final_states:
-        return y
-    return y, state.permute(0, 1, 3, 4, 2).reshape(b, h, p, n)
+    return torch.stack(starts, dim=1), state
 
 
 @dataclass
@@ -326,14 +402,16 @@ class Mamba2(Mixer):
         out = self.norm(y.flatten(-2).to(accumulation_dtype(z.dtype)), z)
         return self.out_proj(out.to(z.dtype))
 
-    def _mix(self, x: torch.Tensor):
-        """The whole sequence from an empty state: output, the conv's input, final h."""
+    def _mix(self, x: torch.Tensor, final_state: bool):
+        """The whole sequence from an empty state: output, the conv's input, and
+        the final h where ``final_state`` asks for it (else None: the chunked
+        scan then skips the state pass a lone chunk does not need)."""
         self.check_input(x)
         if x.shape[1] == 0:
             raise ValueError("x must have at least one position (length >= 1), got length 0")
         z, xBC_in, dt = self.split_in(self.in_proj(x))
         xs, B, C = self.split_conv(self.causal_conv(xBC_in))
-        y, h = self.scan(
+        scanned = self.scan(
             xs,
             dt,
             self.decay_rates(x.dtype),
@@ -343,16 +421,17 @@ class Mamba2(Mixer):
             D=self.D,
             dt_bias=self.dt_bias,
             dt_softplus=True,
-            return_final_states=True,
+            return_final_states=final_state,
         )
+        y, h = scanned if final_state else (scanned, None)
         return self.finish(y, z), xBC_in, h
 
     # -- the contract -----------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._mix(x)[0]
+        return self._mix(x, final_state=False)[0]
 
     def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, Mamba2State]:
-        out, xBC_in, h = self._mix(x)
+        out, xBC_in, h = self._mix(x, final_state=True)
         # left zero padding stands for the empty history of prompts shorter than the conv
         conv = F.pad(xBC_in, (0, 0, self.d_conv - 1, 0))[:, xBC_in.shape[1] :]
         return out, Mamba2State(conv.transpose(1, 2), h)

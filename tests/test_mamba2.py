@@ -11,7 +11,14 @@ import torch
 import torch.nn.functional as F
 
 from models import MixerUnavailable, build_mixer, get_spec
-from models.mamba2 import Mamba2, Mamba2State, ssd_chunked, ssd_scan_ref
+from models.mamba2 import (
+    Mamba2,
+    Mamba2State,
+    causal_masks,
+    segment_decays,
+    ssd_chunked,
+    ssd_scan_ref,
+)
 
 D_MODEL = 32
 #: two groups of two heads each, so that a wrong group-to-head index shows
@@ -100,26 +107,75 @@ def test_scans_take_the_optional_arguments_as_mamba_ssm_does():
     assert (with_d[0] - with_d[1]).abs().max() <= 1e-12
 
 
-def test_chunked_scan_gradients_match_reference():
-    args = {k: v.requires_grad_() for k, v in scan_inputs(11).items()}
-    weights = torch.randn(2, 4, 3, 5, dtype=torch.float64)
+@pytest.mark.parametrize(
+    "length,chunk_size,initial,final",
+    [
+        (11, 4, True, True),  # several chunks, a padded last one, states in and out
+        (11, 4, False, False),  # several chunks: the state pass from zero
+        (8, 8, False, False),  # one chunk, nothing carried: the state pass skipped
+        (5, 16, False, True),  # one short chunk whose final state is asked for
+    ],
+)
+def test_chunked_scan_gradients_match_reference(length, chunk_size, initial, final):
+    """IntraChunk's hand-written backward and the state pass's autograd give
+    the recurrence's gradients into every argument."""
+    args = scan_inputs(length)
+    if not initial:
+        del args["initial_states"]
+    args = {k: v.requires_grad_() for k, v in args.items()}
+    weights = torch.randn(2, length, 4, 3, dtype=torch.float64)
+    state_weights = torch.randn(2, 4, 3, 5, dtype=torch.float64)
     grads = []
     for scan in (ssd_scan_ref, ssd_chunked):
-        y, state = scan(chunk_size=4, dt_softplus=True, return_final_states=True, **args)
-        loss = y.square().sum() + (state * weights).sum()
+        out = scan(chunk_size=chunk_size, dt_softplus=True, return_final_states=final, **args)
+        y, state = out if final else (out, None)
+        loss = (y * weights).sum() + y.square().sum()
+        if final:
+            loss = loss + (state * state_weights).sum()
         grads.append(torch.autograd.grad(loss, list(args.values())))
     for name, g_ref, g_chunked in zip(args, *grads, strict=True):
         assert (g_ref - g_chunked).abs().max() <= 1e-10 * g_ref.abs().max(), name
 
 
+def test_chunked_scan_without_grad_equals_with_grad():
+    """The in-place product taken where no gradient is wanted is IntraChunk's."""
+    args = scan_inputs(13)
+    with torch.no_grad():
+        y_plain = ssd_chunked(chunk_size=8, dt_softplus=True, **args)
+    args["x"].requires_grad_()
+    y_graph = ssd_chunked(chunk_size=8, dt_softplus=True, **args)
+    assert y_graph.requires_grad
+    assert torch.equal(y_plain, y_graph.detach())
+
+
 def test_chunked_scan_stays_finite_with_strong_decay():
     """dt A summed over a chunk far below -700: a closed form with exp(-cumsum)
-    would overflow; every exponent here is <= 0."""
-    args = scan_inputs(50)
-    args["dt_bias"] = torch.full_like(args["dt_bias"], 400.0)
-    y = ssd_chunked(chunk_size=16, dt_softplus=True, **args)
-    assert torch.isfinite(y).all()
-    assert (y - ssd_scan_ref(chunk_size=16, dt_softplus=True, **args)).abs().max() <= 1e-10
+    would overflow; every exponent here is <= 0. The gradients too."""
+    args = {k: v.requires_grad_() for k, v in scan_inputs(50).items()}
+    with torch.no_grad():
+        args["dt_bias"].fill_(400.0)
+    grads = []
+    for scan in (ssd_chunked, ssd_scan_ref):
+        y = scan(chunk_size=16, dt_softplus=True, **args)
+        grads.append(torch.autograd.grad(y.square().sum(), list(args.values())))
+        assert torch.isfinite(y).all()
+    assert (y - ssd_chunked(chunk_size=16, dt_softplus=True, **args)).abs().max() <= 1e-10
+    for name, g_chunked, g_ref in zip(args, *grads, strict=True):
+        assert torch.isfinite(g_chunked).all(), name
+        assert (g_ref - g_chunked).abs().max() <= 1e-10 * max(1.0, g_ref.abs().max()), name
+
+
+def test_segment_decays_are_never_subnormal():
+    """Strong decays would put exp's results among float32's subnormals (or at
+    0), which x86 computes many times slower: the exponent stops at EXP_FLOOR,
+    and what sits above the diagonal is zeroed by the causal multiplier."""
+    acs = torch.linspace(0.0, -3000.0, 16).expand(2, 3, 16).contiguous()
+    seg = segment_decays(acs)
+    assert seg.min() >= torch.finfo(torch.float32).tiny
+    ones_below = causal_masks(16, acs.device, acs.dtype)[1]
+    assert torch.equal(ones_below, torch.ones(16, 16).tril())
+    assert torch.allclose((seg * ones_below).diagonal(dim1=-2, dim2=-1), torch.ones(2, 3, 16))
+    assert ((seg * ones_below).triu(1) == 0).all()
 
 
 def perturbed(mixer: Mamba2, seed: int = 0) -> Mamba2:
