@@ -280,6 +280,14 @@ def chunk_states(xs, acs, Bc, initial_states):
     return torch.stack(starts, dim=1), state
 
 
+#: the most bytes one tensor of mamba2/chunked's layer takes (``block_length``):
+#: glibc's malloc serves larger blocks from fresh mmap'd pages at every call
+#: (its dynamic mmap threshold stops at 32 MiB on 64-bit), and faulting those
+#: in took a third of the forward's time at L 8K, d_model 512 (0.97 s against
+#: 0.63 s with mmap off): the one term that grew faster than L
+BLOCK_BYTES = 32 * 2**20
+
+
 @dataclass
 class Mamba2State:
     """What decoding carries from one token to the next; its size does not grow."""
@@ -403,14 +411,22 @@ class Mamba2(Mixer):
         return self.out_proj(out.to(z.dtype))
 
     def _mix(self, x: torch.Tensor, final_state: bool):
-        """The whole sequence from an empty state: output, the conv's input, and
-        the final h where ``final_state`` asks for it (else None: the chunked
-        scan then skips the state pass a lone chunk does not need)."""
+        """The whole sequence from an empty history: the output, and the state
+        after it where ``final_state`` asks for it (else None: the chunked scan
+        then skips the state pass that a lone chunk does not need)."""
         self.check_input(x)
         if x.shape[1] == 0:
             raise ValueError("x must have at least one position (length >= 1), got length 0")
+        return self._mix_block(x, None, final_state)
+
+    def _mix_block(self, x: torch.Tensor, state: Mamba2State | None, final_state: bool):
+        """``_mix`` of positions that follow ``state`` (None: an empty history)."""
         z, xBC_in, dt = self.split_in(self.in_proj(x))
-        xs, B, C = self.split_conv(self.causal_conv(xBC_in))
+        conv_in = xBC_in
+        if state is not None:  # the conv reads the last d_conv - 1 inputs before x
+            conv_in = torch.cat([state.conv.transpose(1, 2).to(xBC_in.dtype), xBC_in], dim=1)
+        xBC = self.causal_conv(conv_in)[:, conv_in.shape[1] - x.shape[1] :]
+        xs, B, C = self.split_conv(xBC)
         scanned = self.scan(
             xs,
             dt,
@@ -421,20 +437,23 @@ class Mamba2(Mixer):
             D=self.D,
             dt_bias=self.dt_bias,
             dt_softplus=True,
+            initial_states=None if state is None else state.ssm,
             return_final_states=final_state,
         )
         y, h = scanned if final_state else (scanned, None)
-        return self.finish(y, z), xBC_in, h
+        out = self.finish(y, z)
+        if not final_state:
+            return out, None
+        # left zero padding stands for the empty history of prompts shorter than the conv
+        conv = F.pad(conv_in, (0, 0, self.d_conv - 1, 0))[:, conv_in.shape[1] :]
+        return out, Mamba2State(conv.transpose(1, 2), h)
 
     # -- the contract -----------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._mix(x, final_state=False)[0]
 
     def prefill(self, x: torch.Tensor) -> tuple[torch.Tensor, Mamba2State]:
-        out, xBC_in, h = self._mix(x, final_state=True)
-        # left zero padding stands for the empty history of prompts shorter than the conv
-        conv = F.pad(xBC_in, (0, 0, self.d_conv - 1, 0))[:, xBC_in.shape[1] :]
-        return out, Mamba2State(conv.transpose(1, 2), h)
+        return self._mix(x, final_state=True)
 
     def init_state(self, batch: int, device=None, dtype=None) -> Mamba2State:
         dtype = dtype or self.in_proj.weight.dtype
@@ -535,6 +554,39 @@ class ChunkedMamba2(Mamba2):
     #: after mamba2/fla where that runs (a GPU), first on a CPU
     accuracy_rank = 1
     scan: ClassVar = staticmethod(ssd_chunked)
+
+    def block_length(self, length: int, batch: int, dtype: torch.dtype) -> int:
+        """Positions per block of ``_mix``: whole chunks, in as few even blocks
+        as keep the largest tensor of a block (the input projection's output,
+        or the per-head (Q, Q) decays in the accumulation dtype) within
+        BLOCK_BYTES (even, so that the time per position does not depend on
+        where L falls between two counts of blocks)."""
+        acc_bytes = torch.finfo(accumulation_dtype(dtype)).bits // 8
+        per_position = batch * max(
+            self.in_proj.out_features * torch.finfo(dtype).bits // 8,
+            self.n_heads * self.chunk_size * acc_bytes,
+        )
+        chunks = max(1, -(-length // self.chunk_size))
+        most = max(1, BLOCK_BYTES // per_position // self.chunk_size)
+        blocks = -(-chunks // most)
+        return -(-chunks // blocks) * self.chunk_size
+
+    def _mix(self, x: torch.Tensor, final_state: bool):
+        """Block after block of ``block_length`` positions, each carrying the
+        state to the next (the layer's own prefill-then-continue): the same
+        result, with no tensor larger than BLOCK_BYTES."""
+        block = self.block_length(x.shape[1], x.shape[0], x.dtype)
+        if x.shape[1] <= block:
+            return super()._mix(x, final_state)
+        self.check_input(x)
+        outs, state = [], None
+        for start in range(0, x.shape[1], block):
+            last = start + block >= x.shape[1]
+            out, state = self._mix_block(
+                x[:, start : start + block], state, final_state or not last
+            )
+            outs.append(out)
+        return torch.cat(outs, dim=1), state
 
     def causal_conv(self, xBC: torch.Tensor) -> torch.Tensor:
         return CausalConvSiLU.apply(xBC, self.conv1d.weight.squeeze(1), self.conv1d.bias)

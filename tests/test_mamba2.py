@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models import MixerUnavailable, build_mixer, get_spec
+from models import MixerUnavailable, build_mixer, get_spec, mamba2
 from models.mamba2 import (
     Mamba2,
     Mamba2State,
@@ -202,9 +202,31 @@ def inputs(length: int, dtype=torch.float64, seed: int = 1) -> torch.Tensor:
     return torch.randn(2, length, D_MODEL, generator=gen, dtype=dtype)
 
 
+@pytest.fixture(params=[False, True], ids=["whole", "blocks"])
+def blocks(request, monkeypatch) -> bool:
+    """Whole sequences, or mamba2/chunked's layer in blocks of one to three
+    chunks (BLOCK_BYTES made small), each carrying the state to the next."""
+    if request.param:
+        monkeypatch.setattr(mamba2, "BLOCK_BYTES", 40_000)
+    return request.param
+
+
+def test_block_length_keeps_blocks_even_and_within_the_budget():
+    mixer = build_mixer("mamba2/chunked", 512, chunk_size=128)
+    per_position = mixer.in_proj.out_features * 4  # fp32: more than 16 heads x 128 x 4
+    assert mixer.block_length(2048, 1, torch.float32) == 2048  # 19 MB: one block
+    assert mixer.block_length(4096, 1, torch.float32) == 2048  # two even blocks
+    assert mixer.block_length(8192, 1, torch.float32) == 2816  # 2816, 2816, 2560
+    for length, batch in [(8192, 1), (5000, 3), (100, 64)]:
+        block = mixer.block_length(length, batch, torch.float32)
+        assert block % 128 == 0
+        assert block == 128 or block * batch * per_position <= mamba2.BLOCK_BYTES
+    assert mixer.block_length(8192, 1, torch.bfloat16) == 4096  # half the bytes a position
+
+
 @pytest.mark.parametrize("length", LENGTHS)
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
-def test_chunked_layer_matches_reference(length, dtype, tol):
+def test_chunked_layer_matches_reference(length, dtype, tol, blocks):
     ref, chunked = pair(dtype)
     x = inputs(length, dtype)
     with torch.no_grad():
@@ -214,7 +236,7 @@ def test_chunked_layer_matches_reference(length, dtype, tol):
 
 @pytest.mark.parametrize("name", ["mamba2/ref", "mamba2/chunked"])
 @pytest.mark.parametrize("split", [1, 3, 8, 20])
-def test_prefill_then_step_equals_forward(name, split):
+def test_prefill_then_step_equals_forward(name, split, blocks):
     mixer = dict(zip(("mamba2/ref", "mamba2/chunked"), pair(), strict=True))[name]
     x = inputs(29)
     with torch.no_grad():
@@ -227,7 +249,7 @@ def test_prefill_then_step_equals_forward(name, split):
     assert (torch.cat(ys, dim=1) - full).abs().max() <= 1e-12
 
 
-def test_prefill_state_equals_stepped_state():
+def test_prefill_state_equals_stepped_state(blocks):
     _, chunked = pair()
     x = inputs(21)
     with torch.no_grad():
@@ -239,7 +261,7 @@ def test_prefill_state_equals_stepped_state():
     assert (prefilled.conv - stepped.conv).abs().max() <= 1e-12
 
 
-def test_layer_gradients_match_reference():
+def test_layer_gradients_match_reference(blocks):
     """Into the input and every weight, the final state's gradient included."""
     ref, chunked = pair()
     x = inputs(19).requires_grad_()
