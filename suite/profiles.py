@@ -179,31 +179,41 @@ PROFILES: dict[str, Profile] = {
         # about as long either way (18 min 4 s from a fresh clone on one thread,
         # before the decode lengths were interleaved)
         threads=1,
-        # the references that ran out of the 8 s budget past these lengths on a 2-core CPU
-        # (8-10 s burnt per point), each checked against its fast variants at check_len:
-        # the token loops (their profiler and FLOP counter take 20-40 calls' worth) and
-        # Hyena's direct O(L^2) convolution; decode runs at every length
+        # references, each checked against its fast variants at check_len, at the lengths
+        # where they fit on a 2-core CPU: past them each ran out of its 8 s budget (8-10 s
+        # burnt a point) or took 6-8 s of it. The token loops, whose profiler and FLOP
+        # counter (a point's memory and FLOPs) take 20-40 calls' worth; Hyena's direct
+        # O(L^2) convolution (suite/test_hyena_speed.py times it against the FFT at 8K).
+        # Decode, one step after a context, runs at every length
         length_limits={
-            "mamba/reference": {FORWARD: 1024, TRAIN_STEP: 0, PREFILL: 2048},
+            "mamba/reference": {FORWARD: 1024, TRAIN_STEP: 0, PREFILL: 1024},
             "mamba2/ref": {FORWARD: 1024, TRAIN_STEP: 0, PREFILL: 1024},
             "retnet/recurrent": {FORWARD: 0, TRAIN_STEP: 0},
-            "hyena/direct": {FORWARD: 4096, TRAIN_STEP: 1024},
+            "hyena/direct": {FORWARD: 4096, TRAIN_STEP: 1024, PREFILL: 4096},
         },
         mode_speed={
             # the score work inside chunks grows as L*C and the state work as
             # (L/C)*d_k*d_v: they balance near C = sqrt(d_k * d_v) = sqrt(128 * 256) ~ 181;
             # training against torchscale at the RetNet paper's chunk of 512
+            # three alternating passes (not five): the pass-by-pass ratios at L=8192 spread
+            # a few percent (ours 0.69-0.80x torchscale's training step), and a pass of
+            # the training steps there takes 5 s (suite/test_mamba2_speed.py's shapes too)
             "retnet": ModeSpeed(
                 (2048, 4096, 8192),
                 d_model=512,
                 chunk_size=128,
                 train_chunk_size=512,
+                passes=3,
                 comparison_threads=(1, 2),
             ),
             # training against attention at tasks/accuracy.py's default shapes, on one
             # and on two threads (the accuracy grid runs on one)
             "mamba": ModeSpeed(
-                (4096,), d_model=128, vs_attention=(32, 64, 64), comparison_threads=(1, 2)
+                (4096,),
+                d_model=128,
+                passes=3,
+                vs_attention=(32, 64, 64),
+                comparison_threads=(1, 2),
             ),
             "hyena": ModeSpeed((8192,), d_model=128),
         },
