@@ -38,7 +38,8 @@ class RecallFallsWithFixedState(Claim):
     per fixed-state mixer, at the longest length where it and attention ran
     two pair counts or more, from the points' 95% intervals: inconclusive
     where they do not separate (or one seed gave none), or too few pair
-    counts were run; not reached where it does not hold and the points
+    counts were run (then with what the search for the setting's budget
+    found); not reached where it does not hold and the points
     trained fewer steps or tokens than ``setting``, the paper's."""
 
     near: float = NEAR_PERFECT
@@ -91,6 +92,8 @@ class RecallFallsWithFixedState(Claim):
                 + (", ".join(f"kv={p:g}" for p in counts) or "none")
                 + f" run beside {baseline} at one length; needs two or more ({how})"
             )
+            if self.setting is not None and self.setting.searched:
+                measured += f"; searched on a 2-core CPU: {self.setting.searched}"
             return replace(self.verdict(scope, mixer, measured, INCONCLUSIVE), family=family)
         length, pairs = lengths[-1]
         at = both[both["seq_len"] == length].set_index(["mixer", "kv_pairs"])

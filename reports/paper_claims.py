@@ -47,7 +47,10 @@ def tokens_text(tokens: float) -> str:
 class PaperSetting:
     """Where and how a paper made a finding: its training steps of ``batch``
     sequences of ``seq_len`` tokens (None: not stated where cited), its widths
-    and whatever else the finding rests on."""
+    and whatever else the finding rests on; and, where the budget was searched
+    for on this project's 2-core CPU, what the search found (``searched``: the
+    smallest budget at which the finding showed there, or the largest at which
+    it did not), so that a verdict says what a longer run would need."""
 
     where: str
     steps: int
@@ -55,6 +58,7 @@ class PaperSetting:
     seq_len: int | None = None
     width: str = ""
     other: str = ""
+    searched: str = ""
 
     @property
     def tokens(self) -> float:
@@ -118,7 +122,8 @@ class RunBudget:
 
 
 def budget_text(run: RunBudget, setting: PaperSetting) -> str:
-    return f"{run.text()}; paper ({setting.text()})"
+    searched = f"; searched on a 2-core CPU: {setting.searched}" if setting.searched else ""
+    return f"{run.text()}; paper ({setting.text()}){searched}"
 
 
 def at_budget(verdict: str, run: RunBudget, setting: PaperSetting | None) -> str:

@@ -35,7 +35,7 @@ from reports.family_claims import (
     ZOOLOGY_CLAIM,
 )
 from reports.load import load_points, run_file
-from reports.paper_claims import PaperSetting, RunBudget
+from reports.paper_claims import PaperSetting, RunBudget, budget_text
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_1 = (
@@ -561,3 +561,44 @@ def test_a_finding_judged_on_points_without_tokens_is_not_reached():
     assert "run: tokens not recorded; paper (Mamba Table 1" in found["measured"].item()
     no_column = [{k: v for k, v in row.items() if k != "tokens_seen"} for row in unrecorded]
     assert paper_verdicts(no_column, SELECTIVE_COPY_CLAIM.text) == {PAIR: NOT_REACHED}
+
+
+def test_a_searched_finding_says_what_the_search_found_beside_both_budgets():
+    setting = PaperSetting(where="x", steps=10, batch=2, seq_len=4, searched="shows at 8 steps")
+    run = RunBudget(5, 40, 4, 64)
+    assert budget_text(run, setting).endswith("; searched on a 2-core CPU: shows at 8 steps")
+    unsearched = PaperSetting(where="x", steps=10, batch=2, seq_len=4)
+    assert "searched" not in budget_text(run, unsearched)
+    # every paper finding the project ships was searched for, and its verdict row says so
+    for claim in (SELECTIVE_COPY_CLAIM, INDUCTION_CLAIM, RECALL_CLAIM, ZOOLOGY_CLAIM):
+        assert claim.setting.searched, claim.text
+    at_chance = copying([0.08, 0.07, 0.08], [0.13, 0.2, 0.08])
+    measured = paper_rows(at_chance, SELECTIVE_COPY_CLAIM.text)["measured"].item()
+    assert measured.endswith(f"; searched on a 2-core CPU: {SELECTIVE_COPY_CLAIM.setting.searched}")
+
+
+def test_findings_at_the_default_budget_hold_where_they_show_and_are_not_reached_elsewhere():
+    """The default's one MQAR point (L32, 8 pairs, 450 steps of batch 32): attention
+    solving it where Hyena does not holds far below the paper's budget; Mamba's
+    induction at 250 steps, kept at 4L but not at 8L, is not reached."""
+    at_default = {"tokens_seen": 450 * 32 * 32}
+    recall = [
+        accuracy_point("attention/sdpa", "mqar-L32-kv8", [1.0, 0.998, 1.0], generator="mqar",
+                       **at_default),
+        accuracy_point("hyena/fft", "mqar-L32-kv8", [0.17, 0.21, 0.23], generator="mqar",
+                       **at_default),
+    ]  # fmt: skip
+    assert paper_verdicts(recall, RECALL_CLAIM.text) == {"attention/sdpa vs hyena/fft": HOLDS}
+    kept_at_4x_only = {128: [0.87, 0.96, 1.0], 256: [0.56, 0.81, 0.96]}
+    found = paper_rows(induction(kept_at_4x_only, FELL), INDUCTION_CLAIM.text)
+    assert found["verdict"].tolist() == [NOT_REACHED]
+    assert "run: L 32, 250 steps = 256 k tokens" in found["measured"].item()
+
+
+def test_zoologys_finding_with_one_number_of_pairs_says_what_the_search_found():
+    one_count = [row for row in mqar_sweep([0.3, 0.32, 0.28]) if row["task"].endswith("kv16")]
+    found = paper_rows(one_count, ZOOLOGY_CLAIM.text)
+    assert found["verdict"].tolist() == [INCONCLUSIVE]
+    measured = found["measured"].item()
+    assert measured.startswith("too few pair counts: kv=16 run beside attention/sdpa")
+    assert measured.endswith(f"; searched on a 2-core CPU: {ZOOLOGY_CLAIM.setting.searched}")

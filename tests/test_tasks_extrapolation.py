@@ -101,7 +101,7 @@ def test_longer_lengths_are_evaluated_in_batches_of_as_many_tokens():
 
 
 def test_the_profiles_register_induction_and_mqar_tested_at_longer_lengths():
-    for name in ("induction", "mqar-L32-kv4"):
+    for name in ("induction", "mqar-L32-kv8"):
         config = get_task(name, "default").config
         assert config["seq_len"] == 32 and config["test_lengths"] == [64, 128, 256]
     paper = get_task("induction", "paper")
