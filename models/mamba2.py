@@ -44,6 +44,9 @@ from .base import (
 from .mamba import CausalConvSiLU, inverse_softplus
 from .registry import register_mixer
 
+#: mamba-ssm's Mamba2 default headdim: the default's upper bound here
+MAMBA_SSM_HEADDIM = 64
+
 #: FLOPs per (position, head, headdim, state) of the recurrence: the decayed
 #: carry (a multiply-add), dt x B^T (a multiply; dt x is per channel) and the
 #: read-out h C (a multiply-add)
@@ -337,7 +340,10 @@ class Mamba2(Mixer):
         norm_eps: float = 1e-5,
     ) -> None:
         """``headdim`` None takes the largest divisor of d_inner up to 64
-        (mamba-ssm's default headdim), so that every d_model builds."""
+        (mamba-ssm's default headdim) that leaves a whole number of heads per
+        group, so that every d_model builds (d_inner 108: 2 heads of 54, not
+        the 27 heads of 4 that gcd(64, d_inner) would give: each head costs
+        the chunked form a (Q, Q) decay matrix)."""
         super().__init__(d_model)
         for name, value in (
             ("d_state", d_state),
@@ -349,7 +355,8 @@ class Mamba2(Mixer):
             check_positive(name, value)
         self.d_inner = expand * d_model
         if headdim is None:
-            headdim = math.gcd(64, self.d_inner)
+            fits = (d for d in range(1, MAMBA_SSM_HEADDIM + 1) if self.d_inner % (d * ngroups) == 0)
+            headdim = max(fits, default=1)
         check_positive("headdim", headdim)
         check_divisible("d_inner (expand * d_model)", self.d_inner, "headdim", headdim)
         self.n_heads = self.d_inner // headdim

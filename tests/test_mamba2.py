@@ -335,9 +335,15 @@ def test_layout_is_mamba_ssm_s():
 
 
 def test_default_headdim_divides_every_width():
-    for d_model in (16, 48, 64, 512):
+    for d_model in (16, 48, 54, 64, 512):
         mixer = build_mixer("mamba2/chunked", d_model)
         assert mixer.d_inner % mixer.headdim == 0 and mixer.headdim <= 64
+    # the largest divisor up to 64, not gcd(64, d_inner): the accuracy grid's
+    # width 54 gets 2 heads of 54, not 27 heads of 4
+    expected = {16: 32, 48: 48, 54: 54, 512: 64}
+    assert {d: build_mixer("mamba2/chunked", d).headdim for d in expected} == expected
+    grouped = build_mixer("mamba2/chunked", 54, ngroups=4)  # 108 = 4 groups x 1 head x 27
+    assert (grouped.headdim, grouped.n_heads) == (27, 4)
 
 
 def test_mamba_ssm_reports_why_it_is_unavailable():
