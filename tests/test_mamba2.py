@@ -393,3 +393,17 @@ def test_the_suites_reference_check_passes(name):
     check = check_against_reference(get_spec(name), options)
     assert check.failures(get_spec(name).cls.reference_tolerance) == []
     assert check.stepped <= 1e-5 and check.causality == 0
+
+
+def test_speed_file_trains_each_family_at_its_own_chunk():
+    """suite/test_mamba2_speed.py: retnet's training chunk for retnet only."""
+    from schema import Workload
+    from suite.profiles import ModeSpeed
+    from suite.test_mamba2_speed import chunk_of
+
+    shape = ModeSpeed((2048, 8192), d_model=512, chunk_size=128, train_chunk_size=512)
+    train, forward = Workload.MIXER_TRAIN_STEP, Workload.MIXER_FORWARD
+    assert chunk_of(shape, "retnet/chunkwise", train, 8192) == 512
+    assert chunk_of(shape, "mamba2/chunked", train, 8192) == 128
+    assert chunk_of(shape, "retnet/chunkwise", forward, 8192) == 128
+    assert chunk_of(shape, "mamba2/chunked", forward, 100) == 100
