@@ -451,9 +451,10 @@ class Mamba2(Mixer):
         out = self.finish(y, z)
         if not final_state:
             return out, None
-        # left zero padding stands for the empty history of prompts shorter than the conv
+        # left zero padding stands for the empty history of prompts shorter than the conv;
+        # contiguous, as causal_conv1d_update wants the state it updates in place
         conv = F.pad(conv_in, (0, 0, self.d_conv - 1, 0))[:, conv_in.shape[1] :]
-        return out, Mamba2State(conv.transpose(1, 2), h)
+        return out, Mamba2State(conv.transpose(1, 2).contiguous(), h)
 
     # -- the contract -----------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -482,21 +483,30 @@ class Mamba2(Mixer):
             heads_of_groups(C_t.to(acc), self.n_heads),
         )
 
-    def step(self, x_t: torch.Tensor, state: Mamba2State) -> tuple[torch.Tensor, Mamba2State]:
+    def check_step(self, x_t: torch.Tensor, state) -> None:
         self.check_token(x_t)
         if not isinstance(state, Mamba2State):
             raise ValueError(
                 "state must be a Mamba2State from init_state or prefill, got "
                 f"{type(state).__name__}"
             )
+
+    def step(self, x_t: torch.Tensor, state: Mamba2State) -> tuple[torch.Tensor, Mamba2State]:
+        self.check_step(x_t, state)
         z, xBC_in, dt = self.split_in(self.in_proj(x_t))
-        window = torch.cat([state.conv, xBC_in.unsqueeze(-1)], dim=-1)
-        conv = (window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias
-        xs, B, C = self.split_conv(F.silu(conv))
+        xBC, conv = self.conv_step(xBC_in, state.conv)
+        xs, B, C = self.split_conv(xBC)
         dt = discretised_dt(dt, self.dt_bias, dt_softplus=True)
         ssm, y = self.ssm_step(state.ssm, xs, dt, self.decay_rates(x_t.dtype), B, C)
         y = skip_and_gate(y, xs.to(y.dtype), self.D, None)
-        return self.finish(y, z), Mamba2State(window[..., 1:], ssm)
+        return self.finish(y, z), Mamba2State(conv, ssm)
+
+    def conv_step(self, xBC_t: torch.Tensor, conv: torch.Tensor):
+        """One token of silu(causal conv): xBC_t (b, conv_dim) after the inputs in
+        ``conv`` (b, conv_dim, d_conv - 1). Returns the output and the new inputs."""
+        window = torch.cat([conv, xBC_t.unsqueeze(-1)], dim=-1)
+        out = (window * self.conv1d.weight.squeeze(1)).sum(-1) + self.conv1d.bias
+        return F.silu(out), window[..., 1:]
 
     # -- analytic costs: useful work, as models/attention.py states it -----------
     def projection_flops(self, tokens: int) -> int:
@@ -626,7 +636,11 @@ def mamba_ssm_scan(x, dt, A, B, C, chunk_size, **kwargs):
 @register_mixer("mamba2/mamba-ssm")
 class MambaSSM2(Mamba2):
     """mamba-ssm's Triton SSD kernels (``mamba_chunk_scan_combined``) and
-    causal-conv1d's conv where that is installed too; decoding uses the torch step."""
+    causal-conv1d's conv where that is installed too; decoding as mamba-ssm's
+    Mamba2.step does (mamba_ssm/modules/mamba2.py:298-339 at state-spaces/mamba
+    e9594ce): causal-conv1d's ``causal_conv1d_update`` where installed, and
+    mamba-ssm's Triton ``selective_state_update``; both update the state's
+    tensors in place, which the step returns."""
 
     scan: ClassVar = staticmethod(mamba_ssm_scan)
 
@@ -635,13 +649,52 @@ class MambaSSM2(Mamba2):
         return mamba_ssm_reason()
 
     def causal_conv(self, xBC: torch.Tensor) -> torch.Tensor:
-        if importlib.util.find_spec("causal_conv1d") is None:
-            return super().causal_conv(xBC)
+        if importlib.util.find_spec("causal_conv1d") is None:  # position-major, as below
+            return super().causal_conv(xBC).contiguous()
         from causal_conv1d import causal_conv1d_fn
 
         weight = self.conv1d.weight.squeeze(1)
-        out = causal_conv1d_fn(xBC.transpose(1, 2), weight, self.conv1d.bias, activation="silu")
-        return out.transpose(1, 2)
+        # (b, conv_dim, L) with L contiguous: the kernel takes that at any width, but
+        # channel-last only with dim and strides multiples of 8 (csrc/causal_conv1d.cpp:
+        # 179-180 at causal-conv1d v1.6.0), and xBC is a slice of in_proj's output.
+        # Its output back position-major: the scan wants x, B and C with stride 1 in
+        # their last dim (mamba_ssm/ops/triton/ssd_combined.py:358-361 copies them else)
+        x = xBC.transpose(1, 2).contiguous()
+        out = causal_conv1d_fn(x, weight, self.conv1d.bias, activation="silu")
+        return out.transpose(1, 2).contiguous()
+
+    def conv_step(self, xBC_t: torch.Tensor, conv: torch.Tensor):
+        """causal-conv1d's ``causal_conv1d_update`` where installed (it shifts
+        xBC_t into ``conv`` in place), else the torch step."""
+        if importlib.util.find_spec("causal_conv1d") is None:
+            return super().conv_step(xBC_t, conv)
+        from causal_conv1d import causal_conv1d_update
+
+        weight = self.conv1d.weight.squeeze(1)
+        return causal_conv1d_update(xBC_t, conv, weight, self.conv1d.bias, activation="silu"), conv
+
+    def step(self, x_t: torch.Tensor, state: Mamba2State) -> tuple[torch.Tensor, Mamba2State]:
+        from mamba_ssm.ops.triton.selective_state_update import selective_state_update
+
+        self.check_step(x_t, state)
+        z, xBC_in, dt = self.split_in(self.in_proj(x_t))
+        xBC, conv = self.conv_step(xBC_in, state.conv)
+        xs, B, C = self.split_conv(xBC)
+        h, p, n = self.n_heads, self.headdim, self.d_state
+        # per (head, channel[, state]) as the kernel takes them (mamba2.py:324-327 there)
+        A = self.decay_rates(x_t.dtype)[:, None, None].expand(h, p, n)
+        y = selective_state_update(
+            state.ssm,
+            xs,
+            dt[..., None].expand(-1, h, p),
+            A,
+            B,
+            C,
+            self.D[:, None].expand(h, p),
+            dt_bias=self.dt_bias[:, None].expand(h, p),
+            dt_softplus=True,
+        )
+        return self.finish(y, z), Mamba2State(conv, state.ssm)
 
     def scan_flops(self, batch: int, seq_len: int) -> int:
         return chunked_scan_flops(self, batch, seq_len, self.chunk_size)

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from models import MixerUnavailable, build_mixer, get_spec
+from models import MixerUnavailable, build_mixer, get_spec, mamba2
 from models.attention import DECODE_HEADROOM, FlashAttention
 from models.mamba import MambaSSM
 from tests.fakes import ContractViolation, fake_cuda
@@ -522,3 +522,48 @@ def test_fake_mamba_chunk_scan_combined_is_mamba2s_recurrence(mamba_ssm):
         initial_states=mid,
     )
     assert relative(torch.cat([first, second], dim=1), expected) < 1e-5
+
+
+@pytest.fixture
+def mamba2_kernels(mamba_ssm):
+    """The fakes, with mamba2's availability asked afresh (it is cached per process)."""
+    mamba2.mamba_ssm_reason.cache_clear()
+    yield mamba_ssm
+    mamba2.mamba_ssm_reason.cache_clear()
+
+
+#: in_proj's output is 32 + 64 + 4 = 100 wide: the conv's input, a slice of it,
+#: has channel-last strides that are no multiple of 8 unless made contiguous
+MAMBA2_CONFIG = dict(headdim=8, ngroups=2, d_state=8, chunk_size=8)
+
+
+@pytest.mark.parametrize("split", [1, 2, 17])
+def test_mamba2_mamba_ssm_prefill_and_decode_run_their_kernels(mamba2_kernels, conv, split):
+    """mamba2/mamba-ssm prefills through mamba_chunk_scan_combined and
+    causal_conv1d_fn, and decodes through selective_state_update and
+    causal_conv1d_update, as mamba-ssm's Mamba2.step does."""
+    ref, mixer = same_weights("mamba2/ref", "mamba2/mamba-ssm", 16, torch.float32, **MAMBA2_CONFIG)
+    x = torch.randn(2, 30, 16)
+    y, state = decoded(mixer, x, split)
+    with torch.no_grad():
+        expected = ref(x)
+    assert relative(y, expected) < 1e-5
+    steps = x.shape[1] - split
+    assert mamba2_kernels.calls == {"mamba_chunk_scan_combined": 1, "selective_state_update": steps}
+    assert conv.calls == {"causal_conv1d_fn": 1, "causal_conv1d_update": steps}
+    assert state.ssm.dtype == torch.float32 and state.conv.shape == (2, 64, 3)
+
+
+def test_mamba2_mamba_ssm_decodes_with_the_torch_conv_without_causal_conv1d(
+    mamba2_kernels, conv, monkeypatch
+):
+    """Without causal-conv1d the conv steps in torch; the SSM still in the kernel."""
+    for name in list(conv.modules()):
+        monkeypatch.delitem(sys.modules, name)
+    ref, mixer = same_weights("mamba2/ref", "mamba2/mamba-ssm", 16, torch.float32, **MAMBA2_CONFIG)
+    x = torch.randn(2, 12, 16)
+    y, _ = decoded(mixer, x, 5)
+    with torch.no_grad():
+        assert relative(y, ref(x)) < 1e-5
+    assert mamba2_kernels.calls["selective_state_update"] == 7
+    assert not conv.calls
