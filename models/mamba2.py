@@ -277,9 +277,11 @@ def chunk_states(xs, acs, Bc, initial_states):
     if initial_states is not None:
         state = initial_states.to(xs.dtype).view(b, g, hg, p, n).permute(0, 1, 4, 2, 3)
     starts = []
-    for k in range(c):
+    # unbind, not local[:, k]: autograd's backward of each index would zero a
+    # tensor of the whole of ``local``, c times over (a term in (L/C)^2)
+    for local_k, decay_k in zip(local.unbind(1), chunk_decay.unbind(1), strict=True):
         starts.append(state)
-        state = torch.addcmul(local[:, k].view(b, g, n, hg, p), chunk_decay[:, k], state)
+        state = torch.addcmul(local_k.view(b, g, n, hg, p), decay_k, state)
     return torch.stack(starts, dim=1), state
 
 
