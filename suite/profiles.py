@@ -179,17 +179,22 @@ PROFILES: dict[str, Profile] = {
         # about as long either way (18 min 4 s from a fresh clone on one thread,
         # before the decode lengths were interleaved)
         threads=1,
-        # references, each checked against its fast variants at check_len, at the lengths
-        # where they fit on a 2-core CPU: past them each ran out of its 8 s budget (8-10 s
-        # burnt a point) or took 6-8 s of it. The token loops, whose profiler and FLOP
-        # counter (a point's memory and FLOPs) take 20-40 calls' worth; Hyena's direct
-        # O(L^2) convolution (suite/test_hyena_speed.py times it against the FFT at 8K).
-        # Decode, one step after a context, runs at every length
+        # the references (each checked against its fast variants at check_len) time their
+        # forward and training step at the shortest length, and their prefill where it
+        # fits (decode's context is a prefill: a decode point is predicted from its
+        # growth); decode, one step after a context, at every length. Longer, each took
+        # 6-8 s of its 8 s budget or ran out of it (8-10 s burnt): the token loops,
+        # whose profiler and FLOP counter (a point's memory and FLOPs) take 20-40 calls'
+        # worth, and the O(L^2) forms, whose slope suite/test_hyena_speed.py and
+        # attention/sdpa show
         length_limits={
+            "attention/math": {FORWARD: 1024, TRAIN_STEP: 1024},
+            "retnet/parallel": {FORWARD: 1024, TRAIN_STEP: 1024},
+            "hyena/direct": {FORWARD: 1024, TRAIN_STEP: 1024, PREFILL: 4096},
             "mamba/reference": {FORWARD: 1024, TRAIN_STEP: 0, PREFILL: 1024},
             "mamba2/ref": {FORWARD: 1024, TRAIN_STEP: 0, PREFILL: 1024},
+            # not a reference: its forward steps through the tokens (prefill: chunkwise)
             "retnet/recurrent": {FORWARD: 0, TRAIN_STEP: 0},
-            "hyena/direct": {FORWARD: 4096, TRAIN_STEP: 1024, PREFILL: 4096},
         },
         mode_speed={
             # the score work inside chunks grows as L*C and the state work as
