@@ -299,8 +299,21 @@ def pass_count(options: RunOptions, passes: Passes) -> int:
     (but at least min_rounds). The first pass warms every mixer up."""
     start = time.perf_counter()
     passes()
-    pass_s = time.perf_counter() - start
+    pass_s = pass_cost_s(passes, time.perf_counter() - start)
     profile = options.profile
     room = int(BUDGETS_PER_COMPARISON * options.time_budget_s / max(pass_s, 1e-9))
     wanted = int(profile.target_time_s * len(passes.calls) / max(pass_s, 1e-9))
     return max(profile.min_rounds, min(room, wanted, profile.max_rounds))
+
+
+def pass_cost_s(passes: Passes, wall_s: float) -> float:
+    """What the last pass cost: its CPU seconds where they are the calls' cost
+    (cpu_time_is_cost), so that a busy machine, which stretches a pass's wall
+    time 2-4x, does not cut the passes that the slopes' and ratios' intervals
+    come from (under load they had half as many, and wider intervals); else
+    its wall seconds."""
+    if not cpu_time_is_cost(passes.device):
+        return wall_s
+    return sum(
+        times[-1] * passes.iterations.get(name, 1) for name, times in passes.cpu_times.items()
+    )
