@@ -250,24 +250,29 @@ def ssd_chunked(
     CB = (Cc @ Bc.mT) * causal_masks(Q, x.device, acc)[1]
     yT = intra_chunk(CB, acs, xs.permute(0, 1, 3, 4, 5, 2).contiguous())  # (b, c, g, hg, p, Q)
     y = yT.permute(0, 1, 5, 2, 3, 4)  # (b, c, Q, g, hg, p)
-    carried = c > 1 or initial_states is not None
-    if carried or return_final_states:
-        starts, state = chunk_states(xs, acs, Bc, initial_states)
-    if carried:
-        from_start = floored_exp(acs).mT[..., None]  # (b, c, g, Q, hg, 1)
-        inter = (Cc @ starts.flatten(-2)).view(b, c, g, Q, hg, p) * from_start
-        y = y + inter.transpose(2, 3)
+    # chunks that start from a state: all, or all but the first (from zero)
+    first = 0 if initial_states is not None else 1
+    if c > first or return_final_states:
+        starts, state = chunk_states(xs, acs, Bc, initial_states, return_final_states)
+    if c > first:
+        from_start = floored_exp(acs[:, first:]).mT[..., None]  # (b, c - first, g, Q, hg, 1)
+        read = Cc[:, first:] @ starts[:, first:].flatten(-2)
+        inter = read.view(b, c - first, g, Q, hg, p) * from_start
+        y = torch.cat([y[:, :first], y[:, first:] + inter.transpose(2, 3)], dim=1)
     y = skip_and_gate(y.reshape(b, c * Q, h, p)[:, :length], x, D, z)
     if not return_final_states:
         return y
     return y, state.permute(0, 1, 3, 4, 2).reshape(b, h, p, n)
 
 
-def chunk_states(xs, acs, Bc, initial_states):
+def chunk_states(xs, acs, Bc, initial_states, final: bool):
     """The state before each chunk, (b, c, g, n, hg, p), and after the last
-    (b, g, n, hg, p), by one sequential pass over the chunks (each chunk's own
-    contribution from zero is one batched product first). xs (b, c, Q, g, hg,
-    p) is dt x, acs (b, c, g, hg, Q), Bc (b, c, g, Q, n)."""
+    (b, g, n, hg, p; None unless ``final``: the last chunk's own contribution
+    is then left out), by one sequential pass over the chunks (each chunk's
+    own contribution from zero is one batched product first). xs (b, c, Q, g,
+    hg, p) is dt x, acs (b, c, g, hg, Q), Bc (b, c, g, Q, n)."""
+    if not final:
+        xs, acs, Bc = xs[:, :-1], acs[:, :-1], Bc[:, :-1]
     b, c, Q, g, hg, p = xs.shape
     n = Bc.shape[-1]
     to_end = floored_exp(acs[..., -1:] - acs).mT[..., None]  # (b, c, g, Q, hg, 1)
@@ -282,6 +287,8 @@ def chunk_states(xs, acs, Bc, initial_states):
     for local_k, decay_k in zip(local.unbind(1), chunk_decay.unbind(1), strict=True):
         starts.append(state)
         state = torch.addcmul(local_k.view(b, g, n, hg, p), decay_k, state)
+    if not final:
+        return torch.stack([*starts, state], dim=1), None
     return torch.stack(starts, dim=1), state
 
 
