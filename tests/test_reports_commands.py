@@ -85,17 +85,31 @@ def test_fail_on_regression_needs_a_comparison(tmp_path):
     assert code == 2 and "add --compare" in stderr
 
 
-def previous_report(tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
-    storage = storage_of(tmp_path, CPU_1, CPU_2)
-    out = tmp_path / "out"
+@pytest.fixture(scope="module")
+def first_compare(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a storage of two runs and their comparison with a user's note
+    in it, made once: each test that writes over it works on a copy."""
+    folder = tmp_path_factory.mktemp("compared")
+    storage = storage_of(folder, CPU_1, CPU_2)
+    out = folder / "out"
     code, _, _ = run("compare", "--storage", str(storage), "--out", str(out), "--format", "md")
     assert code == 0
     (out / "mine.txt").write_text("a user's note")
-    return storage, out, contents(out)
+    return folder
 
 
-def test_a_full_disk_exits_with_its_own_code_and_leaves_the_old_report(tmp_path, monkeypatch):
-    storage, out, before = previous_report(tmp_path)
+@pytest.fixture
+def previous_report(first_compare: Path, tmp_path: Path) -> tuple[Path, Path, dict[str, bytes]]:
+    """The storage, the report folder of the first comparison and its files."""
+    for name in ("storage", "out"):
+        shutil.copytree(first_compare / name, tmp_path / name)
+    return tmp_path / "storage", tmp_path / "out", contents(tmp_path / "out")
+
+
+def test_a_full_disk_exits_with_its_own_code_and_leaves_the_old_report(
+    previous_report, monkeypatch
+):
+    storage, out, before = previous_report
     calls = []
 
     def full(path: Path, data: bytes) -> None:
@@ -118,8 +132,8 @@ def test_a_full_disk_exits_with_its_own_code_and_leaves_the_old_report(tmp_path,
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_a_read_only_out_exits_with_its_own_code(tmp_path):
-    storage, out, before = previous_report(tmp_path)
+def test_a_read_only_out_exits_with_its_own_code(previous_report):
+    storage, out, before = previous_report
     out.chmod(0o555)
     try:
         code, _, stderr = run("compare", "--storage", str(storage), "--out", str(out))
@@ -129,9 +143,9 @@ def test_a_read_only_out_exits_with_its_own_code(tmp_path):
     assert contents(out) == before
 
 
-def test_a_permission_error_on_the_swap_changes_nothing(tmp_path, monkeypatch):
+def test_a_permission_error_on_the_swap_changes_nothing(previous_report, monkeypatch):
     """What a read-only parent folder does, where root cannot be stopped."""
-    storage, out, before = previous_report(tmp_path)
+    storage, out, before = previous_report
     real = os.rename
 
     def refuse(source, target):
