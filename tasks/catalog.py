@@ -3,7 +3,7 @@ spec, recorded settings and data) and the profiles (``PROFILES``) that list them
 
 Budgets are sized so that a profile's whole accuracy sweep (one variant per family
 x its tasks x its seeds and learning rates) fits its purpose: ``smoke`` seconds,
-``default`` ~800 CPU seconds of training for the five shipped families, an estimated 7
+``default`` ~850 CPU seconds of training for the five shipped families, an estimated 7
 minutes on a 2-core CPU with two Ray workers (the comment above
 ``DEFAULT_MQAR_POINT`` gives the estimate per task; each further family adds its share),
 ``paper`` a GPU, with each LRA task's published set-up (tasks/budget.py).
@@ -52,6 +52,8 @@ SANITY_BARS: dict[tuple[str, str], float] = {
     # measured 1.00 on seeds 0-2 at 450 and 500 steps (attention crosses the plateau
     # between steps 170 and 280)
     ("default", "mqar-L32-kv8"): 0.95,
+    # measured 0.994-0.998 on seeds 0-2 at 250 steps (a fresh-clone run at 6c0bd7d)
+    ("default", "mqar-L32-kv4"): 0.9,
     # measured 0.87-1.00 on seeds 0-2 (mean 0.94); the bar leaves room for another
     # machine's numerics
     ("default", "induction"): 0.8,
@@ -373,11 +375,12 @@ def _default_budget(steps: int, batch_size: int, **options) -> Budget:
 
 # The default profile's budgets, sized for a 2-core CPU running the grid on two Ray
 # workers (one torch thread each): 3 seeds x 2 rates = 4 runs per point. Its training
-# is held to ~800 CPU seconds for the five families (so that the main job keeps to its
+# is held to ~850 CPU seconds for the five families (so that the main job keeps to its
 # 20 minutes), estimated per task and mixer as steps x step time x 4 runs from the
 # step times of a fresh-clone run at 6c0bd7d (one thread, two runs at once): MQAR
-# ~393, induction ~194, MAD's three reduced tasks ~69 and compression ~30, selective
-# copying ~51, ListOps ~50; Mamba-2 takes a third (twice the others' step time).
+# L32-kv8 ~393, induction ~194, MAD's three reduced tasks ~69 and compression ~30,
+# selective copying ~51, ListOps ~50, less ~135 since mamba2/chunked's step halved,
+# plus MQAR L32-kv4 ~190.
 #
 # MQAR: steps of 1024 tokens (batch 32 x L32), the vocabulary 4x the pairs (keys from
 # its lower half, values from its upper half). At L32-kv8 attention crosses the
@@ -385,9 +388,9 @@ def _default_budget(steps: int, batch_size: int, **options) -> Budget:
 # of 450 on seeds 0-2; in a schedule of 300 or 350 steps, at batch 16 for 500 steps,
 # at lr 1e-2, or at vocabulary 20, one or more of the three stayed on it. L32-kv4
 # (250 steps: attention crosses near step 150-190; in a 200-step schedule two seeds
-# of three ended below 0.75, at batch 16 all three stayed on the plateau) went to
-# keep the profile within its CPU budget: with one number of pairs Zoology's claim
-# is inconclusive here (both points would cost ~620 CPU s). At L64-kv4 attention
+# of three ended below 0.75, at batch 16 all three stayed on the plateau) left for a
+# while to keep the profile within its CPU budget, and came back with Mamba-2's faster
+# step: with one number of pairs Zoology's claim is inconclusive. At L64-kv4 attention
 # needed 500 steps, at L128-kv4 it stays on the plateau for 1000, at L64-kv8 for 500,
 # and at L256-kv16 at chance for 300-400: longer points belong to the paper profile.
 #
@@ -399,6 +402,11 @@ def _default_budget(steps: int, batch_size: int, **options) -> Budget:
 #: the default profile's one MQAR point (seq_len, num_kv_pairs) and its steps
 DEFAULT_MQAR_POINT = (32, 8)
 DEFAULT_MQAR_STEPS = 450
+#: the default's second MQAR point, for Zoology's claim (two pair counts), and its
+#: steps: attention crosses the plateau near step 150-190 there (above). It came back
+#: once mamba2/chunked's step at these shapes halved (models/mamba2.py): ~190 CPU s
+DEFAULT_FEWER_PAIRS_POINT = (32, 4)
+DEFAULT_FEWER_PAIRS_STEPS = 250
 #: the default profile's length extrapolation: MQAR and induction, trained at L32 and
 #: tested at 2L, 4L and 8L on 100 examples each (measured at 200, one thread: 0.76 s
 #: a run for attention, 1.0 s for Mamba, on top of 7-11 s of training; 256 tokens cost
@@ -476,6 +484,19 @@ PROFILES: dict[str, AccuracyProfile] = {
                 8000,
                 500,
                 DEFAULT_LENGTH_TEST_EXAMPLES,
+            ),
+            # the fewer pairs, so that Zoology's claim (fixed-state mixers fall as the
+            # pairs grow) has two counts to judge; tested at its training length only
+            synthetic_task(
+                mqar_task_name(*DEFAULT_FEWER_PAIRS_POINT),
+                make_mqar,
+                MQARConfig,
+                _default_budget(DEFAULT_FEWER_PAIRS_STEPS, batch_size=32),
+                8000,
+                500,
+                seq_len=32,
+                num_kv_pairs=4,
+                vocab_size=16,
             ),
             # Mamba's task (content-aware skipping), kept to show the task's kind: at 60
             # steps of batch 16 attention and RetNet reached ~0.20 (chance ~0.08; ~0.26

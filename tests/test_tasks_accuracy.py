@@ -74,9 +74,10 @@ def test_every_mqar_sweep_point_is_named_by_its_length_and_pairs():
                 assert task.spec.seq_len == config["seq_len"]
     default = PROFILES["default"]
     configs = [t.config for t in default.tasks if t.name.startswith("mqar-")]
-    # one point within the default's CPU budget (tasks/catalog.py): the one where
-    # attention leaves MQAR's plateau and the fixed-state mixers do not
-    assert [(c["seq_len"], c["num_kv_pairs"]) for c in configs] == [DEFAULT_MQAR_POINT]
+    # two pair counts (Zoology's claim), the length-tested one where attention leaves
+    # MQAR's plateau and the fixed-state mixers do not
+    points = [(c["seq_len"], c["num_kv_pairs"]) for c in configs]
+    assert DEFAULT_MQAR_POINT in points and len({kv for _, kv in points}) >= 2
     # the default's MQAR against length: trained at one length, tested at longer ones
     lengths = {c["seq_len"] for c in configs} | {
         n for c in configs for n in c.get("test_lengths", ())
