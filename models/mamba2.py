@@ -186,7 +186,10 @@ class IntraChunk(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, dYT):
         CB, XT, seg, M = ctx.saved_tensors
-        dYT = dYT.contiguous()  # a strided one takes bmm's slow path
+        # under autocast the forward's product came out in the autocast dtype, while
+        # the backward runs outside autocast: back to the saved tensors' dtype.
+        # Contiguous: a strided one takes bmm's slow path
+        dYT = dYT.to(M.dtype).contiguous()
         dXT = dYT @ M
         dM_seg = (dYT.mT @ XT).mul_(seg)
         dCB = dM_seg.sum(3)
