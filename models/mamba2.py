@@ -294,13 +294,25 @@ def chunk_outputs_position_last(CB, acs, X, Cc, starts, first: int):
     return yT.permute(0, 1, 5, 2, 3, 4)
 
 
+#: the most bytes of (Q, Q) decays ``chunk_outputs_in_place`` makes at a time:
+#: a few chunks' worth that stays in cache through its five passes and the
+#: product, where a block's worth (tens of MiB) went to memory and back each pass
+CACHED_DECAY_BYTES = 2**20
+
+
 def chunk_outputs_in_place(CB, acs, X, Cc, starts, first: int):
     """``chunk_outputs_position_last``'s result, contiguous, where no gradient is
-    wanted: positions in rows (X is read where it lies, the output is copied
-    once into position-major order), the state's read-out added in place."""
+    wanted: a few chunks at a time (``CACHED_DECAY_BYTES``), positions in rows (X
+    is read where it lies, the output copied once into position-major order),
+    the state's read-out added in place."""
     b, c, Q, g, hg, p = X.shape
-    M = segment_decays(acs).mul_(CB.unsqueeze(3))  # (b, c, g, hg, Q, Q)
-    y = (M @ X.permute(0, 1, 3, 4, 2, 5)).permute(0, 1, 4, 2, 3, 5).contiguous()
+    y = X.new_empty(b, c, Q, g, hg, p)
+    step = max(1, CACHED_DECAY_BYTES // (b * g * hg * Q * Q * X.element_size()))
+    for k in range(0, c, step):
+        M = segment_decays(acs[:, k : k + step]).mul_(CB[:, k : k + step].unsqueeze(3))
+        y[:, k : k + step] = (M @ X[:, k : k + step].permute(0, 1, 3, 4, 2, 5)).permute(
+            0, 1, 4, 2, 3, 5
+        )
     if starts is not None:
         n = starts.shape[-1]
         flat = starts[:, first:].reshape(b, c - first, g, hg * p, n)
@@ -366,9 +378,19 @@ class GatedRMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled() or not any(t.requires_grad for t in (y, z, self.weight)):
+            return self.forward_in_place(y, z)
         gated = (y * F.silu(z.to(y.dtype))).unflatten(-1, (-1, self.group_size))
         normed = F.rms_norm(gated, (self.group_size,), eps=self.eps).flatten(-2)
         return normed * self.weight.to(normed.dtype)
+
+    def forward_in_place(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``forward`` where no gradient is wanted: one new tensor, updated in place
+        (rms_norm's composite would take five passes and two more tensors)."""
+        gated = F.silu(z.to(y.dtype)).mul_(y).unflatten(-1, (-1, self.group_size))
+        norm = torch.linalg.vector_norm(gated, dim=-1, keepdim=True)
+        gated.mul_(norm.square_().div_(self.group_size).add_(self.eps).rsqrt_())
+        return gated.mul_(self.weight.to(gated.dtype).view(-1, self.group_size)).flatten(-2)
 
 
 class Mamba2(Mixer):
@@ -508,7 +530,9 @@ class Mamba2(Mixer):
             return out, None
         # left zero padding stands for the empty history of prompts shorter than the conv;
         # contiguous, as causal_conv1d_update wants the state it updates in place
-        conv = F.pad(conv_in, (0, 0, self.d_conv - 1, 0))[:, conv_in.shape[1] :]
+        keep = self.d_conv - 1
+        tail = conv_in[:, max(0, conv_in.shape[1] - keep) :]
+        conv = F.pad(tail, (0, 0, keep - tail.shape[1], 0))
         return out, Mamba2State(conv.transpose(1, 2).contiguous(), h)
 
     # -- the contract -----------------------------------------------------------
