@@ -137,15 +137,43 @@ def test_chunked_scan_gradients_match_reference(length, chunk_size, initial, fin
         assert (g_ref - g_chunked).abs().max() <= 1e-10 * g_ref.abs().max(), name
 
 
-def test_chunked_scan_without_grad_equals_with_grad():
-    """The in-place product taken where no gradient is wanted is IntraChunk's."""
-    args = scan_inputs(13)
+@pytest.mark.parametrize("headdim", [3, mamba2.POSITION_MAJOR_HEADDIM])
+@pytest.mark.parametrize("cached_bytes", [1, mamba2.CACHED_DECAY_BYTES])
+@pytest.mark.parametrize("initial", [False, True])
+def test_chunked_scan_without_grad_equals_with_grad(monkeypatch, headdim, cached_bytes, initial):
+    """Where no gradient is wanted (below POSITION_MAJOR_HEADDIM the same
+    products, from it on positions in rows, a chunk at a time when the decays'
+    cache budget holds less than two), the output and final state are
+    IntraChunk's and the recurrence's: 4 chunks, the last padded, D per channel."""
+    monkeypatch.setattr(mamba2, "CACHED_DECAY_BYTES", cached_bytes)
+    args = scan_inputs(29, p=headdim)
+    args["D"] = torch.randn(4, headdim, dtype=torch.float64)
+    if not initial:
+        del args["initial_states"]
+    kwargs = dict(chunk_size=8, dt_softplus=True, return_final_states=True, **args)
     with torch.no_grad():
-        y_plain = ssd_chunked(chunk_size=8, dt_softplus=True, **args)
+        y_plain, state_plain = ssd_chunked(**kwargs)
     args["x"].requires_grad_()
-    y_graph = ssd_chunked(chunk_size=8, dt_softplus=True, **args)
+    y_graph, state_graph = ssd_chunked(**kwargs)
+    y_ref, state_ref = ssd_scan_ref(**kwargs)
     assert y_graph.requires_grad
-    assert torch.equal(y_plain, y_graph.detach())
+    for plain, graph, ref in ((y_plain, y_graph, y_ref), (state_plain, state_graph, state_ref)):
+        assert (plain - graph.detach()).abs().max() <= 1e-12 * ref.abs().max()
+        assert (plain - ref.detach()).abs().max() <= 1e-10 * ref.abs().max()
+
+
+def test_gated_norm_in_place_equals_autograds():
+    """The gated RMS norm taken in place where no gradient is wanted is the
+    composite's (rms_norm) that autograd differentiates."""
+    norm = mamba2.GatedRMSNorm(12, 4, eps=1e-5).double()
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 2.0)
+    y, z = torch.randn(2, 5, 12, dtype=torch.float64), torch.randn(2, 5, 12, dtype=torch.float64)
+    with torch.no_grad():
+        plain = norm(y, z)
+    graph = norm(y, z)
+    assert graph.requires_grad
+    assert (plain - graph.detach()).abs().max() <= 1e-13
 
 
 def test_chunked_scan_stays_finite_with_strong_decay():
