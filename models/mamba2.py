@@ -378,16 +378,15 @@ class GatedRMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        if not torch.is_grad_enabled() or not any(t.requires_grad for t in (y, z, self.weight)):
-            return self.forward_in_place(y, z)
         gated = (y * F.silu(z.to(y.dtype))).unflatten(-1, (-1, self.group_size))
         normed = F.rms_norm(gated, (self.group_size,), eps=self.eps).flatten(-2)
         return normed * self.weight.to(normed.dtype)
 
     def forward_in_place(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """``forward`` where no gradient is wanted: one new tensor, updated in place
-        (rms_norm's composite would take five passes and two more tensors)."""
-        gated = F.silu(z.to(y.dtype)).mul_(y).unflatten(-1, (-1, self.group_size))
+        """``forward``'s result in y's memory, z overwritten too: for callers whose
+        y and z are temporaries and that want no gradient (rms_norm's composite
+        takes five passes and three new tensors; this takes none)."""
+        gated = y.mul_(F.silu(z.to(y.dtype), inplace=True)).unflatten(-1, (-1, self.group_size))
         norm = torch.linalg.vector_norm(gated, dim=-1, keepdim=True)
         gated.mul_(norm.square_().div_(self.group_size).add_(self.eps).rsqrt_())
         return gated.mul_(self.weight.to(gated.dtype).view(-1, self.group_size)).flatten(-2)
@@ -490,8 +489,13 @@ class Mamba2(Mixer):
         return -torch.exp(self.A_log.to(accumulation_dtype(dtype)))
 
     def finish(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Gated RMS norm of y (..., heads, headdim) and the output projection."""
-        out = self.norm(y.flatten(-2).to(accumulation_dtype(z.dtype)), z)
+        """Gated RMS norm of y (..., heads, headdim) and the output projection; y
+        and z are the caller's temporaries, overwritten where no gradient is wanted."""
+        y = y.flatten(-2).to(accumulation_dtype(z.dtype))
+        in_place = not torch.is_grad_enabled() or not any(
+            t.requires_grad for t in (y, z, self.norm.weight)
+        )
+        out = self.norm.forward_in_place(y, z) if in_place else self.norm(y, z)
         return self.out_proj(out.to(z.dtype))
 
     def _mix(self, x: torch.Tensor, final_state: bool):
