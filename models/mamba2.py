@@ -256,7 +256,7 @@ def ssd_chunked(
     if c > first or return_final_states:
         starts, state = chunk_states(X, acs, Bc, initial_states, return_final_states)
     wants_grad = torch.is_grad_enabled() and any(
-        t.requires_grad for t in (x, dt, A, B, C, initial_states) if t is not None
+        t.requires_grad for t in (x, dt, A, B, C, D, z, dt_bias, initial_states) if t is not None
     )
     if wants_grad or p < POSITION_MAJOR_HEADDIM:
         y = chunk_outputs_position_last(CB, acs, X, Cc, starts if c > first else None, first)

@@ -162,6 +162,22 @@ def test_chunked_scan_without_grad_equals_with_grad(monkeypatch, headdim, cached
         assert (plain - ref.detach()).abs().max() <= 1e-10 * ref.abs().max()
 
 
+@pytest.mark.parametrize("wanted", ["D", "dt_bias", "z"])
+def test_chunked_scan_takes_a_gradient_into_any_one_argument(wanted):
+    """A gradient wanted into one argument only (not x) takes autograd's path,
+    not the in-place one: the recurrence's gradient, at a headdim the in-place
+    path would otherwise take."""
+    args = scan_inputs(29, p=mamba2.POSITION_MAJOR_HEADDIM)
+    args[wanted].requires_grad_()
+    grads = [
+        torch.autograd.grad(
+            scan(chunk_size=8, dt_softplus=True, **args).square().sum(), args[wanted]
+        )[0]
+        for scan in (ssd_scan_ref, ssd_chunked)
+    ]
+    assert (grads[0] - grads[1]).abs().max() <= 1e-10 * grads[0].abs().max()
+
+
 def test_gated_norm_in_place_equals_autograds():
     """The gated RMS norm taken in y's memory is the composite's (rms_norm)
     that autograd differentiates."""
