@@ -209,8 +209,7 @@ def predict(history: SweepHistory, options: RunOptions, point: Point) -> PointNo
     if not measured:
         return None
     calls = calls_per_point(options, point.workload, measured[-1].untimed_calls)
-    xs, times = [o.x for o in measured], [o.call_s for o in measured]
-    law = extrapolation_law(xs, times, min_time_exponent(point), 3.0)
+    xs, law = time_law(measured, min_time_exponent(point))
     seconds = law(point.x) * calls
     if seconds > TIME_MARGIN * options.time_budget_s:
         return PointNotRun(
@@ -221,6 +220,13 @@ def predict(history: SweepHistory, options: RunOptions, point: Point) -> PointNo
             f"{options.time_budget_s:g} s budget",
         )
     return predict_memory(measured, options, point)
+
+
+def time_law(measured: list[Outcome], min_exponent: float):
+    """The values of ``measured`` and the power law of their time per call
+    through them, its exponent bounded below by ``min_exponent`` (and above by 3)."""
+    xs = [o.x for o in measured]
+    return xs, extrapolation_law(xs, [o.call_s for o in measured], min_exponent, 3.0)
 
 
 def predict_context(history: SweepHistory, options: RunOptions, point: Point) -> PointNotRun | None:
@@ -243,8 +249,7 @@ def predict_context(history: SweepHistory, options: RunOptions, point: Point) ->
     measured = [o for o in prefills if o.status == Status.OK and o.call_s]
     if not measured:
         return None
-    xs, times = [o.x for o in measured], [o.call_s for o in measured]
-    law = extrapolation_law(xs, times, 1.0, 3.0)
+    xs, law = time_law(measured, 1.0)
     seconds = law(point.x)
     if seconds <= TIME_MARGIN * options.time_budget_s:
         return None
